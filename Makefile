@@ -1,0 +1,101 @@
+# mtrl build. Out-of-tree objects under build/, the binary is build/mtrl.
+#   make            build build/mtrl
+#   make test       build and run the test suite (cmocka)
+#   make run        train the quickstart config
+#   make bench      nets, env and update benchmarks with short settings
+#   make asan       tests under AddressSanitizer + UBSan (build-asan/)
+#   make deps       install the Debian packages mtrl needs
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O2 -march=x86-64-v2
+PKGS    := hdf5 openblas yaml-0.1
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(OPT) -g -pthread -MMD -MP \
+           -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmujoco -llapacke -lm -pthread
+TEST_LDLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+# Modules and what each may link against (DESIGN.md: dependencies point one way).
+MODULES   := core nets mtl replay envs sac
+DEPS_core :=
+DEPS_nets := core
+DEPS_mtl  := core
+DEPS_replay := core
+DEPS_envs := core
+DEPS_sac  := nets mtl replay core
+DEPS_cli  := sac nets mtl replay envs core
+DEPS_e2e  := $(DEPS_cli)
+
+lib = $(BUILD)/lib$(1).a
+module_srcs = $(wildcard src/$(1)/*.c)
+objs = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(1))
+
+all: $(BUILD)/mtrl
+
+# ---- embedded scene XML (src/envs/assets/*.xml -> one generated C file) ----
+ASSETS := $(sort $(wildcard src/envs/assets/*.xml))
+$(BUILD)/embed: tools/embed.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -Wall -Wextra -Werror -O2 -o $@ $<
+$(BUILD)/gen/assets.c: $(BUILD)/embed $(ASSETS)
+	@mkdir -p $(@D)
+	$(BUILD)/embed $@ $(ASSETS)
+$(BUILD)/obj/gen/assets.o: $(BUILD)/gen/assets.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# ---- module libraries ----
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+define module_rule
+$(call lib,$(1)): $(call objs,$(call module_srcs,$(1))) $(if $(filter envs,$(1)),$(BUILD)/obj/gen/assets.o)
+	@mkdir -p $$(@D)
+	rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach m,$(MODULES),$(eval $(call module_rule,$(m))))
+
+# ---- the mtrl command ----
+CLI_OBJS := $(call objs,$(wildcard src/cli/*.c))
+$(BUILD)/mtrl: $(CLI_OBJS) $(foreach m,$(DEPS_cli),$(call lib,$(m)))
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# ---- tests: tests/test_<module>_<what>.c links that module and its deps ----
+TEST_SRCS := $(sort $(wildcard tests/test_*.c))
+TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+test_module = $(word 2,$(subst _, ,$(notdir $(1))))
+
+.SECONDEXPANSION:
+$(BUILD)/tests/%: tests/%.c $$(foreach m,$$(call test_module,$$@) $$(DEPS_$$(call test_module,$$@)),$$(call lib,$$(m))) tests/testutil.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Itests -o $@ $< $(foreach m,$(call test_module,$@) $(DEPS_$(call test_module,$@)),$(call lib,$(m))) $(TEST_LDLIBS) $(LDLIBS)
+# Every test binary runs from the repo root; e2e tests use build/mtrl.
+test: deps-check $(TESTS) $(BUILD)/mtrl
+	@MTRL_BIN=$(abspath $(BUILD)/mtrl) tools/run-tests $(TESTS)
+
+# Build one test by name and run it: make check T=nets_grad
+check: $(BUILD)/tests/test_$(T) $(BUILD)/mtrl
+	MTRL_BIN=$(abspath $(BUILD)/mtrl) $(BUILD)/tests/test_$(T)
+
+run: deps-check $(BUILD)/mtrl
+	$(BUILD)/mtrl run configs/quickstart.yaml
+
+bench: $(BUILD)/mtrl
+	$(BUILD)/mtrl bench nets --quick
+	$(BUILD)/mtrl bench env mt10 --quick
+	$(BUILD)/mtrl bench update --quick
+
+asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	        LDFLAGS="-fsanitize=address,undefined" test
+
+deps:
+	@tools/deps install
+deps-check:
+	@tools/deps check
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all test check run bench asan deps deps-check clean
+-include $(shell find $(BUILD)/obj $(BUILD)/tests -name '*.d' 2>/dev/null)

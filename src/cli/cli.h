@@ -1,0 +1,20 @@
+/* cli: the subcommands of the mtrl command. Each cmd_* gets argv with
+ * argv[0] = its own name and returns the process exit code
+ * (0 ok, 1 runtime failure, 2 bad usage or bad input). */
+#ifndef MTRL_CLI_H
+#define MTRL_CLI_H
+
+#define MTRL_VERSION "0.1.0"
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} cli_command;
+
+const cli_command *cli_commands(int *n);
+
+int cmd_help(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+
+#endif
