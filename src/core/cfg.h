@@ -1,0 +1,213 @@
+/* cfg: the run configuration. YAML files (libyaml) with `include:` and
+ * `--set key.path=value` overrides are read into ONE plain struct,
+ * mtrl_config, filled with defaults first. One schema table in cfg.c (key
+ * path, type, field offset, default, range or allowed words, one-line doc)
+ * drives defaults, parsing, validation, overrides, printing and `mtrl config
+ * --keys`, so a key is added in exactly one place.
+ * Every bad input is MTRL_EINPUT with a message naming file:line: key.
+ * Depends on core/err only (and libyaml); it knows nothing about the
+ * modules that consume the values, except the task count of a benchmark
+ * name, needed to check that balanced batches divide evenly. */
+#ifndef MTRL_CORE_CFG_H
+#define MTRL_CORE_CFG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/err.h"
+
+#define CFG_STR_LEN 256 /* strings are fixed arrays: the struct is copyable */
+#define CFG_LIST_MAX 16 /* longest int list (hidden layer widths) */
+
+typedef struct cfg_int_list {
+    int n;
+    int v[CFG_LIST_MAX];
+} cfg_int_list;
+
+/* Enum-valued keys. The words in the YAML are the lower-case names after
+ * the prefix (e.g. CFG_ALPHA_PER_TASK <-> per_task). */
+typedef enum { CFG_GOALS_FIXED, CFG_GOALS_SAMPLED } cfg_goals;
+typedef enum { CFG_TASK_INPUT_ONEHOT, CFG_TASK_INPUT_NONE } cfg_task_input;
+typedef enum { CFG_ALPHA_PER_TASK, CFG_ALPHA_SHARED } cfg_alpha;
+typedef enum { CFG_REWARD_NORM_STD, CFG_REWARD_NORM_EMA, CFG_REWARD_NORM_NONE } cfg_reward_norm;
+typedef enum { CFG_SAMPLING_BALANCED, CFG_SAMPLING_UNIFORM } cfg_sampling;
+typedef enum {
+    CFG_MTL_MEAN,
+    CFG_MTL_SUM,
+    CFG_MTL_PCGRAD,
+    CFG_MTL_CAGRAD,
+    CFG_MTL_CAGRAD_FAST,
+    CFG_MTL_MGDA,
+    CFG_MTL_ALIGNED_MTL,
+    CFG_MTL_ALIGNED_MTL_UB,
+    CFG_MTL_IMTL_G,
+    CFG_MTL_GRADDROP,
+    CFG_MTL_RLW,
+    CFG_MTL_NASH_MTL,
+    CFG_MTL_FAMO,
+    CFG_MTL_UPGRAD,
+    CFG_MTL_DUALPROJ,
+    CFG_MTL_CONFIG,
+    CFG_MTL_COUNT
+} cfg_mtl_method;
+typedef enum { CFG_RESCALE_REFERENCE, CFG_RESCALE_NONE } cfg_rescale;
+typedef enum { CFG_MGDA_NORM_L2, CFG_MGDA_NORM_NONE } cfg_mgda_norm;
+typedef enum { CFG_RLW_DIRICHLET, CFG_RLW_NORMAL } cfg_rlw_dist;
+
+typedef struct cfg_run {
+    char name[CFG_STR_LEN];     /* "" in the file: the config file's stem */
+    char runs_dir[CFG_STR_LEN]; /* parent of runs/<name>-<timestamp>/ */
+    int64_t seed;
+    int64_t iterations; /* loop iterations; one steps every env once */
+    int threads;        /* env worker threads; 0 = number of cores */
+} cfg_run;
+
+typedef struct cfg_env {
+    char benchmark[CFG_STR_LEN]; /* "mt10", "mt50" or "mt1:<task>" */
+    cfg_goals goals;
+    int64_t goal_seed; /* -1 = derive from run.seed */
+    int max_episode_steps;
+} cfg_env;
+
+typedef struct cfg_agent {
+    cfg_int_list actor_hidden;
+    cfg_int_list critic_hidden;
+    cfg_task_input task_input;
+    double discount;
+    double tau;
+    double actor_lr, critic_lr, alpha_lr;
+    double adam_beta1, adam_beta2, adam_eps;
+    double init_temperature;
+    cfg_alpha alpha;
+    double target_entropy;
+    int batch_size; /* transitions per update, all tasks together */
+    int actor_update_freq;
+    int critic_target_update_freq;
+    int64_t init_steps;   /* iterations of uniform random actions, no updates */
+    int64_t init_updates; /* update burst at iteration init_steps */
+    int updates_per_iter; /* updates per iteration after the burst */
+    double log_std_min, log_std_max;
+    double actor_l2;  /* coupled L2 on the actor (Kurin); 0 = off */
+    double grad_clip; /* max global norm of the update; 0 = off */
+    int max_nonfinite_skips;
+} cfg_agent;
+
+typedef struct cfg_replay {
+    int64_t capacity; /* transitions, all tasks together */
+    cfg_reward_norm reward_norm;
+    double reward_ema_rate; /* for reward_norm = ema (mtenv) */
+    cfg_sampling sampling;
+} cfg_replay;
+
+typedef struct cfg_mtl {
+    cfg_mtl_method method;
+    int on_critic, on_actor, on_alpha; /* which losses go through the combiner */
+    double cagrad_c;
+    double cagrad_lr; /* dual solver step; 0 = auto (25, or 50 when K = 50) */
+    double cagrad_momentum;
+    int cagrad_steps;
+    cfg_rescale cagrad_rescale;
+    int cagrad_fast_subset; /* |S| sampled tasks; rows = |S| + 1 */
+    cfg_mgda_norm mgda_normalize;
+    double graddrop_k;
+    cfg_rlw_dist rlw_dist;
+    int nash_update_every;
+    int nash_iters;
+    double nash_max_norm; /* 0 = off */
+    double famo_lr;
+    double famo_gamma;
+    double upgrad_norm_eps;
+    double upgrad_reg_eps;
+} cfg_mtl;
+
+typedef struct cfg_eval {
+    int64_t every; /* iterations; 0 = never */
+    int episodes;  /* per task */
+    int deterministic;
+} cfg_eval;
+
+typedef struct cfg_log {
+    int64_t every;            /* iterations between train log rows; 0 = each episode */
+    int64_t checkpoint_every; /* -1 never, 0 at each evaluation, N every N iterations */
+    int save_replay;
+    int keep_checkpoints; /* newest N kept; 0 = keep all */
+} cfg_log;
+
+typedef struct mtrl_config {
+    cfg_run run;
+    cfg_env env;
+    cfg_agent agent;
+    cfg_replay replay;
+    cfg_mtl mtl;
+    cfg_eval eval;
+    cfg_log log;
+} mtrl_config;
+
+/* Sets every key to its default. */
+void cfg_defaults(mtrl_config *c);
+
+/* The usual entry point: defaults, then the file at path (with its
+ * includes), then each "key.path=value" of sets[0..n_sets), then the
+ * cross-field checks. sets may be NULL when n_sets is 0. */
+int cfg_load(mtrl_config *c, const char *path, const char *const *sets, int n_sets,
+             mtrl_err *err);
+
+/* Applies one file (and its includes) over the current values of *c, without
+ * the cross-field checks; each key still gets its own type and range check. */
+int cfg_read_file(mtrl_config *c, const char *path, mtrl_err *err);
+
+/* Applies one "key.path=value" override (value as it would appear in YAML;
+ * lists as [64, 64]). Messages start with "--set key.path=value: ". */
+int cfg_apply_override(mtrl_config *c, const char *kv, mtrl_err *err);
+
+/* Cross-field checks (balanced batch divisible by the task count, log_std
+ * bounds ordered, ...). cfg_load calls it; call it after extra overrides. */
+int cfg_check(const mtrl_config *c, mtrl_err *err);
+
+/* Number of tasks of env.benchmark: 10, 50 or 1 (mt1:<task>); -1 if the
+ * name is not one of those forms. */
+int cfg_num_tasks(const mtrl_config *c);
+
+/* The task name of an "mt1:<task>" benchmark, or NULL. */
+const char *cfg_mt1_task(const mtrl_config *c);
+
+/* The YAML word of an enum value of the key at path (e.g. "mtl.method"),
+ * or NULL if path is not an enum key or value is out of range. */
+const char *cfg_enum_word(const char *path, int value);
+
+/* Every key, grouped by section, as loadable YAML with the doc of each key
+ * as a comment. */
+int cfg_print(const mtrl_config *c, FILE *f);
+
+/* Writes cfg_print's text to path through a temporary file renamed into
+ * place, so an existing file is never left half-written. */
+int cfg_write_yaml(const mtrl_config *c, const char *path, mtrl_err *err);
+
+/* Every key with its type, default and doc, for `mtrl config --keys`. */
+void cfg_print_keys(FILE *f);
+
+/* 1 if every key of a and b holds the same value, else 0. */
+int cfg_equal(const mtrl_config *a, const mtrl_config *b);
+
+/* The schema, read-only, for tools and tests. */
+typedef enum {
+    CFG_T_INT,
+    CFG_T_INT64,
+    CFG_T_DOUBLE,
+    CFG_T_BOOL,
+    CFG_T_STRING,
+    CFG_T_ENUM,
+    CFG_T_INT_LIST
+} cfg_type;
+
+typedef struct cfg_key_info {
+    const char *path; /* "agent.batch_size" */
+    cfg_type type;
+    const char *doc;
+} cfg_key_info;
+
+/* Number of keys; fills *out with key i (0 <= i < count) when out != NULL. */
+int cfg_key_count(void);
+void cfg_key_get(int i, cfg_key_info *out);
+
+#endif
