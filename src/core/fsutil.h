@@ -1,0 +1,49 @@
+/* fsutil: the few file-system operations the project needs beyond stdio:
+ * creating directories with their parents, run directories that never
+ * silently reuse an earlier run's files, and small files written atomically
+ * (temp file + fsync + rename) so a crash never leaves a half-written one.
+ * POSIX only; depends on core/err.h and nothing else. */
+#ifndef MTRL_CORE_FSUTIL_H
+#define MTRL_CORE_FSUTIL_H
+
+#include <stddef.h>
+
+#include "core/err.h"
+
+/* mkdir -p: creates path and any missing parents (mode 0777 & ~umask).
+ * An existing directory is fine; an existing non-directory is an error. */
+int fs_mkdirs(const char *path, mtrl_err *e);
+
+/* 1 if path exists and is a directory, 0 otherwise. */
+int fs_is_dir(const char *path);
+/* 1 if path is a directory with no entries (besides . and ..), or does not
+ * exist; 0 if it has entries or is not a directory. */
+int fs_dir_is_empty(const char *path);
+
+/* Creates "<root>/<name>-<YYYYmmdd-HHMMSS>" (local time) with its parents and
+ * writes its path into out. If that directory already exists (two runs
+ * started in the same second) a suffix "-2", "-3", ... is added: the new
+ * directory is always a fresh, empty one. root NULL means "runs". */
+int fs_make_run_dir(char *out, size_t cap, const char *root, const char *name,
+                    mtrl_err *e);
+
+/* For an explicit run directory (--out DIR): creates it with its parents.
+ * An existing non-empty directory is refused (MTRL_EINPUT) unless resume is
+ * set, so an earlier run's logs and checkpoints are never overwritten by
+ * accident. */
+int fs_prepare_run_dir(const char *dir, int resume, mtrl_err *e);
+
+/* Writes data[0..len) to "<path>.tmp-<pid>", fsyncs it, renames it over path
+ * and fsyncs the directory. On failure path is untouched and the temp file
+ * removed. */
+int fs_write_atomic(const char *path, const void *data, size_t len, mtrl_err *e);
+
+/* Reads a whole file into a malloc'd, NUL-terminated buffer (caller frees);
+ * *len (may be NULL) receives the byte count without the terminator. */
+int fs_read_all(const char *path, char **data, size_t *len, mtrl_err *e);
+
+/* fsync of the directory holding path, so a rename/create in it survives a
+ * power loss. Best effort: returns 0 or -1 (errno set), never prints. */
+int fs_fsync_parent(const char *path);
+
+#endif

@@ -1,0 +1,703 @@
+#include "h5io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+
+struct h5_file {
+    hid_t fid;
+    int writing;
+    char *path; /* final path */
+    char *tmp;  /* temp path while writing, else NULL */
+};
+
+/* HDF5 prints its whole error stack to stderr by default; library code must
+ * not print, so turn it off (the serial library keeps one global setting). */
+static void quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+/* The innermost HDF5 message is the specific one ("file signature not found",
+ * "object 'x' doesn't exist"); the outer ones only say which call failed. */
+static herr_t walk_cb(unsigned n, const H5E_error2_t *err, void *data)
+{
+    (void)n;
+    char *buf = data;
+    if (!buf[0] && err->desc)
+        snprintf(buf, 256, "%s", err->desc);
+    return 0;
+}
+
+static const char *h5_reason(char *buf)
+{
+    buf[0] = '\0';
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb, buf);
+    H5Eclear2(H5E_DEFAULT);
+    if (!buf[0])
+        snprintf(buf, 256, "HDF5 call failed");
+    return buf;
+}
+
+static int fail(h5_file *f, mtrl_err *e, int code, const char *what, const char *name)
+{
+    char r[256];
+    return err_set(e, code, "%s: %s '%s': %s", f->path, what, name ? name : "/", h5_reason(r));
+}
+
+static char *dupstr(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+static void file_free(h5_file *f)
+{
+    if (!f)
+        return;
+    free(f->path);
+    free(f->tmp);
+    free(f);
+}
+
+static hid_t make_fapl(void)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0)
+        return fapl;
+    /* STRONG: closing the file closes anything a failed call left open, so
+     * H5Fclose really releases the file before we fsync and rename it. */
+    H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+#if H5_VERSION_GE(1, 10, 7)
+    /* Atomicity comes from temp file + rename, not locks; HDF5's flock fails
+     * on some network file systems, so don't depend on it. */
+    H5Pset_file_locking(fapl, 0, 1);
+#endif
+    return fapl;
+}
+
+int h5_create(h5_file **out, const char *path, mtrl_err *e)
+{
+    *out = NULL;
+    quiet();
+    h5_file *f = calloc(1, sizeof *f);
+    if (!f)
+        return err_set(e, MTRL_ENOMEM, "%s: out of memory", path);
+    size_t n = strlen(path) + 32;
+    f->path = dupstr(path);
+    f->tmp = malloc(n);
+    if (!f->path || !f->tmp) {
+        file_free(f);
+        return err_set(e, MTRL_ENOMEM, "%s: out of memory", path);
+    }
+    snprintf(f->tmp, n, "%s.tmp-%ld", path, (long)getpid());
+    f->writing = 1;
+    /* HDF5 reports the failing open(2) only inside a long stack message;
+     * errno is still set when it returns, and says it better. */
+    errno = 0;
+    hid_t fapl = make_fapl();
+    f->fid = H5Fcreate(f->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    int err = errno;
+    if (f->fid < 0) {
+        char r[256];
+        err_set(e, MTRL_EIO, "%s: cannot create temporary file %s: %s", path, f->tmp,
+                err ? strerror(err) : h5_reason(r));
+        H5Pclose(fapl);
+        file_free(f);
+        return MTRL_EIO;
+    }
+    H5Pclose(fapl);
+    *out = f;
+    return 0;
+}
+
+int h5_commit(h5_file *f, mtrl_err *e)
+{
+    if (!f || !f->writing)
+        return err_set(e, MTRL_EINPUT, "h5_commit: file not opened with h5_create");
+    int rc = 0;
+    char r[256];
+    if (H5Fflush(f->fid, H5F_SCOPE_GLOBAL) < 0)
+        rc = err_set(e, MTRL_EIO, "%s: flushing %s failed: %s", f->path, f->tmp, h5_reason(r));
+    if (H5Fclose(f->fid) < 0 && !rc)
+        rc = err_set(e, MTRL_EIO, "%s: closing %s failed: %s", f->path, f->tmp, h5_reason(r));
+    f->fid = -1;
+    if (!rc) {
+        /* HDF5 does not fsync; without it a power loss after the rename
+         * could leave the new name pointing at unwritten blocks. */
+        int fd = open(f->tmp, O_RDONLY);
+        if (fd < 0 || fsync(fd) != 0)
+            rc = err_set(e, MTRL_EIO, "%s: fsync of %s failed: %s", f->path, f->tmp,
+                         strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
+    if (!rc && rename(f->tmp, f->path) != 0)
+        rc = err_set(e, MTRL_EIO, "%s: rename from %s failed: %s", f->path, f->tmp,
+                     strerror(errno));
+    if (rc)
+        unlink(f->tmp);
+    else
+        fs_fsync_parent(f->path); /* best effort: makes the rename durable */
+    file_free(f);
+    return rc;
+}
+
+void h5_abort(h5_file *f)
+{
+    if (!f)
+        return;
+    if (f->fid >= 0)
+        H5Fclose(f->fid);
+    H5Eclear2(H5E_DEFAULT);
+    if (f->writing && f->tmp)
+        unlink(f->tmp);
+    file_free(f);
+}
+
+int h5_open(h5_file **out, const char *path, mtrl_err *e)
+{
+    *out = NULL;
+    quiet();
+    if (access(path, R_OK) != 0)
+        return err_set(e, MTRL_EIO, "%s: cannot open: %s", path, strerror(errno));
+    htri_t is = H5Fis_hdf5(path);
+    if (is <= 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return err_set(e, MTRL_EIO, "%s: not an HDF5 file", path);
+    }
+    h5_file *f = calloc(1, sizeof *f);
+    if (!f || !(f->path = dupstr(path))) {
+        free(f);
+        return err_set(e, MTRL_ENOMEM, "%s: out of memory", path);
+    }
+    hid_t fapl = make_fapl();
+    f->fid = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    if (f->fid < 0) {
+        char r[256];
+        err_set(e, MTRL_EIO, "%s: cannot open HDF5 file: %s", path, h5_reason(r));
+        H5Pclose(fapl);
+        file_free(f);
+        return MTRL_EIO;
+    }
+    H5Pclose(fapl);
+    *out = f;
+    return 0;
+}
+
+void h5_close(h5_file *f)
+{
+    if (!f)
+        return;
+    if (f->writing) {
+        h5_abort(f);
+        return;
+    }
+    if (f->fid >= 0)
+        H5Fclose(f->fid);
+    H5Eclear2(H5E_DEFAULT);
+    file_free(f);
+}
+
+const char *h5_path(const h5_file *f) { return f ? f->path : NULL; }
+
+/* H5Lexists fails (rather than returning 0) when an intermediate group is
+ * missing, so test each prefix of the path in turn. */
+int h5_has(h5_file *f, const char *name)
+{
+    if (!f || !name)
+        return 0;
+    if (!strcmp(name, "/") || !name[0])
+        return 1;
+    size_t n = strlen(name);
+    char *buf = malloc(n + 1);
+    if (!buf)
+        return 0;
+    memcpy(buf, name, n + 1);
+    int found = 1;
+    for (size_t i = 1; i <= n && found; i++) {
+        if (i == n || buf[i] == '/') {
+            char c = buf[i];
+            buf[i] = '\0';
+            found = H5Lexists(f->fid, buf, H5P_DEFAULT) > 0;
+            buf[i] = c;
+        }
+    }
+    if (found)
+        found = H5Oexists_by_name(f->fid, name, H5P_DEFAULT) > 0;
+    H5Eclear2(H5E_DEFAULT);
+    free(buf);
+    return found;
+}
+
+/* ---- datasets ---- */
+
+static int check_shape(h5_file *f, const char *name, int rank, const long *dims,
+                       hsize_t *hd, hsize_t *count, mtrl_err *e)
+{
+    if (rank < 0 || rank > H5IO_MAX_RANK)
+        return err_set(e, MTRL_EINPUT, "%s: dataset '%s': rank %d not in [0, %d]", f->path,
+                       name, rank, H5IO_MAX_RANK);
+    *count = 1;
+    for (int i = 0; i < rank; i++) {
+        if (dims[i] < 0)
+            return err_set(e, MTRL_EINPUT, "%s: dataset '%s': negative dimension %ld",
+                           f->path, name, dims[i]);
+        hd[i] = (hsize_t)dims[i];
+        *count *= hd[i];
+    }
+    return 0;
+}
+
+/* HDF5's own message when a path component is a dataset is "message type
+ * not found"; say what is wrong instead. */
+static int check_parents(h5_file *f, const char *name, mtrl_err *e)
+{
+    size_t n = strlen(name);
+    char *buf = malloc(n + 1);
+    if (!buf)
+        return err_set(e, MTRL_ENOMEM, "%s: out of memory", f->path);
+    memcpy(buf, name, n + 1);
+    int rc = 0;
+    for (size_t i = 1; i < n && !rc; i++) {
+        if (buf[i] != '/')
+            continue;
+        buf[i] = '\0';
+        if (!h5_has(f, buf)) {
+            buf[i] = '/';
+            break; /* this and the rest will be created */
+        }
+        hid_t g = H5Gopen2(f->fid, buf, H5P_DEFAULT);
+        if (g < 0)
+            rc = err_set(e, MTRL_EINPUT, "%s: cannot create '%s': '%s' is not a group",
+                         f->path, name, buf);
+        else
+            H5Gclose(g);
+        H5Eclear2(H5E_DEFAULT);
+        buf[i] = '/';
+    }
+    free(buf);
+    return rc;
+}
+
+static int write_ds(h5_file *f, const char *name, int rank, const long *dims, hid_t ftype,
+                    hid_t mtype, const void *data, mtrl_err *e)
+{
+    if (!f || !f->writing)
+        return err_set(e, MTRL_EINPUT, "%s: dataset '%s': file is not open for writing",
+                       f ? f->path : "(null)", name);
+    hsize_t hd[H5IO_MAX_RANK];
+    hsize_t count = 0;
+    int rc = check_shape(f, name, rank, dims, hd, &count, e);
+    if (rc)
+        return rc;
+    if (count > 0 && !data)
+        return err_set(e, MTRL_EINPUT, "%s: dataset '%s': no data", f->path, name);
+    if (h5_has(f, name))
+        return err_set(e, MTRL_EINPUT, "%s: dataset '%s' already exists", f->path, name);
+    rc = check_parents(f, name, e);
+    if (rc)
+        return rc;
+    hid_t space = rank == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(rank, hd, NULL);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t ds = space < 0 || lcpl < 0
+                   ? -1
+                   : H5Dcreate2(f->fid, name, ftype, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    if (ds < 0)
+        rc = fail(f, e, MTRL_EIO, "cannot create dataset", name);
+    else if (count > 0 && H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+        rc = fail(f, e, MTRL_EIO, "cannot write dataset", name);
+    if (ds >= 0)
+        H5Dclose(ds);
+    if (lcpl >= 0)
+        H5Pclose(lcpl);
+    if (space >= 0)
+        H5Sclose(space);
+    return rc;
+}
+
+int h5_write_f32(h5_file *f, const char *name, int rank, const long *dims,
+                 const float *data, mtrl_err *e)
+{
+    return write_ds(f, name, rank, dims, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, data, e);
+}
+
+int h5_write_f64(h5_file *f, const char *name, int rank, const long *dims,
+                 const double *data, mtrl_err *e)
+{
+    return write_ds(f, name, rank, dims, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, data, e);
+}
+
+int h5_write_i64(h5_file *f, const char *name, int rank, const long *dims,
+                 const int64_t *data, mtrl_err *e)
+{
+    return write_ds(f, name, rank, dims, H5T_STD_I64LE, H5T_NATIVE_INT64, data, e);
+}
+
+int h5_write_u8(h5_file *f, const char *name, int rank, const long *dims,
+                const uint8_t *data, mtrl_err *e)
+{
+    return write_ds(f, name, rank, dims, H5T_STD_U8LE, H5T_NATIVE_UINT8, data, e);
+}
+
+/* Opens a numeric dataset and reports its shape; the caller closes *ds. */
+static int open_ds(h5_file *f, const char *name, hid_t *ds, int *rank, long *dims,
+                   hsize_t *count, mtrl_err *e)
+{
+    *ds = -1;
+    if (!f)
+        return err_set(e, MTRL_EINPUT, "dataset '%s': no file", name);
+    if (!h5_has(f, name))
+        return err_set(e, MTRL_EINPUT, "%s: no dataset '%s'", f->path, name);
+    hid_t d = H5Dopen2(f->fid, name, H5P_DEFAULT);
+    if (d < 0)
+        return fail(f, e, MTRL_EINPUT, "cannot open dataset", name);
+    hid_t type = H5Dget_type(d);
+    H5T_class_t cls = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
+    if (type >= 0)
+        H5Tclose(type);
+    if (cls != H5T_INTEGER && cls != H5T_FLOAT) {
+        H5Dclose(d);
+        return err_set(e, MTRL_EINPUT, "%s: dataset '%s' is not numeric", f->path, name);
+    }
+    hid_t space = H5Dget_space(d);
+    int r = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
+    if (r < 0 || r > H5IO_MAX_RANK) {
+        if (space >= 0)
+            H5Sclose(space);
+        H5Dclose(d);
+        H5Eclear2(H5E_DEFAULT);
+        return err_set(e, MTRL_EINPUT, "%s: dataset '%s': rank %d not supported (max %d)",
+                       f->path, name, r, H5IO_MAX_RANK);
+    }
+    hsize_t hd[H5IO_MAX_RANK];
+    H5Sget_simple_extent_dims(space, hd, NULL);
+    H5Sclose(space);
+    *count = 1;
+    for (int i = 0; i < r; i++) {
+        dims[i] = (long)hd[i];
+        *count *= hd[i];
+    }
+    *rank = r;
+    *ds = d;
+    return 0;
+}
+
+int h5_shape(h5_file *f, const char *name, int *rank, long *dims, mtrl_err *e)
+{
+    hid_t ds;
+    hsize_t count = 0;
+    int rc = open_ds(f, name, &ds, rank, dims, &count, e);
+    if (!rc)
+        H5Dclose(ds);
+    return rc;
+}
+
+static int read_ds(h5_file *f, const char *name, hid_t mtype, size_t esize, int *rank,
+                   long *dims, void **data, mtrl_err *e)
+{
+    *data = NULL;
+    hid_t ds;
+    hsize_t count = 0;
+    int rc = open_ds(f, name, &ds, rank, dims, &count, e);
+    if (rc)
+        return rc;
+    void *buf = malloc(count ? count * esize : 1);
+    if (!buf) {
+        H5Dclose(ds);
+        return err_set(e, MTRL_ENOMEM, "%s: dataset '%s': out of memory (%llu elements)",
+                       f->path, name, (unsigned long long)count);
+    }
+    if (count > 0 && H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+        rc = fail(f, e, MTRL_EIO, "cannot read dataset", name);
+        free(buf);
+        buf = NULL;
+    }
+    H5Dclose(ds);
+    *data = buf;
+    return rc;
+}
+
+static void fmt_shape(char *s, size_t cap, int rank, const long *dims)
+{
+    size_t k = (size_t)snprintf(s, cap, "[");
+    for (int i = 0; i < rank && k < cap; i++)
+        k += (size_t)snprintf(s + k, cap - k, i ? ", %ld" : "%ld", dims[i]);
+    if (k < cap)
+        snprintf(s + k, cap - k, "]");
+}
+
+static int read_into(h5_file *f, const char *name, hid_t mtype, long count, void *buf,
+                     mtrl_err *e)
+{
+    hid_t ds;
+    hsize_t n = 0;
+    int rank;
+    long dims[H5IO_MAX_RANK];
+    int rc = open_ds(f, name, &ds, &rank, dims, &n, e);
+    if (rc)
+        return rc;
+    if (count < 0 || (hsize_t)count != n) {
+        char s[128];
+        fmt_shape(s, sizeof s, rank, dims);
+        H5Dclose(ds);
+        return err_set(e, MTRL_EINPUT,
+                       "%s: dataset '%s': expected %ld elements, file has shape %s (%llu "
+                       "elements)",
+                       f->path, name, count, s, (unsigned long long)n);
+    }
+    if (n > 0 && H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+        rc = fail(f, e, MTRL_EIO, "cannot read dataset", name);
+    H5Dclose(ds);
+    return rc;
+}
+
+int h5_read_f32(h5_file *f, const char *name, int *rank, long *dims, float **data,
+                mtrl_err *e)
+{
+    return read_ds(f, name, H5T_NATIVE_FLOAT, sizeof **data, rank, dims, (void **)data, e);
+}
+
+int h5_read_f64(h5_file *f, const char *name, int *rank, long *dims, double **data,
+                mtrl_err *e)
+{
+    return read_ds(f, name, H5T_NATIVE_DOUBLE, sizeof **data, rank, dims, (void **)data, e);
+}
+
+int h5_read_i64(h5_file *f, const char *name, int *rank, long *dims, int64_t **data,
+                mtrl_err *e)
+{
+    return read_ds(f, name, H5T_NATIVE_INT64, sizeof **data, rank, dims, (void **)data, e);
+}
+
+int h5_read_u8(h5_file *f, const char *name, int *rank, long *dims, uint8_t **data,
+               mtrl_err *e)
+{
+    return read_ds(f, name, H5T_NATIVE_UINT8, sizeof **data, rank, dims, (void **)data, e);
+}
+
+int h5_read_f32_into(h5_file *f, const char *name, long count, float *buf, mtrl_err *e)
+{
+    return read_into(f, name, H5T_NATIVE_FLOAT, count, buf, e);
+}
+
+int h5_read_f64_into(h5_file *f, const char *name, long count, double *buf, mtrl_err *e)
+{
+    return read_into(f, name, H5T_NATIVE_DOUBLE, count, buf, e);
+}
+
+int h5_read_i64_into(h5_file *f, const char *name, long count, int64_t *buf, mtrl_err *e)
+{
+    return read_into(f, name, H5T_NATIVE_INT64, count, buf, e);
+}
+
+int h5_read_u8_into(h5_file *f, const char *name, long count, uint8_t *buf, mtrl_err *e)
+{
+    return read_into(f, name, H5T_NATIVE_UINT8, count, buf, e);
+}
+
+/* ---- attributes ---- */
+
+static int is_root(const char *obj) { return !obj || !obj[0] || !strcmp(obj, "/"); }
+
+static int open_obj(h5_file *f, const char *obj, hid_t *o, mtrl_err *e)
+{
+    *o = -1;
+    if (!f)
+        return err_set(e, MTRL_EINPUT, "attribute on '%s': no file", obj ? obj : "/");
+    if (!is_root(obj) && !h5_has(f, obj))
+        return err_set(e, MTRL_EINPUT, "%s: no object '%s'", f->path, obj);
+    *o = H5Oopen(f->fid, is_root(obj) ? "/" : obj, H5P_DEFAULT);
+    if (*o < 0)
+        return fail(f, e, MTRL_EIO, "cannot open object", obj);
+    return 0;
+}
+
+static int write_attr(h5_file *f, const char *obj, const char *name, hid_t ftype,
+                      hid_t mtype, const void *value, mtrl_err *e)
+{
+    if (!f || !f->writing)
+        return err_set(e, MTRL_EINPUT, "%s: attribute '%s': file is not open for writing",
+                       f ? f->path : "(null)", name);
+    hid_t o;
+    int rc = open_obj(f, obj, &o, e);
+    if (rc)
+        return rc;
+    if (H5Aexists(o, name) > 0 && H5Adelete(o, name) < 0) {
+        H5Oclose(o);
+        return fail(f, e, MTRL_EIO, "cannot replace attribute", name);
+    }
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(o, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT);
+    if (a < 0 || H5Awrite(a, mtype, value) < 0) {
+        char r[256];
+        rc = err_set(e, MTRL_EIO, "%s: cannot write attribute '%s' on '%s': %s", f->path,
+                     name, is_root(obj) ? "/" : obj, h5_reason(r));
+    }
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(space);
+    H5Oclose(o);
+    return rc;
+}
+
+int h5_write_attr_str(h5_file *f, const char *obj, const char *name, const char *value,
+                      mtrl_err *e)
+{
+    /* Fixed-length, null-terminated: size len+1 so "" is still a valid type. */
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, strlen(value) + 1);
+    H5Tset_strpad(t, H5T_STR_NULLTERM);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    int rc = write_attr(f, obj, name, t, t, value, e);
+    H5Tclose(t);
+    return rc;
+}
+
+int h5_write_attr_i64(h5_file *f, const char *obj, const char *name, int64_t value,
+                      mtrl_err *e)
+{
+    return write_attr(f, obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &value, e);
+}
+
+int h5_write_attr_f64(h5_file *f, const char *obj, const char *name, double value,
+                      mtrl_err *e)
+{
+    return write_attr(f, obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value, e);
+}
+
+/* Opens attribute name on obj; it must hold exactly one element. */
+static int open_attr(h5_file *f, const char *obj, const char *name, hid_t *o, hid_t *a,
+                     mtrl_err *e)
+{
+    *a = -1;
+    int rc = open_obj(f, obj, o, e);
+    if (rc)
+        return rc;
+    if (H5Aexists(*o, name) <= 0) {
+        H5Oclose(*o);
+        H5Eclear2(H5E_DEFAULT);
+        return err_set(e, MTRL_EINPUT, "%s: no attribute '%s' on '%s'", f->path, name,
+                       is_root(obj) ? "/" : obj);
+    }
+    *a = H5Aopen(*o, name, H5P_DEFAULT);
+    hid_t space = *a >= 0 ? H5Aget_space(*a) : -1;
+    hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
+    if (space >= 0)
+        H5Sclose(space);
+    if (n != 1) {
+        if (*a >= 0)
+            H5Aclose(*a);
+        H5Oclose(*o);
+        H5Eclear2(H5E_DEFAULT);
+        return err_set(e, MTRL_EINPUT, "%s: attribute '%s' on '%s' is not a single value",
+                       f->path, name, is_root(obj) ? "/" : obj);
+    }
+    return 0;
+}
+
+static int read_num_attr(h5_file *f, const char *obj, const char *name, hid_t mtype,
+                         void *out, mtrl_err *e)
+{
+    hid_t o, a;
+    int rc = open_attr(f, obj, name, &o, &a, e);
+    if (rc)
+        return rc;
+    hid_t t = H5Aget_type(a);
+    H5T_class_t cls = H5Tget_class(t);
+    H5Tclose(t);
+    if (cls != H5T_INTEGER && cls != H5T_FLOAT)
+        rc = err_set(e, MTRL_EINPUT, "%s: attribute '%s' on '%s' is not numeric", f->path,
+                     name, is_root(obj) ? "/" : obj);
+    else if (H5Aread(a, mtype, out) < 0)
+        rc = fail(f, e, MTRL_EIO, "cannot read attribute", name);
+    H5Aclose(a);
+    H5Oclose(o);
+    return rc;
+}
+
+int h5_read_attr_i64(h5_file *f, const char *obj, const char *name, int64_t *out,
+                     mtrl_err *e)
+{
+    return read_num_attr(f, obj, name, H5T_NATIVE_INT64, out, e);
+}
+
+int h5_read_attr_f64(h5_file *f, const char *obj, const char *name, double *out,
+                     mtrl_err *e)
+{
+    return read_num_attr(f, obj, name, H5T_NATIVE_DOUBLE, out, e);
+}
+
+/* Reads both fixed-length strings (ours) and variable-length ones (what h5py
+ * writes for a Python str), so attributes set from Python read back too. */
+int h5_read_attr_str(h5_file *f, const char *obj, const char *name, char *buf, size_t cap,
+                     mtrl_err *e)
+{
+    if (cap == 0)
+        return err_set(e, MTRL_EINPUT, "attribute '%s': zero-size buffer", name);
+    buf[0] = '\0';
+    hid_t o, a;
+    int rc = open_attr(f, obj, name, &o, &a, e);
+    if (rc)
+        return rc;
+    const char *on = is_root(obj) ? "/" : obj;
+    hid_t ft = H5Aget_type(a);
+    if (H5Tget_class(ft) != H5T_STRING) {
+        rc = err_set(e, MTRL_EINPUT, "%s: attribute '%s' on '%s' is not a string", f->path,
+                     name, on);
+    } else if (H5Tis_variable_str(ft) > 0) {
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5Tget_cset(ft));
+        char *s = NULL;
+        if (H5Aread(a, mt, &s) < 0 || !s) {
+            rc = fail(f, e, MTRL_EIO, "cannot read attribute", name);
+        } else {
+            if (strlen(s) >= cap)
+                rc = err_set(e, MTRL_EINPUT,
+                             "%s: attribute '%s' on '%s' is %zu bytes, buffer holds %zu",
+                             f->path, name, on, strlen(s), cap - 1);
+            else
+                memcpy(buf, s, strlen(s) + 1);
+            H5free_memory(s);
+        }
+        H5Tclose(mt);
+    } else {
+        size_t sz = H5Tget_size(ft);
+        char *tmp = malloc(sz + 1);
+        if (!tmp) {
+            rc = err_set(e, MTRL_ENOMEM, "%s: out of memory", f->path);
+        } else {
+            hid_t mt = H5Tcopy(ft);
+            if (H5Aread(a, mt, tmp) < 0) {
+                rc = fail(f, e, MTRL_EIO, "cannot read attribute", name);
+            } else {
+                tmp[sz] = '\0'; /* NULLPAD/SPACEPAD strings need not end in 0 */
+                size_t len = strlen(tmp);
+                if (H5Tget_strpad(ft) == H5T_STR_SPACEPAD)
+                    while (len > 0 && tmp[len - 1] == ' ')
+                        tmp[--len] = '\0';
+                if (len >= cap)
+                    rc = err_set(e, MTRL_EINPUT,
+                                 "%s: attribute '%s' on '%s' is %zu bytes, buffer holds %zu",
+                                 f->path, name, on, len, cap - 1);
+                else
+                    memcpy(buf, tmp, len + 1);
+            }
+            H5Tclose(mt);
+            free(tmp);
+        }
+    }
+    H5Tclose(ft);
+    H5Aclose(a);
+    H5Oclose(o);
+    H5Eclear2(H5E_DEFAULT);
+    return rc;
+}
