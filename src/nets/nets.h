@@ -115,8 +115,8 @@ long nn_mlp_nparams(const nn_mlp *m);
  * Linear.weight), then b_l (dims[l+1]). Gradient rows use the same columns.
  * Rebinding (e.g. to another buffer of the same layout) is allowed. */
 int nn_mlp_bind(nn_mlp *m, nn_params *p, long offset, mtrl_err *e);
-/* Draws all of this MLP's parameters from r (in layer order, weights
- * row-major, then the biases). */
+/* Draws this MLP's parameters from r, layer by layer: W_l row-major, then
+ * b_l (biases draw nothing under NN_INIT_XAVIER). */
 void nn_mlp_init(nn_mlp *m, nn_init kind, rng_state *r);
 
 int nn_mlp_in_dim(const nn_mlp *m);

@@ -1,0 +1,316 @@
+/* MLP forward/backward on cblas sgemm, with per-group parameter gradients. */
+#include "nets.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct nn_mlp {
+    int n_layers;
+    int *dims;     /* n_layers + 1 */
+    long *w_off;   /* per layer, relative to the MLP's start in the buffer */
+    long *b_off;
+    long n_params;
+    int max_batch;
+    int max_width; /* widest hidden layer: size of a backprop-signal row */
+
+    nn_params *p;
+    long off;
+
+    float **act;   /* act[l]: output of layer l, max_batch x dims[l+1] */
+    float *dbuf[2]; /* ping-pong backprop signals, max_batch x max_width */
+    void *mem;
+
+    int B;         /* batch of the last forward; 0 before any */
+    int n_in;
+    nn_in in[NN_MAX_IN];
+};
+
+static long pad16(long n) { return (n + 15) & ~15L; }
+
+int nn_mlp_create(nn_mlp **out, int n_layers, const int *dims, int max_batch, mtrl_err *e)
+{
+    *out = NULL;
+    if (n_layers < 1 || n_layers > 64)
+        return err_set(e, MTRL_EINPUT, "nn_mlp_create: layer count %d outside [1, 64]", n_layers);
+    if (max_batch < 1)
+        return err_set(e, MTRL_EINPUT, "nn_mlp_create: max batch %d must be >= 1", max_batch);
+    for (int l = 0; l <= n_layers; l++)
+        if (dims[l] < 1)
+            return err_set(e, MTRL_EINPUT, "nn_mlp_create: width %d of layer %d must be >= 1",
+                           dims[l], l);
+    nn_mlp *m = calloc(1, sizeof *m);
+    if (!m)
+        return err_set(e, MTRL_ENOMEM, "nn_mlp_create: out of memory");
+    m->n_layers = n_layers;
+    m->max_batch = max_batch;
+    m->dims = malloc(sizeof(int) * (size_t)(n_layers + 1));
+    m->w_off = malloc(sizeof(long) * (size_t)n_layers);
+    m->b_off = malloc(sizeof(long) * (size_t)n_layers);
+    m->act = malloc(sizeof(float *) * (size_t)n_layers);
+    if (!m->dims || !m->w_off || !m->b_off || !m->act) {
+        nn_mlp_destroy(m);
+        return err_set(e, MTRL_ENOMEM, "nn_mlp_create: out of memory");
+    }
+    memcpy(m->dims, dims, sizeof(int) * (size_t)(n_layers + 1));
+    long np = 0;
+    m->max_width = 1;
+    for (int l = 0; l < n_layers; l++) {
+        m->w_off[l] = np;
+        np += (long)dims[l + 1] * dims[l];
+        m->b_off[l] = np;
+        np += dims[l + 1];
+        if (l + 1 < n_layers && dims[l + 1] > m->max_width)
+            m->max_width = dims[l + 1];
+    }
+    m->n_params = np;
+
+    long total = 0;
+    for (int l = 0; l < n_layers; l++)
+        total += pad16((long)max_batch * dims[l + 1]);
+    long dsz = pad16((long)max_batch * m->max_width);
+    total += 2 * dsz;
+    size_t bytes = (size_t)total * sizeof(float);
+    m->mem = aligned_alloc(64, bytes);
+    if (!m->mem) {
+        nn_mlp_destroy(m);
+        return err_set(e, MTRL_ENOMEM, "nn_mlp_create: cannot allocate %zu bytes of workspace",
+                       bytes);
+    }
+    memset(m->mem, 0, bytes);
+    float *q = m->mem;
+    for (int l = 0; l < n_layers; l++) {
+        m->act[l] = q;
+        q += pad16((long)max_batch * dims[l + 1]);
+    }
+    m->dbuf[0] = q;
+    m->dbuf[1] = q + dsz;
+    *out = m;
+    return 0;
+}
+
+void nn_mlp_destroy(nn_mlp *m)
+{
+    if (!m)
+        return;
+    free(m->mem);
+    free(m->act);
+    free(m->b_off);
+    free(m->w_off);
+    free(m->dims);
+    free(m);
+}
+
+long nn_mlp_nparams(const nn_mlp *m) { return m->n_params; }
+int nn_mlp_in_dim(const nn_mlp *m) { return m->dims[0]; }
+int nn_mlp_out_dim(const nn_mlp *m) { return m->dims[m->n_layers]; }
+int nn_mlp_n_layers(const nn_mlp *m) { return m->n_layers; }
+int nn_mlp_max_batch(const nn_mlp *m) { return m->max_batch; }
+long nn_mlp_offset(const nn_mlp *m) { return m->off; }
+const float *nn_mlp_out(const nn_mlp *m) { return m->act[m->n_layers - 1]; }
+int nn_mlp_batch(const nn_mlp *m) { return m->B; }
+
+float *nn_mlp_weight(const nn_mlp *m, int l)
+{
+    return m->p ? m->p->w + m->off + m->w_off[l] : NULL;
+}
+
+float *nn_mlp_bias(const nn_mlp *m, int l) { return m->p ? m->p->w + m->off + m->b_off[l] : NULL; }
+
+int nn_mlp_bind(nn_mlp *m, nn_params *p, long offset, mtrl_err *e)
+{
+    if (offset < 0 || offset + m->n_params > p->n)
+        return err_set(e, MTRL_EINPUT,
+                       "nn_mlp_bind: %ld parameters at offset %ld do not fit a buffer of %ld",
+                       m->n_params, offset, p->n);
+    m->p = p;
+    m->off = offset;
+    return 0;
+}
+
+void nn_mlp_init(nn_mlp *m, nn_init kind, rng_state *r)
+{
+    for (int l = 0; l < m->n_layers; l++) {
+        int in = m->dims[l], out = m->dims[l + 1];
+        float *w = nn_mlp_weight(m, l), *b = nn_mlp_bias(m, l);
+        double a = kind == NN_INIT_XAVIER ? sqrt(6.0 / (in + out)) : 1.0 / sqrt((double)in);
+        for (long i = 0; i < (long)in * out; i++)
+            w[i] = (float)(a * (2.0 * rng_uniform(r) - 1.0));
+        for (int i = 0; i < out; i++)
+            b[i] = kind == NN_INIT_XAVIER ? 0.0f : (float)(a * (2.0 * rng_uniform(r) - 1.0));
+    }
+}
+
+int nn_mlp_forward_in(nn_mlp *m, int B, int n_in, const nn_in *in, mtrl_err *e)
+{
+    if (!m->p)
+        return err_set(e, MTRL_EINPUT, "nn_mlp_forward: MLP not bound to a parameter buffer");
+    if (B < 1 || B > m->max_batch)
+        return err_set(e, MTRL_EINPUT, "nn_mlp_forward: batch %d outside [1, %d]", B,
+                       m->max_batch);
+    if (n_in < 1 || n_in > NN_MAX_IN)
+        return err_set(e, MTRL_EINPUT, "nn_mlp_forward: %d input blocks outside [1, %d]", n_in,
+                       NN_MAX_IN);
+    int cols = 0;
+    for (int j = 0; j < n_in; j++) {
+        int ld = in[j].ld ? in[j].ld : in[j].cols;
+        if (in[j].cols < 1 || ld < in[j].cols || !in[j].x)
+            return err_set(e, MTRL_EINPUT, "nn_mlp_forward: input block %d: %d columns, stride %d",
+                           j, in[j].cols, ld);
+        m->in[j] = (nn_in){in[j].x, in[j].cols, ld};
+        cols += in[j].cols;
+    }
+    if (cols != m->dims[0])
+        return err_set(e, MTRL_EINPUT, "nn_mlp_forward: input blocks have %d columns, the MLP takes %d",
+                       cols, m->dims[0]);
+    m->n_in = n_in;
+    m->B = B;
+
+    const float *w0 = m->p->w + m->off;
+    for (int l = 0; l < m->n_layers; l++) {
+        int ni = m->dims[l], no = m->dims[l + 1];
+        const float *W = w0 + m->w_off[l], *bias = w0 + m->b_off[l];
+        float *Y = m->act[l];
+        if (l == 0) {
+            /* Y = sum_j X_j W[:, c_j : c_j + cols_j]^T: the blocks are never copied. */
+            int c = 0;
+            for (int j = 0; j < n_in; j++) {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, no, m->in[j].cols, 1.0f,
+                            m->in[j].x, m->in[j].ld, W + c, ni, j ? 1.0f : 0.0f, Y, no);
+                c += m->in[j].cols;
+            }
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, no, ni, 1.0f, m->act[l - 1],
+                        ni, W, ni, 0.0f, Y, no);
+        }
+        int relu = l + 1 < m->n_layers;
+        for (int b = 0; b < B; b++) {
+            float *restrict y = Y + (long)b * no;
+            if (relu)
+                for (int i = 0; i < no; i++) {
+                    float t = y[i] + bias[i];
+                    y[i] = t > 0.0f ? t : 0.0f;
+                }
+            else
+                for (int i = 0; i < no; i++)
+                    y[i] += bias[i];
+        }
+    }
+    return 0;
+}
+
+int nn_mlp_forward(nn_mlp *m, int B, const float *x, mtrl_err *e)
+{
+    nn_in one = {x, m->dims[0], m->dims[0]};
+    return nn_mlp_forward_in(m, B, 1, &one, e);
+}
+
+/* Weight and bias gradient of layer l from the backprop signal D (B x out)
+ * and the layer input (n_x blocks), one row of grad per group. */
+static void layer_param_grad(const nn_mlp *m, int l, const float *D, int n_x, const nn_in *X,
+                             float *grad, long ld_grad, int K, const int *off, int acc)
+{
+    int ni = m->dims[l], no = m->dims[l + 1];
+    for (int k = 0; k < K; k++) {
+        int r0 = off[k], nk = off[k + 1] - off[k];
+        float *gw = grad + (long)k * ld_grad + m->off + m->w_off[l];
+        float *gb = grad + (long)k * ld_grad + m->off + m->b_off[l];
+        if (nk == 0) {
+            if (!acc) {
+                memset(gw, 0, sizeof(float) * (size_t)ni * (size_t)no);
+                memset(gb, 0, sizeof(float) * (size_t)no);
+            }
+            continue;
+        }
+        /* dW_k = D_k^T X_k: the only place where groups are split. */
+        int c = 0;
+        for (int j = 0; j < n_x; j++) {
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, X[j].cols, nk, 1.0f,
+                        D + (long)r0 * no, no, X[j].x + (long)r0 * X[j].ld, X[j].ld,
+                        acc ? 1.0f : 0.0f, gw + c, ni);
+            c += X[j].cols;
+        }
+        if (!acc)
+            memset(gb, 0, sizeof(float) * (size_t)no);
+        for (int b = r0; b < r0 + nk; b++) {
+            const float *restrict d = D + (long)b * no;
+            float *restrict g = gb;
+            for (int i = 0; i < no; i++)
+                g[i] += d[i];
+        }
+    }
+}
+
+int nn_mlp_backward(nn_mlp *m, const float *dy, const nn_bwd *req, mtrl_err *e)
+{
+    static const nn_bwd none = {0};
+    if (!req)
+        req = &none;
+    if (!m->p || m->B < 1)
+        return err_set(e, MTRL_EINPUT, "nn_mlp_backward: no forward pass to go back through");
+    int B = m->B;
+    int K = req->n_groups > 1 ? req->n_groups : 1;
+    int whole[2] = {0, B};
+    const int *off = req->group_off;
+    if (!off) {
+        if (K > 1)
+            return err_set(e, MTRL_EINPUT, "nn_mlp_backward: %d groups need group offsets", K);
+        off = whole;
+    }
+    if (req->grad) {
+        if (off[0] < 0 || off[K] > B)
+            return err_set(e, MTRL_EINPUT, "nn_mlp_backward: groups span rows [%d, %d), batch %d",
+                           off[0], off[K], B);
+        for (int k = 0; k < K; k++)
+            if (off[k + 1] < off[k])
+                return err_set(e, MTRL_EINPUT,
+                               "nn_mlp_backward: group offsets decrease at group %d (%d > %d)", k,
+                               off[k], off[k + 1]);
+    }
+    long ld_grad = req->ld_grad ? req->ld_grad : m->p->n;
+    if (req->grad && ld_grad < m->off + m->n_params && K > 1)
+        return err_set(e, MTRL_EINPUT, "nn_mlp_backward: gradient row stride %ld < %ld", ld_grad,
+                       m->off + m->n_params);
+    int in_dim = m->dims[0];
+    int col0 = req->dx_col0, ncols = req->dx_cols ? req->dx_cols : in_dim - req->dx_col0;
+    int ld_dx = req->ld_dx ? req->ld_dx : ncols;
+    if (req->dx && (col0 < 0 || ncols < 1 || col0 + ncols > in_dim || ld_dx < ncols))
+        return err_set(e, MTRL_EINPUT,
+                       "nn_mlp_backward: input-gradient columns [%d, %d) (stride %d) outside [0, %d)",
+                       col0, col0 + ncols, ld_dx, in_dim);
+
+    const float *w0 = m->p->w + m->off;
+    const float *D = dy;
+    int which = 0;
+    for (int l = m->n_layers - 1; l >= 0; l--) {
+        int ni = m->dims[l], no = m->dims[l + 1];
+        const float *W = w0 + m->w_off[l];
+        if (req->grad) {
+            if (l == 0) {
+                layer_param_grad(m, l, D, m->n_in, m->in, req->grad, ld_grad, K, off,
+                                 req->accumulate);
+            } else {
+                nn_in x = {m->act[l - 1], ni, ni};
+                layer_param_grad(m, l, D, 1, &x, req->grad, ld_grad, K, off, req->accumulate);
+            }
+        }
+        if (l > 0) {
+            /* Signal into layer l's input, through the ReLU of layer l-1:
+             * act > 0 exactly where the pre-activation was positive. */
+            float *Dn = m->dbuf[which];
+            which ^= 1;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, ni, no, 1.0f, D, no, W, ni,
+                        0.0f, Dn, ni);
+            const float *restrict a = m->act[l - 1];
+            long n = (long)B * ni;
+            for (long i = 0; i < n; i++)
+                Dn[i] = a[i] > 0.0f ? Dn[i] : 0.0f;
+            D = Dn;
+        } else if (req->dx) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, ncols, no, 1.0f, D, no,
+                        W + col0, ni, 0.0f, req->dx, ld_dx);
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,123 @@
+/* Parameter buffers and Adam. */
+#include "nets.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Each array starts on a 64-byte boundary so sgemm sees aligned weights. */
+static long pad16(long n) { return (n + 15) & ~15L; }
+
+int nn_params_create(nn_params **out, long n, mtrl_err *e)
+{
+    *out = NULL;
+    if (n < 1)
+        return err_set(e, MTRL_EINPUT, "nn_params_create: parameter count %ld must be >= 1", n);
+    long stride = pad16(n);
+    size_t bytes = (size_t)stride * 4 * sizeof(float);
+    nn_params *p = calloc(1, sizeof *p);
+    float *mem = aligned_alloc(64, bytes);
+    if (!p || !mem) {
+        free(p);
+        free(mem);
+        return err_set(e, MTRL_ENOMEM, "nn_params_create: cannot allocate %zu bytes", bytes);
+    }
+    memset(mem, 0, bytes);
+    p->n = n;
+    p->w = mem;
+    p->g = mem + stride;
+    p->m = mem + 2 * stride;
+    p->v = mem + 3 * stride;
+    p->step = 0;
+    p->mem_ = mem;
+    *out = p;
+    return 0;
+}
+
+void nn_params_destroy(nn_params *p)
+{
+    if (!p)
+        return;
+    free(p->mem_);
+    free(p);
+}
+
+static int same_size(const nn_params *a, const nn_params *b, const char *what, mtrl_err *e)
+{
+    if (a->n != b->n)
+        return err_set(e, MTRL_EINPUT, "%s: buffers differ in size (%ld vs %ld parameters)", what,
+                       a->n, b->n);
+    return 0;
+}
+
+int nn_params_copy(nn_params *dst, const nn_params *src, mtrl_err *e)
+{
+    int rc = same_size(dst, src, "nn_params_copy", e);
+    if (rc)
+        return rc;
+    if (dst != src)
+        memcpy(dst->w, src->w, (size_t)src->n * sizeof(float));
+    return 0;
+}
+
+int nn_params_polyak(nn_params *dst, const nn_params *src, float tau, mtrl_err *e)
+{
+    int rc = same_size(dst, src, "nn_params_polyak", e);
+    if (rc)
+        return rc;
+    if (!(tau >= 0.0f && tau <= 1.0f))
+        return err_set(e, MTRL_EINPUT, "nn_params_polyak: tau %g outside [0, 1]", (double)tau);
+    float keep = 1.0f - tau;
+    float *restrict d = dst->w;
+    const float *restrict s = src->w;
+    for (long i = 0; i < dst->n; i++)
+        d[i] = tau * s[i] + keep * d[i];
+    return 0;
+}
+
+void nn_params_zero_grad(nn_params *p) { memset(p->g, 0, (size_t)p->n * sizeof(float)); }
+
+void nn_params_reset_adam(nn_params *p)
+{
+    memset(p->m, 0, (size_t)p->n * sizeof(float));
+    memset(p->v, 0, (size_t)p->n * sizeof(float));
+    p->step = 0;
+}
+
+nn_adam_cfg nn_adam_default(void)
+{
+    return (nn_adam_cfg){.lr = 3e-4f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
+                         .weight_decay = 0.0f, .decoupled = 0};
+}
+
+int nn_adam_step(nn_params *p, const float *d, const nn_adam_cfg *cfg, mtrl_err *e)
+{
+    if (!(cfg->lr >= 0.0f) || !(cfg->beta1 >= 0.0f && cfg->beta1 < 1.0f) ||
+        !(cfg->beta2 >= 0.0f && cfg->beta2 < 1.0f) || !(cfg->eps >= 0.0f) ||
+        !(cfg->weight_decay >= 0.0f))
+        return err_set(e, MTRL_EINPUT,
+                       "nn_adam_step: bad settings (lr %g, betas %g %g, eps %g, weight decay %g)",
+                       (double)cfg->lr, (double)cfg->beta1, (double)cfg->beta2, (double)cfg->eps,
+                       (double)cfg->weight_decay);
+    if (!d)
+        d = p->g;
+    p->step++;
+    /* Bias corrections in double: beta2^t stays accurate for millions of steps. */
+    double bc1 = 1.0 - pow((double)cfg->beta1, (double)p->step);
+    double bc2 = 1.0 - pow((double)cfg->beta2, (double)p->step);
+    float step_size = (float)(cfg->lr / bc1);
+    float sqrt_bc2 = (float)sqrt(bc2);
+    float b1 = cfg->beta1, b2 = cfg->beta2, c1 = 1.0f - b1, c2 = 1.0f - b2, eps = cfg->eps;
+    float l2 = cfg->decoupled ? 0.0f : cfg->weight_decay;
+    float shrink = cfg->decoupled ? 1.0f - cfg->lr * cfg->weight_decay : 1.0f;
+    float *restrict w = p->w, *restrict m = p->m, *restrict v = p->v;
+    const float *restrict g = d;
+    for (long i = 0; i < p->n; i++) {
+        float gi = g[i] + l2 * w[i];
+        float wi = w[i] * shrink;
+        m[i] = b1 * m[i] + c1 * gi;
+        v[i] = b2 * v[i] + c2 * gi * gi;
+        w[i] = wi - step_size * m[i] / (sqrtf(v[i]) / sqrt_bc2 + eps);
+    }
+    return 0;
+}
