@@ -16,5 +16,6 @@ const cli_command *cli_commands(int *n);
 
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 
 #endif

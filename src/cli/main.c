@@ -7,6 +7,7 @@
 static const cli_command commands[] = {
     {"help", "show the commands", cmd_help},
     {"version", "print the version", cmd_version},
+    {"config", "print the resolved config of a YAML file, or its error", cmd_config},
 };
 
 const cli_command *cli_commands(int *n)
