@@ -19,7 +19,7 @@
  *    explicit <inertial> from the spec appendix where in doubt. Put purely
  *    visual geoms in group 1 with contype="0" conaffinity="0". The world site
  *    "goal" belongs to the scene. Files are embedded at build time (any
- *    src/envs/assets/*.xml); MTRL_ASSET_DIR=<dir> loads them from a directory.
+ *    src/envs/assets/NAME.xml); MTRL_ASSET_DIR=<dir> loads them from a directory.
  * 2. Code: in src/envs/task_<family>.c define
  *        const env_task_def env_task_<name_with_underscores> = {...};
  *    (e.g. env_task_door_open_v2) and add one line to the table in
@@ -207,6 +207,10 @@ static inline double env_dist3(const double a[3], const double b[3])
     double d[3] = {a[0] - b[0], a[1] - b[1], a[2] - b[2]};
     return env_norm3(d);
 }
+
+/* The base env's step on doubles (used by vec.c and tests; env_step wraps
+ * it for floats). */
+int env_step_d(env_sawyer *e, const double *a, env_info *info, env_step_flags *fl);
 
 /* The registry table (registry.c). */
 extern const env_task_def *const env_task_table[];

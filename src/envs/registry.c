@@ -1,0 +1,144 @@
+/* registry: every task the envs module knows, and the benchmark lists built
+ * from task names. Adding a task = one extern line and one table line below
+ * (add them only once the task's file compiles). Benchmarks name tasks, so a
+ * benchmark whose tasks are not all registered yet fails with a clear error. */
+#include <stdio.h>
+#include <string.h>
+
+#include "task.h"
+
+/* reach, push, pick-place (task_reach_push_pick.c) */
+extern const env_task_def env_task_reach_v2, env_task_push_v2, env_task_pick_place_v2;
+/* door, drawer, button (envs-tasks-1): extern declarations here */
+/* peg, window (envs-tasks-2): extern declarations here */
+
+const env_task_def *const env_task_table[] = {
+    &env_task_reach_v2,
+    &env_task_push_v2,
+    &env_task_pick_place_v2,
+    /* envs-tasks-1: door-open-v2, drawer-open-v2, drawer-close-v2, button-press-topdown-v2 */
+    /* envs-tasks-2: peg-insert-side-v2, window-open-v2, window-close-v2 */
+};
+const int env_task_table_len = (int)(sizeof env_task_table / sizeof env_task_table[0]);
+
+/* MT10 in the order of spec metaworld-mt10.md's table = one-hot index order. */
+static const char *const mt10_tasks[] = {
+    "reach-v2",           "push-v2",          "pick-place-v2",
+    "door-open-v2",       "drawer-open-v2",   "drawer-close-v2",
+    "button-press-topdown-v2", "peg-insert-side-v2", "window-open-v2",
+    "window-close-v2",    NULL,
+};
+
+typedef struct benchmark {
+    const char *name;
+    const char *summary;
+    const char *const *tasks; /* NULL-terminated; NULL for mt1:<task> */
+} benchmark;
+
+static const benchmark benchmarks[] = {
+    {"mt10", "Meta-World MT10: 10 tasks, one env each", mt10_tasks},
+    {"mt1:<task>", "one task (a bare task name means the same)", NULL},
+};
+#define NBENCH ((int)(sizeof benchmarks / sizeof benchmarks[0]))
+
+const env_task_def *env_task_get(int index)
+{
+    return (index >= 0 && index < env_task_table_len) ? env_task_table[index] : NULL;
+}
+
+int env_task_count(void) { return env_task_table_len; }
+
+const char *env_task_name(int i)
+{
+    const env_task_def *t = env_task_get(i);
+    return t ? t->name : NULL;
+}
+
+static int edit_distance(const char *a, const char *b)
+{
+    int la = (int)strlen(a), lb = (int)strlen(b);
+    if (la > 63 || lb > 63)
+        return 64;
+    int prev[64], cur[64];
+    for (int j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (int i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (int j = 1; j <= lb; j++) {
+            int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            int del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, sizeof(int) * (size_t)(lb + 1));
+    }
+    return prev[lb];
+}
+
+int env_task_find(const char *name, int *index, mtrl_err *err)
+{
+    for (int i = 0; i < env_task_table_len; i++)
+        if (!strcmp(env_task_table[i]->name, name)) {
+            *index = i;
+            return 0;
+        }
+    /* Suggest the three closest names; a substring match counts as close. */
+    int best[3] = {-1, -1, -1}, bestd[3] = {1 << 30, 1 << 30, 1 << 30};
+    for (int i = 0; i < env_task_table_len; i++) {
+        int d = strstr(env_task_table[i]->name, name) ? 0 : edit_distance(name, env_task_table[i]->name);
+        for (int s = 0; s < 3; s++)
+            if (d < bestd[s]) {
+                for (int t = 2; t > s; t--)
+                    best[t] = best[t - 1], bestd[t] = bestd[t - 1];
+                best[s] = i, bestd[s] = d;
+                break;
+            }
+    }
+    char list[256] = "";
+    for (int s = 0; s < 3 && best[s] >= 0; s++) {
+        size_t n = strlen(list);
+        snprintf(list + n, sizeof list - n, "%s%s", s ? ", " : "", env_task_table[best[s]]->name);
+    }
+    return err_set(err, MTRL_EINPUT, "unknown task '%s' (closest: %s; `mtrl tasks` lists all)",
+                   name, list[0] ? list : "none registered");
+}
+
+int env_benchmark_count(void) { return NBENCH; }
+const char *env_benchmark_name(int i) { return i >= 0 && i < NBENCH ? benchmarks[i].name : NULL; }
+const char *env_benchmark_summary(int i)
+{
+    return i >= 0 && i < NBENCH ? benchmarks[i].summary : NULL;
+}
+
+int env_benchmark_tasks(const char *name, int *idx, int max, int *n, mtrl_err *err)
+{
+    *n = 0;
+    if (!name || !*name)
+        return err_set(err, MTRL_EINPUT, "empty benchmark name");
+    for (int b = 0; b < NBENCH; b++) {
+        if (!benchmarks[b].tasks || strcmp(benchmarks[b].name, name))
+            continue;
+        int k = 0;
+        for (const char *const *t = benchmarks[b].tasks; *t; t++, k++) {
+            if (k >= max)
+                return err_set(err, MTRL_EINPUT, "benchmark '%s' has more than %d tasks", name, max);
+            if (env_task_find(*t, &idx[k], err))
+                return err_prefix(err, "benchmark '%s' needs a task that is not registered", name);
+        }
+        *n = k;
+        return 0;
+    }
+    /* mt1:<task>, or a bare task name meaning the same. */
+    const char *task = name;
+    if (!strncmp(name, "mt1:", 4))
+        task = name + 4;
+    else if (strchr(name, ':'))
+        return err_set(err, MTRL_EINPUT, "unknown benchmark '%s' (known: mt10, mt1:<task>)", name);
+    int t;
+    if (env_task_find(task, &t, err))
+        return err_prefix(err, "benchmark '%s'", name);
+    if (max < 1)
+        return err_set(err, MTRL_EINPUT, "no room for benchmark '%s'", name);
+    idx[0] = t;
+    *n = 1;
+    return 0;
+}

@@ -1,0 +1,617 @@
+/* sawyer: the base env shared by every task (spec metaworld-mt10.md §1-5):
+ * scene loading and the per-scene model cache, action handling, the 39-dim
+ * observation, reset with the hand reset, goal sets, instability detection,
+ * and the helpers task hooks call. */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "assets.h"
+#include "task.h"
+
+/* ---- MuJoCo error and warning handlers ----
+ * MuJoCo's defaults print to stdout, write MUJOCO_LOG.TXT and (for errors)
+ * exit. Ours keep the message per thread; an error inside a guarded call
+ * (every mj_step of an env) jumps back so that env's episode ends as
+ * unstable. mju_user_error must not return, so outside a guarded call the
+ * only honest option left is abort() with the message. */
+static _Thread_local jmp_buf *tl_guard;
+static _Thread_local char tl_msg[256];
+
+static void on_mj_warning(const char *msg) { snprintf(tl_msg, sizeof tl_msg, "%s", msg); }
+
+static void on_mj_error(const char *msg)
+{
+    snprintf(tl_msg, sizeof tl_msg, "%s", msg);
+    if (tl_guard)
+        longjmp(*tl_guard, 1);
+    fprintf(stderr, "mtrl: MuJoCo error outside a simulation step: %s\n", msg);
+    abort();
+}
+
+static pthread_once_t handlers_once = PTHREAD_ONCE_INIT;
+static void install_handlers(void)
+{
+    mju_user_warning = on_mj_warning;
+    mju_user_error = on_mj_error;
+}
+
+/* ---- scene cache: one immutable mjModel per scene file ---- */
+
+struct env_scene {
+    char name[128];
+    mjModel *m;
+    int refs;
+    struct env_scene *next;
+};
+static pthread_mutex_t scene_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct env_scene *scenes;
+
+static int add_vfs_file(mjVFS *vfs, const char *name, const char *data, size_t size, mtrl_err *err)
+{
+    int r = mj_makeEmptyFileVFS(vfs, name, (int)size);
+    if (r == 2) /* repeated name: the first one wins, as a directory would */
+        return 0;
+    if (r != 0)
+        return err_set(err, MTRL_ERUNTIME, "MuJoCo VFS full while adding '%s'", name);
+    int i = mj_findFileVFS(vfs, name);
+    memcpy(vfs->filedata[i], data, size);
+    return 0;
+}
+
+/* Weld data in the MuJoCo 2.2.2 layout (anchor[3], relpos[3], relquat[4],
+ * torquescale): identity relative pose, torquescale 1 (spec §1.2). */
+static int fix_mocap_weld(mjModel *m, const char *scene, mtrl_err *err)
+{
+    int mocap = mj_name2id(m, mjOBJ_BODY, "mocap"), hand = mj_name2id(m, mjOBJ_BODY, "hand");
+    for (int i = 0; i < m->neq; i++) {
+        if (m->eq_type[i] != mjEQ_WELD || m->eq_obj1id[i] != mocap || m->eq_obj2id[i] != hand)
+            continue;
+        static const mjtNum w[mjNEQDATA] = {0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1};
+        memcpy(m->eq_data + mjNEQDATA * i, w, sizeof w);
+        return 0;
+    }
+    return err_set(err, MTRL_EINPUT, "scene %s: no weld between bodies 'mocap' and 'hand'", scene);
+}
+
+static mjModel *load_scene(const char *scene, mtrl_err *err)
+{
+    char xml_err[1024] = "";
+    mjModel *m = NULL;
+    const char *dir = getenv("MTRL_ASSET_DIR");
+    if (dir && *dir) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, scene);
+        m = mj_loadXML(path, NULL, xml_err, sizeof xml_err);
+        if (!m) {
+            err_set(err, MTRL_EINPUT, "loading %s (MTRL_ASSET_DIR): %s", path, xml_err);
+            return NULL;
+        }
+    } else {
+        mjVFS *vfs = malloc(sizeof *vfs);
+        if (!vfs) {
+            err_set(err, MTRL_ENOMEM, "no memory for the MuJoCo VFS");
+            return NULL;
+        }
+        mj_defaultVFS(vfs);
+        int found = 0, rc = 0;
+        for (const env_asset *a = env_assets; a->name && !rc; a++) {
+            rc = add_vfs_file(vfs, a->name, a->data, a->size, err);
+            found |= !strcmp(a->name, scene);
+        }
+        if (!rc && !found)
+            rc = err_set(err, MTRL_EINPUT, "scene '%s' is not among the embedded assets", scene);
+        if (!rc) {
+            m = mj_loadXML(scene, vfs, xml_err, sizeof xml_err);
+            if (!m)
+                err_set(err, MTRL_EINPUT, "loading embedded scene %s: %s", scene, xml_err);
+        }
+        mj_deleteVFS(vfs);
+        free(vfs);
+        if (!m)
+            return NULL;
+    }
+    if (fix_mocap_weld(m, scene, err)) {
+        mj_deleteModel(m);
+        return NULL;
+    }
+    return m;
+}
+
+static struct env_scene *scene_acquire(const char *name, mtrl_err *err)
+{
+    pthread_once(&handlers_once, install_handlers);
+    pthread_mutex_lock(&scene_lock);
+    struct env_scene *s;
+    for (s = scenes; s; s = s->next)
+        if (!strcmp(s->name, name))
+            break;
+    if (!s) {
+        mjModel *m = load_scene(name, err);
+        if (m && (s = calloc(1, sizeof *s))) {
+            snprintf(s->name, sizeof s->name, "%s", name);
+            s->m = m;
+            s->next = scenes;
+            scenes = s;
+        } else if (m) {
+            mj_deleteModel(m);
+            err_set(err, MTRL_ENOMEM, "no memory for scene %s", name);
+        }
+    }
+    if (s)
+        s->refs++;
+    pthread_mutex_unlock(&scene_lock);
+    return s;
+}
+
+static void scene_release(struct env_scene *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&scene_lock);
+    if (--s->refs == 0) {
+        struct env_scene **p = &scenes;
+        while (*p != s)
+            p = &(*p)->next;
+        *p = s->next;
+        mj_deleteModel(s->m);
+        free(s);
+    }
+    pthread_mutex_unlock(&scene_lock);
+}
+
+/* ---- helpers for task hooks ---- */
+
+int env_lookup(const env_sawyer *e, int type, const char *name, int *id, mtrl_err *err)
+{
+    *id = mj_name2id(e->m, type, name);
+    if (*id < 0) {
+        static const char *kinds[] = {[mjOBJ_BODY] = "body",   [mjOBJ_JOINT] = "joint",
+                                      [mjOBJ_GEOM] = "geom",   [mjOBJ_SITE] = "site",
+                                      [mjOBJ_ACTUATOR] = "actuator"};
+        const char *kind = type >= 0 && type < (int)(sizeof kinds / sizeof kinds[0]) && kinds[type]
+                               ? kinds[type]
+                               : "object";
+        return err_set(err, MTRL_EINPUT, "task %s: scene %s has no %s named '%s'", e->task->name,
+                       e->task->scene, kind, name);
+    }
+    return 0;
+}
+
+void env_tcp_center(const env_sawyer *e, double out[3])
+{
+    const double *r = env_site_xpos(e, e->right_ee_site), *l = env_site_xpos(e, e->left_ee_site);
+    for (int i = 0; i < 3; i++)
+        out[i] = 0.5 * (r[i] + l[i]);
+}
+
+void env_set_obj_xyz(env_sawyer *e, int free_jnt, const double xyz[3])
+{
+    int qa = e->m->jnt_qposadr[free_jnt], va = e->m->jnt_dofadr[free_jnt];
+    memcpy(e->d->qpos + qa, xyz, 3 * sizeof(double));
+    memset(e->d->qvel + va, 0, 6 * sizeof(double));
+    mj_forward(e->m, e->d);
+}
+
+void env_set_joint_qpos(env_sawyer *e, int jnt, double q, int zero_vel)
+{
+    e->d->qpos[e->m->jnt_qposadr[jnt]] = q;
+    if (zero_vel)
+        e->d->qvel[e->m->jnt_dofadr[jnt]] = 0;
+}
+
+void env_set_body_pos(env_sawyer *e, int body, const double pos[3])
+{
+    /* Only private models may change; a task without edits_model that gets
+     * here has a wrong definition, and writing the shared model would leak
+     * the edit into every env of the scene. */
+    if (!e->m_own)
+        return;
+    memcpy(e->m_own->body_pos + 3 * body, pos, 3 * sizeof(double));
+}
+
+void env_forward(env_sawyer *e) { mj_forward(e->m, e->d); }
+
+int env_touching(const env_sawyer *e, int geom)
+{
+    double fl = 0, fr = 0;
+    const mjData *d = e->d;
+    for (int i = 0; i < d->ncon; i++) {
+        const mjContact *c = &d->contact[i];
+        if (c->efc_address < 0)
+            continue;
+        int other;
+        if (c->geom1 == geom)
+            other = c->geom2;
+        else if (c->geom2 == geom)
+            other = c->geom1;
+        else
+            continue;
+        if (other == e->leftpad_geom)
+            fl += d->efc_force[c->efc_address];
+        else if (other == e->rightpad_geom)
+            fr += d->efc_force[c->efc_address];
+    }
+    return fl > 0 && fr > 0;
+}
+
+void env_quat_xyzw_from_mat(const double M[9], double q[4])
+{
+#define MM(r, c) M[3 * (r) + (c)]
+    double tr = MM(0, 0) + MM(1, 1) + MM(2, 2);
+    double dg[4] = {MM(0, 0), MM(1, 1), MM(2, 2), tr};
+    int best = 0;
+    for (int i = 1; i < 4; i++)
+        if (dg[i] > dg[best])
+            best = i;
+    if (best == 3) {
+        q[0] = MM(2, 1) - MM(1, 2);
+        q[1] = MM(0, 2) - MM(2, 0);
+        q[2] = MM(1, 0) - MM(0, 1);
+        q[3] = 1 + tr;
+    } else {
+        int i = best, j = (i + 1) % 3, k = (j + 1) % 3;
+        q[i] = 1 - tr + 2 * MM(i, i);
+        q[j] = MM(j, i) + MM(i, j);
+        q[k] = MM(k, i) + MM(i, k);
+        q[3] = MM(k, j) - MM(j, k);
+    }
+#undef MM
+    double n = sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
+    for (int i = 0; i < 4; i++)
+        q[i] /= n;
+}
+
+/* ---- goal sets ---- */
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return h;
+}
+
+int env_goal_set(int task, uint64_t goal_seed, double *out, int *dim, mtrl_err *err)
+{
+    const env_task_def *t = env_task_get(task);
+    if (!t)
+        return err_set(err, MTRL_EINPUT, "no task with index %d", task);
+    /* The stream depends on the task name, not its position, so a task's goal
+     * set is the same in every benchmark and after the registry grows. */
+    rng_state r;
+    rng_seed(&r, goal_seed, RNG_STREAM_GOALS ^ fnv1a(t->name));
+    int n = t->rand_dim;
+    for (int k = 0; k < ENV_NUM_GOALS; k++) {
+        double *v = out + ENV_RAND_MAX_DIM * k;
+        for (int tries = 0;; tries++) {
+            if (tries > 100000)
+                return err_set(err, MTRL_ERUNTIME, "task %s: cannot draw an acceptable rand-vector",
+                               t->name);
+            memset(v, 0, sizeof(double) * ENV_RAND_MAX_DIM);
+            for (int i = 0; i < n; i++)
+                v[i] = rng_range(&r, t->rand_low[i], t->rand_high[i]);
+            if (t->accept_rand && !t->accept_rand(v))
+                continue;
+            /* Meta-World asserts the 50 are pairwise distinct; redraw instead. */
+            int dup = 0;
+            for (int p = 0; p < k && !dup; p++)
+                dup = !memcmp(out + ENV_RAND_MAX_DIM * p, v, sizeof(double) * ENV_RAND_MAX_DIM);
+            if (!dup)
+                break;
+        }
+    }
+    *dim = n;
+    return 0;
+}
+
+/* ---- options ---- */
+
+void env_opts_default(env_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->goals = ENV_GOALS_FIXED;
+    o->goal_seed = 1;
+    o->seed = 1;
+    o->max_episode_steps = ENV_DEFAULT_MAX_STEPS;
+    o->threads = 0;
+    o->auto_reset = 1;
+}
+
+int env_goals_parse(const char *s, env_goals_mode *mode, mtrl_err *err)
+{
+    if (s && !strcmp(s, "fixed"))
+        *mode = ENV_GOALS_FIXED;
+    else if (s && !strcmp(s, "sampled"))
+        *mode = ENV_GOALS_SAMPLED;
+    else
+        return err_set(err, MTRL_EINPUT, "env.goals must be 'fixed' or 'sampled', not '%s'",
+                       s ? s : "(null)");
+    return 0;
+}
+
+/* ---- simulation ---- */
+
+/* Any warning counter but the visual-geom one means the state can no longer
+ * be trusted. MuJoCo resets mjData itself on bad qpos/qvel/qacc and then
+ * bumps the counter, so counters are compared with zero (mj_resetData clears
+ * them at every episode start). */
+static int warned(const mjData *d)
+{
+    for (int i = 0; i < mjNWARNING; i++)
+        if (i != mjWARN_VGEOMFULL && d->warning[i].number > 0)
+            return 1;
+    return 0;
+}
+
+/* n x mj_step with MuJoCo errors caught; 0, or -1 when the simulation became
+ * unstable or MuJoCo raised an error. */
+static int substeps(env_sawyer *e, int n)
+{
+    jmp_buf jb;
+    jmp_buf *saved = tl_guard;
+    if (setjmp(jb)) {
+        tl_guard = saved;
+        return -1;
+    }
+    tl_guard = &jb;
+    for (int i = 0; i < n; i++) {
+        mj_step(e->m, e->d);
+        if (warned(e->d)) {
+            tl_guard = saved;
+            return -1;
+        }
+    }
+    tl_guard = saved;
+    return 0;
+}
+
+static void set_mocap(env_sawyer *e, const double pos[3])
+{
+    double *p = e->d->mocap_pos + 3 * e->mocap_id, *q = e->d->mocap_quat + 4 * e->mocap_id;
+    p[0] = pos[0], p[1] = pos[1], p[2] = pos[2];
+    /* (1, 0, 1, 0) un-normalised as the original; MuJoCo normalises it. */
+    q[0] = 1, q[1] = 0, q[2] = 1, q[3] = 0;
+}
+
+/* Fills e->obs. prev: the frame for obs[18:36], or NULL to repeat the
+ * current one (the first observation of an episode). */
+static void build_obs(env_sawyer *e, const double *prev)
+{
+    double *o = e->obs;
+    double saved[18];
+    if (prev) {
+        memcpy(saved, prev, sizeof saved);
+        prev = saved; /* prev may alias e->obs */
+    }
+    memcpy(o, env_body_xpos(e, e->hand_body), 3 * sizeof(double));
+    double gap = env_dist3(env_site_xpos(e, e->right_ee_site), env_site_xpos(e, e->left_ee_site));
+    o[3] = fmin(fmax(gap / 0.1, 0.0), 1.0);
+    e->task->object_obs(e, o + 4);
+    memset(o + 11, 0, 7 * sizeof(double));
+    memcpy(o + 18, prev ? prev : o, 18 * sizeof(double));
+    memcpy(o + 36, e->target_pos, 3 * sizeof(double));
+}
+
+static int robot_ids(env_sawyer *e, mtrl_err *err)
+{
+    int body;
+    if (env_lookup(e, mjOBJ_BODY, "hand", &e->hand_body, err) ||
+        env_lookup(e, mjOBJ_BODY, "leftpad", &e->leftpad_body, err) ||
+        env_lookup(e, mjOBJ_BODY, "rightpad", &e->rightpad_body, err) ||
+        env_lookup(e, mjOBJ_SITE, "leftEndEffector", &e->left_ee_site, err) ||
+        env_lookup(e, mjOBJ_SITE, "rightEndEffector", &e->right_ee_site, err) ||
+        env_lookup(e, mjOBJ_GEOM, "leftpad_geom", &e->leftpad_geom, err) ||
+        env_lookup(e, mjOBJ_GEOM, "rightpad_geom", &e->rightpad_geom, err) ||
+        env_lookup(e, mjOBJ_BODY, "mocap", &body, err))
+        return err->code;
+    e->mocap_id = e->m->body_mocapid[body];
+    if (e->mocap_id < 0)
+        return err_set(err, MTRL_EINPUT, "scene %s: body 'mocap' is not a mocap body", e->task->scene);
+    if (e->m->nu < 2)
+        return err_set(err, MTRL_EINPUT, "scene %s: the two gripper actuators are missing",
+                       e->task->scene);
+    return 0;
+}
+
+int env_create(env_sawyer **out, int task, const env_opts *opts, uint64_t env_index, mtrl_err *err)
+{
+    *out = NULL;
+    const env_task_def *t = env_task_get(task);
+    if (!t)
+        return err_set(err, MTRL_EINPUT, "no task with index %d", task);
+    env_opts o;
+    if (opts)
+        o = *opts;
+    else
+        env_opts_default(&o);
+    if (o.max_episode_steps <= 0)
+        return err_set(err, MTRL_EINPUT, "max episode steps must be positive, not %d",
+                       o.max_episode_steps);
+    env_sawyer *e = calloc(1, sizeof *e);
+    if (!e)
+        return err_set(err, MTRL_ENOMEM, "no memory for env %s", t->name);
+    e->task = t;
+    e->task_index = task;
+    e->opts = o;
+    int rc = 0;
+    e->scene = scene_acquire(t->scene, err);
+    if (!e->scene) {
+        free(e);
+        return err_prefix(err, "task %s", t->name);
+    }
+    e->m = e->scene->m;
+    if (t->edits_model) {
+        e->m_own = mj_copyModel(NULL, e->scene->m);
+        if (!e->m_own)
+            rc = err_set(err, MTRL_ENOMEM, "no memory for a model copy of %s", t->scene);
+        else
+            e->m = e->m_own;
+    }
+    if (!rc && !(e->d = mj_makeData(e->m)))
+        rc = err_set(err, MTRL_ENOMEM, "no memory for the simulation data of %s", t->scene);
+    if (!rc)
+        rc = robot_ids(e, err);
+    if (!rc && t->setup)
+        rc = t->setup(e, err);
+    int dim;
+    if (!rc)
+        rc = env_goal_set(task, o.goal_seed, &e->goals[0][0], &dim, err);
+    if (rc) {
+        env_destroy(e);
+        return rc;
+    }
+    rng_seed(&e->rng, o.seed, RNG_STREAM_ENV + env_index);
+    e->fixed_goal = (int)rng_below(&e->rng, ENV_NUM_GOALS);
+    e->ended = 1; /* no episode before the first reset */
+    *out = e;
+    return 0;
+}
+
+void env_destroy(env_sawyer *e)
+{
+    if (!e)
+        return;
+    if (e->d)
+        mj_deleteData(e->d);
+    if (e->m_own)
+        mj_deleteModel(e->m_own);
+    scene_release(e->scene);
+    free(e);
+}
+
+/* Spec §4. Returns 0, or MTRL_ERUNTIME if even the hand reset is unstable
+ * (a broken scene). */
+static int reset_with_goal(env_sawyer *e, int k, mtrl_err *err)
+{
+    const env_task_def *t = e->task;
+    mj_resetData(e->m, e->d);
+    for (int i = 0; i < 50; i++) {
+        set_mocap(e, t->hand_init_pos);
+        e->d->ctrl[0] = -1;
+        e->d->ctrl[1] = 1;
+        if (substeps(e, 5))
+            return err_set(err, MTRL_ERUNTIME, "task %s: simulation unstable during the hand reset (%s)",
+                           t->name, tl_msg);
+    }
+    env_tcp_center(e, e->init_tcp);
+    memcpy(e->init_left_pad, env_body_xpos(e, e->leftpad_body), sizeof e->init_left_pad);
+    memcpy(e->init_right_pad, env_body_xpos(e, e->rightpad_body), sizeof e->init_right_pad);
+    e->goal_k = k;
+    memcpy(e->rand_vec, e->goals[k], sizeof e->rand_vec);
+    t->reset(e);
+    build_obs(e, NULL);
+    e->path_length = 0;
+    e->ended = 0;
+    e->ep_return = 0;
+    e->ep_success = 0;
+    return 0;
+}
+
+static void obs_to_float(const double *o, float *out)
+{
+    if (out)
+        for (int i = 0; i < ENV_OBS_DIM; i++)
+            out[i] = (float)o[i];
+}
+
+int env_reset_goal(env_sawyer *e, int k, float *obs)
+{
+    if (k < 0 || k >= ENV_NUM_GOALS)
+        return MTRL_EINPUT;
+    int rc = reset_with_goal(e, k, NULL);
+    obs_to_float(e->obs, obs);
+    return rc;
+}
+
+int env_reset(env_sawyer *e, float *obs)
+{
+    int k = e->opts.goals == ENV_GOALS_SAMPLED ? (int)rng_below(&e->rng, ENV_NUM_GOALS)
+                                               : e->fixed_goal;
+    return env_reset_goal(e, k, obs);
+}
+
+int env_step_d(env_sawyer *e, const double *a_in, env_info *info, env_step_flags *fl)
+{
+    memset(info, 0, sizeof *info);
+    memset(fl, 0, sizeof *fl);
+    if (e->ended)
+        return MTRL_EINPUT;
+    const env_task_def *t = e->task;
+    /* Non-finite action components act as 0, so one bad actor output cannot
+     * poison the simulation state. */
+    double a[4], ac[4];
+    for (int i = 0; i < 4; i++) {
+        a[i] = isfinite(a_in[i]) ? a_in[i] : 0.0;
+        ac[i] = fmin(fmax(a[i], -1.0), 1.0);
+    }
+    double pos[3];
+    const double *mp = e->d->mocap_pos + 3 * e->mocap_id;
+    for (int i = 0; i < 3; i++)
+        pos[i] = fmin(fmax(mp[i] + 0.01 * ac[i], t->hand_low[i]), t->hand_high[i]);
+    set_mocap(e, pos);
+    e->d->ctrl[0] = ac[3];
+    e->d->ctrl[1] = -ac[3];
+    int bad = substeps(e, 5);
+    e->path_length++;
+    if (!bad) {
+        double prev[18];
+        memcpy(prev, e->obs, sizeof prev);
+        build_obs(e, prev);
+        for (int i = 0; i < ENV_OBS_DIM && !bad; i++)
+            bad = !isfinite(e->obs[i]);
+        if (bad) /* keep the last stable observation, as v2 does */
+            memcpy(e->obs, prev, sizeof prev);
+    }
+    if (bad) {
+        /* v2: last stable observation, reward 0, no success; the episode is over. */
+        fl->unstable = 1;
+        fl->done = 1;
+        e->ended = 1;
+        e->unstable_episodes++;
+        return 0;
+    }
+    double r = t->reward(e, e->obs, a, info);
+    if (!isfinite(r)) {
+        r = 0;
+        fl->unstable = 1;
+        fl->done = 1;
+        e->ended = 1;
+        e->unstable_episodes++;
+    }
+    info->reward = r;
+    e->ep_return += r;
+    e->ep_success |= info->success != 0;
+    if (e->path_length >= e->opts.max_episode_steps) {
+        fl->truncated = 1;
+        fl->done = 1;
+        e->ended = 1;
+    }
+    return 0;
+}
+
+int env_step(env_sawyer *e, const float *action, float *obs, env_info *info, env_step_flags *fl)
+{
+    double a[4] = {action[0], action[1], action[2], action[3]};
+    int rc = env_step_d(e, a, info, fl);
+    obs_to_float(e->obs, obs);
+    return rc;
+}
+
+void env_scripted_action(const env_sawyer *e, const float *obs, float *action)
+{
+    double o[ENV_OBS_DIM], a[4];
+    for (int i = 0; i < ENV_OBS_DIM; i++)
+        o[i] = obs[i];
+    e->task->policy(o, a);
+    for (int i = 0; i < 4; i++)
+        action[i] = (float)a[i];
+}
+
+int env_task_index(const env_sawyer *e) { return e->task_index; }
+long env_unstable_count(const env_sawyer *e) { return e->unstable_episodes; }
