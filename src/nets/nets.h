@@ -68,11 +68,13 @@ void nn_params_reset_adam(nn_params *p);
 /* ------------------------------------------------------------------------ */
 /* Adam (PyTorch torch.optim.Adam / AdamW semantics)                        */
 
+/* Double, as PyTorch's Python-float hyperparameters: 1 - beta2 must be 1e-3,
+ * not 1 - 0.999f. */
 typedef struct nn_adam_cfg {
-    float lr;           /* 3e-4 in the reference */
-    float beta1, beta2; /* 0.9, 0.999 */
-    float eps;          /* 1e-8, added after sqrt of the bias-corrected v */
-    float weight_decay; /* 0 in the reference */
+    double lr;           /* 3e-4 in the reference */
+    double beta1, beta2; /* 0.9, 0.999 */
+    double eps;          /* 1e-8, added after sqrt of the bias-corrected v */
+    double weight_decay; /* 0 in the reference */
     int decoupled;      /* 0: L2 (wd * w added to the update vector, Adam);
                            1: decoupled (w *= 1 - lr * wd before the step, AdamW) */
 } nn_adam_cfg;

@@ -86,30 +86,30 @@ void nn_params_reset_adam(nn_params *p)
 
 nn_adam_cfg nn_adam_default(void)
 {
-    return (nn_adam_cfg){.lr = 3e-4f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f,
-                         .weight_decay = 0.0f, .decoupled = 0};
+    return (nn_adam_cfg){.lr = 3e-4, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
+                         .weight_decay = 0.0, .decoupled = 0};
 }
 
 int nn_adam_step(nn_params *p, const float *d, const nn_adam_cfg *cfg, mtrl_err *e)
 {
-    if (!(cfg->lr >= 0.0f) || !(cfg->beta1 >= 0.0f && cfg->beta1 < 1.0f) ||
-        !(cfg->beta2 >= 0.0f && cfg->beta2 < 1.0f) || !(cfg->eps >= 0.0f) ||
-        !(cfg->weight_decay >= 0.0f))
+    if (!(cfg->lr >= 0.0) || !(cfg->beta1 >= 0.0 && cfg->beta1 < 1.0) ||
+        !(cfg->beta2 >= 0.0 && cfg->beta2 < 1.0) || !(cfg->eps >= 0.0) ||
+        !(cfg->weight_decay >= 0.0))
         return err_set(e, MTRL_EINPUT,
                        "nn_adam_step: bad settings (lr %g, betas %g %g, eps %g, weight decay %g)",
-                       (double)cfg->lr, (double)cfg->beta1, (double)cfg->beta2, (double)cfg->eps,
-                       (double)cfg->weight_decay);
+                       cfg->lr, cfg->beta1, cfg->beta2, cfg->eps, cfg->weight_decay);
     if (!d)
         d = p->g;
     p->step++;
     /* Bias corrections in double: beta2^t stays accurate for millions of steps. */
-    double bc1 = 1.0 - pow((double)cfg->beta1, (double)p->step);
-    double bc2 = 1.0 - pow((double)cfg->beta2, (double)p->step);
+    double bc1 = 1.0 - pow(cfg->beta1, (double)p->step);
+    double bc2 = 1.0 - pow(cfg->beta2, (double)p->step);
     float step_size = (float)(cfg->lr / bc1);
     float sqrt_bc2 = (float)sqrt(bc2);
-    float b1 = cfg->beta1, b2 = cfg->beta2, c1 = 1.0f - b1, c2 = 1.0f - b2, eps = cfg->eps;
-    float l2 = cfg->decoupled ? 0.0f : cfg->weight_decay;
-    float shrink = cfg->decoupled ? 1.0f - cfg->lr * cfg->weight_decay : 1.0f;
+    float b1 = (float)cfg->beta1, b2 = (float)cfg->beta2;
+    float c1 = (float)(1.0 - cfg->beta1), c2 = (float)(1.0 - cfg->beta2), eps = (float)cfg->eps;
+    float l2 = cfg->decoupled ? 0.0f : (float)cfg->weight_decay;
+    float shrink = cfg->decoupled ? (float)(1.0 - cfg->lr * cfg->weight_decay) : 1.0f;
     float *restrict w = p->w, *restrict m = p->m, *restrict v = p->v;
     const float *restrict g = d;
     for (long i = 0; i < p->n; i++) {

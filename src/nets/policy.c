@@ -104,13 +104,13 @@ int nn_policy_sample(nn_policy *p, int B, const float *head, const float *eps, r
                 corr = l1m;
                 dcorr = 2.0 * a;
             } else {
-                /* The reference computes a in float32 and clips 1 - a^2 at 0. */
-                double af = (float)a;
-                double q = 1.0 - af * af;
+                /* 1 - a^2 in double reaches 0 only for |u| > ~19 (float32, as in
+                 * the reference, already at ~9); the 1e-6 dominates well before. */
+                double q = 1.0 - a * a;
                 if (q < 0)
                     q = 0;
                 corr = log(q + 1e-6);
-                dcorr = q > 0 ? 2.0 * af * exp(l1m) / (q + 1e-6) : 0.0;
+                dcorr = q > 0 ? 2.0 * a * exp(l1m) / (q + 1e-6) : 0.0;
             }
             lp += -0.5 * ep * ep - ls - log_norm - corr;
             p->tanh_r[i] = (float)tr;
