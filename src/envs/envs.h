@@ -43,8 +43,9 @@ int env_benchmark_count(void);
  * benchmarks are listed by their pattern ("mt1:<task>"). */
 const char *env_benchmark_name(int i);
 const char *env_benchmark_summary(int i);
-/* Resolves a benchmark name ("mt10", "mt1:push-v2", or a bare task name, which
- * means mt1 of it) to registry indices in one-hot order. Writes at most max
+/* Resolves a benchmark name ("mt10", "mt1:push-v2", a bare task name, which
+ * means mt1 of it, or a comma-separated task list) to registry indices in
+ * one-hot order. Writes at most max
  * indices; *n gets the count. MTRL_EINPUT on an unknown name. */
 int env_benchmark_tasks(const char *name, int *idx, int max, int *n, mtrl_err *err);
 
@@ -134,6 +135,7 @@ typedef struct env_step_result {
     const float *ep_return;
     const int *ep_length;
     const uint8_t *ep_success;
+    const env_info *info;       /* K: the step's reward/success/info fields */
 } env_step_result;
 
 int env_vec_create(env_vec **v, const char *benchmark, const env_opts *opts, mtrl_err *err);
@@ -144,8 +146,11 @@ int env_vec_threads(const env_vec *v);
 int env_vec_task(const env_vec *v, int k);
 /* Resets every env; obs gets K x 39 (may be NULL; env_vec_obs() has it too). */
 int env_vec_reset_all(env_vec *v, float *obs);
-/* Steps every env with actions (K x 4). Envs whose episode had ended and were
- * not reset (auto_reset off) are reset first. */
+/* Steps every env with actions (K x 4). With auto_reset (the default) an env
+ * whose episode ends is reset inside the step: out->next_obs has the true
+ * last observation for the transition, out->obs the new first one to act
+ * on. MTRL_EINPUT if some env has no running episode: before the first
+ * env_vec_reset_all, or with auto_reset off until env_vec_reset_done. */
 int env_vec_step(env_vec *v, const float *actions, env_step_result *out);
 /* With auto_reset off: resets the envs whose episode ended. */
 int env_vec_reset_done(env_vec *v);

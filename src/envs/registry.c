@@ -38,6 +38,7 @@ typedef struct benchmark {
 static const benchmark benchmarks[] = {
     {"mt10", "Meta-World MT10: 10 tasks, one env each", mt10_tasks},
     {"mt1:<task>", "one task (a bare task name means the same)", NULL},
+    {"<task>,<task>,...", "any list of registered tasks, in that order", NULL},
 };
 #define NBENCH ((int)(sizeof benchmarks / sizeof benchmarks[0]))
 
@@ -124,6 +125,25 @@ int env_benchmark_tasks(const char *name, int *idx, int max, int *n, mtrl_err *e
             if (env_task_find(*t, &idx[k], err))
                 return err_prefix(err, "benchmark '%s' needs a task that is not registered", name);
         }
+        *n = k;
+        return 0;
+    }
+    /* A comma-separated list of tasks, in the given order. */
+    if (strchr(name, ',')) {
+        char buf[1024];
+        if (strlen(name) >= sizeof buf)
+            return err_set(err, MTRL_EINPUT, "task list too long: '%.60s...'", name);
+        strcpy(buf, name);
+        int k = 0;
+        for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+             tok = strtok_r(NULL, ",", &save), k++) {
+            if (k >= max)
+                return err_set(err, MTRL_EINPUT, "task list '%s' has more than %d tasks", name, max);
+            if (env_task_find(tok, &idx[k], err))
+                return err_prefix(err, "task list '%s'", name);
+        }
+        if (k == 0)
+            return err_set(err, MTRL_EINPUT, "empty task list '%s'", name);
         *n = k;
         return 0;
     }

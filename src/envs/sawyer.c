@@ -277,11 +277,8 @@ static uint64_t fnv1a(const char *s)
     return h;
 }
 
-int env_goal_set(int task, uint64_t goal_seed, double *out, int *dim, mtrl_err *err)
+int env_goal_set_def(const env_task_def *t, uint64_t goal_seed, double *out, mtrl_err *err)
 {
-    const env_task_def *t = env_task_get(task);
-    if (!t)
-        return err_set(err, MTRL_EINPUT, "no task with index %d", task);
     /* The stream depends on the task name, not its position, so a task's goal
      * set is the same in every benchmark and after the registry grows. */
     rng_state r;
@@ -306,8 +303,16 @@ int env_goal_set(int task, uint64_t goal_seed, double *out, int *dim, mtrl_err *
                 break;
         }
     }
-    *dim = n;
     return 0;
+}
+
+int env_goal_set(int task, uint64_t goal_seed, double *out, int *dim, mtrl_err *err)
+{
+    const env_task_def *t = env_task_get(task);
+    if (!t)
+        return err_set(err, MTRL_EINPUT, "no task with index %d", task);
+    *dim = t->rand_dim;
+    return env_goal_set_def(t, goal_seed, out, err);
 }
 
 /* ---- options ---- */
@@ -425,6 +430,16 @@ int env_create(env_sawyer **out, int task, const env_opts *opts, uint64_t env_in
     const env_task_def *t = env_task_get(task);
     if (!t)
         return err_set(err, MTRL_EINPUT, "no task with index %d", task);
+    return env_create_def(out, t, task, opts, env_index, err);
+}
+
+int env_create_def(env_sawyer **out, const env_task_def *t, int task, const env_opts *opts,
+                   uint64_t env_index, mtrl_err *err)
+{
+    *out = NULL;
+    if (t->rand_dim < 1 || t->rand_dim > ENV_RAND_MAX_DIM || !t->reset || !t->object_obs ||
+        !t->reward || !t->policy)
+        return err_set(err, MTRL_EINPUT, "task %s: incomplete definition", t->name);
     env_opts o;
     if (opts)
         o = *opts;
@@ -459,9 +474,8 @@ int env_create(env_sawyer **out, int task, const env_opts *opts, uint64_t env_in
         rc = robot_ids(e, err);
     if (!rc && t->setup)
         rc = t->setup(e, err);
-    int dim;
     if (!rc)
-        rc = env_goal_set(task, o.goal_seed, &e->goals[0][0], &dim, err);
+        rc = env_goal_set_def(t, o.goal_seed, &e->goals[0][0], err);
     if (rc) {
         env_destroy(e);
         return rc;

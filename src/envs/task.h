@@ -212,6 +212,12 @@ static inline double env_dist3(const double a[3], const double b[3])
  * it for floats). */
 int env_step_d(env_sawyer *e, const double *a, env_info *info, env_step_flags *fl);
 
+/* env_create / env_goal_set for a definition that need not be registered
+ * (tests use variants of registered tasks); task_index is only reported. */
+int env_create_def(env_sawyer **e, const env_task_def *t, int task_index, const env_opts *opts,
+                   uint64_t env_index, mtrl_err *err);
+int env_goal_set_def(const env_task_def *t, uint64_t goal_seed, double *out, mtrl_err *err);
+
 /* The registry table (registry.c). */
 extern const env_task_def *const env_task_table[];
 extern const int env_task_table_len;
