@@ -104,6 +104,10 @@ static void test_roundtrip_all_types(void **st)
     assert_int_equal(h5_write_attr_i64(f, NULL, "step", 1234567890123LL, &e), 0);
     assert_int_equal(h5_write_attr_f64(f, "nets/actor/w", "scale", -0.125, &e), 0);
     assert_int_equal(h5_write_attr_i64(f, "nets", "version", 3, &e), 0);
+    assert_int_equal(h5_mkgroup(f, "meta/run", &e), 0);
+    assert_int_equal(h5_mkgroup(f, "meta/run", &e), 0); /* existing is fine */
+    assert_int_equal(h5_write_attr_str(f, "meta/run", "name", "mt10-cagrad", &e), 0);
+    assert_int_equal(h5_mkgroup(f, "step_size", &e), MTRL_EINPUT);
     /* Rewriting an attribute replaces it (and may change its size). */
     assert_int_equal(h5_write_attr_str(f, NULL, "config", "short", &e), 0);
     assert_int_equal(h5_commit(f, &e), 0);
@@ -188,6 +192,9 @@ static void test_roundtrip_all_types(void **st)
     assert_true(sc == -0.125);
     assert_int_equal(h5_read_attr_i64(f, "nets", "version", &step, &e), 0);
     assert_true(step == 3);
+    assert_int_equal(h5_has(f, "meta/run"), 1);
+    assert_int_equal(h5_read_attr_str(f, "meta/run", "name", buf, sizeof buf, &e), 0);
+    assert_string_equal(buf, "mt10-cagrad");
     h5_close(f);
     assert_no_open_hdf5_objects();
 }

@@ -323,6 +323,34 @@ static int write_ds(h5_file *f, const char *name, int rank, const long *dims, hi
     return rc;
 }
 
+int h5_mkgroup(h5_file *f, const char *name, mtrl_err *e)
+{
+    if (!f || !f->writing)
+        return err_set(e, MTRL_EINPUT, "%s: group '%s': file is not open for writing",
+                       f ? f->path : "(null)", name);
+    if (h5_has(f, name)) {
+        hid_t g = H5Gopen2(f->fid, name, H5P_DEFAULT);
+        H5Eclear2(H5E_DEFAULT);
+        if (g < 0)
+            return err_set(e, MTRL_EINPUT, "%s: '%s' exists and is not a group", f->path,
+                           name);
+        H5Gclose(g);
+        return 0;
+    }
+    int rc = check_parents(f, name, e);
+    if (rc)
+        return rc;
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t g = H5Gcreate2(f->fid, name, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0)
+        rc = fail(f, e, MTRL_EIO, "cannot create group", name);
+    else
+        H5Gclose(g);
+    H5Pclose(lcpl);
+    return rc;
+}
+
 int h5_write_f32(h5_file *f, const char *name, int rank, const long *dims,
                  const float *data, mtrl_err *e)
 {

@@ -36,6 +36,10 @@ void h5_close(h5_file *f);
 /* 1 if a dataset or group called name (may contain '/') exists, else 0. */
 int h5_has(h5_file *f, const char *name);
 
+/* Creates group name and any missing parents (an existing group is fine),
+ * e.g. to put attributes on it before any dataset exists. */
+int h5_mkgroup(h5_file *f, const char *name, mtrl_err *e);
+
 /* Datasets. Names may contain '/'; intermediate groups are created.
  * 0 <= rank <= H5IO_MAX_RANK (rank 0 is a scalar); dims[i] >= 0.
  * Writing a name that already exists is an error. */
