@@ -153,7 +153,7 @@ int env_benchmark_tasks(const char *name, int *idx, int max, int *n, mtrl_err *e
         task = name + 4;
     else if (strchr(name, ':'))
         return err_set(err, MTRL_EINPUT, "unknown benchmark '%s' (known: mt10, mt1:<task>)", name);
-    int t;
+    int t = -1;
     if (env_task_find(task, &t, err))
         return err_prefix(err, "benchmark '%s'", name);
     if (max < 1)
