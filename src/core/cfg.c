@@ -639,6 +639,12 @@ static const char *closest_key(const char *path)
         if (d < bestd)
             bestd = d, best = keys[i].path;
     }
+    if (!strchr(path, '.')) /* a misspelt section: compare with section names */
+        for (int i = 0; i < NSECTIONS; i++) {
+            int d = edit_distance(path, sections[i]);
+            if (d < bestd)
+                bestd = d, best = sections[i];
+        }
     int limit = (int)strlen(path) / 3;
     if (limit < 2)
         limit = 2;
@@ -948,21 +954,21 @@ static int apply_override(loader *L, const char *kv, mtrl_err *err)
 
 /* ----------------------------------------------------- cross-field checks */
 
-static int check_fail(char (*origin)[ORIGIN_LEN], const unsigned char *is_set, const char *path,
-                      mtrl_err *err, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static int check_fail(char (*origin)[ORIGIN_LEN], const unsigned char *is_set, const char *path,
-                      mtrl_err *err, const char *fmt, ...)
+/* Reports a broken relation between two keys, blaming the one the user set
+ * (an override before a file line, the primary key when both or neither
+ * were set), each with its own wording since the message starts with it. */
+static int check_fail(char (*origin)[ORIGIN_LEN], const unsigned char *is_set, mtrl_err *err,
+                      const char *primary, const char *msg_primary, const char *secondary,
+                      const char *msg_secondary)
 {
-    char msg[MTRL_ERR_MSG_LEN];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    int i = (int)(find_key(path) - keys);
-    if (origin && is_set[i] == 1)
+    int a = (int)(find_key(primary) - keys), b = secondary ? (int)(find_key(secondary) - keys) : -1;
+    int sa = origin ? is_set[a] : 0, sb = origin && b >= 0 ? is_set[b] : 0;
+    int use_b = b >= 0 && sb > sa;
+    const char *path = use_b ? secondary : primary, *msg = use_b ? msg_secondary : msg_primary;
+    int i = use_b ? b : a, how = use_b ? sb : sa;
+    if (how == 1)
         return err_set(err, MTRL_EINPUT, "%s: %s: %s", origin[i], path, msg);
-    if (origin && is_set[i] == 2)
+    if (how == 2)
         return err_set(err, MTRL_EINPUT, "%s: %s", origin[i], msg);
     return err_set(err, MTRL_EINPUT, "%s: %s", path, msg);
 }
@@ -970,35 +976,57 @@ static int check_fail(char (*origin)[ORIGIN_LEN], const unsigned char *is_set, c
 static int check(const mtrl_config *c, char (*origin)[ORIGIN_LEN], const unsigned char *is_set,
                  mtrl_err *err)
 {
+    char m1[512], m2[512];
     int K = cfg_num_tasks(c);
-    if (K < 1)
-        return check_fail(origin, is_set, "env.benchmark", err,
-                          "expected mt10, mt50 or mt1:<task>, got \"%s\"", c->env.benchmark);
-    if (c->replay.sampling == CFG_SAMPLING_BALANCED && c->agent.batch_size % K) {
-        int lo = c->agent.batch_size / K * K, hi = lo + K;
-        if (lo)
-            return check_fail(origin, is_set, "agent.batch_size", err,
-                              "%d is not divisible by the %d tasks of %s (replay.sampling: "
-                              "balanced); use %d or %d",
-                              c->agent.batch_size, K, c->env.benchmark, lo, hi);
-        return check_fail(origin, is_set, "agent.batch_size", err,
-                          "%d is smaller than the %d tasks of %s (replay.sampling: balanced); "
-                          "use a multiple of %d",
-                          c->agent.batch_size, K, c->env.benchmark, K);
+    if (K < 1) {
+        snprintf(m1, sizeof m1, "expected mt10, mt50 or mt1:<task>, got \"%s\"", c->env.benchmark);
+        return check_fail(origin, is_set, err, "env.benchmark", m1, NULL, NULL);
     }
-    if (c->replay.capacity < K)
-        return check_fail(origin, is_set, "replay.capacity", err,
-                          "%" PRId64 " is less than one transition per task (%d tasks)",
-                          c->replay.capacity, K);
-    if (!(c->agent.log_std_min < c->agent.log_std_max))
-        return check_fail(origin, is_set, "agent.log_std_max", err,
-                          "%g is not above agent.log_std_min (%g)", c->agent.log_std_max,
-                          c->agent.log_std_min);
-    if (c->mtl.method == CFG_MTL_CAGRAD_FAST && c->mtl.cagrad_fast_subset >= K)
-        return check_fail(origin, is_set, "mtl.cagrad_fast_subset", err,
-                          "%d sampled tasks leave no remainder among the %d tasks of %s; use "
-                          "1 to %d, or mtl.method: cagrad",
-                          c->mtl.cagrad_fast_subset, K, c->env.benchmark, K - 1);
+    if (c->replay.sampling == CFG_SAMPLING_BALANCED && c->agent.batch_size % K) {
+        int b = c->agent.batch_size, lo = b / K * K, hi = lo + K;
+        char use[96];
+        if (lo)
+            snprintf(use, sizeof use, "use %d or %d", lo, hi);
+        else
+            snprintf(use, sizeof use, "use a multiple of %d", K);
+        snprintf(m1, sizeof m1,
+                 "%d is not divisible by the %d tasks of %s (replay.sampling: balanced); %s", b, K,
+                 c->env.benchmark, use);
+        snprintf(m2, sizeof m2,
+                 "the %d tasks of %s do not divide agent.batch_size %d (replay.sampling: "
+                 "balanced); %s for agent.batch_size",
+                 K, c->env.benchmark, b, use);
+        return check_fail(origin, is_set, err, "agent.batch_size", m1, "env.benchmark", m2);
+    }
+    if (c->replay.capacity < K) {
+        snprintf(m1, sizeof m1, "%" PRId64 " is less than one transition per task (%d tasks)",
+                 c->replay.capacity, K);
+        return check_fail(origin, is_set, err, "replay.capacity", m1, NULL, NULL);
+    }
+    if (!(c->agent.log_std_min < c->agent.log_std_max)) {
+        snprintf(m1, sizeof m1, "%g is not above agent.log_std_min (%g)", c->agent.log_std_max,
+                 c->agent.log_std_min);
+        snprintf(m2, sizeof m2, "%g is not below agent.log_std_max (%g)", c->agent.log_std_min,
+                 c->agent.log_std_max);
+        return check_fail(origin, is_set, err, "agent.log_std_max", m1, "agent.log_std_min", m2);
+    }
+    if (c->mtl.method == CFG_MTL_CAGRAD_FAST && c->mtl.cagrad_fast_subset >= K) {
+        int n = c->mtl.cagrad_fast_subset;
+        if (K > 1) {
+            snprintf(m1, sizeof m1,
+                     "%d sampled tasks leave no remainder among the %d tasks of %s; use 1 to %d, "
+                     "or mtl.method: cagrad",
+                     n, K, c->env.benchmark, K - 1);
+            snprintf(m2, sizeof m2,
+                     "%s has %d tasks, too few for mtl.cagrad_fast_subset %d (use 1 to %d)",
+                     c->env.benchmark, K, n, K - 1);
+        } else {
+            snprintf(m1, sizeof m1, "%s has one task: nothing to sample; use mtl.method: mean",
+                     c->env.benchmark);
+            snprintf(m2, sizeof m2, "has one task: nothing for cagrad_fast to sample; use mtl.method: mean");
+        }
+        return check_fail(origin, is_set, err, "mtl.cagrad_fast_subset", m1, "env.benchmark", m2);
+    }
     return 0;
 }
 
