@@ -1,0 +1,88 @@
+/* Shared by the envs task tests: runs a task's scripted policy over the 50
+ * goals of a goal seed (one episode per goal, up to 500 steps, stopped at the
+ * first success, as Meta-World's scripted-policy test), optionally with
+ * Gaussian action noise, and checks on every step that the observation is
+ * finite, keeps its layout (frame stacking, zero padding, goal) and that the
+ * reward lies in [0, 10]. Include after testutil.h. */
+#ifndef MTRL_TESTS_ENVS_SCRIPTED_H
+#define MTRL_TESTS_ENVS_SCRIPTED_H
+
+#include <math.h>
+
+#include "core/rng.h"
+#include "envs/envs.h"
+
+typedef struct scripted_stats {
+    int episodes, successes;
+    double mean_steps_to_success;
+    double min_reward, max_reward;
+} scripted_stats;
+
+/* noise_std: std of the Gaussian added to each action component (Meta-World's
+ * "10 % noise" is 0.1 x the action range width 2 = 0.2). */
+static inline scripted_stats run_scripted(const char *task, uint64_t goal_seed, double noise_std,
+                                          uint64_t noise_seed)
+{
+    scripted_stats s = {0, 0, 0, INFINITY, -INFINITY};
+    int t;
+    mtrl_err err = {0};
+    if (env_task_find(task, &t, &err))
+        fail_msg("%s", err.msg);
+    env_opts o;
+    env_opts_default(&o);
+    o.goal_seed = goal_seed;
+    env_sawyer *e;
+    if (env_create(&e, t, &o, 0, &err))
+        fail_msg("%s", err.msg);
+    rng_state r;
+    rng_seed(&r, noise_seed, 0);
+    long steps = 0;
+    for (int k = 0; k < ENV_NUM_GOALS; k++) {
+        float obs[ENV_OBS_DIM], prev[ENV_OBS_DIM], goal[3], a[ENV_ACT_DIM];
+        assert_int_equal(env_reset_goal(e, k, obs), 0);
+        memcpy(goal, obs + 36, sizeof goal);
+        s.episodes++;
+        for (int step = 1; step <= 500; step++) {
+            env_scripted_action(e, obs, a);
+            for (int i = 0; i < ENV_ACT_DIM && noise_std > 0; i++)
+                a[i] += (float)(noise_std * rng_normal(&r));
+            memcpy(prev, obs, sizeof obs);
+            env_info inf;
+            env_step_flags fl;
+            assert_int_equal(env_step(e, a, obs, &inf, &fl), 0);
+            assert_int_equal(fl.unstable, 0);
+            for (int i = 0; i < ENV_OBS_DIM; i++)
+                if (!isfinite(obs[i]))
+                    fail_msg("%s goal %d step %d: obs[%d] = %g", task, k, step, i, obs[i]);
+            for (int i = 11; i < 18; i++)
+                assert_true(obs[i] == 0.0f);
+            assert_memory_equal(obs + 18, prev, 18 * sizeof(float));
+            assert_memory_equal(obs + 36, goal, sizeof goal);
+            if (!(inf.reward >= 0 && inf.reward <= 10))
+                fail_msg("%s goal %d step %d: reward %g outside [0, 10]", task, k, step, inf.reward);
+            s.min_reward = fmin(s.min_reward, inf.reward);
+            s.max_reward = fmax(s.max_reward, inf.reward);
+            if (inf.success) {
+                s.successes++;
+                steps += step;
+                break;
+            }
+        }
+    }
+    s.mean_steps_to_success = s.successes ? (double)steps / s.successes : 0;
+    env_destroy(e);
+    return s;
+}
+
+/* Asserts successes >= ceil(target x episodes), printing the figures. */
+static inline void assert_success_rate(const char *task, const scripted_stats *s, double target)
+{
+    int need = (int)ceil(target * s->episodes - 1e-9);
+    printf("    %-26s %2d/%d successes (target %.2f), mean steps to success %.1f\n", task,
+           s->successes, s->episodes, target, s->mean_steps_to_success);
+    if (s->successes < need)
+        fail_msg("%s: %d/%d successes, target %.2f needs %d", task, s->successes, s->episodes,
+                 target, need);
+}
+
+#endif
