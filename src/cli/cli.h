@@ -17,5 +17,9 @@ const cli_command *cli_commands(int *n);
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_bench_nets(int argc, char **argv);
 
 #endif

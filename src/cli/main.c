@@ -8,6 +8,9 @@ static const cli_command commands[] = {
     {"help", "show the commands", cmd_help},
     {"version", "print the version", cmd_version},
     {"config", "print the resolved config of a YAML file, or its error", cmd_config},
+    {"run", "train an agent from a config (or --resume a run)", cmd_run},
+    {"eval", "evaluate a checkpoint: success rate per task", cmd_eval},
+    {"bench", "benchmarks: nets (more to come: env, update)", cmd_bench},
 };
 
 const cli_command *cli_commands(int *n)

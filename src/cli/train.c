@@ -1,0 +1,531 @@
+#include "cli/train.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/fsutil.h"
+#include "core/h5io.h"
+#include "core/progress.h"
+#include "core/rng.h"
+#include "core/runlog.h"
+#include "core/timer.h"
+#include "envs/envs.h"
+#include "replay/replay.h"
+
+#define OBS ENV_OBS_DIM
+#define ACT ENV_ACT_DIM
+#define CKPT_VERSION 1
+
+static void env_opts_from_cfg(const mtrl_config *cfg, env_opts *o)
+{
+    env_opts_default(o);
+    o->goals = cfg->env.goals == CFG_GOALS_SAMPLED ? ENV_GOALS_SAMPLED : ENV_GOALS_FIXED;
+    o->goal_seed = (uint64_t)(cfg->env.goal_seed >= 0 ? cfg->env.goal_seed : cfg->run.seed);
+    o->seed = (uint64_t)cfg->run.seed;
+    o->max_episode_steps = cfg->env.max_episode_steps;
+    o->threads = cfg->run.threads;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Evaluation */
+
+int train_evaluate(sac_agent *agent, const mtrl_config *cfg, int episodes, eval_result *out,
+                   mtrl_err *e)
+{
+    int idx[TRAIN_MAX_TASKS], K, rc;
+    if ((rc = env_benchmark_tasks(cfg->env.benchmark, idx, TRAIN_MAX_TASKS, &K, e)))
+        return rc;
+    env_opts o;
+    env_opts_from_cfg(cfg, &o);
+    int L = o.max_episode_steps;
+    env_sawyer *envs[TRAIN_MAX_TASKS] = {0};
+    float obs[TRAIN_MAX_TASKS * OBS], act[TRAIN_MAX_TASKS * ACT];
+    int32_t task[TRAIN_MAX_TASKS];
+    memset(out, 0, sizeof *out);
+    out->K = K;
+    out->episodes = episodes;
+    for (int k = 0; k < K; k++) {
+        /* The same env index as training, so a fixed goal is the same goal. */
+        if ((rc = env_create(&envs[k], idx[k], &o, (uint64_t)k, e)))
+            goto done;
+        task[k] = k;
+        snprintf(out->task[k], sizeof out->task[k], "%s", env_task_name(idx[k]));
+        out->steps_to_success[k] = 0;
+    }
+    int n_success[TRAIN_MAX_TASKS] = {0};
+    for (int ep = 0; ep < episodes; ep++) {
+        int active[TRAIN_MAX_TASKS];
+        double ret[TRAIN_MAX_TASKS] = {0};
+        for (int k = 0; k < K; k++) {
+            rc = episodes == 1 ? env_reset(envs[k], obs + k * OBS)
+                               : env_reset_goal(envs[k], ep % ENV_NUM_GOALS, obs + k * OBS);
+            if (rc)
+                goto done;
+            active[k] = 1;
+        }
+        for (int t = 0; t < L; t++) {
+            if ((rc = sac_act(agent, K, obs, task, cfg->eval.deterministic, act, e)))
+                goto done;
+            int any = 0;
+            for (int k = 0; k < K; k++) {
+                if (!active[k])
+                    continue;
+                env_info info;
+                env_step_flags fl;
+                if ((rc = env_step(envs[k], act + k * ACT, obs + k * OBS, &info, &fl)))
+                    goto done;
+                ret[k] += info.reward;
+                if (info.success) {
+                    n_success[k]++;
+                    out->steps_to_success[k] += t + 1;
+                    active[k] = 0;
+                } else if (fl.done) {
+                    active[k] = 0;
+                }
+                any |= active[k];
+            }
+            if (!any)
+                break;
+        }
+        for (int k = 0; k < K; k++)
+            out->ret[k] += ret[k] / episodes;
+    }
+    for (int k = 0; k < K; k++) {
+        out->success[k] = (double)n_success[k] / episodes;
+        out->steps_to_success[k] = n_success[k] ? out->steps_to_success[k] / n_success[k] : NAN;
+        out->mean_success += out->success[k] / K;
+        out->mean_return += out->ret[k] / K;
+    }
+done:
+    for (int k = 0; k < K; k++)
+        env_destroy(envs[k]);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The trainer's state (everything a checkpoint must restore is marked). */
+
+typedef struct trainer {
+    mtrl_config cfg;
+    const train_opts *opts;
+    int K, L;
+    env_vec *envs;
+    rb_buffer *rb;
+    rb_batch *batch;
+    sac_agent *agent;
+    rng_state replay_rng;       /* checkpoint */
+    int64_t iter;               /* checkpoint: next iteration to run */
+    int64_t episodes;           /* checkpoint: episodes finished per env, summed */
+    int64_t consecutive_skips;  /* checkpoint */
+    double best_success;        /* checkpoint: best mean eval success so far */
+    int64_t last_eval, last_ckpt;
+    float *obs, *act;
+    int32_t *task;
+    int *ep_len;
+    /* train-log accumulators since the last train row */
+    double acc_ret, acc_success, acc_episodes;
+    sac_update_stats acc_upd;
+    int64_t acc_updates;
+    double row_t0;
+    int64_t row_iter0;
+    log_writer *log;
+    prog *progress;
+    char status[128];
+} trainer;
+
+static int trainer_log_eval(trainer *tr, const eval_result *r, mtrl_err *e)
+{
+    const char *names[2 * TRAIN_MAX_TASKS + 3];
+    double vals[2 * TRAIN_MAX_TASKS + 3];
+    static char name_buf[2 * TRAIN_MAX_TASKS][64];
+    int n = 0;
+    if (r->mean_success > tr->best_success)
+        tr->best_success = r->mean_success;
+    names[n] = "success", vals[n++] = r->mean_success;
+    names[n] = "best_success", vals[n++] = tr->best_success;
+    names[n] = "return", vals[n++] = r->mean_return;
+    for (int k = 0; k < r->K; k++) {
+        snprintf(name_buf[2 * k], 64, "success_%s", r->task[k]);
+        snprintf(name_buf[2 * k + 1], 64, "return_%s", r->task[k]);
+        names[n] = name_buf[2 * k], vals[n++] = r->success[k];
+        names[n] = name_buf[2 * k + 1], vals[n++] = r->ret[k];
+    }
+    snprintf(tr->status, sizeof tr->status, "eval success %.2f (best %.2f)", r->mean_success,
+             tr->best_success);
+    if (!tr->opts->quiet) {
+        prog_clear(tr->progress);
+        fprintf(stderr, "eval  iter %lld: mean success %.3f (best %.3f), mean return %.1f |",
+                (long long)tr->iter, r->mean_success, tr->best_success, r->mean_return);
+        for (int k = 0; k < r->K && k < 10; k++)
+            fprintf(stderr, " %.0f", 100 * r->success[k]);
+        fprintf(stderr, r->K > 10 ? " ...\n" : "\n");
+    }
+    return log_event(tr->log, "eval", tr->iter, n, names, vals, e);
+}
+
+static int trainer_eval(trainer *tr, mtrl_err *e)
+{
+    eval_result r;
+    int rc = train_evaluate(tr->agent, &tr->cfg, tr->cfg.eval.episodes, &r, e);
+    if (rc)
+        return rc;
+    tr->last_eval = tr->iter;
+    return trainer_log_eval(tr, &r, e);
+}
+
+static int trainer_log_train(trainer *tr, mtrl_err *e)
+{
+    double now = tm_now(), dt = now - tr->row_t0;
+    double n = tr->acc_updates > 0 ? (double)tr->acc_updates : 1;
+    const sac_update_stats *u = &tr->acc_upd;
+    const char *names[] = {"episodes",   "success",  "return",      "critic_loss",
+                           "actor_loss", "alpha_loss", "alpha",     "entropy",
+                           "q_mean",     "batch_reward", "updates", "skipped",
+                           "iters_per_s", "env_steps"};
+    double ep = tr->acc_episodes > 0 ? tr->acc_episodes : NAN;
+    double vals[] = {(double)tr->episodes,
+                     tr->acc_success / ep,
+                     tr->acc_ret / ep,
+                     u->critic_loss / n,
+                     u->actor_loss / n,
+                     u->alpha_loss / n,
+                     u->alpha / n,
+                     u->entropy / n,
+                     u->q_mean / n,
+                     u->batch_reward / n,
+                     (double)sac_num_updates(tr->agent),
+                     (double)sac_num_skipped(tr->agent),
+                     dt > 0 ? (double)(tr->iter - tr->row_iter0) / dt : 0,
+                     (double)tr->iter * tr->K};
+    int rc = log_event(tr->log, "train", tr->iter, (int)(sizeof vals / sizeof vals[0]), names,
+                       vals, e);
+    memset(&tr->acc_upd, 0, sizeof tr->acc_upd);
+    tr->acc_updates = 0;
+    tr->acc_ret = tr->acc_success = tr->acc_episodes = 0;
+    tr->row_t0 = now;
+    tr->row_iter0 = tr->iter;
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Checkpoints: written only at episode boundaries, where every env has just
+ * been reset, so the env state is fully given by the config (fixed goals)
+ * and a resumed run continues exactly as the uninterrupted one. */
+
+static int config_text(const mtrl_config *cfg, char **text, mtrl_err *e)
+{
+    size_t len;
+    FILE *f = open_memstream(text, &len);
+    if (!f)
+        return err_set(e, MTRL_ENOMEM, "out of memory for the config text");
+    cfg_print(cfg, f);
+    fclose(f);
+    return 0;
+}
+
+static int trainer_checkpoint(trainer *tr, mtrl_err *e)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/checkpoint.h5", tr->opts->run_dir);
+    h5_file *f;
+    int rc = h5_create(&f, path, e);
+    if (rc)
+        return rc;
+    char *text = NULL;
+    if ((rc = config_text(&tr->cfg, &text, e)))
+        goto fail;
+    int64_t counters[3] = {tr->iter, tr->episodes, tr->consecutive_skips};
+    long dims[1] = {3};
+    long rdims[1] = {4};
+    double best = tr->best_success;
+    if ((rc = h5_write_attr_str(f, "/", "config", text, e)) ||
+        (rc = h5_write_attr_i64(f, "/", "version", CKPT_VERSION, e)) ||
+        (rc = h5_write_attr_i64(f, "/", "iteration", tr->iter, e)) ||
+        (rc = h5_write_i64(f, "trainer/counters", 1, dims, counters, e)) ||
+        (rc = h5_write_f64(f, "trainer/best_success", 0, NULL, &best, e)) ||
+        (rc = h5_write_i64(f, "trainer/replay_rng", 1, rdims, (const int64_t *)tr->replay_rng.s,
+                           e)) ||
+        (rc = sac_save(tr->agent, f, "agent", e)))
+        goto fail;
+    if (tr->cfg.log.save_replay && (rc = rb_save(tr->rb, f, "replay", e)))
+        goto fail;
+    free(text);
+    tr->last_ckpt = tr->iter;
+    return h5_commit(f, e);
+fail:
+    free(text);
+    h5_abort(f);
+    return err_prefix(e, "writing checkpoint %s", path);
+}
+
+static int load_config_from_checkpoint(h5_file *f, const char *path, mtrl_config *cfg,
+                                       mtrl_err *e)
+{
+    static char text[1 << 16];
+    int rc = h5_read_attr_str(f, "/", "config", text, sizeof text, e);
+    if (rc)
+        return rc;
+    char tmp[] = "/tmp/mtrl-config-XXXXXX";
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return err_set(e, MTRL_EIO, "cannot create a temporary file for the config of %s", path);
+    size_t len = strlen(text);
+    int ok = write(fd, text, len) == (ssize_t)len;
+    close(fd);
+    rc = ok ? cfg_load(cfg, tmp, NULL, 0, e) : err_set(e, MTRL_EIO, "writing %s failed", tmp);
+    unlink(tmp);
+    return rc ? err_prefix(e, "the config stored in %s", path) : 0;
+}
+
+int train_load_agent(const char *checkpoint, mtrl_config *cfg, sac_agent **agent, mtrl_err *e)
+{
+    h5_file *f;
+    int rc = h5_open(&f, checkpoint, e);
+    if (rc)
+        return rc;
+    int idx[TRAIN_MAX_TASKS], K;
+    if ((rc = load_config_from_checkpoint(f, checkpoint, cfg, e)) ||
+        (rc = env_benchmark_tasks(cfg->env.benchmark, idx, TRAIN_MAX_TASKS, &K, e)) ||
+        (rc = sac_create(agent, cfg, K, OBS, ACT, e))) {
+        h5_close(f);
+        return rc;
+    }
+    if ((rc = sac_load(*agent, f, "agent", e))) {
+        sac_destroy(*agent);
+        *agent = NULL;
+        err_prefix(e, "loading %s", checkpoint);
+    }
+    h5_close(f);
+    return rc;
+}
+
+static int trainer_resume(trainer *tr, mtrl_err *e)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/checkpoint.h5", tr->opts->run_dir);
+    h5_file *f;
+    int rc = h5_open(&f, path, e);
+    if (rc)
+        return rc;
+    int64_t counters[3];
+    if ((rc = h5_read_i64_into(f, "trainer/counters", 3, counters, e)) ||
+        (rc = h5_read_f64_into(f, "trainer/best_success", 1, &tr->best_success, e)) ||
+        (rc = h5_read_i64_into(f, "trainer/replay_rng", 4, (int64_t *)tr->replay_rng.s, e)) ||
+        (rc = sac_load(tr->agent, f, "agent", e)))
+        goto done;
+    tr->replay_rng.has_cached = 0;
+    tr->iter = counters[0];
+    tr->episodes = counters[1];
+    tr->consecutive_skips = counters[2];
+    tr->last_eval = tr->last_ckpt = tr->iter;
+    if (h5_has(f, "replay")) {
+        rc = rb_load(tr->rb, f, "replay", e);
+    } else if (tr->iter > 0) {
+        rc = err_set(e, MTRL_EINPUT,
+                     "%s has no replay buffer (log.save_replay was false): the run cannot be "
+                     "resumed exactly; start a new run from it instead",
+                     path);
+    }
+done:
+    h5_close(f);
+    if (rc)
+        return err_prefix(e, "resuming from %s", path);
+    return log_drop_after(tr->opts->run_dir, tr->iter, e);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void trainer_free(trainer *tr)
+{
+    env_vec_destroy(tr->envs);
+    rb_destroy(tr->rb);
+    rb_batch_destroy(tr->batch);
+    sac_destroy(tr->agent);
+    log_close(tr->log);
+    prog_destroy(tr->progress);
+    free(tr->obs);
+    free(tr->act);
+    free(tr->task);
+    free(tr->ep_len);
+}
+
+static int trainer_init(trainer *tr, const mtrl_config *cfg, const train_opts *opts, mtrl_err *e)
+{
+    memset(tr, 0, sizeof *tr);
+    tr->cfg = *cfg;
+    tr->opts = opts;
+    env_opts o;
+    env_opts_from_cfg(cfg, &o);
+    tr->L = o.max_episode_steps;
+    int rc;
+    if ((rc = env_vec_create(&tr->envs, cfg->env.benchmark, &o, e)))
+        return rc;
+    int K = tr->K = env_vec_size(tr->envs);
+    if (K > TRAIN_MAX_TASKS)
+        return err_set(e, MTRL_EINPUT, "env.benchmark: %d tasks, at most %d supported", K,
+                       TRAIN_MAX_TASKS);
+    if ((rc = rb_create(&tr->rb, K, OBS, ACT, cfg->replay.capacity, e)) ||
+        (rc = rb_batch_create(&tr->batch, K, OBS, ACT, cfg->agent.batch_size, e)) ||
+        (rc = sac_create(&tr->agent, cfg, K, OBS, ACT, e)))
+        return rc;
+    if (cfg->replay.reward_norm == CFG_REWARD_NORM_EMA &&
+        (rc = rb_enable_reward_ema(tr->rb, cfg->replay.reward_ema_rate, e)))
+        return rc;
+    rng_seed(&tr->replay_rng, (uint64_t)cfg->run.seed, RNG_STREAM_REPLAY);
+    tr->obs = malloc((size_t)K * OBS * sizeof(float));
+    tr->act = malloc((size_t)K * ACT * sizeof(float));
+    tr->task = malloc((size_t)K * sizeof(int32_t));
+    tr->ep_len = calloc((size_t)K, sizeof(int));
+    if (!tr->obs || !tr->act || !tr->task || !tr->ep_len)
+        return err_set(e, MTRL_ENOMEM, "out of memory");
+    for (int k = 0; k < K; k++)
+        tr->task[k] = k;
+    tr->best_success = -1;
+    if (opts->resume && (rc = trainer_resume(tr, e)))
+        return rc;
+    if ((rc = log_open(&tr->log, opts->run_dir, opts->resume, e)))
+        return rc;
+    if ((rc = env_vec_reset_all(tr->envs, tr->obs)))
+        return err_set(e, MTRL_ERUNTIME, "resetting the envs failed");
+    tr->progress = prog_create(cfg->run.iterations, opts->quiet ? 0 : -1);
+    if (opts->quiet)
+        prog_set_interval(tr->progress, 1e9, 1e9);
+    tr->row_t0 = tm_now();
+    tr->row_iter0 = tr->iter;
+    return 0;
+}
+
+/* At an episode boundary every env must start a fresh episode; an env that
+ * ended early (unstable) and restarted mid-cycle is reset again, so
+ * boundaries stay aligned and checkpoints stay exact. */
+static int trainer_align_envs(trainer *tr)
+{
+    for (int k = 0; k < tr->K; k++) {
+        if (tr->ep_len[k] == 0)
+            continue;
+        if (env_reset(env_vec_env(tr->envs, k), tr->obs + k * OBS))
+            return MTRL_ERUNTIME;
+        tr->ep_len[k] = 0;
+    }
+    return 0;
+}
+
+static int trainer_updates(trainer *tr, int64_t n, mtrl_err *e)
+{
+    rb_sampling smp = tr->cfg.replay.sampling == CFG_SAMPLING_UNIFORM ? RB_SAMPLE_UNIFORM
+                                                                       : RB_SAMPLE_BALANCED;
+    rb_reward_norm norm = tr->cfg.replay.reward_norm == CFG_REWARD_NORM_STD ? RB_NORM_STD
+                                                                             : RB_NORM_NONE;
+    for (int64_t i = 0; i < n; i++) {
+        sac_update_stats st;
+        int rc = rb_sample(tr->rb, smp, norm, tr->cfg.agent.batch_size, &tr->replay_rng,
+                           tr->batch, e);
+        if (rc || (rc = sac_update(tr->agent, tr->batch, &st, e)))
+            return rc;
+        if (st.skipped) {
+            tr->consecutive_skips++;
+            if (tr->consecutive_skips > tr->cfg.agent.max_nonfinite_skips)
+                return err_set(e, MTRL_ERUNTIME,
+                               "%lld consecutive updates had a non-finite loss or gradient "
+                               "(agent.max_nonfinite_skips = %d); the run stops here, the last "
+                               "checkpoint (iteration %lld) is intact",
+                               (long long)tr->consecutive_skips, tr->cfg.agent.max_nonfinite_skips,
+                               (long long)tr->last_ckpt);
+            continue;
+        }
+        tr->consecutive_skips = 0;
+        sac_update_stats *a = &tr->acc_upd;
+        a->critic_loss += st.critic_loss, a->actor_loss += st.actor_loss;
+        a->alpha_loss += st.alpha_loss, a->alpha += st.alpha, a->entropy += st.entropy;
+        a->q_mean += st.q_mean, a->batch_reward += st.batch_reward;
+        tr->acc_updates++;
+    }
+    return 0;
+}
+
+static int trainer_iteration(trainer *tr, mtrl_err *e)
+{
+    int K = tr->K, rc;
+    const mtrl_config *c = &tr->cfg;
+    if (tr->iter < c->agent.init_steps) {
+        rng_state *r = sac_rng(tr->agent);
+        for (int i = 0; i < K * ACT; i++)
+            tr->act[i] = (float)rng_range(r, -1.0, 1.0);
+    } else if ((rc = sac_act(tr->agent, K, tr->obs, tr->task, 0, tr->act, e))) {
+        return rc;
+    }
+    if (tr->iter >= c->agent.init_steps) {
+        int64_t n = tr->iter == c->agent.init_steps ? c->agent.init_updates : c->agent.updates_per_iter;
+        if ((rc = trainer_updates(tr, n, e)))
+            return rc;
+    }
+    env_step_result res;
+    if ((rc = env_vec_step(tr->envs, tr->act, &res)))
+        return err_set(e, MTRL_ERUNTIME, "stepping the envs failed");
+    static const uint8_t not_terminal = 0; /* v2 tasks never terminate */
+    for (int k = 0; k < K; k++) {
+        tr->ep_len[k]++;
+        if (!res.unstable[k] &&
+            (rc = rb_add(tr->rb, k, tr->obs + k * OBS, tr->act + k * ACT, res.reward[k],
+                         res.next_obs + k * OBS, not_terminal, e)))
+            return rc;
+        if (res.done[k]) {
+            tr->episodes++;
+            tr->acc_episodes++;
+            tr->acc_ret += res.ep_return[k];
+            tr->acc_success += res.ep_success[k];
+            tr->ep_len[k] = 0;
+        }
+    }
+    memcpy(tr->obs, res.obs, (size_t)K * OBS * sizeof(float));
+    tr->iter++;
+    return 0;
+}
+
+static int at_boundary_due(int64_t iter, int64_t last, int64_t every)
+{
+    return every > 0 && iter - last >= every;
+}
+
+int train_run(const mtrl_config *cfg, const train_opts *opts, mtrl_err *e)
+{
+    trainer tr;
+    int rc = trainer_init(&tr, cfg, opts, e);
+    if (rc)
+        goto done;
+    const mtrl_config *c = &tr.cfg;
+    int64_t ckpt_every = c->log.checkpoint_every == 0 ? c->eval.every : c->log.checkpoint_every;
+    int64_t log_every = c->log.every > 0 ? c->log.every : tr.L;
+    int fresh = tr.iter == 0;
+    for (;;) {
+        if (tr.iter % tr.L == 0) {
+            int last = tr.iter >= c->run.iterations;
+            if ((rc = trainer_align_envs(&tr)))
+                goto done;
+            if (c->eval.every > 0 &&
+                (fresh || last || at_boundary_due(tr.iter, tr.last_eval, c->eval.every)) &&
+                (rc = trainer_eval(&tr, e)))
+                goto done;
+            fresh = 0;
+            int stop = opts->stop && *opts->stop;
+            if ((last || stop || (c->log.checkpoint_every >= 0 &&
+                                  at_boundary_due(tr.iter, tr.last_ckpt, ckpt_every))) &&
+                (rc = trainer_checkpoint(&tr, e)))
+                goto done;
+            if (last || stop)
+                break;
+        }
+        if ((rc = trainer_iteration(&tr, e)))
+            goto done;
+        if (tr.iter % log_every == 0 && (rc = trainer_log_train(&tr, e)))
+            goto done;
+        prog_update(tr.progress, tr.iter, tr.status[0] ? tr.status : NULL);
+    }
+    prog_finish(tr.progress);
+done:
+    trainer_free(&tr);
+    return rc;
+}

@@ -1,0 +1,50 @@
+/* train: the training loop of `mtrl run` (spec mtrl-cagrad.md §2.1) and the
+ * evaluation shared with `mtrl eval`. It ties envs, replay and sac together,
+ * so it lives in cli, the only module allowed to see all three. */
+#ifndef MTRL_CLI_TRAIN_H
+#define MTRL_CLI_TRAIN_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "core/cfg.h"
+#include "core/err.h"
+#include "sac/sac.h"
+
+#define TRAIN_MAX_TASKS 64
+
+/* Result of one evaluation: per task and the mean over tasks. */
+typedef struct eval_result {
+    int K;
+    int episodes; /* per task */
+    char task[TRAIN_MAX_TASKS][48];
+    double success[TRAIN_MAX_TASKS];       /* fraction of episodes with success at any step */
+    double ret[TRAIN_MAX_TASKS];           /* mean episode return */
+    double steps_to_success[TRAIN_MAX_TASKS]; /* mean over successful episodes; NAN if none */
+    double mean_success, mean_return;
+} eval_result;
+
+/* Runs cfg->eval.episodes deterministic (or stochastic, eval.deterministic
+ * = false) episodes per task of cfg->env.benchmark with the agent. With one
+ * episode per task the goal is the one training uses (fixed goals, as the
+ * reference); with more, episode i uses goal i % 50 of the task's goal set
+ * (Meta-World v3's protocol). An env stops at its first success. */
+int train_evaluate(sac_agent *agent, const mtrl_config *cfg, int episodes, eval_result *out,
+                   mtrl_err *e);
+
+typedef struct train_opts {
+    const char *run_dir;  /* where logs and checkpoints go (must exist) */
+    int resume;           /* 1: continue from run_dir/checkpoint.h5 */
+    int quiet;            /* no progress line or per-eval lines */
+    volatile sig_atomic_t *stop; /* set by a signal: checkpoint and return */
+} train_opts;
+
+/* Trains until cfg->run.iterations or *opts->stop. Writes train.csv,
+ * eval.csv, metrics.jsonl and checkpoint.h5 into the run directory. */
+int train_run(const mtrl_config *cfg, const train_opts *opts, mtrl_err *e);
+
+/* Loads the agent of a checkpoint file together with the config it was
+ * trained with (stored inside the checkpoint). */
+int train_load_agent(const char *checkpoint, mtrl_config *cfg, sac_agent **agent, mtrl_err *e);
+
+#endif
