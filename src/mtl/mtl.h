@@ -101,13 +101,14 @@ typedef struct mtl_stats {
     int nonfinite;     /* 1: G, the losses or the result had a NaN/Inf (or the
                         * Gram overflowed); d is then unspecified and the
                         * caller must skip the update */
-    int gram;          /* 1 if the K x K Gram was formed (then the next fields) */
-    double g0_norm;    /* ||mean of rows|| */
-    double d_norm;     /* ||d|| (from the Gram: sqrt(w^T A w)) */
+    double g0_norm;    /* ||mean of rows|| (0 if nonfinite) */
+    double d_norm;     /* ||d|| (from a Gram when there is one: sqrt(w^T A w)) */
+    int gram;          /* 1 if the K x K Gram was formed; then also: */
     double min_cos;    /* smallest pairwise cosine of the rows (1 if K < 2) */
     int n_conflicts;   /* pairs with a negative inner product */
-    int iters;         /* solver iterations (CAGrad: index of the kept iterate;
-                        * MGDA: active-set iterations; 0 otherwise) */
+    int iters;         /* CAGrad(-Fast): index of the kept iterate (0..steps);
+                        * PCGrad: projections made; MGDA: active-set
+                        * iterations; 0 otherwise */
     double t_gram;     /* seconds spent forming the Gram (or gathering rows) */
     double t_solve;    /* seconds in the K-dim solve */
     double t_combine;  /* seconds in the final sgemv (and the finiteness check) */

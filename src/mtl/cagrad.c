@@ -1,0 +1,249 @@
+/* CAGrad and CAGrad-Fast (Liu et al. 2021) on the Gram matrix.
+ * The dual min_{w in simplex} w^T A u + c ||g0|| ||G^T w|| is solved exactly
+ * as the reference does it (spec §5.1): w = softmax(z), z = 0 at first, a
+ * fixed number of heavy-ball steps on the scale-normalised Gram, keeping the
+ * best of all iterates. The step size is only usable because the Gram is
+ * divided by the squared mean row norm first (w* is invariant to that).
+ * Everything is in double; the reference runs it in float32. */
+#include "mtl/mtl_impl.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#include "core/timer.h"
+
+long mtl_cagrad_dual_work(int n) { return 8L * n; }
+
+static void softmax(int n, const double *z, double *w)
+{
+    double mx = z[0], s = 0;
+    for (int j = 1; j < n; j++)
+        mx = z[j] > mx ? z[j] : mx;
+    for (int j = 0; j < n; j++)
+        s += (w[j] = exp(z[j] - mx));
+    for (int j = 0; j < n; j++)
+        w[j] /= s;
+}
+
+/* Returns w^T A w and fills Aw. */
+static double quad(int n, const double *A, const double *w, double *Aw)
+{
+    double q = 0;
+    for (int i = 0; i < n; i++) {
+        double s = 0;
+        for (int j = 0; j < n; j++)
+            s += A[(long)i * n + j] * w[j];
+        Aw[i] = s;
+        q += w[i] * s;
+    }
+    return q;
+}
+
+int mtl_cagrad_dual(int n, double *A, const double *u, double c, double lr, double momentum,
+                    int steps, double *coef, double *work)
+{
+    double *b = work, *z = b + n, *v = z + n, *w = v + n, *Aw = w + n, *g = Aw + n,
+           *zbest = g + n;
+    /* Scale normalisation: s = mean_j sqrt(A_jj + 1e-4); the 1e-4 keeps an
+     * all-zero G finite. */
+    double s = 0;
+    for (int j = 0; j < n; j++)
+        s += sqrt(fmax(A[(long)j * n + j], 0) + 1e-4);
+    s /= n;
+    double inv_s2 = 1.0 / (s * s);
+    for (long t = 0; t < (long)n * n; t++)
+        A[t] *= inv_s2;
+    /* b = A u (<g_j, g0> in scaled units), beta = ||g0||^2 scaled. */
+    double beta = 0;
+    for (int i = 0; i < n; i++) {
+        double acc = 0;
+        for (int j = 0; j < n; j++)
+            acc += A[(long)i * n + j] * u[j];
+        b[i] = acc;
+        beta += u[i] * acc;
+    }
+    double chat = c * sqrt(fmax(beta, 0) + 1e-4);
+    if (lr <= 0)
+        lr = n == 50 ? 50 : 25; /* the reference keys on exactly 50 rows */
+    for (int j = 0; j < n; j++)
+        z[j] = v[j] = zbest[j] = 0;
+    double best = INFINITY;
+    int kept = 0;
+    for (int it = 0; it <= steps; it++) {
+        softmax(n, z, w);
+        double q = quad(n, A, w, Aw);
+        double root = sqrt(q + 1e-4), F = 0;
+        for (int j = 0; j < n; j++)
+            F += w[j] * b[j];
+        F += chat * root;
+        if (F < best) { /* strictly lower replaces, as the reference */
+            best = F;
+            kept = it;
+            memcpy(zbest, z, sizeof(double) * n);
+        }
+        if (it == steps)
+            break;
+        /* dF/dw = b + chat A w / root; through the softmax:
+         * dF/dz_j = w_j (dF/dw_j - w . dF/dw). */
+        double wg = 0;
+        for (int j = 0; j < n; j++) {
+            g[j] = b[j] + chat * Aw[j] / root;
+            wg += w[j] * g[j];
+        }
+        for (int j = 0; j < n; j++) {
+            /* PyTorch SGD momentum without dampening: v <- m v + grad (the
+             * first step gives v = grad since v starts at 0). */
+            v[j] = momentum * v[j] + w[j] * (g[j] - wg);
+            z[j] -= lr * v[j];
+        }
+    }
+    softmax(n, zbest, w);
+    double nw = sqrt(quad(n, A, w, Aw) + 1e-4);
+    double lambda = chat / (nw + 1e-4);
+    for (int j = 0; j < n; j++)
+        coef[j] = u[j] + lambda * w[j];
+    return kept;
+}
+
+void mtl_cagrad_weights(mtl_combiner *c, int k, int *iters)
+{
+    double *Ah = c->work, *u = Ah + (long)k * k, *coef = u + k, *dw = coef + k;
+    memcpy(Ah, c->A, sizeof(double) * k * k); /* the dual scales its copy */
+    for (int j = 0; j < k; j++)
+        u[j] = 1.0 / k;
+    *iters = mtl_cagrad_dual(k, Ah, u, c->o.c, c->o.lr, c->o.momentum, c->o.steps, coef, dw);
+    double resc = mtl_rescale_factor(&c->o, 0);
+    for (int j = 0; j < k; j++)
+        c->wd[j] = coef[j] / resc;
+}
+
+/* Draws the subset S (first ns entries of perm) by a partial Fisher-Yates
+ * shuffle of 0..k-1 and marks membership in in_s. */
+static void draw_subset(mtl_combiner *c, int k, int ns, int *perm, int *in_s)
+{
+    for (int i = 0; i < k; i++)
+        perm[i] = i, in_s[i] = 0;
+    for (int a = 0; a < ns; a++) {
+        int b = a + (int)rng_below(&c->rng, (uint64_t)(k - a));
+        int t = perm[a];
+        perm[a] = perm[b];
+        perm[b] = t;
+        in_s[perm[a]] = 1;
+    }
+}
+
+void mtl_cagrad_fast_weights(mtl_combiner *c, int k, int *iters)
+{
+    int ns = c->o.fast_subset;
+    double resc = mtl_rescale_factor(&c->o, 1);
+    if (ns >= k) {
+        /* No remainder: CAGrad on all rows (with the fast method's rescale). */
+        double *Ah = c->work, *u = Ah + (long)k * k, *coef = u + k, *dw = coef + k;
+        memcpy(Ah, c->A, sizeof(double) * k * k);
+        for (int j = 0; j < k; j++)
+            u[j] = 1.0 / k;
+        *iters = mtl_cagrad_dual(k, Ah, u, c->o.c, c->o.lr, c->o.momentum, c->o.steps, coef,
+                                 dw);
+        for (int j = 0; j < k; j++)
+            c->wd[j] = coef[j] / resc;
+        return;
+    }
+    int n = ns + 1, rest = k - ns;
+    int *perm = c->iwork, *in_s = perm + k;
+    draw_subset(c, k, ns, perm, in_s);
+    const double *A = c->A;
+    double *H = c->work, *u = H + (long)n * n, *coef = u + n, *dw = coef + n;
+    /* H = M A M^T with M = [e_{S_1}; ...; e_{S_ns}; (1/rest) 1_{not S}]:
+     * the Gram of the |S| sampled rows and the remainder row. */
+    double rr = 0;
+    for (int a = 0; a < ns; a++) {
+        int ia = perm[a];
+        double ar = 0;
+        for (int b = 0; b < ns; b++)
+            H[(long)a * n + b] = A[(long)ia * k + perm[b]];
+        for (int i = 0; i < k; i++)
+            if (!in_s[i])
+                ar += A[(long)ia * k + i];
+        H[(long)a * n + ns] = H[(long)ns * n + a] = ar / rest;
+    }
+    for (int i = 0; i < k; i++)
+        if (!in_s[i])
+            for (int j = 0; j < k; j++)
+                if (!in_s[j])
+                    rr += A[(long)i * k + j];
+    H[(long)ns * n + ns] = rr / ((double)rest * rest);
+    /* The ball stays around the true g0 = (1/k) sum_S g_i + (rest/k) r. */
+    for (int a = 0; a < ns; a++)
+        u[a] = 1.0 / k;
+    u[ns] = (double)rest / k;
+    *iters = mtl_cagrad_dual(n, H, u, c->o.c, c->o.lr, c->o.momentum, c->o.steps, coef, dw);
+    for (int a = 0; a < ns; a++)
+        c->wd[perm[a]] = coef[a] / resc;
+    for (int i = 0; i < k; i++)
+        if (!in_s[i])
+            c->wd[i] = coef[ns] / (resc * rest);
+}
+
+void mtl_cagrad_fast_subset(mtl_combiner *c, int k, const float *G, float *d, mtl_stats *st)
+{
+    const long P = c->P;
+    int ns = c->o.fast_subset, n = ns + 1, rest = k - ns;
+    int *perm = c->iwork, *in_s = perm + k;
+    double t0 = tm_now();
+    draw_subset(c, k, ns, perm, in_s);
+    float *R = c->rows;
+    for (int a = 0; a < ns; a++)
+        memcpy(R + (long)a * P, G + (long)perm[a] * P, sizeof(float) * P);
+    float *rem = R + (long)ns * P;
+    memset(rem, 0, sizeof(float) * P);
+    for (int i = 0; i < k; i++)
+        if (!in_s[i])
+            cblas_saxpy((int)P, 1.0f / (float)rest, G + (long)i * P, 1, rem, 1);
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, n, (int)P, 1.0f, R, (int)P, 0.0f,
+                c->Af, n);
+    double *H = c->work, *Hs = H + (long)n * n, *u = Hs + (long)n * n, *coef = u + n,
+           *dw = coef + n;
+    mtl_sym_to_double(n, c->Af, H);
+    double t1 = tm_now();
+    st->t_gram = t1 - t0;
+    for (int i = 0; i < k; i++)
+        c->w[i] = 0.0f;
+    for (int a = 0; a < n; a++)
+        if (!isfinite(H[(long)a * n + a])) {
+            st->nonfinite = 1;
+            return;
+        }
+    for (int a = 0; a < ns; a++)
+        u[a] = 1.0 / k;
+    u[ns] = (double)rest / k;
+    memcpy(Hs, H, sizeof(double) * n * n);
+    st->iters = mtl_cagrad_dual(n, Hs, u, c->o.c, c->o.lr, c->o.momentum, c->o.steps, coef, dw);
+    double resc = mtl_rescale_factor(&c->o, 1);
+    float *cf = c->Af; /* n <= k <= K floats; the Gram is no longer needed */
+    for (int a = 0; a < n; a++) {
+        coef[a] /= resc;
+        cf[a] = (float)coef[a];
+        if (!isfinite(coef[a]))
+            st->nonfinite = 1;
+    }
+    for (int a = 0; a < ns; a++)
+        c->wd[perm[a]] = coef[a], c->w[perm[a]] = (float)coef[a];
+    for (int i = 0; i < k; i++)
+        if (!in_s[i])
+            c->wd[i] = coef[ns] / rest, c->w[i] = (float)(coef[ns] / rest);
+    double g0 = 0, dd = 0;
+    for (int a = 0; a < n; a++)
+        for (int b = 0; b < n; b++) {
+            g0 += u[a] * H[(long)a * n + b] * u[b];
+            dd += coef[a] * H[(long)a * n + b] * coef[b];
+        }
+    st->g0_norm = sqrt(fmax(g0, 0));
+    st->d_norm = sqrt(fmax(dd, 0));
+    double t2 = tm_now();
+    st->t_solve = t2 - t1;
+    if (st->nonfinite)
+        return;
+    cblas_sgemv(CblasRowMajor, CblasTrans, n, (int)P, 1.0f, R, (int)P, cf, 1, 0.0f, d, 1);
+    st->t_combine = tm_now() - t2;
+}

@@ -1,0 +1,413 @@
+/* mtl: the combiner object, the shared Gram -> weights -> sgemv pipeline,
+ * and checkpoint state. The per-method K-dimensional solvers live in
+ * pcgrad.c, cagrad.c and mgda.c. */
+#include "mtl/mtl_impl.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/timer.h"
+
+static const char *const method_names[MTL_METHOD_COUNT] = {
+    "mean", "sum", "pcgrad", "cagrad", "cagrad_fast", "mgda",
+};
+
+const char *mtl_method_name(mtl_method m)
+{
+    return (m >= 0 && m < MTL_METHOD_COUNT) ? method_names[m] : "?";
+}
+
+int mtl_method_parse(const char *name, mtl_method *out, mtrl_err *e)
+{
+    for (int m = 0; m < MTL_METHOD_COUNT; m++)
+        if (name && !strcmp(name, method_names[m])) {
+            *out = (mtl_method)m;
+            return 0;
+        }
+    return err_set(e, MTRL_EINPUT,
+                   "unknown multi-task method '%s' (valid: mean, sum, pcgrad, cagrad, "
+                   "cagrad_fast, mgda)",
+                   name ? name : "(null)");
+}
+
+int mtl_rescale_parse(const char *name, mtl_rescale *out, mtrl_err *e)
+{
+    static const char *const names[] = {"default", "none", "c2", "c"};
+    for (int i = 0; i < 4; i++)
+        if (name && !strcmp(name, names[i])) {
+            *out = (mtl_rescale)i;
+            return 0;
+        }
+    return err_set(e, MTRL_EINPUT, "unknown CAGrad rescale '%s' (valid: default, none, c2, c)",
+                   name ? name : "(null)");
+}
+
+int mtl_fast_gram_parse(const char *name, mtl_fast_gram *out, mtrl_err *e)
+{
+    if (name && !strcmp(name, "full")) {
+        *out = MTL_FAST_GRAM_FULL;
+        return 0;
+    }
+    if (name && !strcmp(name, "subset")) {
+        *out = MTL_FAST_GRAM_SUBSET;
+        return 0;
+    }
+    return err_set(e, MTRL_EINPUT, "unknown CAGrad-Fast Gram route '%s' (valid: full, subset)",
+                   name ? name : "(null)");
+}
+
+void mtl_options_default(mtl_options *o, mtl_method m)
+{
+    memset(o, 0, sizeof *o);
+    o->method = m;
+    o->c = 0.5;
+    o->lr = 0; /* auto: 25, or 50 for a 50-row solve (reference) */
+    o->momentum = 0.5;
+    o->steps = 20;
+    o->rescale = MTL_RESCALE_DEFAULT;
+    o->fast_subset = 4;
+    o->fast_gram = MTL_FAST_GRAM_FULL;
+    o->mgda_normalize = 1;
+    o->seed = 0;
+    o->stream = RNG_STREAM_MTL;
+}
+
+double mtl_rescale_factor(const mtl_options *o, int fast)
+{
+    switch (o->rescale) {
+    case MTL_RESCALE_NONE:
+        return 1.0;
+    case MTL_RESCALE_C2:
+        return 1.0 + o->c * o->c;
+    case MTL_RESCALE_C:
+        return 1.0 + o->c;
+    case MTL_RESCALE_DEFAULT:
+    default:
+        return fast ? 1.0 + o->c : 1.0 + o->c * o->c;
+    }
+}
+
+void mtl_sym_to_double(int k, const float *Af, double *A)
+{
+    for (int i = 0; i < k; i++)
+        for (int j = i; j < k; j++)
+            A[(long)i * k + j] = A[(long)j * k + i] = (double)Af[(long)i * k + j];
+}
+
+static int check_options(int K, long P, const mtl_options *o, mtrl_err *e)
+{
+    if (K < 1)
+        return err_set(e, MTRL_EINPUT, "mtl: number of tasks must be >= 1 (got %d)", K);
+    if (P < 1 || P > 2147483647L)
+        return err_set(e, MTRL_EINPUT, "mtl: parameter count must be in [1, 2^31) (got %ld)",
+                       P);
+    if (o->method < 0 || o->method >= MTL_METHOD_COUNT)
+        return err_set(e, MTRL_EINPUT, "mtl: unknown method id %d", (int)o->method);
+    if (!(o->c >= 0) || !isfinite(o->c))
+        return err_set(e, MTRL_EINPUT, "mtl: c must be a finite number >= 0 (got %g)", o->c);
+    if (!isfinite(o->lr))
+        return err_set(e, MTRL_EINPUT, "mtl: lr must be finite (got %g; <= 0 means auto)",
+                       o->lr);
+    if (!(o->momentum >= 0 && o->momentum < 1))
+        return err_set(e, MTRL_EINPUT, "mtl: momentum must be in [0, 1) (got %g)", o->momentum);
+    if (o->steps < 0 || o->steps > 100000)
+        return err_set(e, MTRL_EINPUT, "mtl: steps must be in [0, 100000] (got %d)", o->steps);
+    if (o->rescale < MTL_RESCALE_DEFAULT || o->rescale > MTL_RESCALE_C)
+        return err_set(e, MTRL_EINPUT, "mtl: unknown rescale id %d", (int)o->rescale);
+    if (o->method == MTL_CAGRAD_FAST && o->fast_subset < 1)
+        return err_set(e, MTRL_EINPUT, "mtl: cagrad_fast subset size must be >= 1 (got %d)",
+                       o->fast_subset);
+    if (o->fast_gram != MTL_FAST_GRAM_FULL && o->fast_gram != MTL_FAST_GRAM_SUBSET)
+        return err_set(e, MTRL_EINPUT, "mtl: unknown fast_gram id %d", (int)o->fast_gram);
+    return 0;
+}
+
+int mtl_create(mtl_combiner **out, int K, long P, const mtl_options *o, mtrl_err *e)
+{
+    *out = NULL;
+    int rc = check_options(K, P, o, e);
+    if (rc)
+        return rc;
+    mtl_combiner *c = calloc(1, sizeof *c);
+    if (!c)
+        return err_set(e, MTRL_ENOMEM, "mtl: out of memory");
+    c->o = *o;
+    c->K = K;
+    c->P = P;
+    rng_seed(&c->rng, o->seed, o->stream);
+    long kk = (long)K * K, k1 = K + 1;
+    /* Enough for any solver: MGDA's bordered system and CAGrad-Fast's two
+     * Grams plus the dual's own scratch are the largest. */
+    c->work_len = 4 * k1 * k1 + 16 * k1 + mtl_cagrad_dual_work(K + 1);
+    c->iwork_len = 4 * k1;
+    c->Af = malloc(sizeof(float) * kk);
+    c->A = malloc(sizeof(double) * kk);
+    c->wd = malloc(sizeof(double) * K);
+    c->w = malloc(sizeof(float) * K);
+    c->work = malloc(sizeof(double) * c->work_len);
+    c->iwork = malloc(sizeof(int) * c->iwork_len);
+    int ok = c->Af && c->A && c->wd && c->w && c->work && c->iwork;
+    if (ok && o->method == MTL_CAGRAD_FAST && o->fast_gram == MTL_FAST_GRAM_SUBSET &&
+        o->fast_subset < K) {
+        c->rows = malloc(sizeof(float) * (o->fast_subset + 1) * P);
+        ok = c->rows != NULL;
+    }
+    if (!ok) {
+        mtl_destroy(c);
+        return err_set(e, MTRL_ENOMEM, "mtl: out of memory for %s workspace (K %d, P %ld)",
+                       mtl_method_name(o->method), K, P);
+    }
+    *out = c;
+    return 0;
+}
+
+void mtl_destroy(mtl_combiner *c)
+{
+    if (!c)
+        return;
+    free(c->Af);
+    free(c->A);
+    free(c->wd);
+    free(c->w);
+    free(c->work);
+    free(c->iwork);
+    free(c->rows);
+    free(c->state);
+    free(c);
+}
+
+/* Nonzero if any of x[0..n) is NaN or +-Inf. Integer test on the exponent
+ * bits so the loop vectorizes: this runs over P on every update. */
+static int any_nonfinite_f(const float *x, long n)
+{
+    const uint32_t *u = (const uint32_t *)(const void *)x;
+    uint32_t bad = 0;
+    for (long i = 0; i < n; i++)
+        bad |= ((u[i] & 0x7f800000u) == 0x7f800000u);
+    return bad != 0;
+}
+
+static void fill_gram_stats(const mtl_combiner *c, int k, mtl_stats *st)
+{
+    const double *A = c->A;
+    double s = 0, dd = 0, mc = 1;
+    int nc = 0;
+    for (int i = 0; i < k; i++)
+        for (int j = 0; j < k; j++) {
+            double a = A[(long)i * k + j];
+            s += a;
+            dd += c->wd[i] * a * c->wd[j];
+            if (j > i) {
+                double den = sqrt(A[(long)i * k + i] * A[(long)j * k + j]);
+                double cs = den > 0 ? a / den : 0;
+                if (cs < mc)
+                    mc = cs;
+                nc += a < 0;
+            }
+        }
+    st->gram = 1;
+    st->g0_norm = sqrt(fmax(s, 0)) / k;
+    st->d_norm = sqrt(fmax(dd, 0));
+    st->min_cos = mc;
+    st->n_conflicts = nc;
+}
+
+int mtl_combine_k(mtl_combiner *c, int k, const float *G, const float *losses, float *d,
+                  mtl_stats *stats, mtrl_err *e)
+{
+    mtl_stats local;
+    mtl_stats *st = stats ? stats : &local;
+    memset(st, 0, sizeof *st);
+    if (!c || !G || !d)
+        return err_set(e, MTRL_EINPUT, "mtl_combine: NULL combiner, G or d");
+    if (k < 1 || k > c->K)
+        return err_set(e, MTRL_EINPUT, "mtl_combine: %d tasks given, combiner holds 1..%d",
+                       k, c->K);
+    const long P = c->P;
+    st->K = k;
+    st->w = c->w;
+    st->min_cos = 1;
+    if (losses)
+        for (int i = 0; i < k; i++)
+            if (!isfinite(losses[i]))
+                st->nonfinite = 1;
+
+    const mtl_method m = c->o.method;
+    double t0 = tm_now();
+    if (m == MTL_MEAN || m == MTL_SUM) {
+        /* No Gram: the weights are fixed, so the only pass over P is the sgemv. */
+        float wv = m == MTL_MEAN ? 1.0f / (float)k : 1.0f;
+        for (int i = 0; i < k; i++)
+            c->w[i] = wv, c->wd[i] = wv;
+        cblas_sgemv(CblasRowMajor, CblasTrans, k, (int)P, 1.0f, G, (int)P, c->w, 1, 0.0f, d,
+                    1);
+        if (any_nonfinite_f(d, P))
+            st->nonfinite = 1;
+        else {
+            st->d_norm = cblas_snrm2((int)P, d, 1);
+            st->g0_norm = m == MTL_MEAN ? st->d_norm : st->d_norm / k;
+        }
+        st->t_combine = tm_now() - t0;
+        return 0;
+    }
+    if (m == MTL_CAGRAD_FAST && c->o.fast_gram == MTL_FAST_GRAM_SUBSET &&
+        c->o.fast_subset < k) {
+        /* Never forms the K x K Gram: gathers |S|+1 rows and works on them. */
+        mtl_cagrad_fast_subset(c, k, G, d, st);
+        if (!st->nonfinite) {
+            double t1 = tm_now();
+            st->nonfinite = any_nonfinite_f(d, P);
+            st->t_combine += tm_now() - t1;
+        }
+        return 0;
+    }
+
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, k, (int)P, 1.0f, G, (int)P, 0.0f,
+                c->Af, k);
+    mtl_sym_to_double(k, c->Af, c->A);
+    double t1 = tm_now();
+    st->t_gram = t1 - t0;
+    for (int i = 0; i < k; i++)
+        if (!isfinite(c->A[(long)i * k + i])) {
+            /* A NaN/Inf anywhere in G reaches the diagonal (x*x is never
+             * negative, so nothing cancels it): the solve would be garbage. */
+            st->nonfinite = 1;
+            for (int j = 0; j < k; j++)
+                c->w[j] = 0.0f;
+            return 0;
+        }
+
+    int iters = 0;
+    if (m == MTL_PCGRAD)
+        mtl_pcgrad_weights(c, k, &iters);
+    else if (m == MTL_CAGRAD)
+        mtl_cagrad_weights(c, k, &iters);
+    else if (m == MTL_CAGRAD_FAST)
+        mtl_cagrad_fast_weights(c, k, &iters);
+    else
+        mtl_mgda_weights(c, k, &iters);
+    st->iters = iters;
+    for (int i = 0; i < k; i++) {
+        c->w[i] = (float)c->wd[i];
+        if (!isfinite(c->wd[i]))
+            st->nonfinite = 1;
+    }
+    double t2 = tm_now();
+    st->t_solve = t2 - t1;
+    fill_gram_stats(c, k, st);
+    if (st->nonfinite)
+        return 0;
+    cblas_sgemv(CblasRowMajor, CblasTrans, k, (int)P, 1.0f, G, (int)P, c->w, 1, 0.0f, d, 1);
+    if (any_nonfinite_f(d, P))
+        st->nonfinite = 1;
+    st->t_combine = tm_now() - t2;
+    return 0;
+}
+
+int mtl_combine(mtl_combiner *c, const float *G, const float *losses, float *d,
+                mtl_stats *stats, mtrl_err *e)
+{
+    if (!c)
+        return err_set(e, MTRL_EINPUT, "mtl_combine: NULL combiner");
+    return mtl_combine_k(c, c->K, G, losses, d, stats, e);
+}
+
+int mtl_after_step(mtl_combiner *c, const float *losses_after, mtrl_err *e)
+{
+    (void)losses_after;
+    if (!c)
+        return err_set(e, MTRL_EINPUT, "mtl_after_step: NULL combiner");
+    return 0;
+}
+
+unsigned mtl_needs(const mtl_combiner *c)
+{
+    (void)c;
+    return 0;
+}
+
+mtl_method mtl_get_method(const mtl_combiner *c) { return c->o.method; }
+const mtl_options *mtl_get_options(const mtl_combiner *c) { return &c->o; }
+int mtl_max_tasks(const mtl_combiner *c) { return c->K; }
+long mtl_num_params(const mtl_combiner *c) { return c->P; }
+rng_state *mtl_rng(mtl_combiner *c) { return &c->rng; }
+long mtl_state_len(const mtl_combiner *c) { return c->state_len; }
+
+void mtl_state_get(const mtl_combiner *c, float *out)
+{
+    if (c->state_len)
+        memcpy(out, c->state, sizeof(float) * c->state_len);
+}
+
+int mtl_state_set(mtl_combiner *c, const float *in, long n, mtrl_err *e)
+{
+    if (n != c->state_len)
+        return err_set(e, MTRL_EINPUT, "mtl: %s state has %ld values, got %ld",
+                       mtl_method_name(c->o.method), c->state_len, n);
+    if (n)
+        memcpy(c->state, in, sizeof(float) * n);
+    return 0;
+}
+
+/* Checkpoint layout under group: datasets rng_s (4 x int64, the xoshiro
+ * words bit for bit), rng_cached_normal (f64), rng_has_cached (int64) and
+ * state (float32, possibly empty); attributes method, tasks, params on the
+ * group so a checkpoint of another method or shape is refused by name. */
+int mtl_save(const mtl_combiner *c, h5_file *f, const char *group, mtrl_err *e)
+{
+    char name[512];
+    int64_t s[4];
+    for (int i = 0; i < 4; i++)
+        memcpy(&s[i], &c->rng.s[i], sizeof s[i]);
+    long four = 4, one = 1, len = c->state_len;
+    int64_t has = c->rng.has_cached;
+    int rc;
+#define MTL_NAME(x) (snprintf(name, sizeof name, "%s/%s", group, x), name)
+    if ((rc = h5_write_i64(f, MTL_NAME("rng_s"), 1, &four, s, e)) ||
+        (rc = h5_write_f64(f, MTL_NAME("rng_cached_normal"), 1, &one, &c->rng.cached_normal,
+                           e)) ||
+        (rc = h5_write_i64(f, MTL_NAME("rng_has_cached"), 1, &one, &has, e)) ||
+        (rc = h5_write_f32(f, MTL_NAME("state"), 1, &len, c->state, e)) ||
+        (rc = h5_write_attr_str(f, group, "method", mtl_method_name(c->o.method), e)) ||
+        (rc = h5_write_attr_i64(f, group, "tasks", c->K, e)) ||
+        (rc = h5_write_attr_i64(f, group, "params", c->P, e)))
+        return err_prefix(e, "saving the %s combiner", mtl_method_name(c->o.method));
+    return 0;
+}
+
+int mtl_load(mtl_combiner *c, h5_file *f, const char *group, mtrl_err *e)
+{
+    char name[512], meth[64];
+    int64_t tasks, params, s[4], has;
+    double cached;
+    int rc;
+    if ((rc = h5_read_attr_str(f, group, "method", meth, sizeof meth, e)) ||
+        (rc = h5_read_attr_i64(f, group, "tasks", &tasks, e)) ||
+        (rc = h5_read_attr_i64(f, group, "params", &params, e)))
+        return err_prefix(e, "loading the %s combiner", mtl_method_name(c->o.method));
+    if (strcmp(meth, mtl_method_name(c->o.method)))
+        return err_set(e, MTRL_EINPUT,
+                       "%s: combiner '%s' in the checkpoint is '%s', the configuration says "
+                       "'%s'",
+                       h5_path(f), group, meth, mtl_method_name(c->o.method));
+    if (tasks != c->K || params != c->P)
+        return err_set(e, MTRL_EINPUT,
+                       "%s: combiner '%s' was saved for %lld tasks x %lld parameters, this "
+                       "one has %d x %ld",
+                       h5_path(f), group, (long long)tasks, (long long)params, c->K, c->P);
+    if ((rc = h5_read_i64_into(f, MTL_NAME("rng_s"), 4, s, e)) ||
+        (rc = h5_read_f64_into(f, MTL_NAME("rng_cached_normal"), 1, &cached, e)) ||
+        (rc = h5_read_i64_into(f, MTL_NAME("rng_has_cached"), 1, &has, e)))
+        return err_prefix(e, "loading the %s combiner", mtl_method_name(c->o.method));
+    if (c->state_len &&
+        (rc = h5_read_f32_into(f, MTL_NAME("state"), c->state_len, c->state, e)))
+        return err_prefix(e, "loading the %s combiner", mtl_method_name(c->o.method));
+#undef MTL_NAME
+    for (int i = 0; i < 4; i++)
+        memcpy(&c->rng.s[i], &s[i], sizeof s[i]);
+    c->rng.cached_normal = cached;
+    c->rng.has_cached = (int)has;
+    return 0;
+}
