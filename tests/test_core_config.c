@@ -135,6 +135,10 @@ static void test_valid_file(void **st)
     assert_false(c.mtl.on_alpha);
     assert_true(c.mtl.on_actor);
     assert_false(c.eval.deterministic);
+    /* Any combiner is valid on one task (it is the identity there). */
+    const char *fast[] = {"mtl.method=cagrad_fast", "mtl.cagrad_fast_subset=4"};
+    mtrl_config f;
+    assert_int_equal(cfg_load(&f, p, fast, 2, &e), 0);
     /* Untouched keys keep their defaults; the run is named after the file. */
     assert_true(c.agent.tau == 0.005);
     assert_string_equal(c.run.name, "valid");
@@ -305,8 +309,10 @@ static void test_bad_files(void **st)
     EXPECT("e24c.yaml", "run:\n  seed: 1\nenv:\n  benchmark: mt50\n",
            ":4: env.benchmark: the 50 tasks of mt50 do not divide agent.batch_size 1280 "
            "(replay.sampling: balanced); use 1250 or 1300 for agent.batch_size");
-    EXPECT("e24d.yaml", "env:\n  benchmark: mt1:reach-v2\nmtl:\n  method: cagrad_fast\n",
-           ":2: env.benchmark: has one task: nothing for cagrad_fast to sample; use mtl.method: mean");
+    EXPECT("e24d.yaml", "env:\n  benchmark: mt50\nagent:\n  batch_size: 50\nmtl:\n  method: cagrad_fast\n"
+           "  cagrad_fast_subset: 50\n",
+           ":7: mtl.cagrad_fast_subset: 50 sampled tasks leave no remainder among the 50 tasks of "
+           "mt50; use 1 to 49, or mtl.method: cagrad");
     EXPECT("e25.yaml", "mtl:\n  method: cagrad_fast\n  cagrad_fast_subset: 10\n",
            ":3: mtl.cagrad_fast_subset: 10 sampled tasks leave no remainder among the 10 tasks "
            "of mt10; use 1 to 9, or mtl.method: cagrad");
@@ -455,6 +461,7 @@ static const char *const nondefault[] = {
     "mtl.cagrad_steps=33",
     "mtl.cagrad_rescale=none",
     "mtl.cagrad_fast_subset=8",
+    "mtl.cagrad_fast_gram=subset",
     "mtl.mgda_normalize=none",
     "mtl.graddrop_k=2.5",
     "mtl.rlw_dist=normal",

@@ -50,7 +50,8 @@ typedef enum {
     CFG_MTL_CONFIG,
     CFG_MTL_COUNT
 } cfg_mtl_method;
-typedef enum { CFG_RESCALE_REFERENCE, CFG_RESCALE_NONE } cfg_rescale;
+typedef enum { CFG_RESCALE_REFERENCE, CFG_RESCALE_NONE, CFG_RESCALE_C2, CFG_RESCALE_C } cfg_rescale;
+typedef enum { CFG_FAST_GRAM_FULL, CFG_FAST_GRAM_SUBSET } cfg_fast_gram;
 typedef enum { CFG_MGDA_NORM_L2, CFG_MGDA_NORM_NONE } cfg_mgda_norm;
 typedef enum { CFG_RLW_DIRICHLET, CFG_RLW_NORMAL } cfg_rlw_dist;
 
@@ -108,6 +109,7 @@ typedef struct cfg_mtl {
     int cagrad_steps;
     cfg_rescale cagrad_rescale;
     int cagrad_fast_subset; /* |S| sampled tasks; rows = |S| + 1 */
+    cfg_fast_gram cagrad_fast_gram;
     cfg_mgda_norm mgda_normalize;
     double graddrop_k;
     cfg_rlw_dist rlw_dist;
