@@ -19,6 +19,7 @@ typedef struct sac_component {
     float *d;           /* P: the update vector */
     float *loss;        /* K: per-task losses of the current update */
     nn_adam_cfg adam;
+    double clip;        /* max norm of d (agent.grad_clip); 0 = off */
 } sac_component;
 
 struct sac_agent {
@@ -70,8 +71,13 @@ static int map_mtl_options(const mtrl_config *cfg, int component, mtl_options *o
     o->lr = cfg->mtl.cagrad_lr;
     o->momentum = cfg->mtl.cagrad_momentum;
     o->steps = cfg->mtl.cagrad_steps;
-    o->rescale = cfg->mtl.cagrad_rescale == CFG_RESCALE_NONE ? MTL_RESCALE_NONE
-                                                              : MTL_RESCALE_DEFAULT;
+    static const mtl_rescale rescale[] = {[CFG_RESCALE_REFERENCE] = MTL_RESCALE_DEFAULT,
+                                          [CFG_RESCALE_NONE] = MTL_RESCALE_NONE,
+                                          [CFG_RESCALE_C2] = MTL_RESCALE_C2,
+                                          [CFG_RESCALE_C] = MTL_RESCALE_C};
+    o->rescale = rescale[cfg->mtl.cagrad_rescale];
+    o->fast_gram = cfg->mtl.cagrad_fast_gram == CFG_FAST_GRAM_SUBSET ? MTL_FAST_GRAM_SUBSET
+                                                                      : MTL_FAST_GRAM_FULL;
     o->fast_subset = cfg->mtl.cagrad_fast_subset;
     o->mgda_normalize = cfg->mtl.mgda_normalize == CFG_MGDA_NORM_L2;
     o->seed = (uint64_t)cfg->run.seed;
@@ -90,6 +96,7 @@ static int component_init(sac_component *c, const mtrl_config *cfg, int K, long 
     c->adam.beta1 = (float)cfg->agent.adam_beta1;
     c->adam.beta2 = (float)cfg->agent.adam_beta2;
     c->adam.eps = (float)cfg->agent.adam_eps;
+    c->clip = cfg->agent.grad_clip;
     c->d = calloc((size_t)P, sizeof(float));
     c->loss = calloc((size_t)K, sizeof(float));
     if (!c->d || !c->loss)
@@ -302,6 +309,16 @@ static int component_step(sac_component *c, int k, sac_update_stats *st, mtrl_er
             return 1;
     } else if (!all_finite(c->d, c->p->n)) {
         return 1;
+    }
+    if (c->clip > 0) {
+        double n2 = 0;
+        for (long i = 0; i < c->p->n; i++)
+            n2 += (double)c->d[i] * c->d[i];
+        if (n2 > c->clip * c->clip) {
+            float s = (float)(c->clip / sqrt(n2));
+            for (long i = 0; i < c->p->n; i++)
+                c->d[i] *= s;
+        }
     }
     *rc = nn_adam_step(c->p, c->d, &c->adam, e);
     st->t_combine_adam += tm_now() - t0;

@@ -1,0 +1,279 @@
+/* The SAC agent: the combined-gradient path equals the plain mean where it
+ * must, losses fall on a fixed batch, temperatures move the right way,
+ * checkpoints restore an agent that continues bit for bit. */
+#include "testutil.h"
+
+#include <math.h>
+
+#include "core/h5io.h"
+#include "sac/sac.h"
+
+#define K 3
+#define OBS 7
+#define ACT 2
+#define B 24
+
+static void small_config(mtrl_config *c, const char *method)
+{
+    cfg_defaults(c);
+    c->agent.actor_hidden = (cfg_int_list){2, {16, 16}};
+    c->agent.critic_hidden = (cfg_int_list){2, {16, 16}};
+    c->agent.batch_size = B;
+    c->agent.target_entropy = -ACT;
+    c->run.seed = 3;
+    char kv[64];
+    snprintf(kv, sizeof kv, "mtl.method=%s", method);
+    mtrl_err e;
+    assert_int_equal(cfg_apply_override(c, kv, &e), 0);
+}
+
+/* A replay buffer of smooth random transitions and one balanced batch. */
+static rb_buffer *make_buffer(void)
+{
+    rb_buffer *rb;
+    mtrl_err e;
+    assert_int_equal(rb_create(&rb, K, OBS, ACT, 300, &e), 0);
+    rng_state r;
+    rng_seed(&r, 11, 0);
+    for (int i = 0; i < 100; i++)
+        for (int k = 0; k < K; k++) {
+            float o[OBS], a[ACT], o2[OBS];
+            for (int j = 0; j < OBS; j++)
+                o[j] = (float)rng_range(&r, -1, 1), o2[j] = o[j] + 0.1f * (float)rng_normal(&r);
+            for (int j = 0; j < ACT; j++)
+                a[j] = (float)rng_range(&r, -1, 1);
+            float rew = (float)(k + 1) * (o[0] + a[0]); /* tasks differ in scale */
+            assert_int_equal(rb_add(rb, k, o, a, rew, o2, 0, &e), 0);
+        }
+    return rb;
+}
+
+static rb_batch *sample_mode(rb_buffer *rb, uint64_t seed, rb_sampling mode)
+{
+    rb_batch *b;
+    mtrl_err e;
+    assert_int_equal(rb_batch_create(&b, K, OBS, ACT, B, &e), 0);
+    rng_state r;
+    rng_seed(&r, seed, 0);
+    assert_int_equal(rb_sample(rb, mode, RB_NORM_STD, B, &r, b, &e), 0);
+    return b;
+}
+
+static rb_batch *sample(rb_buffer *rb, uint64_t seed)
+{
+    return sample_mode(rb, seed, RB_SAMPLE_BALANCED);
+}
+
+static sac_agent *make_agent(const mtrl_config *c)
+{
+    sac_agent *a;
+    mtrl_err e = {0};
+    int rc = sac_create(&a, c, K, OBS, ACT, &e);
+    if (rc)
+        fail_msg("sac_create: %s", e.msg);
+    return a;
+}
+
+static void actions_of(sac_agent *a, float *act)
+{
+    float obs[K * OBS];
+    int32_t task[K];
+    for (int k = 0; k < K; k++) {
+        task[k] = k;
+        for (int j = 0; j < OBS; j++)
+            obs[k * OBS + j] = 0.1f * (float)(j - k);
+    }
+    mtrl_err e;
+    assert_int_equal(sac_act(a, K, obs, task, 1, act, &e), 0);
+}
+
+/* CAGrad with c = 0 is the mean of the per-task gradients, so an agent that
+ * forms the K x P matrix and combines it must follow exactly the agent that
+ * takes the mean directly with one summed backward pass. Uniform sampling
+ * makes the task groups unequal, so a wrong per-group weight shows (a
+ * uniform scale error would not: Adam is scale-invariant). */
+static void test_cagrad_c0_follows_mean(void **st)
+{
+    (void)st;
+    mtrl_config cm, cc;
+    small_config(&cm, "mean");
+    small_config(&cc, "cagrad");
+    cc.mtl.cagrad_c = 0;
+    cc.mtl.cagrad_rescale = CFG_RESCALE_NONE;
+    /* A large step so that the parameters move far compared with rounding. */
+    cm.agent.critic_lr = cc.agent.critic_lr = 1e-2;
+    cm.agent.actor_lr = cc.agent.actor_lr = 1e-2;
+    sac_agent *am = make_agent(&cm), *ac = make_agent(&cc);
+    float x0[K * ACT];
+    actions_of(am, x0);
+    rb_buffer *rb = make_buffer();
+    mtrl_err e;
+    for (int i = 0; i < 20; i++) {
+        rb_batch *b = sample_mode(rb, 100 + (uint64_t)i, RB_SAMPLE_UNIFORM);
+        sac_update_stats sm, sc;
+        assert_int_equal(sac_update(am, b, &sm, &e), 0);
+        assert_int_equal(sac_update(ac, b, &sc, &e), 0);
+        assert_true(fabs(sm.critic_loss - sc.critic_loss) <= 1e-3 * (1 + fabs(sm.critic_loss)));
+        rb_batch_destroy(b);
+    }
+    float x[K * ACT], y[K * ACT];
+    actions_of(am, x);
+    actions_of(ac, y);
+    double moved = 0, apart = 0;
+    for (int i = 0; i < K * ACT; i++)
+        moved += fabs(x[i] - x0[i]), apart += fabs(x[i] - y[i]);
+    if (!(moved > 0.05 && apart < 1e-3 * moved))
+        fail_msg("the actions moved %g, the two agents are %g apart", moved, apart);
+    sac_destroy(am);
+    sac_destroy(ac);
+    rb_destroy(rb);
+}
+
+/* Repeated updates on one batch must fit it: the critic loss falls well
+ * below its first value (for every combiner). */
+static void run_fit(const char *method)
+{
+    mtrl_config c;
+    small_config(&c, method);
+    c.agent.critic_lr = 3e-3;
+    c.agent.actor_lr = 3e-3;
+    sac_agent *a = make_agent(&c);
+    rb_buffer *rb = make_buffer();
+    rb_batch *b = sample(rb, 7);
+    mtrl_err e;
+    sac_update_stats s;
+    assert_int_equal(sac_update(a, b, &s, &e), 0);
+    double first = s.critic_loss;
+    for (int i = 0; i < 300; i++)
+        assert_int_equal(sac_update(a, b, &s, &e), 0);
+    assert_int_equal(s.skipped, 0);
+    assert_true(isfinite(s.actor_loss));
+    if (!(s.critic_loss < 0.2 * first))
+        fail_msg("%s: critic loss %g -> %g", method, first, s.critic_loss);
+    assert_int_equal(sac_num_updates(a), 301);
+    rb_batch_destroy(b);
+    rb_destroy(rb);
+    sac_destroy(a);
+}
+
+static void test_losses_fall_on_a_fixed_batch(void **st)
+{
+    (void)st;
+    const char *methods[] = {"mean", "sum", "pcgrad", "cagrad", "cagrad_fast", "mgda"};
+    for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
+        run_fit(methods[i]);
+}
+
+/* With entropy far above the target the temperature must fall, and with a
+ * per-task alpha every task's falls. */
+static void test_alpha_moves_toward_target_entropy(void **st)
+{
+    (void)st;
+    mtrl_config c;
+    small_config(&c, "mean");
+    c.agent.target_entropy = -50; /* far below any real policy's entropy */
+    sac_agent *a = make_agent(&c);
+    rb_buffer *rb = make_buffer();
+    rb_batch *b = sample(rb, 5);
+    mtrl_err e;
+    sac_update_stats s;
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(sac_update(a, b, &s, &e), 0);
+    for (int k = 0; k < K; k++)
+        assert_true(sac_alpha(a, k) < 0.99);
+    sac_destroy(a);
+
+    c.agent.target_entropy = 50; /* far above */
+    c.agent.alpha = CFG_ALPHA_SHARED;
+    a = make_agent(&c);
+    for (int i = 0; i < 50; i++)
+        assert_int_equal(sac_update(a, b, &s, &e), 0);
+    assert_true(sac_alpha(a, 0) > 1.01);
+    assert_true(sac_alpha(a, 0) == sac_alpha(a, K - 1));
+    sac_destroy(a);
+    rb_batch_destroy(b);
+    rb_destroy(rb);
+}
+
+/* save -> load into a fresh agent -> both continue identically. */
+static void test_checkpoint_continues_bit_for_bit(void **st)
+{
+    (void)st;
+    mtrl_config c;
+    small_config(&c, "pcgrad"); /* has its own rng stream to restore */
+    sac_agent *a = make_agent(&c);
+    rb_buffer *rb = make_buffer();
+    mtrl_err e = {0};
+    sac_update_stats s;
+    for (int i = 0; i < 5; i++) {
+        rb_batch *b = sample(rb, 50 + (uint64_t)i);
+        assert_int_equal(sac_update(a, b, &s, &e), 0);
+        rb_batch_destroy(b);
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s/agent.h5", test_tmpdir());
+    h5_file *f;
+    assert_int_equal(h5_create(&f, path, &e), 0);
+    assert_int_equal(sac_save(a, f, "agent", &e), 0);
+    assert_int_equal(h5_commit(f, &e), 0);
+
+    c.run.seed = 99; /* a different init: everything must come from the file */
+    sac_agent *b2 = make_agent(&c);
+    assert_int_equal(h5_open(&f, path, &e), 0);
+    if (sac_load(b2, f, "agent", &e))
+        fail_msg("sac_load: %s", e.msg);
+    h5_close(f);
+    assert_int_equal(sac_num_updates(b2), 5);
+    for (int i = 0; i < 5; i++) {
+        rb_batch *b = sample(rb, 500 + (uint64_t)i);
+        sac_update_stats s1, s2;
+        assert_int_equal(sac_update(a, b, &s1, &e), 0);
+        assert_int_equal(sac_update(b2, b, &s2, &e), 0);
+        assert_true(s1.critic_loss == s2.critic_loss);
+        assert_true(s1.actor_loss == s2.actor_loss);
+        rb_batch_destroy(b);
+    }
+    /* Stochastic actions use the restored rng too. */
+    float obs[OBS] = {0.1f, 0.2f}, x[ACT], y[ACT];
+    int32_t t0 = 0;
+    assert_int_equal(sac_act(a, 1, obs, &t0, 0, x, &e), 0);
+    assert_int_equal(sac_act(b2, 1, obs, &t0, 0, y, &e), 0);
+    assert_memory_equal(x, y, sizeof x);
+
+    /* A checkpoint of another shape is refused with a message. */
+    mtrl_config big = c;
+    big.agent.critic_hidden = (cfg_int_list){2, {32, 16}};
+    sac_agent *other = make_agent(&big);
+    assert_int_equal(h5_open(&f, path, &e), 0);
+    assert_int_not_equal(sac_load(other, f, "agent", &e), 0);
+    assert_true(strstr(e.msg, "critic") != NULL);
+    h5_close(f);
+    sac_destroy(other);
+    sac_destroy(a);
+    sac_destroy(b2);
+    rb_destroy(rb);
+}
+
+static void test_rejects_unimplemented_method(void **st)
+{
+    (void)st;
+    mtrl_config c;
+    small_config(&c, "famo");
+    sac_agent *a = NULL;
+    mtrl_err e = {0};
+    assert_int_equal(sac_create(&a, &c, K, OBS, ACT, &e), MTRL_EINPUT);
+    assert_non_null(strstr(e.msg, "mtl.method"));
+    assert_null(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cagrad_c0_follows_mean),
+        cmocka_unit_test(test_losses_fall_on_a_fixed_batch),
+        cmocka_unit_test(test_alpha_moves_toward_target_entropy),
+        cmocka_unit_test(test_checkpoint_continues_bit_for_bit),
+        cmocka_unit_test(test_rejects_unimplemented_method),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
