@@ -21,5 +21,8 @@ int cmd_run(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_bench_nets(int argc, char **argv);
+int cmd_tasks(int argc, char **argv);
+int cmd_env_check(int argc, char **argv);
+int cmd_bench_env(int argc, char **argv);
 
 #endif

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "core/rng.h"
 
 #define ENV_OBS_DIM 39
 #define ENV_ACT_DIM 4
@@ -159,5 +160,17 @@ const float *env_vec_obs(const env_vec *v);
 const long *env_vec_unstable_counts(const env_vec *v);
 /* The single env behind slot k (e.g. for env_scripted_action). */
 env_sawyer *env_vec_env(env_vec *v, int k);
+/* Each env's random stream (it draws the goal at every reset in sampled
+ * mode): save them in a checkpoint, restore them on resume. K entries. */
+void env_vec_get_rng(const env_vec *v, rng_state *out);
+void env_vec_set_rng(env_vec *v, const rng_state *in);
+
+/* ---- benchmarking ---- */
+
+/* Scene file of task i ("sawyer_obj.xml"). */
+const char *env_task_scene(int i);
+/* Runs n bare mj_step calls on e's current state (holding its controls) and
+ * writes the mean seconds per call. The episode goes on from there. */
+int env_time_physics(env_sawyer *e, int n, double *sec_per_step);
 
 #endif

@@ -2,14 +2,13 @@
  * scene loading and the per-scene model cache, action handling, the 39-dim
  * observation, reset with the hand reset, goal sets, instability detection,
  * and the helpers task hooks call. */
-#include <dirent.h>
-#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "assets.h"
 #include "task.h"
@@ -628,4 +627,28 @@ void env_scripted_action(const env_sawyer *e, const float *obs, float *action)
 }
 
 int env_task_index(const env_sawyer *e) { return e->task_index; }
+
+const char *env_task_scene(int i)
+{
+    const env_task_def *t = env_task_get(i);
+    return t ? t->scene : NULL;
+}
+
+int env_time_physics(env_sawyer *e, int n, double *sec_per_step)
+{
+    *sec_per_step = 0;
+    if (n <= 0 || e->ended)
+        return MTRL_EINPUT;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int bad = substeps(e, n);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    *sec_per_step = ((double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec)) / n;
+    if (bad) {
+        e->ended = 1;
+        e->unstable_episodes++;
+        return MTRL_ERUNTIME;
+    }
+    return 0;
+}
 long env_unstable_count(const env_sawyer *e) { return e->unstable_episodes; }

@@ -296,3 +296,15 @@ int env_vec_step(env_vec *v, const float *actions, env_step_result *out)
     }
     return rc;
 }
+
+void env_vec_get_rng(const env_vec *v, rng_state *out)
+{
+    for (int k = 0; k < v->K; k++)
+        out[k] = v->envs[k]->rng;
+}
+
+void env_vec_set_rng(env_vec *v, const rng_state *in)
+{
+    for (int k = 0; k < v->K; k++)
+        v->envs[k]->rng = in[k];
+}

@@ -1,0 +1,268 @@
+/* mtrl tasks / mtrl env-check: what the envs module offers, and its scripted
+ * policies run as an acceptance check (per task: success rate, mean steps to
+ * success, mean return, env steps per second). */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "core/rng.h"
+#include "core/timer.h"
+#include "envs/envs.h"
+
+static int parse_long(const char *opt, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi) {
+        fprintf(stderr, "mtrl: %s needs an integer in [%ld, %ld], not '%s'\n", opt, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cmd_tasks(int argc, char **argv)
+{
+    if (argc > 1) {
+        int help = !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help");
+        fprintf(help ? stdout : stderr,
+                "usage: mtrl tasks\n\nLists the registered tasks (index, name, scene) and the "
+                "benchmarks.\n");
+        return help ? 0 : 2;
+    }
+    printf("tasks (%d):\n", env_task_count());
+    for (int i = 0; i < env_task_count(); i++)
+        printf("  %3d  %-28s %s\n", i, env_task_name(i), env_task_scene(i));
+    printf("\nbenchmarks:\n");
+    for (int b = 0; b < env_benchmark_count(); b++) {
+        int idx[256], n;
+        mtrl_err err = {0};
+        const char *name = env_benchmark_name(b);
+        if (strchr(name, '<'))
+            printf("  %-20s %s\n", name, env_benchmark_summary(b));
+        else if (env_benchmark_tasks(name, idx, 256, &n, &err) == 0)
+            printf("  %-20s %s (%d tasks)\n", name, env_benchmark_summary(b), n);
+        else
+            printf("  %-20s %s (unavailable: %s)\n", name, env_benchmark_summary(b), err.msg);
+    }
+    return 0;
+}
+
+typedef struct check_job {
+    /* input */
+    int task, episodes, full, max_steps;
+    uint64_t seed;
+    double noise;
+    /* output */
+    int successes, unstable, rc;
+    long steps, steps_to_success;
+    double ret, seconds;
+    char err[256];
+} check_job;
+
+static void run_check(check_job *j)
+{
+    env_opts o;
+    env_opts_default(&o);
+    o.goal_seed = j->seed;
+    o.max_episode_steps = j->max_steps;
+    env_sawyer *e;
+    mtrl_err err = {0};
+    if ((j->rc = env_create(&e, j->task, &o, 0, &err))) {
+        snprintf(j->err, sizeof j->err, "%.250s", err.msg);
+        return;
+    }
+    rng_state r;
+    rng_seed(&r, j->seed, RNG_STREAM_EVAL);
+    double t0 = tm_now();
+    for (int ep = 0; ep < j->episodes && !j->rc; ep++) {
+        float obs[ENV_OBS_DIM], a[ENV_ACT_DIM];
+        if ((j->rc = env_reset_goal(e, ep % ENV_NUM_GOALS, obs))) {
+            snprintf(j->err, sizeof j->err, "reset failed");
+            break;
+        }
+        int success = 0;
+        for (int s = 1;; s++) {
+            env_scripted_action(e, obs, a);
+            for (int i = 0; i < ENV_ACT_DIM && j->noise > 0; i++)
+                a[i] += (float)(j->noise * rng_normal(&r));
+            env_info inf;
+            env_step_flags fl;
+            if ((j->rc = env_step(e, a, obs, &inf, &fl)))
+                break;
+            j->steps++;
+            j->ret += inf.reward;
+            if (inf.success && !success) {
+                success = 1;
+                j->successes++;
+                j->steps_to_success += s;
+                if (!j->full)
+                    break;
+            }
+            if (fl.done) {
+                j->unstable += fl.unstable;
+                break;
+            }
+        }
+    }
+    j->seconds = tm_now() - t0;
+    env_destroy(e);
+}
+
+typedef struct check_pool {
+    check_job *jobs;
+    int n, next;
+    pthread_mutex_t mu;
+} check_pool;
+
+static void *check_worker(void *arg)
+{
+    check_pool *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        int i = p->next++;
+        pthread_mutex_unlock(&p->mu);
+        if (i >= p->n)
+            return NULL;
+        run_check(&p->jobs[i]);
+    }
+}
+
+static void env_check_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: mtrl env-check BENCHMARK|TASK [--episodes N] [--seed S] [--threads T]\n"
+            "                      [--noise X] [--full] [--max-steps N]\n\n"
+            "Runs each task's scripted policy (Meta-World's hand-written strategies) for N\n"
+            "episodes, episode i on goal i mod 50 of the goal set of seed S, stopping an\n"
+            "episode at its first success (Meta-World's protocol) unless --full. Prints per\n"
+            "task: success rate, mean steps to success, mean return per episode, env steps/s.\n"
+            "Expected success rates (spec Appendix D, no noise): reach 0.99, push 0.97,\n"
+            "pick-place 0.95, door-open 0.94, drawer-open 0.99, drawer-close 0.99,\n"
+            "button-press-topdown 0.95, peg-insert-side 0.89, window-open 0.94,\n"
+            "window-close 0.98.\n\n"
+            "  --episodes N   episodes per task (default 50)\n"
+            "  --seed S       goal seed (default 1)\n"
+            "  --threads T    tasks run in parallel (default: number of cores)\n"
+            "  --noise X      Gaussian action noise std (Meta-World's 10%% noise = 0.2)\n"
+            "  --full         run every episode to the step limit\n"
+            "  --max-steps N  episode step limit (default 500)\n"
+            "  -h, --help     this help\n");
+}
+
+int cmd_env_check(int argc, char **argv)
+{
+    const char *bench = NULL;
+    long episodes = 50, seed = 1, threads = 0, max_steps = ENV_DEFAULT_MAX_STEPS;
+    int full = 0;
+    double noise = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            env_check_usage(stdout);
+            return 0;
+        }
+        int has = i + 1 < argc;
+        if (!strcmp(a, "--full"))
+            full = 1;
+        else if (!strcmp(a, "--episodes") && has) {
+            if (parse_long(a, argv[++i], 1, 1000000, &episodes))
+                return 2;
+        } else if (!strcmp(a, "--seed") && has) {
+            if (parse_long(a, argv[++i], 0, 0x7fffffffffffffffL, &seed))
+                return 2;
+        } else if (!strcmp(a, "--threads") && has) {
+            if (parse_long(a, argv[++i], 0, 1024, &threads))
+                return 2;
+        } else if (!strcmp(a, "--max-steps") && has) {
+            if (parse_long(a, argv[++i], 1, 100000000, &max_steps))
+                return 2;
+        } else if (!strcmp(a, "--noise") && has) {
+            char *end;
+            noise = strtod(argv[++i], &end);
+            if (!*argv[i] || *end || !(noise >= 0 && noise <= 10)) {
+                fprintf(stderr, "mtrl env-check: --noise needs a number in [0, 10], not '%s'\n",
+                        argv[i]);
+                return 2;
+            }
+        } else if (a[0] != '-' && !bench)
+            bench = a;
+        else {
+            fprintf(stderr, "mtrl env-check: unexpected argument '%s'\n", a);
+            env_check_usage(stderr);
+            return 2;
+        }
+    }
+    if (!bench) {
+        env_check_usage(stderr);
+        return 2;
+    }
+    int idx[256], n;
+    mtrl_err err = {0};
+    if (env_benchmark_tasks(bench, idx, 256, &n, &err)) {
+        fprintf(stderr, "mtrl env-check: %s\n", err.msg);
+        return err_exit_code(err.code);
+    }
+    check_job *jobs = calloc((size_t)n, sizeof *jobs);
+    if (!jobs) {
+        fprintf(stderr, "mtrl env-check: out of memory\n");
+        return 1;
+    }
+    for (int k = 0; k < n; k++) {
+        jobs[k].task = idx[k];
+        jobs[k].episodes = (int)episodes;
+        jobs[k].full = full;
+        jobs[k].max_steps = (int)max_steps;
+        jobs[k].seed = (uint64_t)seed;
+        jobs[k].noise = noise;
+    }
+    if (threads == 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = c > 0 ? c : 1;
+    }
+    if (threads > n)
+        threads = n;
+    check_pool pool = {jobs, n, 0, PTHREAD_MUTEX_INITIALIZER};
+    pthread_t th[1024];
+    int started = 0;
+    double t0 = tm_now();
+    for (int t = 1; t < threads; t++)
+        if (pthread_create(&th[t], NULL, check_worker, &pool) == 0)
+            started = t;
+        else
+            break;
+    check_worker(&pool);
+    for (int t = 1; t <= started; t++)
+        pthread_join(th[t], NULL);
+    double wall = tm_now() - t0;
+
+    printf("env-check %s: %ld episodes per task, goal seed %ld, noise %.3g%s, %ld threads\n\n",
+           bench, episodes, seed, noise, full ? ", full episodes" : "", threads);
+    printf("%-26s %8s %10s %12s %12s %10s\n", "task", "success", "steps2succ", "mean return",
+           "steps/s", "unstable");
+    int rc = 0;
+    long total_steps = 0;
+    double mean_success = 0;
+    for (int k = 0; k < n; k++) {
+        check_job *j = &jobs[k];
+        if (j->rc) {
+            fprintf(stderr, "mtrl env-check: %s: %s\n", env_task_name(j->task), j->err);
+            rc = 1;
+            continue;
+        }
+        double sr = (double)j->successes / (double)episodes;
+        mean_success += sr / n;
+        total_steps += j->steps;
+        printf("%-26s %8.3f %10.1f %12.2f %12.0f %10d\n", env_task_name(j->task), sr,
+               j->successes ? (double)j->steps_to_success / j->successes : 0.0,
+               j->ret / (double)episodes, j->seconds > 0 ? j->steps / j->seconds : 0.0,
+               j->unstable);
+    }
+    printf("\nmean success %.3f; %ld env steps in %.2f s (%.0f steps/s with %ld threads)\n",
+           mean_success, total_steps, wall, wall > 0 ? total_steps / wall : 0.0, threads);
+    free(jobs);
+    return rc;
+}
