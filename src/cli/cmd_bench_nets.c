@@ -1,0 +1,286 @@
+/* mtrl bench nets: forward+backward of the default critic (twin Q, input
+ * obs 39 + one-hot 10 + action 4) and actor at batch 1280, with the
+ * parameter gradient summed and per task (K = 10, 50), next to the sgemm
+ * throughput of this machine measured in the same run on the same shapes.
+ * Cases are interleaved round by round so that load from other processes
+ * hits all of them alike; medians are reported. */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "core/rng.h"
+#include "core/timer.h"
+#include "nets/nets.h"
+
+enum { OBS = 39 + 10, ACT = 4, HIDDEN = 400, N_MODES = 3 };
+static const int mode_k[N_MODES] = {1, 10, 50};
+
+typedef struct bnet {
+    const char *name;
+    int n_mlp;
+    nn_mlp *m[2];
+    nn_params *p;
+    double flops; /* one forward+backward of all its MLPs (with parameter gradient) */
+} bnet;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: mtrl bench nets [--quick] [--rounds N] [--batch B] [--threads N]\n\n"
+            "Times forward+backward of the default twin critic (53 -> 400 -> 400 -> 400 -> 1, x2)\n"
+            "and actor (49 -> 400 -> 400 -> 400 -> 8) with the parameter gradient summed over\n"
+            "the batch and per task (K = 10 and K = 50 groups, one gradient row each), and\n"
+            "this machine's sgemm GFLOP/s on the same 400-wide shapes in the same run.\n"
+            "Targets: per-task <= 1.3x summed; critic >= 50%% of sgemm GFLOP/s.\n\n"
+            "  --quick       5 rounds (for make bench)\n"
+            "  --rounds N    rounds of every case (default 30); medians are reported\n"
+            "  --batch B     rows per pass (default 1280)\n"
+            "  --threads N   OpenBLAS threads (default: OpenBLAS's own choice)\n"
+            "  -h, --help    this help\n");
+}
+
+static double mlp_flops(int n_layers, const int *dims, int B)
+{
+    double f = 0;
+    for (int l = 0; l < n_layers; l++) {
+        double mm = 2.0 * B * dims[l] * dims[l + 1];
+        f += mm + mm + (l > 0 ? mm : 0); /* forward, weight gradient, signal to layer input */
+    }
+    return f;
+}
+
+static int make_net(bnet *n, const char *name, int n_mlp, const int *dims, int B, rng_state *r,
+                    mtrl_err *e)
+{
+    memset(n, 0, sizeof *n);
+    n->name = name;
+    n->n_mlp = n_mlp;
+    int rc;
+    for (int t = 0; t < n_mlp; t++)
+        if ((rc = nn_mlp_create(&n->m[t], 4, dims, B, e)))
+            return rc;
+    long P1 = nn_mlp_nparams(n->m[0]);
+    if ((rc = nn_params_create(&n->p, n_mlp * P1, e)))
+        return rc;
+    for (int t = 0; t < n_mlp; t++) {
+        if ((rc = nn_mlp_bind(n->m[t], n->p, t * P1, e)))
+            return rc;
+        nn_mlp_init(n->m[t], NN_INIT_XAVIER, r);
+    }
+    n->flops = n_mlp * mlp_flops(4, dims, B);
+    return 0;
+}
+
+static void free_net(bnet *n)
+{
+    for (int t = 0; t < n->n_mlp; t++)
+        nn_mlp_destroy(n->m[t]);
+    nn_params_destroy(n->p);
+}
+
+/* One forward+backward of every MLP of n; gradient summed (K = 1, into p->g)
+ * or per group into G. */
+static int pass(bnet *n, int B, int n_in, const nn_in *in, const float *dy, float *G, int K,
+                const int *off, mtrl_err *e)
+{
+    for (int t = 0; t < n->n_mlp; t++) {
+        int rc = nn_mlp_forward_in(n->m[t], B, n_in, in, e);
+        if (!rc)
+            rc = nn_mlp_backward(n->m[t], dy,
+                                 K == 1 ? &(nn_bwd){.grad = n->p->g}
+                                        : &(nn_bwd){.grad = G, .ld_grad = n->p->n, .n_groups = K,
+                                                    .group_off = off},
+                                 e);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static int parse_int(const char *opt, const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi) {
+        fprintf(stderr, "mtrl bench nets: %s wants an integer in [%d, %d], got '%s'\n", opt, lo,
+                hi, s);
+        return 2;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int cmd_bench_nets(int argc, char **argv)
+{
+    int rounds = 30, B = 1280, threads = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int rc = 0;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--quick")) {
+            rounds = 5;
+        } else if (!strcmp(a, "--rounds") || !strcmp(a, "--batch") || !strcmp(a, "--threads")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "mtrl bench nets: %s needs a value\n", a);
+                return 2;
+            }
+            const char *v = argv[++i];
+            if (!strcmp(a, "--rounds"))
+                rc = parse_int(a, v, 1, 100000, &rounds);
+            else if (!strcmp(a, "--batch"))
+                rc = parse_int(a, v, 50, 1 << 20, &B);
+            else
+                rc = parse_int(a, v, 1, 1024, &threads);
+        } else {
+            fprintf(stderr, "mtrl bench nets: unknown argument '%s' (mtrl bench nets --help)\n", a);
+            return 2;
+        }
+        if (rc)
+            return rc;
+    }
+    if (threads)
+        openblas_set_num_threads(threads);
+
+    mtrl_err e = {0};
+    int ret = 1;
+    rng_state r;
+    rng_seed(&r, 1, RNG_STREAM_INIT);
+    bnet nets[2];
+    memset(nets, 0, sizeof nets);
+    const int critic_dims[] = {OBS + ACT, HIDDEN, HIDDEN, HIDDEN, 1};
+    const int actor_dims[] = {OBS, HIDDEN, HIDDEN, HIDDEN, 2 * ACT};
+    float *obs = malloc(sizeof(float) * (size_t)B * OBS);
+    float *act = malloc(sizeof(float) * (size_t)B * ACT);
+    float *dy = malloc(sizeof(float) * (size_t)B * 2 * ACT);
+    int *off = malloc(sizeof(int) * (size_t)(mode_k[N_MODES - 1] + 1));
+    /* sgemm reference operands: the 400-wide shapes of the hidden layers. */
+    float *sa = malloc(sizeof(float) * (size_t)B * HIDDEN);
+    float *sb = malloc(sizeof(float) * HIDDEN * HIDDEN);
+    float *sc = malloc(sizeof(float) * (size_t)B * HIDDEN);
+    float *sd = malloc(sizeof(float) * HIDDEN * HIDDEN);
+    float *G = NULL;
+    double *times = malloc(sizeof(double) * (size_t)rounds * (2 * N_MODES + 1));
+    if (!obs || !act || !dy || !off || !sa || !sb || !sc || !sd || !times) {
+        fprintf(stderr, "mtrl bench nets: out of memory\n");
+        goto out;
+    }
+    if (make_net(&nets[0], "critic", 2, critic_dims, B, &r, &e) ||
+        make_net(&nets[1], "actor", 1, actor_dims, B, &r, &e)) {
+        fprintf(stderr, "mtrl bench nets: %s\n", e.msg);
+        goto out;
+    }
+    long gmax = nets[0].p->n > nets[1].p->n ? nets[0].p->n : nets[1].p->n;
+    G = malloc(sizeof(float) * (size_t)gmax * (size_t)mode_k[N_MODES - 1]);
+    if (!G) {
+        fprintf(stderr, "mtrl bench nets: out of memory for the %d x %ld gradient matrix\n",
+                mode_k[N_MODES - 1], gmax);
+        goto out;
+    }
+    rng_normal_fill(&r, obs, (long)B * OBS);
+    rng_normal_fill(&r, act, (long)B * ACT);
+    rng_normal_fill(&r, dy, (long)B * 2 * ACT);
+    rng_normal_fill(&r, sa, (long)B * HIDDEN);
+    rng_normal_fill(&r, sb, (long)HIDDEN * HIDDEN);
+    memset(G, 0, sizeof(float) * (size_t)gmax * (size_t)mode_k[N_MODES - 1]);
+    nn_in critic_in[2] = {{obs, OBS, 0}, {act, ACT, 0}}, actor_in[1] = {{obs, OBS, 0}};
+
+    printf("mtrl bench nets: batch %d, %d rounds, OpenBLAS threads %d (%s)\n", B, rounds,
+           openblas_get_num_threads(), openblas_get_config());
+    printf("critic: 2 x (53-400-400-400-1), %ld parameters; actor: 49-400-400-400-8, %ld "
+           "parameters\n",
+           nets[0].p->n, nets[1].p->n);
+
+    /* Round 0 warms up (page faults of G, OpenBLAS buffers) and is not counted. */
+    double sgemm_flops = 3 * 2.0 * B * HIDDEN * HIDDEN;
+    for (int round = -1; round < rounds; round++) {
+        for (int ni = 0; ni < 2; ni++) {
+            bnet *n = &nets[ni];
+            int n_in = ni == 0 ? 2 : 1;
+            const nn_in *in = ni == 0 ? critic_in : actor_in;
+            for (int mi = 0; mi < N_MODES; mi++) {
+                int K = mode_k[mi];
+                for (int k = 0; k <= K; k++)
+                    off[k] = (int)((long)k * B / K);
+                double t0 = tm_now();
+                if (pass(n, B, n_in, in, dy, G, K, off, &e)) {
+                    fprintf(stderr, "mtrl bench nets: %s\n", e.msg);
+                    goto out;
+                }
+                double dt = tm_now() - t0;
+                if (round >= 0)
+                    times[(ni * N_MODES + mi) * rounds + round] = dt;
+            }
+        }
+        /* The three products of a 400-wide layer: forward (NT), weight
+         * gradient (TN, reduction over the batch), signal (NN). */
+        double t0 = tm_now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, HIDDEN, HIDDEN, 1.0f, sa, HIDDEN,
+                    sb, HIDDEN, 0.0f, sc, HIDDEN);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, HIDDEN, HIDDEN, B, 1.0f, sa, HIDDEN,
+                    sc, HIDDEN, 0.0f, sd, HIDDEN);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, HIDDEN, HIDDEN, 1.0f, sa, HIDDEN,
+                    sb, HIDDEN, 0.0f, sc, HIDDEN);
+        double dt = tm_now() - t0;
+        if (round >= 0)
+            times[2 * N_MODES * rounds + round] = dt;
+    }
+
+    double sgemm_gflops = sgemm_flops / median(times + 2 * N_MODES * rounds, rounds) * 1e-9;
+    printf("sgemm %dx%dx%d (NT + TN + NN): %.1f GFLOP/s (median)\n\n", B, HIDDEN, HIDDEN,
+           sgemm_gflops);
+    printf("%-7s %-16s %10s %10s %9s %7s %11s\n", "net", "gradient", "ms median", "ms min",
+           "GFLOP/s", "%sgemm", "vs summed");
+    double ratio_worst = 0, critic_pct = 0;
+    for (int ni = 0; ni < 2; ni++) {
+        double base = 0;
+        for (int mi = 0; mi < N_MODES; mi++) {
+            double *t = times + (ni * N_MODES + mi) * rounds;
+            double med = median(t, rounds), mn = t[0]; /* sorted by median() */
+            double gf = nets[ni].flops / med * 1e-9;
+            char label[32];
+            if (mi == 0)
+                snprintf(label, sizeof label, "summed");
+            else
+                snprintf(label, sizeof label, "per-task K=%d", mode_k[mi]);
+            if (mi == 0) {
+                base = med;
+                if (ni == 0)
+                    critic_pct = 100 * gf / sgemm_gflops;
+                printf("%-7s %-16s %10.2f %10.2f %9.1f %6.0f%% %11s\n", nets[ni].name, label,
+                       med * 1e3, mn * 1e3, gf, 100 * gf / sgemm_gflops, "-");
+            } else {
+                double ratio = med / base;
+                if (ratio > ratio_worst)
+                    ratio_worst = ratio;
+                printf("%-7s %-16s %10.2f %10.2f %9.1f %6.0f%% %10.2fx\n", nets[ni].name, label,
+                       med * 1e3, mn * 1e3, gf, 100 * gf / sgemm_gflops, ratio);
+            }
+        }
+    }
+    printf("\ntargets: per-task <= 1.3x summed: worst %.2fx (%s); critic >= 50%% of sgemm: "
+           "%.0f%% (%s)\n",
+           ratio_worst, ratio_worst <= 1.3 ? "met" : "NOT met", critic_pct,
+           critic_pct >= 50 ? "met" : "NOT met");
+    ret = 0;
+out:
+    free_net(&nets[0]);
+    free_net(&nets[1]);
+    free(obs), free(act), free(dy), free(off), free(sa), free(sb), free(sc), free(sd), free(G), free(times);
+    return ret;
+}
