@@ -10,6 +10,8 @@
 /* reach, push, pick-place (task_reach_push_pick.c) */
 extern const env_task_def env_task_reach_v2, env_task_push_v2, env_task_pick_place_v2;
 /* door, drawer, button (envs-tasks-1): extern declarations here */
+extern const env_task_def env_task_door_open_v2, env_task_drawer_open_v2,
+    env_task_drawer_close_v2, env_task_button_press_topdown_v2;
 /* peg, window (envs-tasks-2): extern declarations here */
 
 const env_task_def *const env_task_table[] = {
@@ -17,6 +19,10 @@ const env_task_def *const env_task_table[] = {
     &env_task_push_v2,
     &env_task_pick_place_v2,
     /* envs-tasks-1: door-open-v2, drawer-open-v2, drawer-close-v2, button-press-topdown-v2 */
+    &env_task_door_open_v2,
+    &env_task_drawer_open_v2,
+    &env_task_drawer_close_v2,
+    &env_task_button_press_topdown_v2,
     /* envs-tasks-2: peg-insert-side-v2, window-open-v2, window-close-v2 */
 };
 const int env_task_table_len = (int)(sizeof env_task_table / sizeof env_task_table[0]);
