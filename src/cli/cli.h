@@ -24,5 +24,6 @@ int cmd_bench_nets(int argc, char **argv);
 int cmd_tasks(int argc, char **argv);
 int cmd_env_check(int argc, char **argv);
 int cmd_bench_env(int argc, char **argv);
+int cmd_combine(int argc, char **argv);
 
 #endif
