@@ -2,13 +2,15 @@
  * thread works slice 0 itself and T-1 pthreads work the others, so T = 1 runs
  * everything inline. Each thread owns a fixed slice, and every env's
  * computation depends only on its own state and seed, so results are
- * identical bit for bit for any thread count. Workers sleep on a condition
+ * identical bit for bit for any thread count and any env-to-thread
+ * assignment. Workers sleep on a condition
  * variable between steps (no spinning on the shared cores). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/timer.h"
 #include "task.h"
 
 enum { JOB_STEP, JOB_RESET_ALL, JOB_RESET_DONE };
@@ -29,6 +31,13 @@ struct env_vec {
     long *unstable_counts;
     env_info *info;
     int *rc; /* per env: 0 or the error of its last job */
+    /* Thread w steps envs order[first[w] .. first[w+1]). Contiguous at first;
+     * after the first reset_all, rebalanced by each env's measured reset time
+     * (a proxy for its step cost: scenes differ by up to 3x). Which thread
+     * steps an env never changes its results. */
+    int *order, *first;
+    double *cost;
+    int balanced;
     const float *actions;
 
     int job;
@@ -40,10 +49,42 @@ struct env_vec {
     int started;     /* threads actually running */
 };
 
-static void slice(const env_vec *v, int w, int *lo, int *hi)
+/* Longest-processing-time-first: envs by decreasing cost, each to the least
+ * loaded thread; within a thread, envs keep ascending index order. */
+static void rebalance(env_vec *v)
 {
-    *lo = (int)((long)v->K * w / v->T);
-    *hi = (int)((long)v->K * (w + 1) / v->T);
+    int K = v->K, T = v->T;
+    int *byc = malloc(sizeof(int) * (size_t)K), *owner = malloc(sizeof(int) * (size_t)K);
+    double *load = calloc((size_t)T, sizeof(double));
+    if (!byc || !owner || !load)
+        goto out; /* keep the contiguous slices */
+    for (int k = 0; k < K; k++)
+        byc[k] = k;
+    for (int i = 1; i < K; i++) /* insertion sort: K is small */
+        for (int j = i; j > 0 && v->cost[byc[j]] > v->cost[byc[j - 1]]; j--) {
+            int t = byc[j];
+            byc[j] = byc[j - 1], byc[j - 1] = t;
+        }
+    for (int i = 0; i < K; i++) {
+        int best = 0;
+        for (int w = 1; w < T; w++)
+            if (load[w] < load[best])
+                best = w;
+        owner[byc[i]] = best;
+        load[best] += v->cost[byc[i]];
+    }
+    int n = 0;
+    for (int w = 0; w < T; w++) {
+        v->first[w] = n;
+        for (int k = 0; k < K; k++)
+            if (owner[k] == w)
+                v->order[n++] = k;
+    }
+    v->first[T] = n;
+out:
+    free(byc);
+    free(owner);
+    free(load);
 }
 
 static void to_float(const double *o, float *out)
@@ -54,7 +95,9 @@ static void to_float(const double *o, float *out)
 
 static void reset_env(env_vec *v, int k)
 {
+    double t0 = tm_now();
     v->rc[k] = env_reset(v->envs[k], v->obs + (size_t)ENV_OBS_DIM * k);
+    v->cost[k] = tm_now() - t0;
     v->needs_reset[k] = v->rc[k] != 0;
 }
 
@@ -89,9 +132,8 @@ static void step_env(env_vec *v, int k)
 
 static void run_slice(env_vec *v, int w)
 {
-    int lo, hi;
-    slice(v, w, &lo, &hi);
-    for (int k = lo; k < hi; k++) {
+    for (int i = v->first[w]; i < v->first[w + 1]; i++) {
+        int k = v->order[i];
         if (v->job == JOB_STEP)
             step_env(v, k);
         else if (v->job == JOB_RESET_ALL || v->needs_reset[k])
@@ -178,6 +220,9 @@ void env_vec_destroy(env_vec *v)
     free(v->info);
     free(v->rc);
     free(v->workers);
+    free(v->order);
+    free(v->first);
+    free(v->cost);
     free(v);
 }
 
@@ -230,12 +275,20 @@ int env_vec_create(env_vec **out, const char *benchmark, const env_opts *opts, m
     v->info = calloc((size_t)K, sizeof(env_info));
     v->rc = calloc((size_t)K, sizeof(int));
     v->workers = calloc((size_t)T, sizeof(worker));
+    v->order = calloc((size_t)K, sizeof(int));
+    v->first = calloc((size_t)T + 1, sizeof(int));
+    v->cost = calloc((size_t)K, sizeof(double));
     if (!v->envs || !v->obs || !v->next_obs || !v->reward || !v->ep_return || !v->success ||
         !v->truncated || !v->unstable || !v->done || !v->ep_success || !v->needs_reset ||
-        !v->ep_length || !v->unstable_counts || !v->info || !v->rc || !v->workers) {
+        !v->ep_length || !v->unstable_counts || !v->info || !v->rc || !v->workers || !v->order ||
+        !v->first || !v->cost) {
         env_vec_destroy(v);
         return err_set(err, MTRL_ENOMEM, "no memory for the vectorized env");
     }
+    for (int w = 0; w <= T; w++)
+        v->first[w] = (int)((long)K * w / T);
+    for (int k = 0; k < K; k++)
+        v->order[k] = k;
     for (int k = 0; k < K; k++) {
         if (env_create(&v->envs[k], idx[k], &o, (uint64_t)k, err)) {
             env_vec_destroy(v);
@@ -266,6 +319,10 @@ env_sawyer *env_vec_env(env_vec *v, int k) { return v->envs[k]; }
 int env_vec_reset_all(env_vec *v, float *obs)
 {
     int rc = dispatch(v, JOB_RESET_ALL);
+    if (!rc && !v->balanced && v->T > 1) {
+        rebalance(v);
+        v->balanced = 1;
+    }
     if (obs)
         memcpy(obs, v->obs, sizeof(float) * (size_t)v->K * ENV_OBS_DIM);
     return rc;
