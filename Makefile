@@ -66,9 +66,11 @@ TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 test_module = $(word 2,$(subst _, ,$(notdir $(1))))
 
 .SECONDEXPANSION:
-$(BUILD)/tests/%: tests/%.c $$(foreach m,$$(call test_module,$$@) $$(DEPS_$$(call test_module,$$@)),$$(call lib,$$(m))) tests/testutil.h
+test_libs = $(foreach m,$(filter $(MODULES),$(call test_module,$(1)) $(DEPS_$(call test_module,$(1)))),$(call lib,$(m)))
+$(BUILD)/tests/%: tests/%.c $$(call test_libs,$$@) tests/testutil.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -Itests -o $@ $< $(foreach m,$(call test_module,$@) $(DEPS_$(call test_module,$@)),$(call lib,$(m))) $(TEST_LDLIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Itests -o $@ $< $(call test_libs,$@) $(TEST_LDLIBS) $(LDLIBS)
+
 # Every test binary runs from the repo root; e2e tests use build/mtrl.
 test: deps-check $(TESTS) $(BUILD)/mtrl
 	@MTRL_BIN=$(abspath $(BUILD)/mtrl) tools/run-tests $(TESTS)
