@@ -370,6 +370,17 @@ static void test_unstable_is_flagged(void **st)
         assert_int_equal(env_unstable_count(e), round + 1);
         assert_int_equal(env_step(e, a, obs, &inf, &fl), MTRL_EINPUT);
     }
+    /* A MuJoCo error inside mj_step (here: its stack made to look full)
+     * would exit the process with MuJoCo's default handler; ours ends the
+     * episode as unstable instead. */
+    env_reset(e, obs);
+    env_step(e, a, obs, &inf, &fl);
+    memcpy(before, obs, sizeof obs);
+    e->d->pstack = e->d->nstack - 8;
+    assert_int_equal(env_step(e, a, obs, &inf, &fl), 0);
+    assert_int_equal(fl.unstable, 1);
+    assert_memory_equal(obs, before, sizeof obs);
+    assert_int_equal(env_unstable_count(e), 3);
     /* The env works normally after a reset. */
     env_reset(e, obs);
     for (int s = 0; s < 50; s++) {

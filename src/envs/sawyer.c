@@ -375,6 +375,22 @@ static int substeps(env_sawyer *e, int n)
     return 0;
 }
 
+/* The task's reset hook (it may call mj_forward) with MuJoCo errors caught;
+ * 0 or -1. */
+static int guarded_task_reset(env_sawyer *e)
+{
+    jmp_buf jb;
+    jmp_buf *saved = tl_guard;
+    if (setjmp(jb)) {
+        tl_guard = saved;
+        return -1;
+    }
+    tl_guard = &jb;
+    e->task->reset(e);
+    tl_guard = saved;
+    return warned(e->d) ? -1 : 0;
+}
+
 static void set_mocap(env_sawyer *e, const double pos[3])
 {
     double *p = e->d->mocap_pos + 3 * e->mocap_id, *q = e->d->mocap_quat + 4 * e->mocap_id;
@@ -517,7 +533,9 @@ static int reset_with_goal(env_sawyer *e, int k, mtrl_err *err)
     memcpy(e->init_right_pad, env_body_xpos(e, e->rightpad_body), sizeof e->init_right_pad);
     e->goal_k = k;
     memcpy(e->rand_vec, e->goals[k], sizeof e->rand_vec);
-    t->reset(e);
+    if (guarded_task_reset(e))
+        return err_set(err, MTRL_ERUNTIME, "task %s: MuJoCo failed in the task's reset (%s)",
+                       t->name, tl_msg);
     build_obs(e, NULL);
     e->path_length = 0;
     e->ended = 0;
