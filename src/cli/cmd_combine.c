@@ -2,25 +2,31 @@
  * in HDF5, so the combiners can be used and checked from outside (h5py,
  * numpy) and timed on real gradient dumps. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "core/h5io.h"
+#include "core/rng.h"
 #include "mtl/mtl.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: mtrl combine --method M --input G.h5 --output d.h5 [options]\n\n"
+            "usage: mtrl combine --method M --input G.h5 [--output d.h5] [options]\n"
+            "       mtrl combine --method M --random K,P [--repeat N] [options]\n\n"
             "Reads the dataset G (K x P float32: row k = task k's gradient) from G.h5,\n"
             "combines its rows into one update vector and writes d.h5 with the datasets\n"
             "d (P, float32) and w (K, float32; d = G^T w), and the method and settings\n"
-            "as attributes. Exit 2 if G holds NaN/Inf (nothing is written then).\n\n"
+            "as attributes. Prints |g0|, |d|, conflicts and the time per call.\n"
+            "Exit 2 if G holds NaN/Inf (nothing is written then).\n\n"
             "  --method M        mean | sum | pcgrad | cagrad | cagrad_fast | mgda\n"
             "  --input FILE      HDF5 file with the gradient matrix\n"
-            "  --output FILE     HDF5 file to write (replaced atomically)\n"
+            "  --output FILE     HDF5 file to write (replaced atomically; optional)\n"
+            "  --random K,P      instead of --input: a random K x P matrix (seeded by\n"
+            "                    --seed; shared direction plus noise), for timing\n"
             "  --dataset NAME    dataset to read instead of G\n"
             "  --c C             CAGrad radius (default 0.5)\n"
             "  --seed S          seed of the combiner's random draws (default 0)\n"
@@ -63,10 +69,28 @@ static int parse_long(const char *opt, const char *s, long lo, long hi, long *ou
     return 0;
 }
 
+/* Rows like per-task gradients: a shared direction with a per-task strength
+ * in [-0.5, 1] (so some tasks conflict) plus noise, per-task scales spread
+ * over a decade. Only for timing and trying the methods out. */
+static void random_G(long K, long P, uint64_t seed, float *G)
+{
+    rng_state r;
+    rng_seed(&r, seed, RNG_STREAM_INIT);
+    float *m = G + (K - 1) * P; /* the last row holds the direction first */
+    rng_normal_fill(&r, m, P);
+    for (long k = 0; k < K; k++) {
+        float a = (float)rng_range(&r, -0.5, 1.0);
+        float s = (float)(pow(10.0, rng_range(&r, -0.5, 0.5)) / sqrt((double)P));
+        float *g = G + k * P;
+        for (long p = 0; p < P; p++)
+            g[p] = s * (a * m[p] + (float)rng_normal(&r));
+    }
+}
+
 int cmd_combine(int argc, char **argv)
 {
     const char *method = NULL, *in = NULL, *out = NULL, *dset = "G";
-    const char *fast_gram = NULL, *rescale = NULL;
+    const char *fast_gram = NULL, *rescale = NULL, *random = NULL;
     double c = 0, lr = 0, mom = 0;
     long seed = 0, subset = 0, steps = 0, repeat = 1;
     int raw = 0, have_c = 0, have_mom = 0, have_steps = 0, have_subset = 0;
@@ -83,7 +107,7 @@ int cmd_combine(int argc, char **argv)
         static const char *const valued[] = {"--method", "--input", "--output", "--dataset",
                                              "--c", "--seed", "--subset", "--fast-gram",
                                              "--rescale", "--steps", "--lr", "--momentum",
-                                             "--repeat"};
+                                             "--repeat", "--random"};
         int known = 0;
         for (size_t j = 0; j < sizeof valued / sizeof *valued; j++)
             known |= !strcmp(a, valued[j]);
@@ -109,6 +133,8 @@ int cmd_combine(int argc, char **argv)
             fast_gram = v;
         else if (!strcmp(a, "--rescale"))
             rescale = v;
+        else if (!strcmp(a, "--random"))
+            random = v;
         else if (!strcmp(a, "--c"))
             rc = parse_double(a, v, &c), have_c = 1;
         else if (!strcmp(a, "--lr"))
@@ -126,10 +152,23 @@ int cmd_combine(int argc, char **argv)
         if (rc)
             return rc;
     }
-    if (!method || !in || !out) {
-        fprintf(stderr, "mtrl combine: --method, --input and --output are required\n");
+    if (!method || !in == !random) {
+        fprintf(stderr, "mtrl combine: --method and one of --input or --random are required\n");
         usage(stderr);
         return 2;
+    }
+    long rk = 0, rp = 0;
+    if (random) {
+        char *end;
+        errno = 0;
+        rk = strtol(random, &end, 10);
+        if (!errno && *end == ',')
+            rp = strtol(end + 1, &end, 10);
+        if (errno || *end || rk < 1 || rk > 100000 || rp < 1 || rp > 2147483647L) {
+            fprintf(stderr, "mtrl combine: --random needs K,P (e.g. 10,656002), got '%s'\n",
+                    random);
+            return 2;
+        }
     }
 
     mtrl_err err = {0};
@@ -163,12 +202,24 @@ int cmd_combine(int argc, char **argv)
     long dims[H5IO_MAX_RANK];
     float *G = NULL, *d = NULL, *w = NULL, *scratch = NULL;
     mtl_combiner *comb = NULL;
-    if ((rc = h5_open(&f, in, &err)) || (rc = h5_read_f32(f, dset, &rank, dims, &G, &err))) {
-        fprintf(stderr, "mtrl combine: %s\n", err.msg);
+    if (random) {
+        G = malloc(sizeof(float) * (size_t)rk * (size_t)rp);
+        if (!G) {
+            fprintf(stderr, "mtrl combine: out of memory for a %ld x %ld matrix\n", rk, rp);
+            return 1;
+        }
+        random_G(rk, rp, (uint64_t)seed, G);
+        rank = 2, dims[0] = rk, dims[1] = rp;
+        in = "(random)";
+    } else {
+        if ((rc = h5_open(&f, in, &err)) ||
+            (rc = h5_read_f32(f, dset, &rank, dims, &G, &err))) {
+            fprintf(stderr, "mtrl combine: %s\n", err.msg);
+            h5_close(f);
+            return err_exit_code(rc);
+        }
         h5_close(f);
-        return err_exit_code(rc);
     }
-    h5_close(f);
     if (rank != 2 || dims[0] < 1 || dims[1] < 1) {
         fprintf(stderr, "mtrl combine: %s: dataset '%s' must be K x P (rank 2, non-empty), "
                         "got rank %d\n",
@@ -193,7 +244,7 @@ int cmd_combine(int argc, char **argv)
         goto done;
     }
     mtl_stats st, first = {0};
-    double tg = 0, ts = 0, tc = 0;
+    double tg = 0, ts = 0, tc = 0, tmin = INFINITY;
     for (long r = 0; r < repeat; r++) {
         /* d and w of the first call are the ones written; later calls (with
          * their own draws) only add to the timing. */
@@ -214,10 +265,11 @@ int cmd_combine(int argc, char **argv)
             }
         }
         tg += st.t_gram, ts += st.t_solve, tc += st.t_combine;
+        tmin = fmin(tmin, st.t_gram + st.t_solve + st.t_combine);
     }
 
     long kd = K;
-    if ((rc = h5_create(&f, out, &err)) || (rc = h5_write_f32(f, "d", 1, &P, d, &err)) ||
+    if (out && ((rc = h5_create(&f, out, &err)) || (rc = h5_write_f32(f, "d", 1, &P, d, &err)) ||
         (rc = h5_write_f32(f, "w", 1, &kd, w, &err)) ||
         (rc = h5_write_attr_str(f, NULL, "method", mtl_method_name(m), &err)) ||
         (rc = h5_write_attr_f64(f, NULL, "c", o.c, &err)) ||
@@ -225,13 +277,13 @@ int cmd_combine(int argc, char **argv)
         (rc = h5_write_attr_i64(f, NULL, "fast_subset", o.fast_subset, &err)) ||
         (rc = h5_write_attr_str(f, NULL, "input", in, &err)) ||
         (rc = h5_write_attr_f64(f, NULL, "d_norm", first.d_norm, &err)) ||
-        (rc = h5_write_attr_f64(f, NULL, "g0_norm", first.g0_norm, &err))) {
+        (rc = h5_write_attr_f64(f, NULL, "g0_norm", first.g0_norm, &err)))) {
         fprintf(stderr, "mtrl combine: %s\n", err.msg);
         h5_abort(f);
         rc = err_exit_code(rc);
         goto done;
     }
-    if ((rc = h5_commit(f, &err))) {
+    if (out && (rc = h5_commit(f, &err))) {
         fprintf(stderr, "mtrl combine: %s\n", err.msg);
         rc = err_exit_code(rc);
         goto done;
@@ -241,9 +293,11 @@ int cmd_combine(int argc, char **argv)
     if (first.gram)
         printf(", min cos %.4f, %d conflicting pairs", first.min_cos, first.n_conflicts);
     printf("\ntime per call (mean of %ld): gram %.3f ms, solve %.3f ms, combine %.3f ms, "
-           "total %.3f ms\nwrote %s\n",
+           "total %.3f ms (fastest %.3f ms)\n",
            repeat, 1e3 * tg / repeat, 1e3 * ts / repeat, 1e3 * tc / repeat,
-           1e3 * (tg + ts + tc) / repeat, out);
+           1e3 * (tg + ts + tc) / repeat, 1e3 * tmin);
+    if (out)
+        printf("wrote %s\n", out);
     rc = 0;
 done:
     mtl_destroy(comb);
