@@ -10,6 +10,7 @@ static const cli_command commands[] = {
     {"config", "print the resolved config of a YAML file, or its error", cmd_config},
     {"run", "train an agent from a config (or --resume a run)", cmd_run},
     {"eval", "evaluate a checkpoint: success rate per task", cmd_eval},
+    {"plot", "learning curves of runs as an SVG", cmd_plot},
     {"tasks", "list the tasks and benchmarks", cmd_tasks},
     {"env-check", "run the scripted policies: success rate per task", cmd_env_check},
     {"bench", "benchmarks: nets (more to come: env, update)", cmd_bench},

@@ -1,0 +1,243 @@
+/* mtrl plot: learning curves of one or more runs as a self-contained SVG
+ * (no plotting library needed): mean evaluation success over iterations,
+ * one line per run, plus per-task success of the first run and its training
+ * episode return. Reads the runs' eval.csv and train.csv. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "core/fsutil.h"
+
+#define MAX_COLS 128
+#define MAX_RUNS 8
+
+typedef struct csv_table {
+    int n_cols, n_rows;
+    char *names[MAX_COLS];
+    double *v; /* n_rows x n_cols */
+} csv_table;
+
+static void csv_free(csv_table *t)
+{
+    for (int i = 0; i < t->n_cols; i++)
+        free(t->names[i]);
+    free(t->v);
+    memset(t, 0, sizeof *t);
+}
+
+/* Reads a CSV written by runlog (header line, numeric rows). */
+static int csv_read(const char *path, csv_table *t, char *err, size_t cap)
+{
+    memset(t, 0, sizeof *t);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, cap, "cannot open %s (was the run evaluated yet?)", path);
+        return -1;
+    }
+    static char line[1 << 16];
+    if (!fgets(line, sizeof line, f)) {
+        fclose(f);
+        snprintf(err, cap, "%s is empty", path);
+        return -1;
+    }
+    for (char *tok = strtok(line, ",\n"); tok && t->n_cols < MAX_COLS; tok = strtok(NULL, ",\n"))
+        t->names[t->n_cols++] = strdup(tok);
+    int cap_rows = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (t->n_rows == cap_rows) {
+            cap_rows = cap_rows ? 2 * cap_rows : 256;
+            t->v = realloc(t->v, (size_t)cap_rows * (size_t)t->n_cols * sizeof(double));
+        }
+        double *row = t->v + (size_t)t->n_rows * (size_t)t->n_cols;
+        char *p = line;
+        for (int c = 0; c < t->n_cols; c++) {
+            row[c] = strtod(p, &p);
+            if (*p == ',')
+                p++;
+        }
+        t->n_rows++;
+    }
+    fclose(f);
+    return 0;
+}
+
+static int csv_col(const csv_table *t, const char *name)
+{
+    for (int i = 0; i < t->n_cols; i++)
+        if (!strcmp(t->names[i], name))
+            return i;
+    return -1;
+}
+
+static const char *palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+
+typedef struct panel {
+    double x0, y0, w, h;        /* pixel box */
+    double xmin, xmax, ymin, ymax;
+} panel;
+
+static double px(const panel *p, double x) { return p->x0 + (x - p->xmin) / (p->xmax - p->xmin) * p->w; }
+static double py(const panel *p, double y) { return p->y0 + p->h - (y - p->ymin) / (p->ymax - p->ymin) * p->h; }
+
+static void panel_frame(FILE *o, const panel *p, const char *title, const char *ylabel)
+{
+    fprintf(o, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='none' stroke='#444'/>\n",
+            p->x0, p->y0, p->w, p->h);
+    fprintf(o, "<text x='%.1f' y='%.1f' font-size='14' font-weight='bold'>%s</text>\n", p->x0,
+            p->y0 - 8, title);
+    for (int i = 0; i <= 4; i++) {
+        double y = p->ymin + (p->ymax - p->ymin) * i / 4, x = p->xmin + (p->xmax - p->xmin) * i / 4;
+        fprintf(o, "<line x1='%.1f' x2='%.1f' y1='%.1f' y2='%.1f' stroke='#ddd'/>\n", p->x0,
+                p->x0 + p->w, py(p, y), py(p, y));
+        fprintf(o, "<text x='%.1f' y='%.1f' font-size='11' text-anchor='end'>%.3g</text>\n",
+                p->x0 - 4, py(p, y) + 4, y);
+        fprintf(o, "<text x='%.1f' y='%.1f' font-size='11' text-anchor='middle'>%.0f</text>\n",
+                px(p, x), p->y0 + p->h + 14, x);
+    }
+    fprintf(o, "<text x='%.1f' y='%.1f' font-size='11' text-anchor='middle'>iteration</text>\n",
+            p->x0 + p->w / 2, p->y0 + p->h + 30);
+    fprintf(o, "<text x='%.1f' y='%.1f' font-size='11' transform='rotate(-90 %.1f %.1f)' "
+               "text-anchor='middle'>%s</text>\n",
+            p->x0 - 62, p->y0 + p->h / 2, p->x0 - 62, p->y0 + p->h / 2, ylabel);
+}
+
+static void polyline(FILE *o, const panel *p, const csv_table *t, int cx, int cy, const char *color,
+                     double width)
+{
+    fprintf(o, "<polyline fill='none' stroke='%s' stroke-width='%.1f' points='", color, width);
+    for (int r = 0; r < t->n_rows; r++) {
+        double x = t->v[r * t->n_cols + cx], y = t->v[r * t->n_cols + cy];
+        if (isfinite(x) && isfinite(y))
+            fprintf(o, "%.1f,%.1f ", px(p, x), py(p, y));
+    }
+    fprintf(o, "'/>\n");
+}
+
+static void legend(FILE *o, const panel *p, int i, const char *color, const char *label)
+{
+    double y = p->y0 + 14 + 14 * i;
+    fprintf(o, "<line x1='%.1f' x2='%.1f' y1='%.1f' y2='%.1f' stroke='%s' stroke-width='2'/>\n",
+            p->x0 + p->w + 10, p->x0 + p->w + 28, y - 4, y - 4, color);
+    fprintf(o, "<text x='%.1f' y='%.1f' font-size='11'>%s</text>\n", p->x0 + p->w + 32, y, label);
+}
+
+static void col_range(const csv_table *t, int c, double *lo, double *hi)
+{
+    for (int r = 0; r < t->n_rows; r++) {
+        double v = t->v[r * t->n_cols + c];
+        if (isfinite(v)) {
+            *lo = fmin(*lo, v);
+            *hi = fmax(*hi, v);
+        }
+    }
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: mtrl plot RUN_DIR [RUN_DIR ...] [--out FILE.svg]\n\n"
+               "Writes learning curves as an SVG (default RUN_DIR/curves.svg of the first run):\n"
+               "mean evaluation success of every run, the per-task success of the first run,\n"
+               "and its training episode return. Open the SVG in any browser.\n");
+}
+
+int cmd_plot(int argc, char **argv)
+{
+    const char *runs[MAX_RUNS], *out = NULL;
+    int n_runs = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--out") && i + 1 < argc) {
+            out = argv[++i];
+        } else if (argv[i][0] == '-' || n_runs == MAX_RUNS) {
+            fprintf(stderr, "mtrl plot: unexpected argument '%s' (mtrl plot --help)\n", argv[i]);
+            return 2;
+        } else {
+            runs[n_runs++] = argv[i];
+        }
+    }
+    if (!n_runs) {
+        usage(stderr);
+        return 2;
+    }
+    csv_table ev[MAX_RUNS], tr;
+    char err[512], path[4200];
+    int rc = 2;
+    int loaded = 0;
+    for (; loaded < n_runs; loaded++) {
+        snprintf(path, sizeof path, "%s/eval.csv", runs[loaded]);
+        if (csv_read(path, &ev[loaded], err, sizeof err) || csv_col(&ev[loaded], "success") < 0) {
+            fprintf(stderr, "mtrl plot: %s\n", err[0] ? err : "no success column");
+            goto done;
+        }
+    }
+    snprintf(path, sizeof path, "%s/train.csv", runs[0]);
+    int have_train = csv_read(path, &tr, err, sizeof err) == 0;
+
+    char def[4200];
+    if (!out) {
+        snprintf(def, sizeof def, "%s/curves.svg", runs[0]);
+        out = def;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *o = open_memstream(&buf, &len);
+    double W = 1100, H = have_train ? 1000 : 700;
+    fprintf(o, "<svg xmlns='http://www.w3.org/2000/svg' width='%.0f' height='%.0f' "
+               "font-family='sans-serif'>\n<rect width='100%%' height='100%%' fill='white'/>\n",
+            W, H);
+    double xmax = 1;
+    for (int r = 0; r < n_runs; r++) {
+        double lo = 0;
+        col_range(&ev[r], 0, &lo, &xmax);
+    }
+    panel p1 = {90, 40, 780, 260, 0, xmax, 0, 1};
+    panel_frame(o, &p1, "mean evaluation success", "success");
+    for (int r = 0; r < n_runs; r++) {
+        const char *c = palette[r % 10];
+        polyline(o, &p1, &ev[r], 0, csv_col(&ev[r], "success"), c, 2);
+        legend(o, &p1, r, c, runs[r]);
+    }
+    panel p2 = {90, 370, 780, 260, 0, xmax, 0, 1};
+    panel_frame(o, &p2, "per-task evaluation success (first run)", "success");
+    int li = 0;
+    for (int c = 0; c < ev[0].n_cols; c++) {
+        if (strncmp(ev[0].names[c], "success_", 8))
+            continue;
+        const char *col = palette[li % 10];
+        polyline(o, &p2, &ev[0], 0, c, col, 1.5);
+        legend(o, &p2, li++, col, ev[0].names[c] + 8);
+    }
+    if (have_train && csv_col(&tr, "return") >= 0) {
+        int cr = csv_col(&tr, "return");
+        double lo = INFINITY, hi = -INFINITY, x0 = 0, x1 = 1;
+        col_range(&tr, cr, &lo, &hi);
+        col_range(&tr, 0, &x0, &x1);
+        if (!(hi > lo))
+            lo = 0, hi = 1;
+        panel p3 = {90, 700, 780, 240, 0, x1, lo, hi};
+        panel_frame(o, &p3, "training episode return (mean over tasks)", "return");
+        polyline(o, &p3, &tr, 0, cr, palette[0], 1.5);
+    }
+    fprintf(o, "</svg>\n");
+    fclose(o);
+    mtrl_err e = {0};
+    if (fs_write_atomic(out, buf, len, &e)) {
+        fprintf(stderr, "mtrl plot: %s\n", e.msg);
+        rc = 1;
+    } else {
+        printf("%s\n", out);
+        rc = 0;
+    }
+    free(buf);
+    if (have_train)
+        csv_free(&tr);
+done:
+    for (int r = 0; r < loaded; r++)
+        csv_free(&ev[r]);
+    return rc;
+}
