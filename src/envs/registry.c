@@ -13,6 +13,8 @@ extern const env_task_def env_task_reach_v2, env_task_push_v2, env_task_pick_pla
 extern const env_task_def env_task_door_open_v2, env_task_drawer_open_v2,
     env_task_drawer_close_v2, env_task_button_press_topdown_v2;
 /* peg, window (envs-tasks-2): extern declarations here */
+extern const env_task_def env_task_peg_insert_side_v2, env_task_window_open_v2,
+    env_task_window_close_v2;
 
 const env_task_def *const env_task_table[] = {
     &env_task_reach_v2,
@@ -24,6 +26,9 @@ const env_task_def *const env_task_table[] = {
     &env_task_drawer_close_v2,
     &env_task_button_press_topdown_v2,
     /* envs-tasks-2: peg-insert-side-v2, window-open-v2, window-close-v2 */
+    &env_task_peg_insert_side_v2,
+    &env_task_window_open_v2,
+    &env_task_window_close_v2,
 };
 const int env_task_table_len = (int)(sizeof env_task_table / sizeof env_task_table[0]);
 
