@@ -2,6 +2,8 @@
 
 #include <math.h>
 
+#include <cblas.h>
+
 #include "nets/nets.h"
 #include "nets_ref.h"
 
@@ -270,6 +272,57 @@ static void test_per_group_rows(void **st)
     nn_params_destroy(p);
 }
 
+/* The K x P gradient is reproducible for a given BLAS thread count (with
+ * more than one thread the products run as parallel tasks in any order, split
+ * into column panels) and agrees across thread counts up to rounding
+ * (OpenBLAS itself rounds differently with more threads). */
+static void test_per_group_threads(void **st)
+{
+    (void)st;
+    mtrl_err e;
+    int dims[] = {7, 300, 200, 3};
+    const int B = 130, K = 6;
+    const int off[] = {0, 40, 40, 71, 100, 101, 130};
+    net n = make_net(3, dims, B, NN_INIT_TORCH_DEFAULT, 44);
+    long P = n.p->n;
+    float *x = malloc(sizeof(float) * B * 7), *dy = malloc(sizeof(float) * B * 3);
+    float *dx[3][2], *G[3][2];
+    fill_normal(x, B * 7, 1, 1.0);
+    fill_normal(dy, B * 3, 2, 1.0);
+    int saved = openblas_get_num_threads(), threads[3] = {1, 2, 5};
+    for (int t = 0; t < 3; t++)
+        for (int rep = 0; rep < 2; rep++) {
+            G[t][rep] = malloc(sizeof(float) * (size_t)(K * P));
+            dx[t][rep] = malloc(sizeof(float) * B * 7);
+            openblas_set_num_threads(threads[t]);
+            nn_in blk[2] = {{x, 4, 7}, {x + 4, 3, 7}};
+            assert_int_equal(nn_mlp_forward_in(n.m, B, 2, blk, &e), 0);
+            assert_int_equal(nn_mlp_backward(n.m, dy,
+                                             &(nn_bwd){.grad = G[t][rep], .n_groups = K,
+                                                       .group_off = off, .dx = dx[t][rep]},
+                                             &e),
+                             0);
+            assert_int_equal(openblas_get_num_threads(), threads[t]);
+        }
+    openblas_set_num_threads(saved);
+    double gmax = 0;
+    for (long i = 0; i < K * P; i++)
+        gmax = fmax(gmax, fabs(G[0][0][i]));
+    for (int t = 0; t < 3; t++) {
+        assert_memory_equal(G[t][1], G[t][0], sizeof(float) * (size_t)(K * P));
+        assert_memory_equal(dx[t][1], dx[t][0], sizeof(float) * B * 7);
+        for (long i = 0; i < K * P; i++)
+            assert_true(ref_close(G[t][0][i], G[0][0][i], 1e-4, 1e-6 * gmax));
+        for (long i = 0; i < P; i++)
+            assert_true(G[t][0][1 * P + i] == 0.0f);
+    }
+    for (int t = 0; t < 3; t++)
+        for (int rep = 0; rep < 2; rep++)
+            free(G[t][rep]), free(dx[t][rep]);
+    free(x), free(dy);
+    free_net(n);
+}
+
 /* Input given as blocks == the same input concatenated; dx of a column window
  * == those columns of the full dx; no parameter gradient leaves g untouched. */
 static void test_blocks_and_dx_window(void **st)
@@ -411,6 +464,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fd_single_layer),   cmocka_unit_test(test_fd_two_layers),
         cmocka_unit_test(test_fd_deep_blocks),    cmocka_unit_test(test_per_group_rows),
+        cmocka_unit_test(test_per_group_threads),
         cmocka_unit_test(test_blocks_and_dx_window), cmocka_unit_test(test_init),
         cmocka_unit_test(test_bad_input),
     };

@@ -128,7 +128,9 @@ static void test_log_std_bounds_and_mean_action(void **st)
         assert_true(fabs(mean[b] - tanh(head[2 * b])) < 1e-7);
     assert_int_equal(nn_policy_sample(p, 4, head, eps, NULL, act, lp, &e), MTRL_EINPUT);
     assert_int_equal(nn_policy_sample(p, 3, head, NULL, NULL, act, lp, &e), MTRL_EINPUT);
-    assert_int_equal(nn_policy_create(&p, 1, 3, 2.0f, -20.0f, NN_TANH_EXACT, &e), MTRL_EINPUT);
+    nn_policy *bad;
+    assert_int_equal(nn_policy_create(&bad, 1, 3, 2.0f, -20.0f, NN_TANH_EXACT, &e), MTRL_EINPUT);
+    assert_null(bad);
     nn_policy_destroy(p);
 }
 

@@ -3,6 +3,8 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,13 +15,16 @@ struct nn_mlp {
     long *b_off;
     long n_params;
     int max_batch;
-    int max_width; /* widest hidden layer: size of a backprop-signal row */
 
     nn_params *p;
     long off;
 
     float **act;   /* act[l]: output of layer l, max_batch x dims[l+1] */
-    float *dbuf[2]; /* ping-pong backprop signals, max_batch x max_width */
+    /* delta[l]: dL/d(pre-activation of layer l), max_batch x dims[l+1], for
+     * l < n_layers - 1 (the last layer's is the caller's dy). All are kept
+     * so the per-group weight products can run after the signals, in parallel. */
+    float **delta;
+    const float **dsig; /* per backward: delta[l] or dy */
     void *mem;
 
     int B;         /* batch of the last forward; 0 before any */
@@ -49,28 +54,25 @@ int nn_mlp_create(nn_mlp **out, int n_layers, const int *dims, int max_batch, mt
     m->w_off = malloc(sizeof(long) * (size_t)n_layers);
     m->b_off = malloc(sizeof(long) * (size_t)n_layers);
     m->act = malloc(sizeof(float *) * (size_t)n_layers);
-    if (!m->dims || !m->w_off || !m->b_off || !m->act) {
+    m->delta = malloc(sizeof(float *) * (size_t)n_layers);
+    m->dsig = malloc(sizeof(float *) * (size_t)n_layers);
+    if (!m->dims || !m->w_off || !m->b_off || !m->act || !m->delta || !m->dsig) {
         nn_mlp_destroy(m);
         return err_set(e, MTRL_ENOMEM, "nn_mlp_create: out of memory");
     }
     memcpy(m->dims, dims, sizeof(int) * (size_t)(n_layers + 1));
     long np = 0;
-    m->max_width = 1;
     for (int l = 0; l < n_layers; l++) {
         m->w_off[l] = np;
         np += (long)dims[l + 1] * dims[l];
         m->b_off[l] = np;
         np += dims[l + 1];
-        if (l + 1 < n_layers && dims[l + 1] > m->max_width)
-            m->max_width = dims[l + 1];
     }
     m->n_params = np;
 
     long total = 0;
     for (int l = 0; l < n_layers; l++)
-        total += pad16((long)max_batch * dims[l + 1]);
-    long dsz = pad16((long)max_batch * m->max_width);
-    total += 2 * dsz;
+        total += pad16((long)max_batch * dims[l + 1]) * (l + 1 < n_layers ? 2 : 1);
     size_t bytes = (size_t)total * sizeof(float);
     m->mem = aligned_alloc(64, bytes);
     if (!m->mem) {
@@ -83,9 +85,12 @@ int nn_mlp_create(nn_mlp **out, int n_layers, const int *dims, int max_batch, mt
     for (int l = 0; l < n_layers; l++) {
         m->act[l] = q;
         q += pad16((long)max_batch * dims[l + 1]);
+        m->delta[l] = NULL;
+        if (l + 1 < n_layers) {
+            m->delta[l] = q;
+            q += pad16((long)max_batch * dims[l + 1]);
+        }
     }
-    m->dbuf[0] = q;
-    m->dbuf[1] = q + dsz;
     *out = m;
     return 0;
 }
@@ -95,6 +100,8 @@ void nn_mlp_destroy(nn_mlp *m)
     if (!m)
         return;
     free(m->mem);
+    free(m->dsig);
+    free(m->delta);
     free(m->act);
     free(m->b_off);
     free(m->w_off);
@@ -206,31 +213,30 @@ int nn_mlp_forward(nn_mlp *m, int B, const float *x, mtrl_err *e)
     return nn_mlp_forward_in(m, B, 1, &one, e);
 }
 
-/* Weight and bias gradient of layer l from the backprop signal D (B x out)
- * and the layer input (n_x blocks), one row of grad per group. */
-static void layer_param_grad(const nn_mlp *m, int l, const float *D, int n_x, const nn_in *X,
-                             float *grad, long ld_grad, int K, const int *off, int acc)
+/* One weight-gradient product: layer l, group k, input columns [c0, c0+nc)
+ * read from x (row stride ldx, already offset to column c0); the bias
+ * gradient goes with the panel that starts at column 0. */
+static void grad_panel(const nn_mlp *m, int l, int k, const float *x, int ldx, int c0, int nc,
+                       float *grad, long ld_grad, const int *off, int acc)
 {
     int ni = m->dims[l], no = m->dims[l + 1];
-    for (int k = 0; k < K; k++) {
-        int r0 = off[k], nk = off[k + 1] - off[k];
-        float *gw = grad + (long)k * ld_grad + m->off + m->w_off[l];
-        float *gb = grad + (long)k * ld_grad + m->off + m->b_off[l];
-        if (nk == 0) {
-            if (!acc) {
-                memset(gw, 0, sizeof(float) * (size_t)ni * (size_t)no);
+    int r0 = off[k], nk = off[k + 1] - off[k];
+    const float *D = m->dsig[l];
+    float *gw = grad + (long)k * ld_grad + m->off + m->w_off[l] + c0;
+    float *gb = grad + (long)k * ld_grad + m->off + m->b_off[l];
+    if (nk == 0) {
+        if (!acc) {
+            for (int o = 0; o < no; o++)
+                memset(gw + (long)o * ni, 0, sizeof(float) * (size_t)nc);
+            if (c0 == 0)
                 memset(gb, 0, sizeof(float) * (size_t)no);
-            }
-            continue;
         }
-        /* dW_k = D_k^T X_k: the only place where groups are split. */
-        int c = 0;
-        for (int j = 0; j < n_x; j++) {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, X[j].cols, nk, 1.0f,
-                        D + (long)r0 * no, no, X[j].x + (long)r0 * X[j].ld, X[j].ld,
-                        acc ? 1.0f : 0.0f, gw + c, ni);
-            c += X[j].cols;
-        }
+        return;
+    }
+    /* dW_k = D_k^T X_k: the only place where groups are split. */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, nc, nk, 1.0f, D + (long)r0 * no, no,
+                x + (long)r0 * ldx, ldx, acc ? 1.0f : 0.0f, gw, ni);
+    if (c0 == 0) {
         if (!acc)
             memset(gb, 0, sizeof(float) * (size_t)no);
         for (int b = r0; b < r0 + nk; b++) {
@@ -240,6 +246,97 @@ static void layer_param_grad(const nn_mlp *m, int l, const float *D, int n_x, co
                 g[i] += d[i];
         }
     }
+}
+
+/* The per-group weight products as a list of independent tasks
+ * (layer, group, column panel); layer 0's panels are its input blocks. */
+typedef struct grad_job {
+    const nn_mlp *m;
+    float *grad;
+    long ld_grad;
+    int K;
+    const int *off;
+    int acc;
+    int np[64]; /* panels per layer */
+    long n_tasks;
+    atomic_long next;
+} grad_job;
+
+static void run_task(grad_job *j, long t)
+{
+    const nn_mlp *m = j->m;
+    int l = 0;
+    while (t >= (long)j->K * j->np[l])
+        t -= (long)j->K * j->np[l++];
+    int k = (int)(t / j->np[l]), panel = (int)(t % j->np[l]);
+    if (l == 0) {
+        int c0 = 0;
+        for (int b = 0; b < panel; b++)
+            c0 += m->in[b].cols;
+        grad_panel(m, 0, k, m->in[panel].x, m->in[panel].ld, c0, m->in[panel].cols, j->grad,
+                   j->ld_grad, j->off, j->acc);
+    } else {
+        int ni = m->dims[l];
+        int c0 = (int)((long)ni * panel / j->np[l]), c1 = (int)((long)ni * (panel + 1) / j->np[l]);
+        grad_panel(m, l, k, m->act[l - 1] + c0, ni, c0, c1 - c0, j->grad, j->ld_grad, j->off,
+                   j->acc);
+    }
+}
+
+static void *grad_worker(void *arg)
+{
+    grad_job *j = arg;
+    for (;;) {
+        long t = atomic_fetch_add(&j->next, 1);
+        if (t >= j->n_tasks)
+            break;
+        run_task(j, t);
+    }
+    return NULL;
+}
+
+/* Per-group parameter gradients. With one group, or one BLAS thread, each
+ * product is one (possibly multi-threaded) sgemm call in turn. With K groups
+ * the products are small (K = 50: ~26 rows each), and OpenBLAS's own
+ * threading of a small call costs more than the call: the products then run
+ * as independent tasks on T threads (T = OpenBLAS's thread count), each a
+ * single-threaded sgemm, so the K rows cost about what one summed gradient
+ * costs. Each task writes its own part of grad: the result does not depend
+ * on the schedule. */
+static void param_grads(const nn_mlp *m, float *grad, long ld_grad, int K, const int *off, int acc)
+{
+    int T = openblas_get_num_threads();
+    grad_job j = {.m = m, .grad = grad, .ld_grad = ld_grad, .K = K, .off = off, .acc = acc};
+    /* Column panels give every thread work when K < T (at least 64 columns each). */
+    int want = K >= 2 * T ? 1 : (2 * T + K - 1) / K;
+    j.n_tasks = 0;
+    for (int l = 0; l < m->n_layers; l++) {
+        int maxp = m->dims[l] / 64 > 1 ? m->dims[l] / 64 : 1;
+        j.np[l] = l == 0 ? m->n_in : (want < maxp ? want : maxp);
+        if (K == 1 || T == 1)
+            j.np[l] = l == 0 ? m->n_in : 1;
+        j.n_tasks += (long)K * j.np[l];
+    }
+    atomic_init(&j.next, 0);
+    if (K == 1 || T == 1) {
+        grad_worker(&j);
+        return;
+    }
+    enum { MAX_THREADS = 256 };
+    pthread_t tid[MAX_THREADS];
+    int n_threads = T < MAX_THREADS ? T : MAX_THREADS, started = 0;
+    if (n_threads > j.n_tasks)
+        n_threads = (int)j.n_tasks;
+    openblas_set_num_threads(1);
+    for (int i = 1; i < n_threads; i++) {
+        if (pthread_create(&tid[started], NULL, grad_worker, &j))
+            break; /* fewer threads: the tasks still all get done */
+        started++;
+    }
+    grad_worker(&j);
+    for (int i = 0; i < started; i++)
+        pthread_join(tid[i], NULL);
+    openblas_set_num_threads(T);
 }
 
 int nn_mlp_backward(nn_mlp *m, const float *dy, const nn_bwd *req, mtrl_err *e)
@@ -280,37 +377,26 @@ int nn_mlp_backward(nn_mlp *m, const float *dy, const nn_bwd *req, mtrl_err *e)
                        "nn_mlp_backward: input-gradient columns [%d, %d) (stride %d) outside [0, %d)",
                        col0, col0 + ncols, ld_dx, in_dim);
 
+    /* Backprop signals of every layer, once for the whole batch. */
     const float *w0 = m->p->w + m->off;
-    const float *D = dy;
-    int which = 0;
-    for (int l = m->n_layers - 1; l >= 0; l--) {
+    int L = m->n_layers;
+    m->dsig[L - 1] = dy;
+    for (int l = L - 1; l > 0; l--) {
         int ni = m->dims[l], no = m->dims[l + 1];
-        const float *W = w0 + m->w_off[l];
-        if (req->grad) {
-            if (l == 0) {
-                layer_param_grad(m, l, D, m->n_in, m->in, req->grad, ld_grad, K, off,
-                                 req->accumulate);
-            } else {
-                nn_in x = {m->act[l - 1], ni, ni};
-                layer_param_grad(m, l, D, 1, &x, req->grad, ld_grad, K, off, req->accumulate);
-            }
-        }
-        if (l > 0) {
-            /* Signal into layer l's input, through the ReLU of layer l-1:
-             * act > 0 exactly where the pre-activation was positive. */
-            float *Dn = m->dbuf[which];
-            which ^= 1;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, ni, no, 1.0f, D, no, W, ni,
-                        0.0f, Dn, ni);
-            const float *restrict a = m->act[l - 1];
-            long n = (long)B * ni;
-            for (long i = 0; i < n; i++)
-                Dn[i] = a[i] > 0.0f ? Dn[i] : 0.0f;
-            D = Dn;
-        } else if (req->dx) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, ncols, no, 1.0f, D, no,
-                        W + col0, ni, 0.0f, req->dx, ld_dx);
-        }
+        float *Dn = m->delta[l - 1];
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, ni, no, 1.0f, m->dsig[l], no,
+                    w0 + m->w_off[l], ni, 0.0f, Dn, ni);
+        /* Through the ReLU of layer l-1: act > 0 exactly where its input was. */
+        const float *restrict a = m->act[l - 1];
+        long n = (long)B * ni;
+        for (long i = 0; i < n; i++)
+            Dn[i] = a[i] > 0.0f ? Dn[i] : 0.0f;
+        m->dsig[l - 1] = Dn;
     }
+    if (req->dx)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, ncols, m->dims[1], 1.0f,
+                    m->dsig[0], m->dims[1], w0 + m->w_off[0] + col0, in_dim, 0.0f, req->dx, ld_dx);
+    if (req->grad)
+        param_grads(m, req->grad, ld_grad, K, off, req->accumulate);
     return 0;
 }
