@@ -27,6 +27,9 @@ static void env_opts_from_cfg(const mtrl_config *cfg, env_opts *o)
     o->seed = (uint64_t)cfg->run.seed;
     o->max_episode_steps = cfg->env.max_episode_steps;
     o->threads = cfg->run.threads;
+    /* The trainer resets envs itself: at episode boundaries only after the
+     * checkpoint, so a resumed run draws the same sampled goals. */
+    o->auto_reset = 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -226,6 +229,34 @@ static int config_text(const mtrl_config *cfg, char **text, mtrl_err *e)
     return 0;
 }
 
+/* The envs' streams (sampled goals draw from them at every reset). */
+static int save_env_rngs(trainer *tr, h5_file *f, mtrl_err *e)
+{
+    rng_state r[TRAIN_MAX_TASKS];
+    int64_t s[TRAIN_MAX_TASKS * 4];
+    env_vec_get_rng(tr->envs, r);
+    for (int k = 0; k < tr->K; k++)
+        memcpy(s + 4 * k, r[k].s, sizeof r[k].s);
+    long dims[2] = {tr->K, 4};
+    return h5_write_i64(f, "trainer/env_rng", 2, dims, s, e);
+}
+
+static int load_env_rngs(trainer *tr, h5_file *f, mtrl_err *e)
+{
+    rng_state r[TRAIN_MAX_TASKS];
+    int64_t s[TRAIN_MAX_TASKS * 4];
+    int rc = h5_read_i64_into(f, "trainer/env_rng", 4L * tr->K, s, e);
+    if (rc)
+        return rc;
+    env_vec_get_rng(tr->envs, r);
+    for (int k = 0; k < tr->K; k++) {
+        memcpy(r[k].s, s + 4 * k, sizeof r[k].s);
+        r[k].has_cached = 0;
+    }
+    env_vec_set_rng(tr->envs, r);
+    return 0;
+}
+
 static int trainer_checkpoint(trainer *tr, mtrl_err *e)
 {
     char path[4096];
@@ -248,7 +279,7 @@ static int trainer_checkpoint(trainer *tr, mtrl_err *e)
         (rc = h5_write_f64(f, "trainer/best_success", 0, NULL, &best, e)) ||
         (rc = h5_write_i64(f, "trainer/replay_rng", 1, rdims, (const int64_t *)tr->replay_rng.s,
                            e)) ||
-        (rc = sac_save(tr->agent, f, "agent", e)))
+        (rc = sac_save(tr->agent, f, "agent", e)) || (rc = save_env_rngs(tr, f, e)))
         goto fail;
     if (tr->cfg.log.save_replay && (rc = rb_save(tr->rb, f, "replay", e)))
         goto fail;
@@ -314,7 +345,7 @@ static int trainer_resume(trainer *tr, mtrl_err *e)
     if ((rc = h5_read_i64_into(f, "trainer/counters", 3, counters, e)) ||
         (rc = h5_read_f64_into(f, "trainer/best_success", 1, &tr->best_success, e)) ||
         (rc = h5_read_i64_into(f, "trainer/replay_rng", 4, (int64_t *)tr->replay_rng.s, e)) ||
-        (rc = sac_load(tr->agent, f, "agent", e)))
+        (rc = sac_load(tr->agent, f, "agent", e)) || (rc = load_env_rngs(tr, f, e)))
         goto done;
     tr->replay_rng.has_cached = 0;
     tr->iter = counters[0];
@@ -398,11 +429,15 @@ static int trainer_init(trainer *tr, const mtrl_config *cfg, const train_opts *o
     return 0;
 }
 
-/* At an episode boundary every env must start a fresh episode; an env that
- * ended early (unstable) and restarted mid-cycle is reset again, so
- * boundaries stay aligned and checkpoints stay exact. */
-static int trainer_align_envs(trainer *tr)
+/* At an episode boundary every env starts a fresh episode: the ones whose
+ * episode just ended by the time limit, and also any that ended early
+ * (unstable) and restarted mid-cycle, so boundaries stay aligned and
+ * checkpoints stay exact. */
+static int trainer_boundary_reset(trainer *tr)
 {
+    if (env_vec_reset_done(tr->envs))
+        return MTRL_ERUNTIME;
+    memcpy(tr->obs, env_vec_obs(tr->envs), (size_t)tr->K * OBS * sizeof(float));
     for (int k = 0; k < tr->K; k++) {
         if (tr->ep_len[k] == 0)
             continue;
@@ -480,8 +515,14 @@ static int trainer_iteration(trainer *tr, mtrl_err *e)
             tr->ep_len[k] = 0;
         }
     }
-    memcpy(tr->obs, res.obs, (size_t)K * OBS * sizeof(float));
     tr->iter++;
+    /* An episode that ended before the boundary (unstable) restarts now. */
+    int ended = 0;
+    for (int k = 0; k < K; k++)
+        ended |= res.done[k];
+    if (ended && tr->iter % tr->L != 0 && env_vec_reset_done(tr->envs))
+        return err_set(e, MTRL_ERUNTIME, "resetting the envs failed");
+    memcpy(tr->obs, env_vec_obs(tr->envs), (size_t)K * OBS * sizeof(float));
     return 0;
 }
 
@@ -503,8 +544,6 @@ int train_run(const mtrl_config *cfg, const train_opts *opts, mtrl_err *e)
     for (;;) {
         if (tr.iter % tr.L == 0) {
             int last = tr.iter >= c->run.iterations;
-            if ((rc = trainer_align_envs(&tr)))
-                goto done;
             if (c->eval.every > 0 &&
                 (fresh || last || at_boundary_due(tr.iter, tr.last_eval, c->eval.every)) &&
                 (rc = trainer_eval(&tr, e)))
@@ -517,6 +556,10 @@ int train_run(const mtrl_config *cfg, const train_opts *opts, mtrl_err *e)
                 goto done;
             if (last || stop)
                 break;
+            if (trainer_boundary_reset(&tr)) {
+                rc = err_set(e, MTRL_ERUNTIME, "resetting the envs failed");
+                goto done;
+            }
         }
         if ((rc = trainer_iteration(&tr, e)))
             goto done;

@@ -79,9 +79,13 @@ static void reset(env_sawyer *e)
     handle_init[0] = v[0] + off[0] + vr->handle_init_dx;
     handle_init[1] = v[1] + off[1];
     handle_init[2] = v[2] + off[2];
-    /* No mj_forward (v2): the first observation still shows the sash where
-     * the hand reset left it; the first step's kinematics catch up. */
     env_set_joint_qpos(e, e->task_ids[ID_SLIDE_JOINT], vr->slide_init, 0);
+    /* v2 calls no mj_forward here, so its first observation shows the sash
+     * where the previous episode (or the XML, in a fresh env) left it. That
+     * makes an env's first episode differ from its later ones, and a resumed
+     * run differ from an uninterrupted one; we update the kinematics so the
+     * first observation is the true one (as the drawer tasks and v3 do). */
+    env_forward(e);
 }
 
 static void object_obs(const env_sawyer *e, double out[7])
