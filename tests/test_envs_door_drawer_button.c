@@ -228,6 +228,43 @@ static void test_scenes_match_appendix_c(void **st)
     env_destroy(e);
 }
 
+/* The drawer's back wall stops it 4 mm past closed, and the door's slab
+ * meets the safe's left wall when opened past about 1.3 rad: contacts the
+ * scenes keep although they list the drawer/case and door/safe pairs
+ * explicitly (to spare the never-touching ones). */
+static int contacts_between(const env_sawyer *e, const char *body1, const char *body2)
+{
+    int b1 = id_of(e, mjOBJ_BODY, body1), b2 = id_of(e, mjOBJ_BODY, body2), n = 0;
+    for (int i = 0; i < e->d->ncon; i++) {
+        int c1 = e->m->geom_bodyid[e->d->contact[i].geom1];
+        int c2 = e->m->geom_bodyid[e->d->contact[i].geom2];
+        n += (c1 == b1 && c2 == b2) || (c1 == b2 && c2 == b1);
+    }
+    return n;
+}
+
+static void test_object_stops(void **st)
+{
+    (void)st;
+    double obs[ENV_OBS_DIM];
+    float fo[ENV_OBS_DIM];
+    env_sawyer *e = make("drawer-close-v2");
+    env_reset_goal(e, 0, fo);
+    pose_joint(e, "goal_slidey", 0.0, obs);
+    assert_int_equal(contacts_between(e, "drawercase_link", "drawer_link"), 0);
+    pose_joint(e, "goal_slidey", 0.006, obs);
+    assert_true(contacts_between(e, "drawercase_link", "drawer_link") > 0);
+    env_destroy(e);
+
+    e = make("door-open-v2");
+    env_reset_goal(e, 0, fo);
+    pose_joint(e, "doorjoint", -1.0, obs);
+    assert_int_equal(contacts_between(e, "doorlockB", "door_link"), 0);
+    pose_joint(e, "doorjoint", -1.9, obs);
+    assert_true(contacts_between(e, "doorlockB", "door_link") > 0);
+    env_destroy(e);
+}
+
 /* ---- observations, goals and resets ---- */
 
 /* door: the handle frame is door + (-0.185, -0.1, 0) + R_z(theta) * (0.375722,
@@ -498,6 +535,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scenes_match_appendix_c),
+        cmocka_unit_test(test_object_stops),
         cmocka_unit_test(test_door_observation),
         cmocka_unit_test(test_drawer_observation_and_reset),
         cmocka_unit_test(test_button_observation_and_goal),
