@@ -304,6 +304,18 @@ static void test_per_group_threads(void **st)
                              0);
             assert_int_equal(openblas_get_num_threads(), threads[t]);
         }
+    /* Accumulating with 5 threads (several column panels per product) adds
+     * every row once more, biases included. */
+    openblas_set_num_threads(5);
+    assert_int_equal(nn_mlp_backward(n.m, dy,
+                                     &(nn_bwd){.grad = G[2][1], .n_groups = K, .group_off = off,
+                                               .accumulate = 1},
+                                     &e),
+                     0);
+    for (long i = 0; i < K * P; i++) {
+        assert_true(ref_close(G[2][1][i], 2.0 * G[2][0][i], 1e-6, 0));
+        G[2][1][i] = G[2][0][i];
+    }
     openblas_set_num_threads(saved);
     double gmax = 0;
     for (long i = 0; i < K * P; i++)
