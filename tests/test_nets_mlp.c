@@ -314,7 +314,8 @@ static void test_per_group_threads(void **st)
                      0);
     for (long i = 0; i < K * P; i++) {
         if (!ref_close(G[2][1][i], 2.0 * G[2][0][i], 1e-5, 1e-7))
-            fail_msg("i %ld (row %ld col %ld): %.9g vs 2 x %.9g", i, i / P, i % P, (double)G[2][1][i], (double)G[2][0][i]);
+            fail_msg("row %ld col %ld: %.9g, not 2 x %.9g", i / P, i % P, (double)G[2][1][i],
+                     (double)G[2][0][i]);
         G[2][1][i] = G[2][0][i];
     }
     openblas_set_num_threads(saved);

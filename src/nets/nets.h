@@ -14,7 +14,7 @@
  *
  * Depends on core (err, rng) and cblas only; it knows nothing of tasks, envs,
  * replay or the SAC losses (the caller scales dL/dY, e.g. by 1/n_k to get a
- * per-group mean). Nothing here allocates after *_create, nothing prints.
+ * per-group mean). Nothing here mallocs after *_create, nothing prints.
  *
  * Typical use (twin critic, per-task gradients into G, K x P, P = cp->n):
  *   nn_mlp_create(&q1, 4, dims, 1280, e); nn_mlp_create(&q2, 4, dims, 1280, e);
@@ -179,7 +179,13 @@ typedef struct nn_bwd {
  * caller's loss scaling is in it, e.g. 1/n_k per row for per-group means).
  * The gradient of group k is sum over its rows of d(row loss)/d(params).
  * Cost: one pass of backprop signals over all B rows, plus the weight
- * products split per group (the same FLOPs as the summed gradient). */
+ * products split per group (the same FLOPs as the summed gradient).
+ * Threads: with n_groups > 1 and OpenBLAS on T > 1 threads, the per-group
+ * products run as independent tasks on T short-lived threads of this call,
+ * each a single-threaded sgemm (OpenBLAS is set to 1 thread meanwhile and
+ * restored to T before returning). Results are identical run to run for a
+ * given T (and equal up to rounding across T). Do not use one nn_mlp from
+ * two threads at once. */
 int nn_mlp_backward(nn_mlp *m, const float *dy, const nn_bwd *req, mtrl_err *e);
 
 /* ------------------------------------------------------------------------ */
