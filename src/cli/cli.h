@@ -25,6 +25,7 @@ int cmd_bench_nets(int argc, char **argv);
 int cmd_tasks(int argc, char **argv);
 int cmd_env_check(int argc, char **argv);
 int cmd_bench_env(int argc, char **argv);
+int cmd_bench_update(int argc, char **argv);
 int cmd_combine(int argc, char **argv);
 
 #endif

@@ -8,6 +8,7 @@
 static const cli_command benches[] = {
     {"nets", "MLP forward+backward: summed vs per-task gradients, GFLOP/s vs sgemm", cmd_bench_nets},
     {"env", "env steps/s with random actions (1 and all threads), mj_step time per scene", cmd_bench_env},
+    {"update", "ms per full SAC update and s per episode per multi-task optimizer, vs mean", cmd_bench_update},
 };
 
 static void usage(FILE *f)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli/bench.h"
 #include "core/rng.h"
 #include "core/timer.h"
 #include "nets/nets.h"
@@ -99,18 +100,6 @@ static int pass(bnet *n, int B, int n_in, const nn_in *in, const float *dy, floa
     return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 static int parse_int(const char *opt, const char *s, int lo, int hi, int *out)
 {
     char *end;
@@ -169,19 +158,18 @@ int cmd_bench_nets(int argc, char **argv)
     float *act = malloc(sizeof(float) * (size_t)B * ACT);
     float *dy = malloc(sizeof(float) * (size_t)B * 2 * ACT);
     int *off = malloc(sizeof(int) * (size_t)(mode_k[N_MODES - 1] + 1));
-    /* sgemm reference operands: the 400-wide shapes of the hidden layers. */
-    float *sa = malloc(sizeof(float) * (size_t)B * HIDDEN);
-    float *sb = malloc(sizeof(float) * HIDDEN * HIDDEN);
-    float *sc = malloc(sizeof(float) * (size_t)B * HIDDEN);
-    float *sd = malloc(sizeof(float) * HIDDEN * HIDDEN);
+    /* sgemm reference: the 400-wide shapes of the hidden layers. */
+    bench_sgemm sg;
+    memset(&sg, 0, sizeof sg);
     float *G = NULL;
     double *times = malloc(sizeof(double) * (size_t)rounds * (2 * N_MODES + 1));
-    if (!obs || !act || !dy || !off || !sa || !sb || !sc || !sd || !times) {
+    if (!obs || !act || !dy || !off || !times) {
         fprintf(stderr, "mtrl bench nets: out of memory\n");
         goto out;
     }
     if (make_net(&nets[0], "critic", 2, critic_dims, B, &r, &e) ||
-        make_net(&nets[1], "actor", 1, actor_dims, B, &r, &e)) {
+        make_net(&nets[1], "actor", 1, actor_dims, B, &r, &e) ||
+        bench_sgemm_init(&sg, B, HIDDEN, &r, &e)) {
         fprintf(stderr, "mtrl bench nets: %s\n", e.msg);
         goto out;
     }
@@ -195,8 +183,6 @@ int cmd_bench_nets(int argc, char **argv)
     rng_normal_fill(&r, obs, (long)B * OBS);
     rng_normal_fill(&r, act, (long)B * ACT);
     rng_normal_fill(&r, dy, (long)B * 2 * ACT);
-    rng_normal_fill(&r, sa, (long)B * HIDDEN);
-    rng_normal_fill(&r, sb, (long)HIDDEN * HIDDEN);
     memset(G, 0, sizeof(float) * (size_t)gmax * (size_t)mode_k[N_MODES - 1]);
     nn_in critic_in[2] = {{obs, OBS, 0}, {act, ACT, 0}}, actor_in[1] = {{obs, OBS, 0}};
 
@@ -207,7 +193,6 @@ int cmd_bench_nets(int argc, char **argv)
            nets[0].p->n, nets[1].p->n);
 
     /* Round 0 warms up (page faults of G, OpenBLAS buffers) and is not counted. */
-    double sgemm_flops = 3 * 2.0 * B * HIDDEN * HIDDEN;
     for (int round = -1; round < rounds; round++) {
         for (int ni = 0; ni < 2; ni++) {
             bnet *n = &nets[ni];
@@ -227,21 +212,13 @@ int cmd_bench_nets(int argc, char **argv)
                     times[(ni * N_MODES + mi) * rounds + round] = dt;
             }
         }
-        /* The three products of a 400-wide layer: forward (NT), weight
-         * gradient (TN, reduction over the batch), signal (NN). */
-        double t0 = tm_now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, HIDDEN, HIDDEN, 1.0f, sa, HIDDEN,
-                    sb, HIDDEN, 0.0f, sc, HIDDEN);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, HIDDEN, HIDDEN, B, 1.0f, sa, HIDDEN,
-                    sc, HIDDEN, 0.0f, sd, HIDDEN);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, HIDDEN, HIDDEN, 1.0f, sa, HIDDEN,
-                    sb, HIDDEN, 0.0f, sc, HIDDEN);
-        double dt = tm_now() - t0;
+        double dt = bench_sgemm_round(&sg);
         if (round >= 0)
             times[2 * N_MODES * rounds + round] = dt;
     }
 
-    double sgemm_gflops = sgemm_flops / median(times + 2 * N_MODES * rounds, rounds) * 1e-9;
+    double sgemm_gflops =
+        bench_sgemm_flops(&sg) / bench_median(times + 2 * N_MODES * rounds, rounds) * 1e-9;
     printf("sgemm %dx%dx%d (NT + TN + NN): %.1f GFLOP/s (median)\n\n", B, HIDDEN, HIDDEN,
            sgemm_gflops);
     printf("%-7s %-16s %10s %10s %9s %7s %11s\n", "net", "gradient", "ms median", "ms min",
@@ -251,7 +228,7 @@ int cmd_bench_nets(int argc, char **argv)
         double base = 0;
         for (int mi = 0; mi < N_MODES; mi++) {
             double *t = times + (ni * N_MODES + mi) * rounds;
-            double med = median(t, rounds), mn = t[0]; /* sorted by median() */
+            double med = bench_median(t, rounds), mn = t[0]; /* sorted by bench_median() */
             double gf = nets[ni].flops / med * 1e-9;
             char label[32];
             if (mi == 0)
@@ -281,6 +258,7 @@ int cmd_bench_nets(int argc, char **argv)
 out:
     free_net(&nets[0]);
     free_net(&nets[1]);
-    free(obs), free(act), free(dy), free(off), free(sa), free(sb), free(sc), free(sd), free(G), free(times);
+    bench_sgemm_free(&sg);
+    free(obs), free(act), free(dy), free(off), free(G), free(times);
     return ret;
 }

@@ -1,0 +1,58 @@
+#include "cli/bench.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/timer.h"
+
+int bench_sgemm_init(bench_sgemm *s, int B, int H, rng_state *r, mtrl_err *e)
+{
+    memset(s, 0, sizeof *s);
+    s->B = B;
+    s->H = H;
+    s->x = malloc(sizeof(float) * (size_t)B * (size_t)H);
+    s->w = malloc(sizeof(float) * (size_t)H * (size_t)H);
+    s->y = malloc(sizeof(float) * (size_t)B * (size_t)H);
+    s->gw = malloc(sizeof(float) * (size_t)H * (size_t)H);
+    if (!s->x || !s->w || !s->y || !s->gw) {
+        bench_sgemm_free(s);
+        return err_set(e, MTRL_ENOMEM, "out of memory for the %d x %d sgemm reference", B, H);
+    }
+    rng_normal_fill(r, s->x, (long)B * H);
+    rng_normal_fill(r, s->w, (long)H * H);
+    return 0;
+}
+
+void bench_sgemm_free(bench_sgemm *s)
+{
+    free(s->x), free(s->w), free(s->y), free(s->gw);
+    memset(s, 0, sizeof *s);
+}
+
+double bench_sgemm_round(bench_sgemm *s)
+{
+    int B = s->B, H = s->H;
+    double t0 = tm_now();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, H, H, 1.0f, s->x, H, s->w, H, 0.0f,
+                s->y, H);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, B, 1.0f, s->x, H, s->y, H, 0.0f,
+                s->gw, H);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, H, 1.0f, s->x, H, s->w, H, 0.0f,
+                s->y, H);
+    return tm_now() - t0;
+}
+
+double bench_sgemm_flops(const bench_sgemm *s) { return 3 * 2.0 * s->B * (double)s->H * s->H; }
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double bench_median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
