@@ -146,4 +146,103 @@ static inline double ref_minimize_simplex(int n, ref_fn f, void *ctx, int iters,
     return fbest;
 }
 
+/* Eigendecomposition of a symmetric n x n matrix by cyclic Jacobi rotations
+ * (slow, simple, accurate): on return ev[r] are the eigenvalues (unsorted)
+ * and column r of V (V[i*n + r]) the eigenvector of ev[r]. A is not
+ * changed. */
+static inline void ref_jacobi_eigh(int n, const double *A, double *ev, double *V)
+{
+    double *M = malloc(sizeof(double) * (size_t)n * (size_t)n);
+    memcpy(M, A, sizeof(double) * (size_t)n * (size_t)n);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++)
+            V[i * n + j] = i == j;
+    for (int sweep = 0; sweep < 100; sweep++) {
+        double off = 0, tot = 0;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) {
+                tot += M[i * n + j] * M[i * n + j];
+                if (i != j)
+                    off += M[i * n + j] * M[i * n + j];
+            }
+        if (off <= 1e-30 * tot)
+            break;
+        for (int p = 0; p < n; p++)
+            for (int q = p + 1; q < n; q++) {
+                double apq = M[p * n + q];
+                if (apq == 0)
+                    continue;
+                double th = (M[q * n + q] - M[p * n + p]) / (2 * apq);
+                double t = (th >= 0 ? 1 : -1) / (fabs(th) + sqrt(th * th + 1));
+                double c = 1 / sqrt(t * t + 1), s = t * c;
+                for (int k = 0; k < n; k++) { /* M <- J^T M J */
+                    double mkp = M[k * n + p], mkq = M[k * n + q];
+                    M[k * n + p] = c * mkp - s * mkq;
+                    M[k * n + q] = s * mkp + c * mkq;
+                }
+                for (int k = 0; k < n; k++) {
+                    double mpk = M[p * n + k], mqk = M[q * n + k];
+                    M[p * n + k] = c * mpk - s * mqk;
+                    M[q * n + k] = s * mpk + c * mqk;
+                }
+                for (int k = 0; k < n; k++) {
+                    double vkp = V[k * n + p], vkq = V[k * n + q];
+                    V[k * n + p] = c * vkp - s * vkq;
+                    V[k * n + q] = s * vkp + c * vkq;
+                }
+            }
+    }
+    for (int i = 0; i < n; i++)
+        ev[i] = M[i * n + i];
+    free(M);
+}
+
+/* Solves the n x n system M x = b by Gaussian elimination with partial
+ * pivoting (M and b are copied). Returns -1 if M is (numerically) singular. */
+static inline int ref_solve(int n, const double *M, const double *b, double *x)
+{
+    double *T = malloc(sizeof(double) * (size_t)n * (size_t)(n + 1));
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < n; j++)
+            T[i * (n + 1) + j] = M[i * n + j];
+        T[i * (n + 1) + n] = b[i];
+    }
+    int rc = 0;
+    for (int col = 0; col < n && !rc; col++) {
+        int piv = col;
+        for (int r = col + 1; r < n; r++)
+            if (fabs(T[r * (n + 1) + col]) > fabs(T[piv * (n + 1) + col]))
+                piv = r;
+        if (fabs(T[piv * (n + 1) + col]) < 1e-300) {
+            rc = -1;
+            break;
+        }
+        for (int t = 0; t <= n; t++) {
+            double x0 = T[piv * (n + 1) + t];
+            T[piv * (n + 1) + t] = T[col * (n + 1) + t];
+            T[col * (n + 1) + t] = x0;
+        }
+        for (int r = col + 1; r < n; r++) {
+            double f = T[r * (n + 1) + col] / T[col * (n + 1) + col];
+            for (int t = col; t <= n; t++)
+                T[r * (n + 1) + t] -= f * T[col * (n + 1) + t];
+        }
+    }
+    for (int r = n - 1; r >= 0 && !rc; r--) {
+        double s = T[r * (n + 1) + n];
+        for (int t = r + 1; t < n; t++)
+            s -= T[r * (n + 1) + t] * x[t];
+        x[r] = s / T[r * (n + 1) + r];
+    }
+    free(T);
+    return rc;
+}
+
+/* Float G of K rows from a double array (row-major). */
+static inline void ref_to_float(long n, const double *x, float *y)
+{
+    for (long i = 0; i < n; i++)
+        y[i] = (float)x[i];
+}
+
 #endif

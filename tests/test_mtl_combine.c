@@ -1,8 +1,9 @@
 /* The combiner interface: mean and sum against sums written here, the
  * stats (weights, norms, cosines) against direct computations, non-finite
  * input flagged for every method, bad options refused by name, fewer tasks
- * than the maximum, determinism for a seed, and checkpoint state through
- * HDF5 that resumes the random draws exactly. */
+ * than the maximum, task lists and what each method needs, determinism for
+ * a seed, and checkpoint state through HDF5 that resumes the random draws
+ * exactly. */
 #include "testutil.h"
 
 #include "mtl/mtl.h"
@@ -17,6 +18,22 @@ static mtl_combiner *make(mtl_method m, int K, long P, uint64_t seed)
     mtrl_err e;
     assert_int_equal(mtl_create(&c, K, P, &o, &e), 0);
     return c;
+}
+
+/* Methods whose weights come from the K x K Gram of G (and so report the
+ * Gram's stats); the others draw them (RLW), take them from the losses
+ * (FAMO) or work elementwise (GradDrop). */
+static int from_gram(int m)
+{
+    return m >= MTL_PCGRAD && m != MTL_RLW && m != MTL_FAMO && m != MTL_GRADDROP;
+}
+
+/* Positive losses for the methods that need them, NULL for the others. */
+static const float *losses_for(int m)
+{
+    static const float L[64] = {1.0f, 0.5f, 2.0f, 0.25f, 1.5f, 3.0f, 0.75f, 1.25f, 2.5f, 0.1f,
+                                1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f, 1.0f};
+    return m == MTL_FAMO ? L : NULL;
 }
 
 static void test_mean_and_sum(void **st_)
@@ -79,6 +96,8 @@ static void test_stats_match_direct(void **st_)
     g0 = sqrt(g0) / K;
     assert_true(nc > 0);
     for (int m = MTL_PCGRAD; m < MTL_METHOD_COUNT; m++) {
+        if (!from_gram(m))
+            continue;
         mtl_combiner *c = make((mtl_method)m, K, P, 3);
         mtl_stats st;
         mtrl_err e;
@@ -125,15 +144,15 @@ static void test_nonfinite_flagged(void **st_)
                 for (int row = 0; row < K; row++) {
                     ref_make_G(&r, K, P, -0.5, G);
                     G[row * P + 17] = bad[b];
-                    assert_int_equal(mtl_combine(c, G, NULL, d, &st, &e), 0);
+                    assert_int_equal(mtl_combine(c, G, losses_for(m), d, &st, &e), 0);
                     assert_int_equal(st.nonfinite, 1);
                 }
             /* A value so large the Gram overflows float is flagged too. */
             ref_make_G(&r, K, P, -0.5, G);
             G[3] = 3e25f;
-            assert_int_equal(mtl_combine(c, G, NULL, d, &st, &e), 0);
-            if (m != MTL_MEAN && m != MTL_SUM) /* mean/sum form no Gram: d is finite */
-                assert_int_equal(st.nonfinite, 1);
+            assert_int_equal(mtl_combine(c, G, losses_for(m), d, &st, &e), 0);
+            if (m != MTL_MEAN && m != MTL_SUM && from_gram(m)) /* the others form no Gram: */
+                assert_int_equal(st.nonfinite, 1);               /* their d is finite */
             /* Finite input, NaN loss value: flagged; finite both: not. */
             ref_make_G(&r, K, P, -0.5, G);
             float losses[K] = {1, 2, 3, 4, 5};
@@ -170,6 +189,29 @@ static void test_bad_options_and_names(void **st_)
     o.fast_subset = 0;
     assert_int_equal(mtl_create(&c, 3, 10, &o, &e), MTRL_EINPUT);
     assert_non_null(strstr(e.msg, "subset"));
+    /* The new methods' options, each refused by name. */
+    struct {
+        mtl_method m;
+        const char *what;
+    } bad[] = {{MTL_GRADDROP, "graddrop_k"}, {MTL_NASH_MTL, "nash_update_every"},
+               {MTL_NASH_MTL, "nash_iters"}, {MTL_NASH_MTL, "nash_max_norm"},
+               {MTL_FAMO, "famo_lr"},        {MTL_FAMO, "famo_gamma"},
+               {MTL_UPGRAD, "upgrad_norm_eps"}, {MTL_DUALPROJ, "upgrad_reg_eps"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        mtl_options_default(&o, bad[i].m);
+        switch (i) {
+        case 0: o.graddrop_k = -1; break;
+        case 1: o.nash_update_every = 0; break;
+        case 2: o.nash_iters = 0; break;
+        case 3: o.nash_max_norm = NAN; break;
+        case 4: o.famo_lr = 0; break;
+        case 5: o.famo_gamma = -1; break;
+        case 6: o.upgrad_norm_eps = -1; break;
+        default: o.upgrad_reg_eps = INFINITY; break;
+        }
+        assert_int_equal(mtl_create(&c, 3, 10, &o, &e), MTRL_EINPUT);
+        assert_non_null(strstr(e.msg, bad[i].what));
+    }
     mtl_options_default(&o, MTL_PCGRAD);
     assert_int_equal(mtl_create(&c, 3, 10, &o, &e), 0);
     float G[30] = {0}, d[10];
@@ -196,6 +238,57 @@ static void test_bad_options_and_names(void **st_)
     assert_int_equal(mtl_fast_gram_parse("subset", &fg, &e), 0);
     assert_int_equal(fg, MTL_FAST_GRAM_SUBSET);
     assert_int_equal(mtl_fast_gram_parse("all", &fg, &e), MTRL_EINPUT);
+    mtl_rlw_dist rd;
+    assert_int_equal(mtl_rlw_dist_parse("normal", &rd, &e), 0);
+    assert_int_equal(rd, MTL_RLW_NORMAL);
+    assert_int_equal(mtl_rlw_dist_parse("gauss", &rd, &e), MTRL_EINPUT);
+    assert_non_null(strstr(e.msg, "dirichlet"));
+    mtl_famo_scale fs;
+    assert_int_equal(mtl_famo_scale_parse("mtrl", &fs, &e), 0);
+    assert_int_equal(fs, MTL_FAMO_MTRL);
+    assert_int_equal(mtl_famo_scale_parse("c2", &fs, &e), MTRL_EINPUT);
+    /* Every method name the config schema knows parses (the agent refuses
+     * names it cannot parse). */
+    const char *cfg_names[] = {"aligned_mtl", "aligned_mtl_ub", "imtl_g", "graddrop", "rlw",
+                               "nash_mtl",    "famo",           "upgrad", "dualproj", "config"};
+    for (size_t i = 0; i < sizeof cfg_names / sizeof *cfg_names; i++)
+        assert_int_equal(mtl_method_parse(cfg_names[i], &mm, &e), 0);
+}
+
+static void test_task_lists_and_needs(void **st_)
+{
+    (void)st_;
+    enum { K = 4, P = 20 };
+    rng_state r;
+    rng_seed(&r, 9, 1);
+    float G[K * P], d[P], d2[P];
+    ref_make_G(&r, K, P, -0.5, G);
+    mtl_combiner *c = make(MTL_CAGRAD, K, P, 0), *c2 = make(MTL_CAGRAD, K, P, 0);
+    mtrl_err e;
+    int dup[3] = {0, 2, 0}, out[2] = {1, 4}, ok[3] = {3, 0, 1};
+    mtl_input in = {.k = 3, .G = G, .tasks = dup};
+    assert_int_equal(mtl_combine_in(c, &in, d, NULL, &e), MTRL_EINPUT);
+    assert_non_null(strstr(e.msg, "distinct"));
+    in = (mtl_input){.k = 2, .G = G, .tasks = out};
+    assert_int_equal(mtl_combine_in(c, &in, d, NULL, &e), MTRL_EINPUT);
+    in = (mtl_input){.k = 3, .G = G, .tasks = ok};
+    assert_int_equal(mtl_combine_in(c, NULL, d, NULL, &e), MTRL_EINPUT);
+    assert_int_equal(mtl_combine_in(c, &in, NULL, NULL, &e), MTRL_EINPUT);
+    /* A stateless method ignores the task list. */
+    assert_int_equal(mtl_combine_in(c, &in, d, NULL, &e), 0);
+    assert_int_equal(mtl_combine_k(c2, 3, G, NULL, d2, NULL, &e), 0);
+    assert_memory_equal(d, d2, sizeof d);
+    mtl_destroy(c), mtl_destroy(c2);
+    for (int m = 0; m < MTL_METHOD_COUNT; m++) {
+        c = make((mtl_method)m, K, P, 0);
+        unsigned want = m == MTL_FAMO             ? MTL_NEEDS_LOSSES | MTL_NEEDS_AFTER_STEP
+                        : m == MTL_ALIGNED_MTL_UB ? MTL_NEEDS_REP_GRAM
+                                                  : 0;
+        assert_int_equal(mtl_needs(c), want);
+        long len = m == MTL_NASH_MTL ? K + 2 : m == MTL_FAMO ? 5 * K + 2 : 0;
+        assert_int_equal(mtl_state_len(c), len);
+        mtl_destroy(c);
+    }
 }
 
 static void test_fewer_tasks_than_max(void **st_)
@@ -213,9 +306,9 @@ static void test_fewer_tasks_than_max(void **st_)
         mtrl_err e;
         mtl_stats st;
         for (int call = 0; call < 2; call++) {
-            assert_int_equal(mtl_combine_k(big, 7, G, NULL, a, &st, &e), 0);
+            assert_int_equal(mtl_combine_k(big, 7, G, losses_for(m), a, &st, &e), 0);
             assert_int_equal(st.K, 7);
-            assert_int_equal(mtl_combine(small, G, NULL, b, NULL, &e), 0);
+            assert_int_equal(mtl_combine(small, G, losses_for(m), b, NULL, &e), 0);
             assert_memory_equal(a, b, sizeof(float) * P);
         }
         mtl_destroy(big);
@@ -233,8 +326,8 @@ static void test_seed_determinism(void **st_)
     float *G = malloc(sizeof(float) * 10 * P), *a = malloc(sizeof(float) * P),
           *b = malloc(sizeof(float) * P);
     ref_make_G(&r, 10, P, -0.8, G);
-    mtl_method ms[2] = {MTL_PCGRAD, MTL_CAGRAD_FAST};
-    for (int t = 0; t < 2; t++) {
+    mtl_method ms[4] = {MTL_PCGRAD, MTL_CAGRAD_FAST, MTL_RLW, MTL_GRADDROP};
+    for (int t = 0; t < 4; t++) {
         mtl_combiner *c1 = make(ms[t], 10, P, 42), *c2 = make(ms[t], 10, P, 42),
                      *c3 = make(ms[t], 10, P, 43);
         mtrl_err e;
@@ -304,6 +397,7 @@ int main(void)
         cmocka_unit_test(test_nonfinite_flagged),
         cmocka_unit_test(test_bad_options_and_names),
         cmocka_unit_test(test_fewer_tasks_than_max),
+        cmocka_unit_test(test_task_lists_and_needs),
         cmocka_unit_test(test_seed_determinism),
         cmocka_unit_test(test_checkpoint_resumes_draws),
     };

@@ -137,6 +137,8 @@ static void run_fit(const char *method)
     small_config(&c, method);
     c.agent.critic_lr = 3e-3;
     c.agent.actor_lr = 3e-3;
+    if (!strcmp(method, "famo")) /* FAMO reweights the critic only */
+        c.mtl.on_actor = c.mtl.on_alpha = 0;
     sac_agent *a = make_agent(&c);
     rb_buffer *rb = make_buffer();
     rb_batch *b = sample(rb, 7);
@@ -159,7 +161,10 @@ static void run_fit(const char *method)
 static void test_losses_fall_on_a_fixed_batch(void **st)
 {
     (void)st;
-    const char *methods[] = {"mean", "sum", "pcgrad", "cagrad", "cagrad_fast", "mgda"};
+    const char *methods[] = {"mean",     "sum",    "pcgrad",   "cagrad", "cagrad_fast",
+                             "mgda",     "aligned_mtl", "aligned_mtl_ub", "imtl_g",
+                             "graddrop", "rlw",    "nash_mtl", "famo",   "upgrad",
+                             "dualproj", "config"};
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
         run_fit(methods[i]);
 }
@@ -254,7 +259,9 @@ static void test_checkpoint_continues_bit_for_bit(void **st)
     rb_destroy(rb);
 }
 
-static void test_rejects_unimplemented_method(void **st)
+/* FAMO needs the losses after the step, which the agent recomputes for the
+ * critic only: on the actor it is refused by name. */
+static void test_rejects_famo_off_the_critic(void **st)
 {
     (void)st;
     mtrl_config c;
@@ -266,6 +273,93 @@ static void test_rejects_unimplemented_method(void **st)
     assert_null(a);
 }
 
+/* The agent's side of the combiners that need more than G: FAMO's logits
+ * move (so mtl_after_step ran with the recomputed critic losses, and nothing
+ * is left pending between updates); Aligned-MTL-UB weighs by the
+ * representation Gram the agent forms, so it departs from Aligned-MTL on the
+ * parameter Gram; Nash-MTL and IMTL-G on a shared temperature (a rank-1
+ * Gram) never produce a non-finite update; FAMO and Nash-MTL state survives
+ * a checkpoint bit for bit. */
+static void test_stateful_and_representation_methods(void **st)
+{
+    (void)st;
+    rb_buffer *rb = make_buffer();
+    rb_batch *b = sample(rb, 9);
+    mtrl_err e;
+    sac_update_stats s;
+    char path[512];
+    snprintf(path, sizeof path, "%s/famo_agent.h5", test_tmpdir());
+
+    mtrl_config c;
+    small_config(&c, "famo");
+    c.mtl.on_actor = c.mtl.on_alpha = 0;
+    sac_agent *a = make_agent(&c);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(sac_update(a, b, &s, &e), 0);
+    h5_file *f;
+    assert_int_equal(h5_create(&f, path, &e), 0);
+    assert_int_equal(sac_save(a, f, "agent", &e), 0);
+    assert_int_equal(h5_commit(f, &e), 0);
+    assert_int_equal(h5_open(&f, path, &e), 0);
+    float state[5 * K + 2];
+    assert_int_equal(h5_read_f32_into(f, "agent/critic/mtl/state", 5 * K + 2, state, &e), 0);
+    double moved = 0;
+    for (int k = 0; k < K; k++)
+        moved += fabs(state[k]);
+    assert_true(moved > 1e-3);
+    assert_true(state[3 * K] == 20.0f); /* one logit step per update */
+    assert_true(state[3 * K + 1] == 0.0f);
+    sac_agent *a2 = make_agent(&c);
+    assert_int_equal(sac_load(a2, f, "agent", &e), 0);
+    h5_close(f);
+    float x[K * ACT], y[K * ACT];
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(sac_update(a, b, &s, &e), 0);
+        assert_int_equal(sac_update(a2, b, &s, &e), 0);
+    }
+    actions_of(a, x);
+    actions_of(a2, y);
+    assert_memory_equal(x, y, sizeof x);
+    sac_destroy(a);
+    sac_destroy(a2);
+
+    /* UB vs Aligned-MTL: same seed, same batches, different weights. */
+    mtrl_config cu, ca;
+    small_config(&cu, "aligned_mtl_ub");
+    small_config(&ca, "aligned_mtl");
+    cu.agent.alpha = ca.agent.alpha = CFG_ALPHA_SHARED;
+    sac_agent *au = make_agent(&cu), *aa = make_agent(&ca);
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(sac_update(au, b, &s, &e), 0);
+        assert_int_equal(s.skipped, 0);
+        assert_int_equal(sac_update(aa, b, &s, &e), 0);
+    }
+    actions_of(au, x);
+    actions_of(aa, y);
+    double apart = 0;
+    for (int i = 0; i < K * ACT; i++)
+        apart += fabs(x[i] - y[i]);
+    assert_true(apart > 1e-4);
+    sac_destroy(au);
+    sac_destroy(aa);
+
+    /* Shared temperature through Nash-MTL and IMTL-G: finite throughout. */
+    const char *rank1[] = {"nash_mtl", "imtl_g", "upgrad"};
+    for (int m = 0; m < 3; m++) {
+        small_config(&c, rank1[m]);
+        c.agent.alpha = CFG_ALPHA_SHARED;
+        a = make_agent(&c);
+        for (int i = 0; i < 30; i++) {
+            assert_int_equal(sac_update(a, b, &s, &e), 0);
+            assert_int_equal(s.skipped, 0);
+            assert_true(isfinite(s.alpha) && isfinite(s.critic_loss));
+        }
+        sac_destroy(a);
+    }
+    rb_batch_destroy(b);
+    rb_destroy(rb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -273,7 +367,8 @@ int main(void)
         cmocka_unit_test(test_losses_fall_on_a_fixed_batch),
         cmocka_unit_test(test_alpha_moves_toward_target_entropy),
         cmocka_unit_test(test_checkpoint_continues_bit_for_bit),
-        cmocka_unit_test(test_rejects_unimplemented_method),
+        cmocka_unit_test(test_rejects_famo_off_the_critic),
+        cmocka_unit_test(test_stateful_and_representation_methods),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

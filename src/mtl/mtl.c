@@ -1,6 +1,8 @@
 /* mtl: the combiner object, the shared Gram -> weights -> sgemv pipeline,
- * and checkpoint state. The per-method K-dimensional solvers live in
- * pcgrad.c, cagrad.c and mgda.c. */
+ * and checkpoint state. The per-method K-dimensional solvers live in one
+ * file per method (pcgrad.c, cagrad.c, mgda.c, aligned.c, imtl.c, graddrop.c,
+ * rlw.c, nash.c, famo.c, upgrad.c, conflict_free.c); linalg.c holds the
+ * small dense solvers they share. */
 #include "mtl/mtl_impl.h"
 
 #include <cblas.h>
@@ -11,7 +13,9 @@
 #include "core/timer.h"
 
 static const char *const method_names[MTL_METHOD_COUNT] = {
-    "mean", "sum", "pcgrad", "cagrad", "cagrad_fast", "mgda",
+    "mean",     "sum",      "pcgrad", "cagrad",   "cagrad_fast", "mgda",
+    "aligned_mtl", "aligned_mtl_ub", "imtl_g", "graddrop", "rlw", "nash_mtl",
+    "famo",     "upgrad",   "dualproj", "config",
 };
 
 const char *mtl_method_name(mtl_method m)
@@ -28,7 +32,8 @@ int mtl_method_parse(const char *name, mtl_method *out, mtrl_err *e)
         }
     return err_set(e, MTRL_EINPUT,
                    "unknown multi-task method '%s' (valid: mean, sum, pcgrad, cagrad, "
-                   "cagrad_fast, mgda)",
+                   "cagrad_fast, mgda, aligned_mtl, aligned_mtl_ub, imtl_g, graddrop, rlw, "
+                   "nash_mtl, famo, upgrad, dualproj, config)",
                    name ? name : "(null)");
 }
 
@@ -58,6 +63,34 @@ int mtl_fast_gram_parse(const char *name, mtl_fast_gram *out, mtrl_err *e)
                    name ? name : "(null)");
 }
 
+int mtl_rlw_dist_parse(const char *name, mtl_rlw_dist *out, mtrl_err *e)
+{
+    if (name && !strcmp(name, "dirichlet")) {
+        *out = MTL_RLW_DIRICHLET;
+        return 0;
+    }
+    if (name && !strcmp(name, "normal")) {
+        *out = MTL_RLW_NORMAL;
+        return 0;
+    }
+    return err_set(e, MTRL_EINPUT, "unknown RLW distribution '%s' (valid: dirichlet, normal)",
+                   name ? name : "(null)");
+}
+
+int mtl_famo_scale_parse(const char *name, mtl_famo_scale *out, mtrl_err *e)
+{
+    if (name && !strcmp(name, "paper")) {
+        *out = MTL_FAMO_PAPER;
+        return 0;
+    }
+    if (name && !strcmp(name, "mtrl")) {
+        *out = MTL_FAMO_MTRL;
+        return 0;
+    }
+    return err_set(e, MTRL_EINPUT, "unknown FAMO scale '%s' (valid: paper, mtrl)",
+                   name ? name : "(null)");
+}
+
 void mtl_options_default(mtl_options *o, mtl_method m)
 {
     memset(o, 0, sizeof *o);
@@ -70,6 +103,16 @@ void mtl_options_default(mtl_options *o, mtl_method m)
     o->fast_subset = 4;
     o->fast_gram = MTL_FAST_GRAM_FULL;
     o->mgda_normalize = 1;
+    o->graddrop_k = 1.0;
+    o->rlw_dist = MTL_RLW_DIRICHLET;
+    o->nash_update_every = 1;
+    o->nash_iters = 20;
+    o->nash_max_norm = 0;
+    o->famo_lr = 0.025;
+    o->famo_gamma = 0.01;
+    o->famo_scale = MTL_FAMO_PAPER;
+    o->upgrad_norm_eps = 1e-4;
+    o->upgrad_reg_eps = 1e-4;
     o->seed = 0;
     o->stream = RNG_STREAM_MTL;
 }
@@ -121,6 +164,37 @@ static int check_options(int K, long P, const mtl_options *o, mtrl_err *e)
                        o->fast_subset);
     if (o->fast_gram != MTL_FAST_GRAM_FULL && o->fast_gram != MTL_FAST_GRAM_SUBSET)
         return err_set(e, MTRL_EINPUT, "mtl: unknown fast_gram id %d", (int)o->fast_gram);
+    if (!(o->graddrop_k >= 0) || !isfinite(o->graddrop_k))
+        return err_set(e, MTRL_EINPUT, "mtl: graddrop_k must be a finite number >= 0 (got %g)",
+                       o->graddrop_k);
+    if (o->rlw_dist != MTL_RLW_DIRICHLET && o->rlw_dist != MTL_RLW_NORMAL)
+        return err_set(e, MTRL_EINPUT, "mtl: unknown rlw_dist id %d", (int)o->rlw_dist);
+    if (o->nash_update_every < 1)
+        return err_set(e, MTRL_EINPUT, "mtl: nash_update_every must be >= 1 (got %d)",
+                       o->nash_update_every);
+    if (o->nash_iters < 1 || o->nash_iters > 1000)
+        return err_set(e, MTRL_EINPUT, "mtl: nash_iters must be in [1, 1000] (got %d)",
+                       o->nash_iters);
+    if (!(o->nash_max_norm >= 0) || !isfinite(o->nash_max_norm))
+        return err_set(e, MTRL_EINPUT,
+                       "mtl: nash_max_norm must be a finite number >= 0 (got %g; 0 = off)",
+                       o->nash_max_norm);
+    if (!(o->famo_lr > 0) || !isfinite(o->famo_lr))
+        return err_set(e, MTRL_EINPUT, "mtl: famo_lr must be a finite number > 0 (got %g)",
+                       o->famo_lr);
+    if (!(o->famo_gamma >= 0) || !isfinite(o->famo_gamma))
+        return err_set(e, MTRL_EINPUT, "mtl: famo_gamma must be a finite number >= 0 (got %g)",
+                       o->famo_gamma);
+    if (o->famo_scale != MTL_FAMO_PAPER && o->famo_scale != MTL_FAMO_MTRL)
+        return err_set(e, MTRL_EINPUT, "mtl: unknown famo_scale id %d", (int)o->famo_scale);
+    if (!(o->upgrad_norm_eps >= 0) || !isfinite(o->upgrad_norm_eps))
+        return err_set(e, MTRL_EINPUT,
+                       "mtl: upgrad_norm_eps must be a finite number >= 0 (got %g)",
+                       o->upgrad_norm_eps);
+    if (!(o->upgrad_reg_eps >= 0) || !isfinite(o->upgrad_reg_eps))
+        return err_set(e, MTRL_EINPUT,
+                       "mtl: upgrad_reg_eps must be a finite number >= 0 (got %g)",
+                       o->upgrad_reg_eps);
     return 0;
 }
 
@@ -138,17 +212,34 @@ int mtl_create(mtl_combiner **out, int K, long P, const mtl_options *o, mtrl_err
     c->P = P;
     rng_seed(&c->rng, o->seed, o->stream);
     long kk = (long)K * K, k1 = K + 1;
-    /* Enough for any solver: MGDA's bordered system and CAGrad-Fast's two
-     * Grams plus the dual's own scratch are the largest. */
-    c->work_len = 4 * k1 * k1 + 16 * k1 + mtl_cagrad_dual_work(K + 1);
-    c->iwork_len = 4 * k1;
+    /* Enough for any solver: MGDA's bordered system, CAGrad-Fast's two
+     * Grams plus the dual's own scratch, the eigendecomposition's LAPACK
+     * workspace plus three K x K matrices (Nash-MTL's Hessian, UPGrad's
+     * QP blocks) are the largest. */
+    c->work_len = 4 * k1 * k1 + 16 * k1 + mtl_cagrad_dual_work(K + 1) + 3 * kk +
+                  mtl_eigh_work(K) + 16L * K;
+    c->iwork_len = 4 * k1 + mtl_eigh_iwork(K) + 2L * K;
     c->Af = malloc(sizeof(float) * kk);
     c->A = malloc(sizeof(double) * kk);
     c->wd = malloc(sizeof(double) * K);
     c->w = malloc(sizeof(float) * K);
     c->work = malloc(sizeof(double) * c->work_len);
     c->iwork = malloc(sizeof(int) * c->iwork_len);
-    int ok = c->Af && c->A && c->wd && c->w && c->work && c->iwork;
+    c->tasks = malloc(sizeof(int) * K);
+    int ok = c->Af && c->A && c->wd && c->w && c->work && c->iwork && c->tasks;
+    if (ok && o->method == MTL_GRADDROP) {
+        c->fs = malloc(sizeof(float) * 4 * MTL_GD_BLOCK);
+        ok = c->fs != NULL;
+    }
+    if (ok && (o->method == MTL_NASH_MTL || o->method == MTL_FAMO)) {
+        c->state_len = o->method == MTL_NASH_MTL ? mtl_nash_state_len(K) : mtl_famo_state_len(K);
+        c->state = calloc((size_t)c->state_len, sizeof(float));
+        ok = c->state != NULL;
+        if (ok && o->method == MTL_NASH_MTL)
+            mtl_nash_init_state(c);
+        else if (ok)
+            mtl_famo_init_state(c);
+    }
     if (ok && o->method == MTL_CAGRAD_FAST && o->fast_gram == MTL_FAST_GRAM_SUBSET &&
         o->fast_subset < K) {
         c->rows = malloc(sizeof(float) * (o->fast_subset + 1) * P);
@@ -174,6 +265,8 @@ void mtl_destroy(mtl_combiner *c)
     free(c->work);
     free(c->iwork);
     free(c->rows);
+    free(c->fs);
+    free(c->tasks);
     free(c->state);
     free(c);
 }
@@ -214,25 +307,104 @@ static void fill_gram_stats(const mtl_combiner *c, int k, mtl_stats *st)
     st->n_conflicts = nc;
 }
 
-int mtl_combine_k(mtl_combiner *c, int k, const float *G, const float *losses, float *d,
-                  mtl_stats *stats, mtrl_err *e)
+/* Weights in wd that did not come from a Gram: one sgemv, the finiteness
+ * check, and ||d|| from d itself (there is no Gram to take it from). */
+static void combine_fixed(mtl_combiner *c, int k, const float *G, float *d, mtl_stats *st)
+{
+    const long P = c->P;
+    double t0 = tm_now();
+    for (int i = 0; i < k; i++) {
+        c->w[i] = (float)c->wd[i];
+        if (!isfinite(c->w[i]))
+            st->nonfinite = 1;
+    }
+    if (st->nonfinite) {
+        st->t_combine = tm_now() - t0;
+        return;
+    }
+    cblas_sgemv(CblasRowMajor, CblasTrans, k, (int)P, 1.0f, G, (int)P, c->w, 1, 0.0f, d, 1);
+    if (any_nonfinite_f(d, P))
+        st->nonfinite = 1;
+    else
+        st->d_norm = cblas_snrm2((int)P, d, 1);
+    st->t_combine = tm_now() - t0;
+}
+
+/* Nash-MTL's max-norm: the reference clips the norm of the update after the
+ * backward pass; here on the weights when ||d|| is known from the Gram. */
+static void nash_clip_weights(mtl_combiner *c, int k)
+{
+    double mx = c->o.nash_max_norm, dd = 0;
+    if (mx <= 0)
+        return;
+    for (int i = 0; i < k; i++)
+        for (int j = 0; j < k; j++)
+            dd += c->wd[i] * c->A[(long)i * k + j] * c->wd[j];
+    if (dd > mx * mx)
+        for (int i = 0; i < k; i++)
+            c->wd[i] *= mx / sqrt(dd);
+}
+
+static int check_input(mtl_combiner *c, const mtl_input *in, mtl_stats *st, mtrl_err *e)
+{
+    if (!c || !in || !in->G)
+        return err_set(e, MTRL_EINPUT, "mtl_combine: NULL combiner, input or G");
+    const int k = in->k;
+    if (k < 1 || k > c->K)
+        return err_set(e, MTRL_EINPUT, "mtl_combine: %d tasks given, combiner holds 1..%d",
+                       k, c->K);
+    if (in->tasks) {
+        int *seen = c->iwork; /* free until a solver runs */
+        for (int t = 0; t < c->K; t++)
+            seen[t] = 0;
+        for (int i = 0; i < k; i++) {
+            int t = in->tasks[i];
+            if (t < 0 || t >= c->K || seen[t])
+                return err_set(e, MTRL_EINPUT,
+                               "mtl_combine: row %d has task %d (tasks must be distinct, in "
+                               "0..%d)",
+                               i, t, c->K - 1);
+            seen[t] = 1;
+            c->tasks[i] = t;
+        }
+    } else {
+        for (int i = 0; i < k; i++)
+            c->tasks[i] = i;
+    }
+    const unsigned needs = mtl_needs(c);
+    if ((needs & MTL_NEEDS_LOSSES) && !in->losses)
+        return err_set(e, MTRL_EINPUT, "mtl_combine: %s needs the per-task losses",
+                       mtl_method_name(c->o.method));
+    if (in->losses)
+        for (int i = 0; i < k; i++) {
+            if (!isfinite(in->losses[i]))
+                st->nonfinite = 1;
+            else if ((needs & MTL_NEEDS_LOSSES) && in->losses[i] < 0)
+                return err_set(e, MTRL_EINPUT,
+                               "mtl_combine: %s works on log losses, but task %d's loss is "
+                               "%g < 0",
+                               mtl_method_name(c->o.method), c->tasks[i], in->losses[i]);
+        }
+    return 0;
+}
+
+int mtl_combine_in(mtl_combiner *c, const mtl_input *in, float *d, mtl_stats *stats,
+                   mtrl_err *e)
 {
     mtl_stats local;
     mtl_stats *st = stats ? stats : &local;
     memset(st, 0, sizeof *st);
-    if (!c || !G || !d)
-        return err_set(e, MTRL_EINPUT, "mtl_combine: NULL combiner, G or d");
-    if (k < 1 || k > c->K)
-        return err_set(e, MTRL_EINPUT, "mtl_combine: %d tasks given, combiner holds 1..%d",
-                       k, c->K);
+    if (!d)
+        return err_set(e, MTRL_EINPUT, "mtl_combine: NULL d");
+    int rc = check_input(c, in, st, e);
+    if (rc)
+        return rc;
+    const int k = in->k;
+    const float *G = in->G;
     const long P = c->P;
     st->K = k;
     st->w = c->w;
     st->min_cos = 1;
-    if (losses)
-        for (int i = 0; i < k; i++)
-            if (!isfinite(losses[i]))
-                st->nonfinite = 1;
 
     const mtl_method m = c->o.method;
     double t0 = tm_now();
@@ -263,6 +435,58 @@ int mtl_combine_k(mtl_combiner *c, int k, const float *G, const float *losses, f
         }
         return 0;
     }
+    if (m == MTL_GRADDROP) {
+        mtl_graddrop(c, k, G, d, st);
+        return 0;
+    }
+    if (m == MTL_RLW || m == MTL_FAMO || (m == MTL_NASH_MTL && mtl_nash_reuse(c))) {
+        /* Weights that need nothing from G: no Gram, one sgemv. */
+        if (m == MTL_RLW)
+            mtl_rlw_weights(c, k);
+        else if (m == MTL_NASH_MTL)
+            mtl_nash_cached(c, k);
+        else if (st->nonfinite) { /* a NaN loss: FAMO's weights would be NaN */
+            for (int j = 0; j < k; j++)
+                c->w[j] = 0.0f;
+            mtl_famo_cancel(c);
+            return 0;
+        } else
+            mtl_famo_weights(c, k, in->losses);
+        double t1 = tm_now();
+        st->t_solve = t1 - t0;
+        combine_fixed(c, k, G, d, st);
+        if (m == MTL_NASH_MTL) {
+            mtl_nash_count(c);
+            double mx = c->o.nash_max_norm;
+            if (!st->nonfinite && mx > 0 && st->d_norm > mx) {
+                float f = (float)(mx / st->d_norm);
+                cblas_sscal((int)P, f, d, 1);
+                for (int i = 0; i < k; i++)
+                    c->w[i] *= f;
+                st->d_norm = mx;
+            }
+        }
+        if (m == MTL_FAMO && st->nonfinite)
+            mtl_famo_cancel(c);
+        return 0;
+    }
+    if (m == MTL_ALIGNED_MTL_UB && in->rep_gram) {
+        /* Weights from the representation Gram; G only enters the sgemv. */
+        for (long t = 0; t < (long)k * k; t++) {
+            c->A[t] = in->rep_gram[t];
+            if (!isfinite(c->A[t]))
+                st->nonfinite = 1;
+        }
+        if (st->nonfinite) {
+            for (int j = 0; j < k; j++)
+                c->w[j] = 0.0f;
+            return 0;
+        }
+        st->iters = mtl_aligned_solve(k, c->A, c->wd, c->work, c->iwork);
+        st->t_solve = tm_now() - t0;
+        combine_fixed(c, k, G, d, st);
+        return 0;
+    }
 
     cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, k, (int)P, 1.0f, G, (int)P, 0.0f,
                 c->Af, k);
@@ -276,22 +500,34 @@ int mtl_combine_k(mtl_combiner *c, int k, const float *G, const float *losses, f
             st->nonfinite = 1;
             for (int j = 0; j < k; j++)
                 c->w[j] = 0.0f;
+            if (m == MTL_NASH_MTL)
+                mtl_nash_count(c);
             return 0;
         }
 
     int iters = 0;
-    if (m == MTL_PCGRAD)
-        mtl_pcgrad_weights(c, k, &iters);
-    else if (m == MTL_CAGRAD)
-        mtl_cagrad_weights(c, k, &iters);
-    else if (m == MTL_CAGRAD_FAST)
-        mtl_cagrad_fast_weights(c, k, &iters);
-    else
-        mtl_mgda_weights(c, k, &iters);
+    switch (m) {
+    case MTL_PCGRAD: mtl_pcgrad_weights(c, k, &iters); break;
+    case MTL_CAGRAD: mtl_cagrad_weights(c, k, &iters); break;
+    case MTL_CAGRAD_FAST: mtl_cagrad_fast_weights(c, k, &iters); break;
+    case MTL_MGDA: mtl_mgda_weights(c, k, &iters); break;
+    case MTL_ALIGNED_MTL:
+    case MTL_ALIGNED_MTL_UB: mtl_aligned_weights(c, k, &iters); break;
+    case MTL_IMTL_G: mtl_imtl_weights(c, k, &iters); break;
+    case MTL_NASH_MTL:
+        mtl_nash_weights(c, k, &iters, &st->fallback);
+        mtl_nash_count(c);
+        nash_clip_weights(c, k);
+        break;
+    case MTL_UPGRAD: mtl_upgrad_weights(c, k, &iters); break;
+    case MTL_DUALPROJ: mtl_dualproj_weights(c, k, &iters); break;
+    case MTL_CONFIG: mtl_config_weights(c, k, &iters); break;
+    default: break; /* handled above */
+    }
     st->iters = iters;
     for (int i = 0; i < k; i++) {
         c->w[i] = (float)c->wd[i];
-        if (!isfinite(c->wd[i]))
+        if (!isfinite(c->w[i]))
             st->nonfinite = 1;
     }
     double t2 = tm_now();
@@ -306,6 +542,13 @@ int mtl_combine_k(mtl_combiner *c, int k, const float *G, const float *losses, f
     return 0;
 }
 
+int mtl_combine_k(mtl_combiner *c, int k, const float *G, const float *losses, float *d,
+                  mtl_stats *stats, mtrl_err *e)
+{
+    mtl_input in = {.k = k, .G = G, .losses = losses};
+    return mtl_combine_in(c, &in, d, stats, e);
+}
+
 int mtl_combine(mtl_combiner *c, const float *G, const float *losses, float *d,
                 mtl_stats *stats, mtrl_err *e)
 {
@@ -316,15 +559,21 @@ int mtl_combine(mtl_combiner *c, const float *G, const float *losses, float *d,
 
 int mtl_after_step(mtl_combiner *c, const float *losses_after, mtrl_err *e)
 {
-    (void)losses_after;
     if (!c)
         return err_set(e, MTRL_EINPUT, "mtl_after_step: NULL combiner");
-    return 0;
+    if (c->o.method != MTL_FAMO)
+        return 0;
+    return mtl_famo_after_step(c, losses_after, e);
 }
 
 unsigned mtl_needs(const mtl_combiner *c)
 {
-    (void)c;
+    if (!c)
+        return 0;
+    if (c->o.method == MTL_FAMO)
+        return MTL_NEEDS_LOSSES | MTL_NEEDS_AFTER_STEP;
+    if (c->o.method == MTL_ALIGNED_MTL_UB)
+        return MTL_NEEDS_REP_GRAM;
     return 0;
 }
 

@@ -3,11 +3,15 @@
  * out; the caller writes d as the gradient before its optimizer step.
  * Gram-based methods form A = G G^T once (one ssyrk), solve a K-dimensional
  * problem in double, and finish with one sgemv d = G^T w, so everything that
- * touches P costs one pass over G plus the Gram. All workspace is allocated by
- * mtl_create; mtl_combine never allocates. Every random draw (PCGrad's orders,
- * CAGrad-Fast's subsets) comes from the combiner's own seeded rng stream.
- * Depends on core (err, rng, timer, h5io) and BLAS only: never on nets, sac,
- * replay or envs. Facts and constants: spec/mtrl-cagrad.md §5. */
+ * touches P costs one pass over G plus the Gram. Methods whose weights do not
+ * look at G (RLW, FAMO, Nash-MTL between its updates) skip the Gram; GradDrop
+ * is elementwise and makes one pass over G of its own. All workspace is
+ * allocated by mtl_create; mtl_combine never allocates. Every random draw
+ * (PCGrad's orders, CAGrad-Fast's subsets, RLW's weights, GradDrop's masks)
+ * comes from the combiner's own seeded rng stream.
+ * Depends on core (err, rng, timer, h5io), BLAS and LAPACKE only: never on
+ * nets, sac, replay or envs. Facts and constants: spec/mtrl-cagrad.md §5 and
+ * spec/mtl-methods.md. */
 #ifndef MTRL_MTL_MTL_H
 #define MTRL_MTL_MTL_H
 
@@ -40,6 +44,56 @@ typedef enum mtl_method {
      * rows by default, as Kurin et al. ran it), solved exactly in double by
      * Wolfe's min-norm-point active-set method on the Gram. */
     MTL_MGDA = 5,
+    /* Aligned-MTL (Senushkin et al. 2023, spec/mtl-methods.md §2): the rows
+     * made orthogonal with the common norm sqrt(lambda_min) of the Gram's
+     * smallest non-negligible eigenvalue, summed with task weights 1 (the
+     * SamsungLabs code: a sum); w = sqrt(lambda_min) V L^(-1/2) V^T 1 from one
+     * symmetric eigendecomposition of the Gram. */
+    MTL_ALIGNED_MTL = 6,
+    /* Aligned-MTL-UB (§3): the same solver on the Gram of the task gradients
+     * with respect to a shared representation H, given by the caller in
+     * mtl_input.rep_gram; the weights then apply to G. Without rep_gram it is
+     * Aligned-MTL on the parameter Gram. */
+    MTL_ALIGNED_MTL_UB = 7,
+    /* IMTL-G (Liu et al. 2021, §4): equal projections of d onto every unit
+     * task gradient, weights summing to 1: w = v / sum(v), v = A^+ n (n_k =
+     * ||g_k||, pseudo-inverse by eigendecomposition); w = 0 if |sum v| <
+     * 1e-12 (TorchJD's guard). The original equations, not Kurin's
+     * transposed solve. */
+    MTL_IMTL_G = 8,
+    /* GradDrop (Chen et al. 2020) as Kurin et al. ran it on parameter
+     * gradients (§5): per coordinate, keep only the positive or only the
+     * negative task contributions, chosen with probability P = 0.5 + k S/(2T
+     * + 1e-7) from one uniform draw; the result rescaled to ||sum of rows||.
+     * Elementwise: no Gram, one pass over G. */
+    MTL_GRADDROP = 9,
+    /* Random loss weighting (Lin et al. 2022; Kurin's variants, §6): a fresh
+     * draw every call, Dirichlet(1) or softmax(N(0, I)), scaled to sum K (a
+     * sum on average). Needs nothing from G but the final sgemv. */
+    MTL_RLW = 10,
+    /* Nash-MTL (Navon et al. 2022, §7): alpha > 0 with alpha_k (A alpha)_k = 1
+     * (the Nash bargaining point, ||d||^2 = K), solved by damped Newton on the
+     * convex f(a) = a^T A a / 2 - sum log a_k, warm-started from the last
+     * solution; recomputed every nash_update_every calls, reused in between;
+     * optional max-norm. No solution (a Pareto-stationary point): the
+     * previous alpha is kept, as the reference does (stats.fallback). */
+    MTL_NASH_MTL = 11,
+    /* FAMO (Liu et al. 2023, §8): weights from the per-task losses and
+     * logits xi kept across calls; needs the losses in mtl_combine and the
+     * same batch's losses after the model step in mtl_after_step, which moves
+     * xi by one Adam step. No Gram. */
+    MTL_FAMO = 12,
+    /* UPGrad (Quinton & Rey, TorchJD, §9): the sum over i of the projections of
+     * g_i / K onto the dual cone {x : <g_k, x> >= 0}, as K bound-constrained
+     * K x K QPs on the trace-normalised, ridge-regularised Gram. */
+    MTL_UPGRAD = 13,
+    /* DualProj (TorchJD; GEM's projection, §10): the mean projected onto the
+     * dual cone, one QP of UPGrad's kind. */
+    MTL_DUALPROJ = 14,
+    /* ConFIG (Liu et al. 2024, §11), Gram form: the direction with equal
+     * positive cosines to every task gradient (pseudo-inverse of the cosine
+     * matrix), with length sum_k <g_k, e>. */
+    MTL_CONFIG = 15,
     MTL_METHOD_COUNT
 } mtl_method;
 
@@ -63,6 +117,18 @@ typedef enum mtl_fast_gram {
     MTL_FAST_GRAM_SUBSET = 1,
 } mtl_fast_gram;
 
+typedef enum mtl_rlw_dist {
+    MTL_RLW_DIRICHLET = 0, /* lambda = K * Dirichlet(1, ..., 1) (Gamma(1) draws) */
+    MTL_RLW_NORMAL = 1,    /* lambda = K * softmax(z), z ~ N(0, I) */
+} mtl_rlw_dist;
+
+/* FAMO's weights w_k = c z_k / (L_k + 1e-8). */
+typedef enum mtl_famo_scale {
+    MTL_FAMO_PAPER = 0, /* c = 1 / sum_k z_k / (L_k + 1e-8): weights sum to 1 */
+    MTL_FAMO_MTRL = 1,  /* c = sum_k z_k / (L_k + 1e-8), as FAMO's mtrl patch ran it:
+                         * the paper's update times c^2 (spec §8) */
+} mtl_famo_scale;
+
 typedef struct mtl_options {
     mtl_method method;
     double c;          /* CAGrad / CAGrad-Fast radius (MT10 paper runs 0.9, MT50 0.5) */
@@ -74,6 +140,16 @@ typedef struct mtl_options {
     int fast_subset;   /* |S| for CAGrad-Fast (4 for MT10, 8 for MT50) */
     mtl_fast_gram fast_gram;
     int mgda_normalize; /* 1: combine l2-normalised rows (Kurin; default), 0: raw rows */
+    double graddrop_k;  /* GradDrop sign-purity factor (1) */
+    mtl_rlw_dist rlw_dist;
+    int nash_update_every; /* >= 1: solve on calls 0, N, 2N, ...; reuse alpha between */
+    int nash_iters;     /* Newton iterations at most (20); see nash.c */
+    double nash_max_norm; /* scale d down to this norm when longer; 0 = off */
+    double famo_lr;     /* Adam step of FAMO's logits (0.025) */
+    double famo_gamma;  /* coupled weight decay of the logits (0.01) */
+    mtl_famo_scale famo_scale;
+    double upgrad_norm_eps; /* UPGrad/DualProj: trace(A) <= this -> the mean (1e-4) */
+    double upgrad_reg_eps;  /* ridge on the trace-normalised Gram (1e-4) */
     uint64_t seed;     /* the run's seed */
     uint64_t stream;   /* rng stream; give each combiner of a run its own
                         * (e.g. RNG_STREAM_MTL * 256 + component index) */
@@ -81,34 +157,48 @@ typedef struct mtl_options {
 
 /* Fills *o with the reference defaults for method m (c 0.5, lr auto,
  * momentum 0.5, 20 steps, rescale default, |S| 4, full Gram, MGDA on
- * normalised rows, seed 0, stream RNG_STREAM_MTL). */
+ * normalised rows, GradDrop k 1, RLW Dirichlet, Nash every call with 20
+ * iterations and no max-norm, FAMO lr 0.025, decay 0.01, paper scale,
+ * UPGrad eps 1e-4 and 1e-4, seed 0, stream RNG_STREAM_MTL). */
 void mtl_options_default(mtl_options *o, mtl_method m);
 
 /* Names as used in configs and on the command line: "mean", "sum", "pcgrad",
- * "cagrad", "cagrad_fast", "mgda"; rescale: "default", "none", "c2", "c";
- * fast_gram: "full", "subset". Parsers return MTRL_EINPUT naming the value
- * and the valid ones. */
+ * "cagrad", "cagrad_fast", "mgda", "aligned_mtl", "aligned_mtl_ub",
+ * "imtl_g", "graddrop", "rlw", "nash_mtl", "famo", "upgrad", "dualproj",
+ * "config"; rescale: "default", "none", "c2", "c"; fast_gram: "full",
+ * "subset"; rlw_dist: "dirichlet", "normal"; famo_scale: "paper", "mtrl".
+ * Parsers return MTRL_EINPUT naming the value and the valid ones. */
 const char *mtl_method_name(mtl_method m);
 int mtl_method_parse(const char *name, mtl_method *out, mtrl_err *e);
 int mtl_rescale_parse(const char *name, mtl_rescale *out, mtrl_err *e);
 int mtl_fast_gram_parse(const char *name, mtl_fast_gram *out, mtrl_err *e);
+int mtl_rlw_dist_parse(const char *name, mtl_rlw_dist *out, mtrl_err *e);
+int mtl_famo_scale_parse(const char *name, mtl_famo_scale *out, mtrl_err *e);
 
 /* Per-call report. Pointers point into the combiner and stay valid until its
  * next mtl_combine or mtl_destroy. */
 typedef struct mtl_stats {
     int K;             /* rows combined */
-    const float *w;    /* K task weights with d = G^T w (always filled) */
+    const float *w;    /* K task weights with d = G^T w (always filled). GradDrop
+                        * is elementwise, so no such w exists: there every w_k
+                        * is the common factor its kept contributions get */
     int nonfinite;     /* 1: G, the losses or the result had a NaN/Inf (or the
                         * Gram overflowed); d is then unspecified and the
                         * caller must skip the update */
-    double g0_norm;    /* ||mean of rows|| (0 if nonfinite) */
+    double g0_norm;    /* ||mean of rows|| (0 if nonfinite, and 0 for the methods
+                        * that never look at G: RLW, FAMO, Nash-MTL's reuse
+                        * calls, Aligned-MTL-UB with rep_gram) */
     double d_norm;     /* ||d|| (from a Gram when there is one: sqrt(w^T A w)) */
     int gram;          /* 1 if the K x K Gram was formed; then also: */
     double min_cos;    /* smallest pairwise cosine of the rows (1 if K < 2) */
     int n_conflicts;   /* pairs with a negative inner product */
     int iters;         /* CAGrad(-Fast): index of the kept iterate (0..steps);
-                        * PCGrad: projections made; MGDA: active-set
-                        * iterations; 0 otherwise */
+                        * PCGrad: projections made; MGDA, UPGrad, DualProj:
+                        * active-set iterations; Nash-MTL: Newton steps (0
+                        * on calls that reuse alpha); 0 otherwise */
+    int fallback;      /* 1: the method's problem had no solution this call and
+                        * it used its documented fallback (Nash-MTL: the
+                        * previous alpha); d is still valid */
     double t_gram;     /* seconds spent forming the Gram (or gathering rows) */
     double t_solve;    /* seconds in the K-dim solve */
     double t_combine;  /* seconds in the final sgemv (and the finiteness check) */
@@ -122,10 +212,10 @@ int mtl_create(mtl_combiner **out, int K, long P, const mtl_options *o, mtrl_err
 void mtl_destroy(mtl_combiner *c); /* NULL is a no-op */
 
 /* d = combination of the K rows of G (K x P row-major float32). losses: the K
- * per-task loss values or NULL (no current method needs them; when given they
- * are checked for finiteness). stats may be NULL. G and d must not overlap.
- * Returns 0 (also when stats->nonfinite is set) or a negative code for a
- * usage error. */
+ * per-task loss values or NULL (only FAMO needs them, see mtl_needs; when
+ * given they are checked for finiteness). stats may be NULL. G and d must not
+ * overlap. Returns 0 (also when stats->nonfinite is set) or a negative code
+ * for a usage error. */
 int mtl_combine(mtl_combiner *c, const float *G, const float *losses, float *d,
                 mtl_stats *stats, mtrl_err *e);
 /* The same for the first k <= K rows only (a batch where only k tasks are
@@ -134,15 +224,41 @@ int mtl_combine(mtl_combiner *c, const float *G, const float *losses, float *d,
 int mtl_combine_k(mtl_combiner *c, int k, const float *G, const float *losses, float *d,
                   mtl_stats *stats, mtrl_err *e);
 
+/* Everything a call can take. mtl_combine and mtl_combine_k are this with
+ * tasks and rep_gram NULL. */
+typedef struct mtl_input {
+    int k;                 /* rows in G, 1..K */
+    const float *G;        /* k x P row-major */
+    const float *losses;   /* k per-task losses, or NULL (FAMO needs them) */
+    /* The task index in [0, K) of each row (distinct), or NULL: row g is
+     * task g. Methods with per-task state (FAMO's logits, Nash-MTL's alpha)
+     * key it by task, so a batch where some tasks are missing (rows packed)
+     * updates the right entries. */
+    const int *tasks;
+    /* Aligned-MTL-UB: k x k Gram (row-major) of the tasks' loss gradients
+     * with respect to a shared representation, or NULL (then the parameter
+     * Gram). Ignored by the other methods. */
+    const float *rep_gram;
+} mtl_input;
+int mtl_combine_in(mtl_combiner *c, const mtl_input *in, float *d, mtl_stats *stats,
+                   mtrl_err *e);
+
 /* For methods that learn from how the losses moved after the step (FAMO):
- * the K losses recomputed on the same batch after the update. None of the
- * current methods does; for them this returns 0 and changes nothing. */
+ * the losses recomputed on the same batch after the update, for the same
+ * rows (and tasks) as the last mtl_combine, which must have given finite
+ * weights (stats.nonfinite 0). With no such combine pending (it was
+ * skipped, or the method does not need this) it returns 0 and changes
+ * nothing; non-finite losses_after also leave the state as it is (the
+ * update then learnt nothing to go by). A negative loss is MTRL_EINPUT:
+ * FAMO works on log losses. */
 int mtl_after_step(mtl_combiner *c, const float *losses_after, mtrl_err *e);
 
 /* What a method needs from the caller. */
 enum {
-    MTL_NEEDS_LOSSES = 1,       /* losses must be non-NULL in mtl_combine */
+    MTL_NEEDS_LOSSES = 1,       /* losses (>= 0) must be non-NULL in mtl_combine */
     MTL_NEEDS_AFTER_STEP = 2,   /* call mtl_after_step after every update */
+    MTL_NEEDS_REP_GRAM = 4,     /* give mtl_input.rep_gram where a representation
+                                 * exists (Aligned-MTL-UB) */
 };
 unsigned mtl_needs(const mtl_combiner *c);
 
@@ -151,9 +267,11 @@ const mtl_options *mtl_get_options(const mtl_combiner *c);
 int mtl_max_tasks(const mtl_combiner *c);
 long mtl_num_params(const mtl_combiner *c);
 
-/* Checkpoint state: the rng and a float vector (empty for the current
- * methods; stateful methods such as Nash-MTL's warm start or FAMO's logits
- * keep theirs there). mtl_state_set needs exactly mtl_state_len floats. */
+/* Checkpoint state: the rng and a float vector (empty for stateless methods;
+ * Nash-MTL: alpha per task, the call counter, a solved flag (K + 2);
+ * FAMO: logits, their Adam moments and step count, and the pending pre-step
+ * losses with their tasks (5K + 2)). mtl_state_set needs exactly
+ * mtl_state_len floats. */
 rng_state *mtl_rng(mtl_combiner *c);
 long mtl_state_len(const mtl_combiner *c);
 void mtl_state_get(const mtl_combiner *c, float *out);

@@ -20,15 +20,84 @@ struct mtl_combiner {
     int *iwork;
     long iwork_len;
     float *rows;    /* CAGrad-Fast subset route: (fast_subset + 1) x P */
-    float *state;   /* method state for checkpoints (none of the current methods) */
+    float *fs;      /* GradDrop: per-block float scratch (4 x MTL_GD_BLOCK) */
+    int *tasks;     /* K: task index of each row of the current call */
+    /* Method state, kept in the float layout it is checkpointed in, so a
+     * restored combiner continues bit for bit: Nash-MTL (K + 2) and FAMO
+     * (5K + 2), see nash.c and famo.c. */
+    float *state;
     long state_len;
 };
+
+/* Coordinates per GradDrop block (its scratch lives in fs). */
+#define MTL_GD_BLOCK 1024
 
 /* Each fills wd[0..k) with the weights on the k rows of G (d = G^T w) from
  * the k x k Gram in c->A; *iters gets the solver's iteration count. */
 void mtl_pcgrad_weights(mtl_combiner *c, int k, int *iters);
 void mtl_cagrad_weights(mtl_combiner *c, int k, int *iters);
 void mtl_mgda_weights(mtl_combiner *c, int k, int *iters);
+void mtl_aligned_weights(mtl_combiner *c, int k, int *iters);
+void mtl_imtl_weights(mtl_combiner *c, int k, int *iters);
+void mtl_upgrad_weights(mtl_combiner *c, int k, int *iters);
+void mtl_dualproj_weights(mtl_combiner *c, int k, int *iters);
+void mtl_config_weights(mtl_combiner *c, int k, int *iters);
+
+/* Weights that do not look at G: RLW draws them; FAMO computes them from the
+ * losses and its logits and records the call for mtl_famo_after_step
+ * (checked, >= 0 losses). Both fill wd[0..k). */
+void mtl_rlw_weights(mtl_combiner *c, int k);
+void mtl_famo_weights(mtl_combiner *c, int k, const float *losses);
+void mtl_famo_cancel(mtl_combiner *c); /* the combine was skipped */
+int mtl_famo_after_step(mtl_combiner *c, const float *losses_after, mtrl_err *e);
+long mtl_famo_state_len(int K);
+void mtl_famo_init_state(mtl_combiner *c);
+
+/* Nash-MTL: 1 if this call reuses the cached alpha (and advances the call
+ * counter either way when told by mtl_nash_count). mtl_nash_weights solves
+ * from c->A (Gram calls), mtl_nash_cached fills wd from the cache; both
+ * apply nothing of the max-norm (the pipeline does, knowing ||d||). */
+int mtl_nash_reuse(const mtl_combiner *c);
+void mtl_nash_count(mtl_combiner *c);
+void mtl_nash_weights(mtl_combiner *c, int k, int *iters, int *fallback);
+void mtl_nash_cached(mtl_combiner *c, int k);
+long mtl_nash_state_len(int K);
+void mtl_nash_init_state(mtl_combiner *c);
+
+/* GradDrop over G in one pass: writes d and the stats (w = the common
+ * rescaling factor, g0_norm, d_norm, nonfinite, times). */
+void mtl_graddrop(mtl_combiner *c, int k, const float *G, float *d, mtl_stats *st);
+
+/* A Gamma(shape, 1) draw (Marsaglia & Tsang 2000; shape < 1 by the
+ * U^(1/shape) boost), from r only. shape > 0. */
+double mtl_gamma_draw(rng_state *r, double shape);
+
+/* Aligned-MTL's solver on any n x n Gram M (read only): writes the n
+ * weights B 1 to w. Uses work (mtl_eigh_work(n) + n*n + n doubles) and
+ * iwork (mtl_eigh_iwork(n)). Returns the rank kept. */
+int mtl_aligned_solve(int n, const double *M, double *w, double *work, int *iwork);
+
+/* Symmetric eigendecomposition with LAPACK's dsyevd, no allocation: on
+ * entry V holds the n x n symmetric matrix, on return eigenvector r is
+ * V[r*n .. r*n + n) and ev[r] its eigenvalue, ascending. work and iwork
+ * need mtl_eigh_work(n) and mtl_eigh_iwork(n) entries. Returns LAPACK's
+ * info (0 = ok). */
+int mtl_eigh(int n, double *V, double *ev, double *work, int *iwork);
+long mtl_eigh_work(int n);
+long mtl_eigh_iwork(int n);
+
+/* Cholesky solve of the n x n SPD system M x = b in place (M is destroyed,
+ * b becomes x). Returns LAPACK's info: > 0 means M is not positive
+ * definite. */
+int mtl_spd_solve(int n, double *M, double *b);
+
+/* min v^T Q v subject to v >= l (componentwise), Q n x n SPD, by a primal
+ * active-set method (Lawson-Hanson style; finite). v gets the minimiser.
+ * work: n*n + 4n doubles, iwork: 2n ints. Returns the number of active-set
+ * changes, or -1 if a free-block solve failed (v is then the last feasible
+ * iterate). */
+int mtl_qp_lower(int n, const double *Q, const double *l, double *v, double *work,
+                 int *iwork);
 
 /* CAGrad-Fast on the full route: draws S, builds the (|S|+1)-row Gram from
  * c->A by a congruence, solves, and expands the row coefficients back to

@@ -18,6 +18,8 @@ typedef struct sac_component {
     float *G;           /* K x P per-task gradients (only with a combiner) */
     float *d;           /* P: the update vector */
     float *loss;        /* K: per-task losses of the current update */
+    float *loss_after;  /* K: the same losses after the step (FAMO), or NULL */
+    float *rep_gram;    /* K x K Gram of the representation gradients (Aligned-MTL-UB), or NULL */
     nn_adam_cfg adam;
     double clip;        /* max norm of d (agent.grad_clip); 0 = off */
 } sac_component;
@@ -61,11 +63,16 @@ static int map_mtl_options(const mtrl_config *cfg, int component, mtl_options *o
 {
     const char *word = cfg_enum_word("mtl.method", cfg->mtl.method);
     mtl_method m;
-    if (!word || mtl_method_parse(word, &m, NULL) != 0)
+    mtrl_err pe;
+    if (!word || mtl_method_parse(word, &m, &pe) != 0)
+        return err_set(e, MTRL_EINPUT, "mtl.method: %s", word ? pe.msg : "unknown method id");
+    /* FAMO learns from the losses recomputed after the step; the agent does
+     * that for the critic only (as FAMO's own mtrl runs reweight only the
+     * critic; the actor's loss can be negative, and FAMO takes its log). */
+    if (m == MTL_FAMO && component != 1)
         return err_set(e, MTRL_EINPUT,
-                       "mtl.method: \"%s\" is not implemented yet (available: mean, sum, "
-                       "pcgrad, cagrad, cagrad_fast, mgda)",
-                       word ? word : "?");
+                       "mtl.method: famo reweights the critic only; set mtl.on_actor: false "
+                       "and mtl.on_alpha: false (the actor and temperature then use the mean)");
     mtl_options_default(o, m);
     o->c = cfg->mtl.cagrad_c;
     o->lr = cfg->mtl.cagrad_lr;
@@ -80,6 +87,15 @@ static int map_mtl_options(const mtrl_config *cfg, int component, mtl_options *o
                                                                       : MTL_FAST_GRAM_FULL;
     o->fast_subset = cfg->mtl.cagrad_fast_subset;
     o->mgda_normalize = cfg->mtl.mgda_normalize == CFG_MGDA_NORM_L2;
+    o->graddrop_k = cfg->mtl.graddrop_k;
+    o->rlw_dist = cfg->mtl.rlw_dist == CFG_RLW_NORMAL ? MTL_RLW_NORMAL : MTL_RLW_DIRICHLET;
+    o->nash_update_every = cfg->mtl.nash_update_every;
+    o->nash_iters = cfg->mtl.nash_iters;
+    o->nash_max_norm = cfg->mtl.nash_max_norm;
+    o->famo_lr = cfg->mtl.famo_lr;
+    o->famo_gamma = cfg->mtl.famo_gamma;
+    o->upgrad_norm_eps = cfg->mtl.upgrad_norm_eps;
+    o->upgrad_reg_eps = cfg->mtl.upgrad_reg_eps;
     o->seed = (uint64_t)cfg->run.seed;
     o->stream = (uint64_t)RNG_STREAM_MTL * 256 + (uint64_t)component;
     return 0;
@@ -115,6 +131,14 @@ static int component_init(sac_component *c, const mtrl_config *cfg, int K, long 
     c->G = malloc((size_t)K * (size_t)P * sizeof(float));
     if (!c->G)
         return err_set(e, MTRL_ENOMEM, "out of memory for a %d x %ld gradient matrix", K, P);
+    /* The temperature has no representation layer: its Aligned-MTL-UB is
+     * Aligned-MTL on the parameter Gram (rep_gram stays NULL). */
+    unsigned needs = mtl_needs(c->comb);
+    if ((needs & MTL_NEEDS_AFTER_STEP) && !(c->loss_after = calloc((size_t)K, sizeof(float))))
+        return err_set(e, MTRL_ENOMEM, "out of memory");
+    if ((needs & MTL_NEEDS_REP_GRAM) && component != 2 &&
+        !(c->rep_gram = calloc((size_t)K * (size_t)K, sizeof(float))))
+        return err_set(e, MTRL_ENOMEM, "out of memory");
     return 0;
 }
 
@@ -125,6 +149,8 @@ static void component_free(sac_component *c)
     free(c->G);
     free(c->d);
     free(c->loss);
+    free(c->loss_after);
+    free(c->rep_gram);
 }
 
 void sac_destroy(sac_agent *a)
@@ -294,13 +320,18 @@ static int all_finite(const float *x, long n)
 /* Combines the first k rows of c->G into c->d (or takes c->d as it is when
  * the component has no combiner) and applies Adam. Returns 1 if skipped
  * because something was not finite. */
-static int component_step(sac_component *c, int k, sac_update_stats *st, mtrl_err *e, int *rc)
+static int component_step(sac_component *c, int k, const int *tasks, sac_update_stats *st,
+                          mtrl_err *e, int *rc)
 {
     double t0 = tm_now();
     *rc = 0;
     if (c->comb) {
         mtl_stats ms;
-        *rc = mtl_combine_k(c->comb, k, c->G, c->loss, c->d, &ms, e);
+        /* tasks: the task of each compacted group, for the combiners that
+         * keep per-task state (FAMO's logits, Nash-MTL's weights). */
+        mtl_input in = {.k = k, .G = c->G, .losses = c->loss, .tasks = tasks,
+                        .rep_gram = c->rep_gram};
+        *rc = mtl_combine_in(c->comb, &in, c->d, &ms, e);
         if (*rc)
             return 0;
         st->t_gram_solve += ms.t_gram + ms.t_solve;
@@ -368,6 +399,35 @@ static nn_bwd component_grad_request(const sac_agent *a, sac_component *c, int g
     return (nn_bwd){.grad = c->d, .ld_grad = c->p->n, .n_groups = 1, .group_off = whole};
 }
 
+/* Aligned-MTL-UB's representation is the input of a network's last layer
+ * (the last hidden activation H). Row i's gradient there is W_L^T dy_i, and
+ * the rows of different tasks never overlap, so the representation Gram is
+ * diagonal: entry g accumulates ||W_L^T dy_i||^2 over group g's rows
+ * (spec/mtl-methods.md §3; the twin critics add their two H). */
+/* Width of a network's last hidden layer (its input when it has none). */
+static int last_width(const cfg_int_list *hidden, const nn_mlp *m)
+{
+    return hidden->n > 0 ? hidden->v[hidden->n - 1] : nn_mlp_in_dim(m);
+}
+
+static void add_rep_gram(const sac_agent *a, const nn_mlp *m, int h, const float *dy,
+                         int groups, float *rg)
+{
+    const int L = nn_mlp_n_layers(m), out = nn_mlp_out_dim(m);
+    const float *W = nn_mlp_weight(m, L - 1); /* out x h, row-major */
+    for (int g = 0; g < groups; g++) {
+        double acc = 0;
+        for (int i = a->off[g]; i < a->off[g + 1]; i++)
+            for (int u = 0; u < h; u++) {
+                double v = 0;
+                for (int j = 0; j < out; j++)
+                    v += (double)W[(long)j * h + u] * dy[(long)i * out + j];
+                acc += v * v;
+            }
+        rg[(long)g * groups + g] += (float)acc;
+    }
+}
+
 static int critic_update(sac_agent *a, const rb_batch *b, int groups, sac_update_stats *st,
                          mtrl_err *e)
 {
@@ -426,9 +486,39 @@ static int critic_update(sac_agent *a, const rb_batch *b, int groups, sac_update
     if ((rc = nn_mlp_backward(a->q1, a->dq1, &req, e)) ||
         (rc = nn_mlp_backward(a->q2, a->dq2, &req, e)))
         return rc;
+    if (c->rep_gram) {
+        memset(c->rep_gram, 0, sizeof(float) * (size_t)groups * (size_t)groups);
+        add_rep_gram(a, a->q1, last_width(&a->cfg.agent.critic_hidden, a->q1), a->dq1, groups,
+                     c->rep_gram);
+        add_rep_gram(a, a->q2, last_width(&a->cfg.agent.critic_hidden, a->q2), a->dq2, groups,
+                     c->rep_gram);
+    }
     st->t_fwd_bwd += tm_now() - t0;
-    if (!isfinite(st->critic_loss) || component_step(c, groups, st, e, &rc))
+    if (!isfinite(st->critic_loss) || component_step(c, groups, a->group_task, st, e, &rc)) {
         st->skipped++;
+        return rc;
+    }
+    if (rc || !c->loss_after)
+        return rc;
+    /* FAMO: the same batch's per-task losses with the updated critic,
+     * against the same targets y (still intact; the actor update reuses y
+     * only after this), tell the combiner how much each task's loss fell.
+     * One more forward pass of both critics. */
+    t0 = tm_now();
+    if ((rc = nn_mlp_forward_in(a->q1, B, n_in, in, e)) ||
+        (rc = nn_mlp_forward_in(a->q2, B, n_in, in, e)))
+        return rc;
+    q1 = nn_mlp_out(a->q1), q2 = nn_mlp_out(a->q2);
+    for (int g = 0; g < groups; g++) {
+        double l = 0;
+        for (int i = a->off[g]; i < a->off[g + 1]; i++) {
+            float e1 = q1[i] - a->y[i], e2 = q2[i] - a->y[i];
+            l += (double)e1 * e1 + (double)e2 * e2;
+        }
+        c->loss_after[g] = (float)(l / (a->off[g + 1] - a->off[g]));
+    }
+    rc = mtl_after_step(c->comb, c->loss_after, e);
+    st->t_fwd_bwd += tm_now() - t0;
     return rc;
 }
 
@@ -485,7 +575,12 @@ static int actor_alpha_update(sac_agent *a, const rb_batch *b, int groups, sac_u
     if ((rc = nn_mlp_backward(a->actor, a->dhead, &req, e)))
         return rc;
     st->t_fwd_bwd += tm_now() - t0;
-    if (!isfinite(st->actor_loss) || component_step(c, groups, st, e, &rc))
+    if (c->rep_gram) {
+        memset(c->rep_gram, 0, sizeof(float) * (size_t)groups * (size_t)groups);
+        add_rep_gram(a, a->actor, last_width(&a->cfg.agent.actor_hidden, a->actor), a->dhead,
+                     groups, c->rep_gram);
+    }
+    if (!isfinite(st->actor_loss) || component_step(c, groups, a->group_task, st, e, &rc))
         st->skipped++;
     if (rc)
         return rc;
@@ -512,7 +607,7 @@ static int actor_alpha_update(sac_agent *a, const rb_batch *b, int groups, sac_u
         else
             t->d[0] += grad / (float)groups;
     }
-    if (!isfinite(st->alpha_loss) || component_step(t, groups, st, e, &rc))
+    if (!isfinite(st->alpha_loss) || component_step(t, groups, a->group_task, st, e, &rc))
         st->skipped++;
     return rc;
 }

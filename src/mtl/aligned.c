@@ -1,0 +1,49 @@
+/* Aligned-MTL and Aligned-MTL-UB (Senushkin et al., CVPR 2023), in task
+ * space (spec/mtl-methods.md §2-3): with A = V L V^T, the aligned rows
+ * B G, B = sqrt(l_min) V L^(-1/2) V^T, are orthogonal with equal norms, and
+ * d = (B G)^T p = G^T (B p). Everything is one K x K eigendecomposition.
+ * p = 1 as in the SamsungLabs code, so d is a sum of K aligned rows; the
+ * rank cut and the scale are theirs: eigenvalues above l_max K eps(float),
+ * common norm from the smallest kept one. */
+#include "mtl/mtl_impl.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+int mtl_aligned_solve(int n, const double *M, double *w, double *work, int *iwork)
+{
+    double *V = work, *ev = V + (long)n * n, *lw = ev + n;
+    memcpy(V, M, sizeof(double) * (size_t)n * (size_t)n);
+    if (mtl_eigh(n, V, ev, lw, iwork) != 0) {
+        for (int i = 0; i < n; i++)
+            w[i] = NAN; /* reported as non-finite: the update is skipped */
+        return 0;
+    }
+    /* The reference keeps eigenvalues above l_max * n * eps with float32's
+     * eps, because its Gram is float; ours is accumulated in float too. */
+    const double tol = ev[n - 1] * n * FLT_EPSILON;
+    int R = 0;
+    double lmin = 0;
+    for (int r = n - 1; r >= 0 && ev[r] > tol; r--)
+        R++, lmin = ev[r];
+    for (int i = 0; i < n; i++)
+        w[i] = 0;
+    /* R == 0: the Gram is zero, every direction is noise; d = 0 (the
+     * reference divides by zero here). */
+    for (int r = n - 1; r >= n - R; r--) {
+        const double *v = V + (long)r * n;
+        double vp = 0;
+        for (int i = 0; i < n; i++)
+            vp += v[i]; /* v_r^T p with p = 1 */
+        double f = sqrt(lmin / ev[r]) * vp;
+        for (int i = 0; i < n; i++)
+            w[i] += f * v[i];
+    }
+    return R;
+}
+
+void mtl_aligned_weights(mtl_combiner *c, int k, int *iters)
+{
+    *iters = mtl_aligned_solve(k, c->A, c->wd, c->work, c->iwork);
+}

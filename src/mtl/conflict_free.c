@@ -1,0 +1,58 @@
+/* ConFIG (Liu et al. 2024, "conflict-free inverse gradients"), in Gram form
+ * (spec/mtl-methods.md §11): x = U^+ 1 for the unit rows U is G^T v with
+ * v_k = (C^+ 1)_k / n_k (C the cosine matrix), the direction e = x / ||x||
+ * has the same positive cosine with every task, and d = (sum_k <g_k, e>) e,
+ * i.e. w = (1^T A v / v^T A v) v. The pseudo-inverse cuts eigenvalues of C
+ * below K eps(float) times the largest (TorchJD's cut scales with P instead;
+ * the spec notes the difference). */
+#include "mtl/mtl_impl.h"
+
+#include <float.h>
+#include <math.h>
+
+void mtl_config_weights(mtl_combiner *c, int k, int *iters)
+{
+    const double *A = c->A;
+    double *V = c->work, *ev = V + (long)k * k, *inv = ev + k, *y = inv + k, *v = y + k,
+           *lw = v + k;
+    *iters = 0;
+    for (int i = 0; i < k; i++) {
+        double n2 = A[(long)i * k + i];
+        inv[i] = n2 > 0 ? 1 / sqrt(n2) : 0; /* a zero row stays zero */
+    }
+    for (int i = 0; i < k; i++)
+        for (int j = 0; j < k; j++)
+            V[(long)i * k + j] = A[(long)i * k + j] * inv[i] * inv[j];
+    if (mtl_eigh(k, V, ev, lw, c->iwork) != 0) {
+        for (int i = 0; i < k; i++)
+            c->wd[i] = NAN;
+        return;
+    }
+    const double cut = k * FLT_EPSILON * ev[k - 1];
+    for (int i = 0; i < k; i++)
+        y[i] = 0;
+    for (int r = 0; r < k; r++) {
+        if (!(ev[r] > cut))
+            continue;
+        const double *q = V + (long)r * k;
+        double q1 = 0;
+        for (int i = 0; i < k; i++)
+            q1 += q[i];
+        for (int i = 0; i < k; i++)
+            y[i] += q1 / ev[r] * q[i];
+        (*iters)++;
+    }
+    double num = 0, den = 0;
+    for (int i = 0; i < k; i++)
+        v[i] = y[i] * inv[i];
+    for (int i = 0; i < k; i++) {
+        double av = 0;
+        for (int j = 0; j < k; j++)
+            av += A[(long)i * k + j] * v[j];
+        num += av;
+        den += v[i] * av;
+    }
+    /* den = ||x||^2 is 0 only when every row is zero: then d = 0. */
+    for (int i = 0; i < k; i++)
+        c->wd[i] = den > 0 ? num / den * v[i] : 0;
+}

@@ -1,0 +1,53 @@
+/* IMTL-G (Liu et al., ICLR 2021) in its Gram form (spec/mtl-methods.md §4):
+ * d = G^T w with sum(w) = 1 and equal projections <u_k, d> for every unit
+ * task gradient u_k. Those conditions say A w is proportional to n (n_k =
+ * ||g_k||), so w = v / sum(v) with v = A^+ n; this equals the reference's
+ * (K-1) x (K-1) system whenever A is invertible, and stays defined when it
+ * is not. Kurin et al.'s RL code solved the transposed system, which loses
+ * the equal-projection property for K >= 3; that is not reproduced. */
+#include "mtl/mtl_impl.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+void mtl_imtl_weights(mtl_combiner *c, int k, int *iters)
+{
+    const double *A = c->A;
+    double *V = c->work, *ev = V + (long)k * k, *nrm = ev + k, *v = nrm + k, *lw = v + k;
+    *iters = 0;
+    memcpy(V, A, sizeof(double) * (size_t)k * (size_t)k);
+    for (int i = 0; i < k; i++)
+        nrm[i] = sqrt(fmax(A[(long)i * k + i], 0));
+    if (mtl_eigh(k, V, ev, lw, c->iwork) != 0) {
+        for (int i = 0; i < k; i++)
+            c->wd[i] = NAN;
+        return;
+    }
+    /* Pseudo-inverse cut as torch.linalg.pinv's default on a float k x k
+     * matrix: eigenvalues below k eps(float) l_max are treated as zero. */
+    const double cut = k * FLT_EPSILON * ev[k - 1];
+    for (int i = 0; i < k; i++)
+        v[i] = 0;
+    for (int r = 0; r < k; r++) {
+        if (!(ev[r] > cut))
+            continue;
+        const double *q = V + (long)r * k;
+        double qn = 0;
+        for (int i = 0; i < k; i++)
+            qn += q[i] * nrm[i];
+        qn /= ev[r];
+        for (int i = 0; i < k; i++)
+            v[i] += qn * q[i];
+        (*iters)++;
+    }
+    double s = 0;
+    for (int i = 0; i < k; i++)
+        s += v[i];
+    /* TorchJD's guard: a (near) zero sum has no affine-hull point with equal
+     * projections; w = 0 (d = 0) instead of dividing by it. Large but finite
+     * weights (the RL overflow Kurin et al. saw) pass, and the pipeline flags
+     * them if d leaves float's range. */
+    for (int i = 0; i < k; i++)
+        c->wd[i] = fabs(s) < 1e-12 ? 0 : v[i] / s;
+}
