@@ -16,6 +16,14 @@ extern const env_task_def env_task_door_open_v2, env_task_drawer_open_v2,
 extern const env_task_def env_task_peg_insert_side_v2, env_task_window_open_v2,
     env_task_window_close_v2;
 
+/* MT50-A: buttons (task_button.c, task_button_press.c), wall/back variants
+ * (task_wall_back.c), plate slides (task_plate_slide.c) */
+extern const env_task_def env_task_button_press_topdown_wall_v2, env_task_button_press_v2,
+    env_task_button_press_wall_v2, env_task_coffee_button_v2, env_task_reach_wall_v2,
+    env_task_push_wall_v2, env_task_pick_place_wall_v2, env_task_push_back_v2,
+    env_task_plate_slide_v2, env_task_plate_slide_side_v2, env_task_plate_slide_back_v2,
+    env_task_plate_slide_back_side_v2;
+
 const env_task_def *const env_task_table[] = {
     &env_task_reach_v2,
     &env_task_push_v2,
@@ -29,6 +37,19 @@ const env_task_def *const env_task_table[] = {
     &env_task_peg_insert_side_v2,
     &env_task_window_open_v2,
     &env_task_window_close_v2,
+    /* MT50-A */
+    &env_task_button_press_topdown_wall_v2,
+    &env_task_button_press_v2,
+    &env_task_button_press_wall_v2,
+    &env_task_coffee_button_v2,
+    &env_task_reach_wall_v2,
+    &env_task_push_wall_v2,
+    &env_task_pick_place_wall_v2,
+    &env_task_push_back_v2,
+    &env_task_plate_slide_v2,
+    &env_task_plate_slide_side_v2,
+    &env_task_plate_slide_back_v2,
+    &env_task_plate_slide_back_side_v2,
 };
 const int env_task_table_len = (int)(sizeof env_task_table / sizeof env_task_table[0]);
 

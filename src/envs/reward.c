@@ -97,3 +97,24 @@ double rw_pick_place_caging(const env_sawyer *e, const double *a, const double o
     double g = rw_hamacher(caging, gripping);
     return (g + caging) / 2;
 }
+
+double rw_old_caging(const env_sawyer *e, const double obj[3], double obj_radius,
+                     double grip_slack, double xz_thresh)
+{
+    const double pad = 0.05;
+    const double *L = env_body_xpos(e, e->leftpad_body), *R = env_body_xpos(e, e->rightpad_body);
+    double dL = L[1] - obj[1], dR = obj[1] - R[1];
+    double mL = fabs(fabs(obj[1] - L[1]) - pad), mR = fabs(fabs(obj[1] - R[1]) - pad);
+    double y_cage = rw_hamacher(rw_tolerance(dR, obj_radius, pad, mR, RW_LONG_TAIL),
+                                rw_tolerance(dL, obj_radius, pad, mL, RW_LONG_TAIL));
+    double y_grip =
+        rw_hamacher(rw_tolerance(dR, obj_radius, obj_radius + grip_slack, mR, RW_LONG_TAIL),
+                    rw_tolerance(dL, obj_radius, obj_radius + grip_slack, mL, RW_LONG_TAIL));
+    double tcp[3];
+    env_tcp_center(e, tcp);
+    double xz_cage = rw_tolerance(xz_dist(tcp, obj), 0, xz_thresh,
+                                  xz_dist(e->obj_init_pos, e->init_tcp) - xz_thresh, RW_LONG_TAIL);
+    double cage = rw_hamacher(y_cage, xz_cage);
+    double grip = cage > 0.95 ? y_grip : 0.0;
+    return (cage + grip) / 2;
+}

@@ -44,4 +44,14 @@ double rw_gripper_caging(const env_sawyer *e, const double *a, const double obj[
  * from the initial pads e->init_left_pad / e->init_right_pad. */
 double rw_pick_place_caging(const env_sawyer *e, const double *a, const double obj[3]);
 
+/* Spec metaworld-mt50.md §2.1, the older caging reward ("OldCage") that
+ * push-back, soccer, sweep and sweep-into define for themselves: signed pad
+ * y-distances with a caging band [r, 0.05] and a gripping band
+ * [r, r + grip_slack], an xz term with threshold xz_thresh, no gripper
+ * command. Its margins use Meta-World's init_left_pad/init_right_pad, which
+ * are live views of the pad positions there, so the current pads are used
+ * (not e->init_left_pad). Reads e->obj_init_pos and e->init_tcp. */
+double rw_old_caging(const env_sawyer *e, const double obj[3], double obj_radius,
+                     double grip_slack, double xz_thresh);
+
 #endif

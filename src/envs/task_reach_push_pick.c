@@ -6,6 +6,7 @@
 
 #include "reward.h"
 #include "task.h"
+#include "task_family_puck.h"
 
 enum { ID_OBJ_BODY, ID_OBJ_GEOM, ID_OBJ_JOINT };
 
@@ -217,3 +218,20 @@ const env_task_def env_task_pick_place_v2 = {
     .reward = reward_pick_place,
     .policy = policy_pick_place,
 };
+
+/* ---- shared with the MT50 variants (task_family_puck.h) ---- */
+
+_Static_assert((int)ID_OBJ_BODY == (int)ENV_PUCK_OBJ_BODY &&
+                   (int)ID_OBJ_GEOM == (int)ENV_PUCK_OBJ_GEOM &&
+                   (int)ID_OBJ_JOINT == (int)ENV_PUCK_OBJ_JOINT,
+               "task_family_puck.h must name the same id slots");
+
+int env_puck_setup(env_sawyer *e, mtrl_err *err) { return setup(e, err); }
+int env_puck_accept_far(const double *v) { return accept_far(v); }
+void env_puck_object_obs(const env_sawyer *e, double out[7]) { object_obs(e, out); }
+void env_puck_reset_obj_goal(env_sawyer *e) { reset_obj_goal(e); }
+void env_puck_reset_on_table(env_sawyer *e) { reset_push(e); }
+double env_puck_reward_reach(env_sawyer *e, const double *obs, const double *a, env_info *info)
+{
+    return reward_reach(e, obs, a, info);
+}
