@@ -1,5 +1,7 @@
 /* mtrl combine: the command's d and w equal the library's for the same
- * method and seed, and bad input gives exit code 2 with nothing written. */
+ * method and seed (every method; FAMO with the file's losses, Aligned-MTL-UB
+ * with its representation Gram), and bad input gives exit code 2 with
+ * nothing written. */
 #include "testutil.h"
 
 #include <sys/stat.h>
@@ -17,14 +19,25 @@ static int run_cmd(const char *args)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static void write_G(const char *path, const char *name, int K, long P, const float *G)
+/* G under name, and when given the K losses and the K x K rep_gram. */
+static void write_G_extra(const char *path, const char *name, int K, long P, const float *G,
+                          const float *losses, const float *rep)
 {
     h5_file *f;
     mtrl_err e;
-    long dims[2] = {K, P};
+    long dims[2] = {K, P}, kk[2] = {K, K}, k1 = K;
     assert_int_equal(h5_create(&f, path, &e), 0);
     assert_int_equal(h5_write_f32(f, name, 2, dims, G, &e), 0);
+    if (losses)
+        assert_int_equal(h5_write_f32(f, "losses", 1, &k1, losses, &e), 0);
+    if (rep)
+        assert_int_equal(h5_write_f32(f, "rep_gram", 2, kk, rep, &e), 0);
     assert_int_equal(h5_commit(f, &e), 0);
+}
+
+static void write_G(const char *path, const char *name, int K, long P, const float *G)
+{
+    write_G_extra(path, name, K, P, G, NULL, NULL);
 }
 
 static int exists(const char *p)
@@ -45,9 +58,17 @@ static void test_command_matches_library(void **st_)
     char in[512], out[512], args[2048];
     snprintf(in, sizeof in, "%s/G.h5", test_tmpdir());
     snprintf(out, sizeof out, "%s/d.h5", test_tmpdir());
-    write_G(in, "G", K, P, G);
-    const char *methods[] = {"mean", "pcgrad", "cagrad", "cagrad_fast", "mgda"};
-    for (int t = 0; t < 5; t++) {
+    float losses[K], rep[K * K] = {0};
+    for (int k = 0; k < K; k++) {
+        losses[k] = (float)rng_range(&r, 0.1, 3);
+        rep[k * K + k] = (float)rng_range(&r, 0.5, 2);
+    }
+    write_G_extra(in, "G", K, P, G, losses, rep);
+    const char *methods[] = {"mean",     "sum",         "pcgrad",         "cagrad",
+                             "cagrad_fast", "mgda",     "aligned_mtl",    "aligned_mtl_ub",
+                             "imtl_g",   "graddrop",    "rlw",            "nash_mtl",
+                             "famo",     "upgrad",      "dualproj",       "config"};
+    for (int t = 0; t < (int)(sizeof methods / sizeof *methods); t++) {
         snprintf(args, sizeof args, "--method %s --c 0.9 --seed 5 --subset 3 --input %s "
                                     "--output %s",
                  methods[t], in, out);
@@ -61,7 +82,12 @@ static void test_command_matches_library(void **st_)
         mtl_combiner *c;
         mtl_stats st;
         assert_int_equal(mtl_create(&c, K, P, &o, &e), 0);
-        assert_int_equal(mtl_combine(c, G, NULL, d, &st, &e), 0);
+        mtl_input min = {.k = K, .G = G, .losses = m == MTL_FAMO ? losses : NULL,
+                         .rep_gram = m == MTL_ALIGNED_MTL_UB ? rep : NULL};
+        assert_int_equal(mtl_combine_in(c, &min, d, &st, &e), 0);
+        if (m == MTL_ALIGNED_MTL_UB) /* the file's diagonal representation Gram was used */
+            for (int k = 0; k < K; k++)
+                assert_true(st.w[k] > 0 && st.w[k] <= 1.0f + 1e-6f);
         h5_file *f;
         int rank;
         long dims[H5IO_MAX_RANK];
@@ -104,6 +130,21 @@ static void test_bad_input(void **st_)
     assert_int_equal(run_cmd(args), 2);
     snprintf(args, sizeof args, "--method mean --dataset H --input %s --output %s", in, out);
     assert_int_not_equal(run_cmd(args), 0);
+    assert_false(exists(out));
+    /* FAMO without losses in the file; bad settings of the new methods. */
+    float G2[2 * 3] = {1, 2, 3, 4, 5, 6};
+    write_G(in, "G", 2, 3, G2);
+    snprintf(args, sizeof args, "--method famo --input %s --output %s", in, out);
+    assert_int_equal(run_cmd(args), 2);
+    assert_false(exists(out));
+    snprintf(args, sizeof args, "--method rlw --rlw-dist gauss --input %s --output %s", in, out);
+    assert_int_equal(run_cmd(args), 2);
+    snprintf(args, sizeof args, "--method nash_mtl --nash-iters 0 --input %s", in);
+    assert_int_equal(run_cmd(args), 2);
+    snprintf(args, sizeof args, "--method famo --famo-lr -1 --random 3,10");
+    assert_int_equal(run_cmd(args), 2);
+    snprintf(args, sizeof args, "--method famo --random 3,10 --repeat 2");
+    assert_int_equal(run_cmd(args), 0);
     assert_false(exists(out));
     assert_int_equal(run_cmd("--help"), 0);
 }

@@ -21,8 +21,14 @@ static void usage(FILE *f)
             "combines its rows into one update vector and writes d.h5 with the datasets\n"
             "d (P, float32) and w (K, float32; d = G^T w), and the method and settings\n"
             "as attributes. Prints |g0|, |d|, conflicts and the time per call.\n"
-            "Exit 2 if G holds NaN/Inf (nothing is written then).\n\n"
-            "  --method M        mean | sum | pcgrad | cagrad | cagrad_fast | mgda\n"
+            "famo also reads the dataset losses (K per-task losses >= 0; --random draws\n"
+            "them in [0.5, 2]); aligned_mtl_ub reads rep_gram (K x K Gram of the task\n"
+            "gradients w.r.t. a shared representation) if the file has one, and is\n"
+            "aligned_mtl on G's own Gram otherwise.\n"
+            "Exit 2 if G or the losses hold NaN/Inf (nothing is written then).\n\n"
+            "  --method M        mean | sum | pcgrad | cagrad | cagrad_fast | mgda |\n"
+            "                    aligned_mtl | aligned_mtl_ub | imtl_g | graddrop | rlw |\n"
+            "                    nash_mtl | famo | upgrad | dualproj | config\n"
             "  --input FILE      HDF5 file with the gradient matrix\n"
             "  --output FILE     HDF5 file to write (replaced atomically; optional)\n"
             "  --random K,P      instead of --input: a random K x P matrix (seeded by\n"
@@ -37,6 +43,16 @@ static void usage(FILE *f)
             "  --lr X            CAGrad dual step size (default: 25, 50 for 50 rows)\n"
             "  --momentum X      CAGrad dual momentum (default 0.5)\n"
             "  --mgda-raw        MGDA on the raw rows instead of l2-normalised ones\n"
+            "  --graddrop-k X    GradDrop sign-purity factor (default 1)\n"
+            "  --rlw-dist D      RLW weights: dirichlet | normal (default dirichlet)\n"
+            "  --nash-every N    Nash-MTL: solve every N calls, reuse between (default 1)\n"
+            "  --nash-iters N    Nash-MTL: Newton steps at most (default 20)\n"
+            "  --nash-max-norm X Nash-MTL: scale d down to norm X (default 0: off)\n"
+            "  --famo-lr X       FAMO logit step size (default 0.025)\n"
+            "  --famo-gamma X    FAMO logit weight decay (default 0.01)\n"
+            "  --famo-scale S    FAMO weights: paper | mtrl (default paper)\n"
+            "  --upgrad-norm-eps X  UPGrad/DualProj: trace below X gives the mean (1e-4)\n"
+            "  --upgrad-reg-eps X   UPGrad/DualProj: ridge on the normalised Gram (1e-4)\n"
             "  --repeat N        run N times and print the mean time per call\n"
             "                    (d and w are those of the first call)\n"
             "  -h, --help        this help\n");
@@ -90,10 +106,16 @@ static void random_G(long K, long P, uint64_t seed, float *G)
 int cmd_combine(int argc, char **argv)
 {
     const char *method = NULL, *in = NULL, *out = NULL, *dset = "G";
-    const char *fast_gram = NULL, *rescale = NULL, *random = NULL;
+    const char *fast_gram = NULL, *rescale = NULL, *random = NULL, *rlw_dist = NULL,
+               *famo_scale = NULL;
     double c = 0, lr = 0, mom = 0;
     long seed = 0, subset = 0, steps = 0, repeat = 1;
     int raw = 0, have_c = 0, have_mom = 0, have_steps = 0, have_subset = 0;
+    /* The other methods' numeric settings: value and whether it was given. */
+    double gd_k = 0, nash_max = 0, famo_lr = 0, famo_gamma = 0, up_norm = 0, up_reg = 0;
+    long nash_every = 0, nash_iters = 0;
+    int have_gd_k = 0, have_nash_max = 0, have_famo_lr = 0, have_famo_gamma = 0,
+        have_up_norm = 0, have_up_reg = 0, have_nash_every = 0, have_nash_iters = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -107,7 +129,11 @@ int cmd_combine(int argc, char **argv)
         static const char *const valued[] = {"--method", "--input", "--output", "--dataset",
                                              "--c", "--seed", "--subset", "--fast-gram",
                                              "--rescale", "--steps", "--lr", "--momentum",
-                                             "--repeat", "--random"};
+                                             "--repeat", "--random", "--graddrop-k",
+                                             "--rlw-dist", "--nash-every", "--nash-iters",
+                                             "--nash-max-norm", "--famo-lr", "--famo-gamma",
+                                             "--famo-scale", "--upgrad-norm-eps",
+                                             "--upgrad-reg-eps"};
         int known = 0;
         for (size_t j = 0; j < sizeof valued / sizeof *valued; j++)
             known |= !strcmp(a, valued[j]);
@@ -135,6 +161,26 @@ int cmd_combine(int argc, char **argv)
             rescale = v;
         else if (!strcmp(a, "--random"))
             random = v;
+        else if (!strcmp(a, "--rlw-dist"))
+            rlw_dist = v;
+        else if (!strcmp(a, "--famo-scale"))
+            famo_scale = v;
+        else if (!strcmp(a, "--graddrop-k"))
+            rc = parse_double(a, v, &gd_k), have_gd_k = 1;
+        else if (!strcmp(a, "--nash-max-norm"))
+            rc = parse_double(a, v, &nash_max), have_nash_max = 1;
+        else if (!strcmp(a, "--famo-lr"))
+            rc = parse_double(a, v, &famo_lr), have_famo_lr = 1;
+        else if (!strcmp(a, "--famo-gamma"))
+            rc = parse_double(a, v, &famo_gamma), have_famo_gamma = 1;
+        else if (!strcmp(a, "--upgrad-norm-eps"))
+            rc = parse_double(a, v, &up_norm), have_up_norm = 1;
+        else if (!strcmp(a, "--upgrad-reg-eps"))
+            rc = parse_double(a, v, &up_reg), have_up_reg = 1;
+        else if (!strcmp(a, "--nash-every"))
+            rc = parse_long(a, v, 1, 1000000000, &nash_every), have_nash_every = 1;
+        else if (!strcmp(a, "--nash-iters"))
+            rc = parse_long(a, v, 1, 1000, &nash_iters), have_nash_iters = 1;
         else if (!strcmp(a, "--c"))
             rc = parse_double(a, v, &c), have_c = 1;
         else if (!strcmp(a, "--lr"))
@@ -176,8 +222,12 @@ int cmd_combine(int argc, char **argv)
     mtl_method m;
     mtl_rescale rs = MTL_RESCALE_DEFAULT;
     mtl_fast_gram fg = MTL_FAST_GRAM_FULL;
+    mtl_rlw_dist rd = MTL_RLW_DIRICHLET;
+    mtl_famo_scale fsc = MTL_FAMO_PAPER;
     if (mtl_method_parse(method, &m, &err) || (rescale && mtl_rescale_parse(rescale, &rs, &err)) ||
-        (fast_gram && mtl_fast_gram_parse(fast_gram, &fg, &err))) {
+        (fast_gram && mtl_fast_gram_parse(fast_gram, &fg, &err)) ||
+        (rlw_dist && mtl_rlw_dist_parse(rlw_dist, &rd, &err)) ||
+        (famo_scale && mtl_famo_scale_parse(famo_scale, &fsc, &err))) {
         fprintf(stderr, "mtrl combine: %s\n", err.msg);
         return 2;
     }
@@ -195,12 +245,33 @@ int cmd_combine(int argc, char **argv)
     o.rescale = rs;
     o.fast_gram = fg;
     o.mgda_normalize = !raw;
+    o.rlw_dist = rd;
+    o.famo_scale = fsc;
+    if (have_gd_k)
+        o.graddrop_k = gd_k;
+    if (have_nash_every)
+        o.nash_update_every = (int)nash_every;
+    if (have_nash_iters)
+        o.nash_iters = (int)nash_iters;
+    if (have_nash_max)
+        o.nash_max_norm = nash_max;
+    if (have_famo_lr)
+        o.famo_lr = famo_lr;
+    if (have_famo_gamma)
+        o.famo_gamma = famo_gamma;
+    if (have_up_norm)
+        o.upgrad_norm_eps = up_norm;
+    if (have_up_reg)
+        o.upgrad_reg_eps = up_reg;
     o.seed = (uint64_t)seed;
+    const int want_losses = m == MTL_FAMO, want_rep = m == MTL_ALIGNED_MTL_UB;
 
     h5_file *f = NULL;
     int rank = 0, rc;
     long dims[H5IO_MAX_RANK];
-    float *G = NULL, *d = NULL, *w = NULL, *scratch = NULL;
+    float *G = NULL, *d = NULL, *w = NULL, *scratch = NULL, *losses = NULL, *rep = NULL;
+    int lrank = 0, rrank = 0;
+    long ldims[H5IO_MAX_RANK], rdims[H5IO_MAX_RANK];
     mtl_combiner *comb = NULL;
     if (random) {
         G = malloc(sizeof(float) * (size_t)rk * (size_t)rp);
@@ -211,6 +282,18 @@ int cmd_combine(int argc, char **argv)
         random_G(rk, rp, (uint64_t)seed, G);
         rank = 2, dims[0] = rk, dims[1] = rp;
         in = "(random)";
+        if (want_losses) {
+            rng_state r;
+            rng_seed(&r, (uint64_t)seed, RNG_STREAM_INIT + 1);
+            if (!(losses = malloc(sizeof(float) * (size_t)rk))) {
+                free(G);
+                fprintf(stderr, "mtrl combine: out of memory\n");
+                return 1;
+            }
+            for (long k = 0; k < rk; k++)
+                losses[k] = (float)rng_range(&r, 0.5, 2.0);
+            lrank = 1, ldims[0] = rk;
+        }
     } else {
         if ((rc = h5_open(&f, in, &err)) ||
             (rc = h5_read_f32(f, dset, &rank, dims, &G, &err))) {
@@ -218,17 +301,40 @@ int cmd_combine(int argc, char **argv)
             h5_close(f);
             return err_exit_code(rc);
         }
+        rc = 0;
+        if (want_losses)
+            rc = h5_has(f, "losses")
+                     ? h5_read_f32(f, "losses", &lrank, ldims, &losses, &err)
+                     : err_set(&err, MTRL_EINPUT,
+                               "%s: %s needs the per-task losses as a dataset 'losses' "
+                               "(K float32)",
+                               in, method);
+        if (!rc && want_rep && h5_has(f, "rep_gram"))
+            rc = h5_read_f32(f, "rep_gram", &rrank, rdims, &rep, &err);
         h5_close(f);
+        if (rc) {
+            fprintf(stderr, "mtrl combine: %s\n", err.msg);
+            free(G), free(losses), free(rep);
+            return err_exit_code(rc);
+        }
     }
     if (rank != 2 || dims[0] < 1 || dims[1] < 1) {
         fprintf(stderr, "mtrl combine: %s: dataset '%s' must be K x P (rank 2, non-empty), "
                         "got rank %d\n",
                 in, dset, rank);
-        free(G);
+        free(G), free(losses), free(rep);
         return 2;
     }
     const int K = (int)dims[0];
     const long P = dims[1];
+    if ((losses && (lrank != 1 || ldims[0] != K)) ||
+        (rep && (rrank != 2 || rdims[0] != K || rdims[1] != K))) {
+        fprintf(stderr, "mtrl combine: %s: %s must have %d entries%s\n", in,
+                losses && (lrank != 1 || ldims[0] != K) ? "'losses'" : "'rep_gram'", K,
+                losses && (lrank != 1 || ldims[0] != K) ? " (rank 1)" : " x K");
+        free(G), free(losses), free(rep);
+        return 2;
+    }
     if ((rc = mtl_create(&comb, K, P, &o, &err))) {
         fprintf(stderr, "mtrl combine: %s\n", err.msg);
         free(G);
@@ -248,7 +354,8 @@ int cmd_combine(int argc, char **argv)
     for (long r = 0; r < repeat; r++) {
         /* d and w of the first call are the ones written; later calls (with
          * their own draws) only add to the timing. */
-        if ((rc = mtl_combine(comb, G, NULL, r == 0 ? d : scratch, &st, &err))) {
+        mtl_input min = {.k = K, .G = G, .losses = losses, .rep_gram = rep};
+        if ((rc = mtl_combine_in(comb, &min, r == 0 ? d : scratch, &st, &err))) {
             fprintf(stderr, "mtrl combine: %s\n", err.msg);
             rc = err_exit_code(rc);
             goto done;
@@ -257,9 +364,9 @@ int cmd_combine(int argc, char **argv)
             first = st;
             memcpy(w, st.w, sizeof(float) * K);
             if (st.nonfinite) {
-                fprintf(stderr, "mtrl combine: %s: '%s' holds NaN/Inf values (or values so "
+                fprintf(stderr, "mtrl combine: %s: '%s'%s holds NaN/Inf values (or values so "
                                 "large its Gram overflows float); nothing written\n",
-                        in, dset);
+                        in, dset, losses ? " or 'losses'" : "");
                 rc = 2;
                 goto done;
             }
@@ -292,6 +399,8 @@ int cmd_combine(int argc, char **argv)
            first.d_norm);
     if (first.gram)
         printf(", min cos %.4f, %d conflicting pairs", first.min_cos, first.n_conflicts);
+    if (first.fallback)
+        printf(", no solution: previous weights kept");
     printf("\ntime per call (mean of %ld): gram %.3f ms, solve %.3f ms, combine %.3f ms, "
            "total %.3f ms (fastest %.3f ms)\n",
            repeat, 1e3 * tg / repeat, 1e3 * ts / repeat, 1e3 * tc / repeat,
@@ -305,5 +414,7 @@ done:
     free(d);
     free(w);
     free(scratch);
+    free(losses);
+    free(rep);
     return rc;
 }
