@@ -788,6 +788,65 @@ static void test_plate_resets(void **st)
     }
 }
 
+/* grasp_success (info only): pick-place-wall needs both pads pressing on the
+ * puck (normal forces read here with mj_contactForce), the fingers open and
+ * the puck lifted 2 cm; push-back's original skips the contact test. */
+static void test_grasp_info(void **st)
+{
+    (void)st;
+    env_sawyer *e = make("pick-place-wall-v2");
+    float obs[ENV_OBS_DIM], a[4];
+    env_reset_goal(e, 0, obs);
+    int og = id_of(e, mjOBJ_GEOM, "objGeom"), lp = id_of(e, mjOBJ_GEOM, "leftpad_geom"),
+        rp = id_of(e, mjOBJ_GEOM, "rightpad_geom");
+    int grasped = 0, touched_low = 0;
+    for (int s = 0; s < 300; s++) {
+        env_scripted_action(e, obs, a);
+        env_info inf;
+        env_step_flags fl;
+        env_step(e, a, obs, &inf, &fl);
+        double fl_l = 0, fl_r = 0;
+        for (int i = 0; i < e->d->ncon; i++) {
+            const mjContact *c = &e->d->contact[i];
+            double f[6];
+            mj_contactForce(e->m, e->d, i, f);
+            if ((c->geom1 == og && c->geom2 == lp) || (c->geom2 == og && c->geom1 == lp))
+                fl_l += f[0];
+            if ((c->geom1 == og && c->geom2 == rp) || (c->geom2 == og && c->geom1 == rp))
+                fl_r += f[0];
+        }
+        int lifted = e->obs[6] - 0.02 > e->obj_init_pos[2];
+        int expect = fl_l > 0 && fl_r > 0 && e->obs[3] > 0 && lifted;
+        assert_int_equal((int)inf.grasp_success, expect);
+        grasped |= expect;
+        touched_low |= fl_l > 0 && fl_r > 0 && !lifted;
+        if (inf.success)
+            break;
+    }
+    assert_true(grasped && touched_low);
+    env_destroy(e);
+
+    /* push-back: a cube held up in the air far from the fingers counts */
+    e = make("push-back-v2");
+    env_reset_goal(e, 0, obs);
+    int qa = e->m->jnt_qposadr[id_of(e, mjOBJ_JOINT, "objjoint")];
+    e->d->qpos[qa + 2] = 0.1;
+    mj_forward(e->m, e->d);
+    double ob[ENV_OBS_DIM], ad[4] = {0, 0, 0, 0};
+    memcpy(ob, e->obs, sizeof ob);
+    e->task->object_obs(e, ob + 4);
+    env_info inf = {0};
+    e->task->reward(e, ob, ad, &inf);
+    assert_true(ob[3] > 0 && !env_touching(e, id_of(e, mjOBJ_GEOM, "objGeom")));
+    assert_int_equal((int)inf.grasp_success, 1);
+    e->d->qpos[qa + 2] = 0.03;
+    mj_forward(e->m, e->d);
+    e->task->object_obs(e, ob + 4);
+    e->task->reward(e, ob, ad, &inf);
+    assert_int_equal((int)inf.grasp_success, 0);
+    env_destroy(e);
+}
+
 /* ---- soft limits really overrun ---- */
 
 /* At success the button is past its -0.06 limit (button-press: q <= -0.073),
@@ -892,6 +951,7 @@ int main(void)
         cmocka_unit_test(test_plate_resets),
         cmocka_unit_test(test_old_caging),
         cmocka_unit_test(test_rewards_match_spec),
+        cmocka_unit_test(test_grasp_info),
         cmocka_unit_test(test_limits_overrun),
         cmocka_unit_test(test_threads_identical),
         cmocka_unit_test(test_buttons_scripted),

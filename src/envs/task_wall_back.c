@@ -133,6 +133,9 @@ static double reward_push_back(env_sawyer *e, const double *obs, const double *a
     if (d < TARGET_RADIUS)
         r = 10;
     fill_info(e, obs, tcp_to_obj, d, og, ip, 0.07, info);
+    /* The original tests its contact method's truth value, not its result
+     * (spec Appendix E.9): no contact condition. */
+    info->grasp_success = obs[3] > 0 && o[2] - 0.02 > e->obj_init_pos[2];
     return r;
 }
 
