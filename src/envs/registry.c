@@ -24,6 +24,13 @@ extern const env_task_def env_task_button_press_topdown_wall_v2, env_task_button
     env_task_plate_slide_v2, env_task_plate_slide_side_v2, env_task_plate_slide_back_v2,
     env_task_plate_slide_back_side_v2;
 
+/* MT50-C: coffee mug (task_coffee_mug.c), nut and peg (task_nut.c),
+ * pick-and-carry (task_carry.c) */
+extern const env_task_def env_task_coffee_pull_v2, env_task_coffee_push_v2, env_task_assembly_v2,
+    env_task_disassemble_v2, env_task_basketball_v2, env_task_bin_picking_v2,
+    env_task_box_close_v2, env_task_hand_insert_v2, env_task_pick_out_of_hole_v2,
+    env_task_shelf_place_v2, env_task_peg_unplug_side_v2;
+
 const env_task_def *const env_task_table[] = {
     &env_task_reach_v2,
     &env_task_push_v2,
@@ -50,6 +57,18 @@ const env_task_def *const env_task_table[] = {
     &env_task_plate_slide_side_v2,
     &env_task_plate_slide_back_v2,
     &env_task_plate_slide_back_side_v2,
+    /* MT50-C */
+    &env_task_coffee_pull_v2,
+    &env_task_coffee_push_v2,
+    &env_task_assembly_v2,
+    &env_task_disassemble_v2,
+    &env_task_basketball_v2,
+    &env_task_bin_picking_v2,
+    &env_task_box_close_v2,
+    &env_task_hand_insert_v2,
+    &env_task_pick_out_of_hole_v2,
+    &env_task_shelf_place_v2,
+    &env_task_peg_unplug_side_v2,
 };
 const int env_task_table_len = (int)(sizeof env_task_table / sizeof env_task_table[0]);
 
