@@ -54,8 +54,6 @@ static void check_hand_reset(double hy, const double hand[3], const double tcp[3
         rp = mj_name2id(m, mjOBJ_BODY, "rightpad");
     assert_near3(e->d->xpos + 3 * hb, hand[0], hand[1], hand[2], tol);
     assert_near3(e->init_tcp, tcp[0], tcp[1], tcp[2], tol);
-    assert_near3(e->init_left_pad, lpad[0], lpad[1], lpad[2], tol);
-    assert_near3(e->init_right_pad, rpad[0], rpad[1], rpad[2], tol);
     assert_near3(e->d->xpos + 3 * lp, lpad[0], lpad[1], lpad[2], tol);
     assert_near3(e->d->xpos + 3 * rp, rpad[0], rpad[1], rpad[2], tol);
     /* Fingers open: q_r ~ -0.00017, q_l ~ +0.00017, obs[3] = 1. */

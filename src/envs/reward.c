@@ -79,10 +79,13 @@ double rw_pick_place_caging(const env_sawyer *e, const double *a, const double o
 {
     const double pad_margin = 0.05, xz_margin = 0.005, radius = 0.015;
     const double *L = env_body_xpos(e, e->leftpad_body), *R = env_body_xpos(e, e->rightpad_body);
-    const double *L0 = e->init_left_pad, *R0 = e->init_right_pad;
+    /* Meta-World's init_left_pad/init_right_pad are live views of the pad
+     * positions (get_body_com returns a view), so the margins use the
+     * current pads, not a snapshot (spec metaworld-mt50.md §2; the MT10
+     * spec's §7.2 says "initial pads", which the original does not do). */
     double dL = L[1] - obj[1], dR = obj[1] - R[1];
-    double mR = fabs(fabs(obj[1] - R0[1]) - pad_margin);
-    double mL = fabs(fabs(obj[1] - L0[1]) - pad_margin);
+    double mR = fabs(fabs(obj[1] - R[1]) - pad_margin);
+    double mL = fabs(fabs(obj[1] - L[1]) - pad_margin);
     double cR = rw_tolerance(dR, radius, pad_margin, mR, RW_LONG_TAIL);
     double cL = rw_tolerance(dL, radius, pad_margin, mL, RW_LONG_TAIL);
     double y_caging = rw_hamacher(cL, cR);

@@ -40,8 +40,8 @@ typedef struct rw_caging {
 double rw_gripper_caging(const env_sawyer *e, const double *a, const double obj[3],
                          const rw_caging *p);
 
-/* Spec §7.2, pick-place's own caging reward P: signed pad distances, margins
- * from the initial pads e->init_left_pad / e->init_right_pad. */
+/* Spec §7.2, pick-place's own caging reward P: signed pad distances; the
+ * margins use the current pads (Meta-World's "initial" pads are live views). */
 double rw_pick_place_caging(const env_sawyer *e, const double *a, const double obj[3]);
 
 /* Spec metaworld-mt50.md §2.1, the older caging reward ("OldCage") that

@@ -529,8 +529,6 @@ static int reset_with_goal(env_sawyer *e, int k, mtrl_err *err)
                            t->name, tl_msg);
     }
     env_tcp_center(e, e->init_tcp);
-    memcpy(e->init_left_pad, env_body_xpos(e, e->leftpad_body), sizeof e->init_left_pad);
-    memcpy(e->init_right_pad, env_body_xpos(e, e->rightpad_body), sizeof e->init_right_pad);
     e->goal_k = k;
     memcpy(e->rand_vec, e->goals[k], sizeof e->rand_vec);
     if (guarded_task_reset(e))

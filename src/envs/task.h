@@ -32,8 +32,8 @@
  *   create: model loaded (or shared), eq_data of the mocap weld overwritten,
  *           setup(e) once: look up ids by name into e->task_ids.
  *   reset:  mj_resetData; hand reset (50 x {mocap = hand_init_pos, quat
- *           (1,0,1,0), ctrl (-1,+1), 5 x mj_step}); e->init_tcp,
- *           e->init_left_pad, e->init_right_pad recorded; e->rand_vec set
+ *           (1,0,1,0), ctrl (-1,+1), 5 x mj_step}); e->init_tcp recorded;
+ *           e->rand_vec set
  *           (already accepted by accept_rand, see below); reset(e): place
  *           objects/goal, set e->target_pos, e->obj_init_pos, ...; then the
  *           base builds the first observation (obs[18:36] = obs[0:18]).
@@ -117,7 +117,7 @@ struct env_sawyer {
     int mocap_id;                        /* index into d->mocap_pos */
 
     /* Recorded at reset by the base (after the hand reset). */
-    double init_tcp[3], init_left_pad[3], init_right_pad[3];
+    double init_tcp[3];
     double rand_vec[ENV_RAND_MAX_DIM];   /* this episode's vector (read by reset) */
     int goal_k;                          /* which of the 50 vectors */
     /* Set by the task's reset. */
