@@ -142,16 +142,20 @@ static void test_golden(void **st_)
     assert_true(fabs(w[0] - 0.5) < 1e-7 && fabs(w[1] - 0.75) < 1e-7);
     /* d = (0.75, 0.75) */
     assert_true(fabs(3 * w[0] - w[1] - 0.75) < 1e-7 && fabs(w[1] - 0.75) < 1e-7);
-    /* The non-conflicting 3-task G of the IMTL section... with positive
-     * inner products throughout: the mean. */
-    float G3[9] = {1, 0.2f, 0, 0.3f, 1, 0.1f, 0.2f, 0.1f, 1};
+    /* Non-conflicting 3-task Gs (all inner products >= 0): the mean. The
+     * first is the spec's (the IMTL-G section's example, Gram [[5, 2, 2],
+     * [2, 12, 2], [2, 2, 1]]). */
+    float G3[2][9] = {{-2, 0, 1, -2, -2, -2, -1, 0, 0},
+                      {1, 0.2f, 0, 0.3f, 1, 0.1f, 0.2f, 0.1f, 1}};
     double w3[3];
-    weights(MTL_UPGRAD, 3, 3, G3, w3, &st);
-    for (int k = 0; k < 3; k++)
-        assert_true(fabs(w3[k] - 1.0 / 3) < 1e-7);
-    weights(MTL_DUALPROJ, 3, 3, G3, w3, &st);
-    for (int k = 0; k < 3; k++)
-        assert_true(fabs(w3[k] - 1.0 / 3) < 1e-7);
+    for (int g = 0; g < 2; g++) {
+        weights(MTL_UPGRAD, 3, 3, G3[g], w3, &st);
+        for (int k = 0; k < 3; k++)
+            assert_true(fabs(w3[k] - 1.0 / 3) < 1e-7);
+        weights(MTL_DUALPROJ, 3, 3, G3[g], w3, &st);
+        for (int k = 0; k < 3; k++)
+            assert_true(fabs(w3[k] - 1.0 / 3) < 1e-7);
+    }
 }
 
 static void test_non_conflicting_result(void **st_)
