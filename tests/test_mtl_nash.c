@@ -164,6 +164,53 @@ static void test_no_solution_fallback(void **st_)
     combine(c, Gz, d, w, &st);
     assert_int_equal(st.fallback, 1);
     mtl_destroy(c);
+    /* Three rows with g1 + g2 + g3 = 0 and no pair opposite: still no Nash
+     * point; a small change that breaks the cycle has one. */
+    float G3[6] = {1, 0, -1, 1, 0, -1}, d3[2];
+    double w3[3];
+    c = make(3, 2);
+    combine(c, G3, d3, w3, &st);
+    assert_int_equal(st.fallback, 1);
+    G3[4] = 1, G3[5] = -0.5f; /* now d = (1, 1.5) helps all three: a Nash point exists */
+    combine(c, G3, d3, w3, &st);
+    assert_int_equal(st.fallback, 0);
+    for (int k = 0; k < 3; k++)
+        assert_true(fabs(w3[k] * (G3[2 * k] * d3[0] + G3[2 * k + 1] * d3[1]) - 1) < 1e-4);
+    mtl_destroy(c);
+}
+
+/* One Newton step per call (the paper's "single step" setting): the last
+ * iterate is used and the next call continues from it, so on a fixed G the
+ * Nash residual falls call by call, quadratically, to rounding. */
+static void test_one_step_per_call(void **st_)
+{
+    (void)st_;
+    enum { K = 8, P = 60 };
+    rng_state r;
+    rng_seed(&r, 55, 1);
+    float G[K * P], d[P];
+    double Gd[K * P], A[K * K], w[K], dd[P];
+    ref_make_G(&r, K, P, -0.3, G);
+    ref_gram(K, P, G, Gd, A);
+    mtl_options o;
+    mtl_options_default(&o, MTL_NASH_MTL);
+    o.nash_iters = 1;
+    mtl_combiner *c = make_o(&o, K, P);
+    double prev = INFINITY, res = 0;
+    for (int call = 0; call < 10; call++) {
+        mtl_stats st;
+        combine(c, G, d, w, &st);
+        assert_int_equal(st.fallback, 0);
+        assert_true(st.iters <= 1);
+        ref_combine(K, P, Gd, w, dd);
+        res = 0;
+        for (int k = 0; k < K; k++)
+            res = fmax(res, fabs(w[k] * ref_dot(P, Gd + k * P, dd) - 1));
+        assert_true(res <= prev || res < 1e-5);
+        prev = res;
+    }
+    assert_true(res < 1e-5);
+    mtl_destroy(c);
 }
 
 static void test_update_every_and_max_norm(void **st_)
@@ -272,6 +319,7 @@ int main(void)
         cmocka_unit_test(test_nash_equations),
         cmocka_unit_test(test_invariances_and_closed_forms),
         cmocka_unit_test(test_no_solution_fallback),
+        cmocka_unit_test(test_one_step_per_call),
         cmocka_unit_test(test_update_every_and_max_norm),
         cmocka_unit_test(test_tasks_and_checkpoint),
     };

@@ -5,10 +5,13 @@
  * reference's cvxpy/ECOS sequence of convex-concave steps reaches the same
  * point except in the few steps where it stops early. nash_iters caps the
  * Newton steps (they converge in about 6 on random Grams; the reference's
- * optim_niter counts its CCP steps). Like the reference, the solve runs on
- * A / ||A||_F and alpha is returned in absolute units, so ||d||^2 = K.
- * No Nash point exists when a non-negative combination of the rows is zero
- * (f is unbounded below): then the previous alpha is kept, as the reference
+ * optim_niter counts its CCP steps); with a small cap the last iterate is
+ * used, as the reference uses its last CCP iterate, and the next call
+ * continues from it. Like the reference, the solve runs on A / ||A||_F and
+ * alpha is returned in absolute units, so ||d||^2 = K at convergence.
+ * No Nash point exists exactly when a non-negative combination of the rows
+ * is zero (f is unbounded below); that is tested first, with MGDA's exact
+ * min-norm solver, and then the previous alpha is kept, as the reference
  * keeps its previous iterate when ECOS returns nothing.
  *
  * State (floats, checkpointed as they are): alpha per task [0, K) (1 at
@@ -70,6 +73,20 @@ void mtl_nash_weights(mtl_combiner *c, int k, int *iters, int *fallback)
     int ok = s > 0 && isfinite(s);
     for (int i = 0; ok && i < k; i++)
         ok = A[(long)i * k + i] > 0; /* a zero row can never satisfy its equation */
+    if (ok && k > 1) {
+        /* Pareto-stationary rows: the min-norm point of their convex hull
+         * (up to row scales) is zero. The ratio compares ||G^T l||^2 with
+         * what it would be for orthogonal rows, so the test is scale-free. */
+        int mi;
+        mtl_mgda_weights(c, k, &mi);
+        double num = 0, den = 0;
+        for (int i = 0; i < k; i++) {
+            den += c->wd[i] * c->wd[i] * A[(long)i * k + i];
+            for (int j = 0; j < k; j++)
+                num += c->wd[i] * A[(long)i * k + j] * c->wd[j];
+        }
+        ok = den > 0 && num > 1e-10 * den;
+    }
     if (ok) {
         for (long i = 0; i < (long)k * k; i++)
             An[i] = A[i] / s;
@@ -123,17 +140,8 @@ void mtl_nash_weights(mtl_combiner *c, int k, int *iters, int *fallback)
             f = potential(k, An, b, Ab);
             ++*iters;
         }
-        /* Accept only a point that satisfies the Nash equations: a
-         * diverging run (no solution) leaves them far from 1. 1e-3 is the
-         * reference's own stopping tolerance; converged runs reach ~1e-12. */
-        double res = 0;
-        for (int i = 0; ok && i < k; i++) {
-            if (!(b[i] > 0) || !isfinite(b[i]))
-                ok = 0;
-            else
-                res = fmax(res, fabs(b[i] * Ab[i] - 1));
-        }
-        ok = ok && res < 1e-3;
+        for (int i = 0; ok && i < k; i++)
+            ok = b[i] > 0 && isfinite(b[i]);
         if (ok) {
             for (int g = 0; g < k; g++) {
                 c->wd[g] = b[g] / rs;
