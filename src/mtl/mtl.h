@@ -148,7 +148,7 @@ typedef struct mtl_options {
     double famo_lr;     /* Adam step of FAMO's logits (0.025) */
     double famo_gamma;  /* coupled weight decay of the logits (0.01) */
     mtl_famo_scale famo_scale;
-    double upgrad_norm_eps; /* UPGrad/DualProj: trace(A) <= this -> the mean (1e-4) */
+    double upgrad_norm_eps; /* UPGrad/DualProj: trace(A) < this -> the mean (1e-4) */
     double upgrad_reg_eps;  /* ridge on the trace-normalised Gram (1e-4) */
     uint64_t seed;     /* the run's seed */
     uint64_t stream;   /* rng stream; give each combiner of a run its own
