@@ -413,7 +413,10 @@ static void build_obs(env_sawyer *e, const double *prev)
     double gap = env_dist3(env_site_xpos(e, e->right_ee_site), env_site_xpos(e, e->left_ee_site));
     o[3] = fmin(fmax(gap / 0.1, 0.0), 1.0);
     e->task->object_obs(e, o + 4);
-    memset(o + 11, 0, 7 * sizeof(double));
+    if (e->task->object2_obs)
+        e->task->object2_obs(e, o + 11);
+    else
+        memset(o + 11, 0, 7 * sizeof(double));
     memcpy(o + 18, prev ? prev : o, 18 * sizeof(double));
     memcpy(o + 36, e->target_pos, 3 * sizeof(double));
 }

@@ -40,7 +40,8 @@
  *   step:   mocap += 0.01 * clip(a[0:3]), clipped to hand_low/high; ctrl =
  *           (a3, -a3); 5 x mj_step (no mj_forward after: positions are one
  *           substep stale exactly as v2); observation (object_obs supplies
- *           obs[4:11]); reward(e, obs, a, info) with the RAW action.
+ *           obs[4:11], object2_obs obs[11:18]); reward(e, obs, a, info)
+ *           with the RAW action.
  * Hooks run on the env's worker thread: no globals, no allocation, no name
  * lookups in reset/object_obs/reward/policy.
  *
@@ -98,6 +99,10 @@ struct env_task_def {
     /* Scripted policy (spec Appendix D, own code): stateless obs -> action.
      * Output may exceed [-1, 1]; the env clips. */
     void (*policy)(const double *obs, double *a);
+    /* Optional (NULL = zeros): obs[11:18], a second object's position and
+     * quaternion, for the few tasks that observe two (hammer's nail, the
+     * stick tasks' thermos). */
+    void (*object2_obs)(const env_sawyer *e, double out[7]);
 };
 
 /* One simulated env. Fields marked (task) are for the task hooks; the rest
