@@ -88,7 +88,7 @@ static void check_row(const char *r)
      * per update) is never negative. */
     assert_true(fwd <= mx && gram <= mx && comb <= mx);
     assert_true(field(r, "ms_other") >= 0);
-    assert_true(field(r, "ratio_min_to_mean") > 0);
+    assert_true(field(r, "ratio_min_to_mean") > 0 && field(r, "ratio_paired_to_mean") > 0);
     assert_true(field(r, "gflop") > 0 && field(r, "gflops") > 0 && field(r, "sgemm_gflops") > 0);
     assert_true(field(r, "episode_s") > 0);
     assert_true(field(r, "episode_env_s") > 0 && field(r, "episode_env_s") < field(r, "episode_s"));
