@@ -115,6 +115,9 @@ static void grasp_carry(const double *obs, const carry_plan *c, int held, double
     double t[3];
     double dxy = hypot(h[0] - c->grasp[0], h[1] - c->grasp[1]);
     double approach_z = c->grasp[2] + c->above;
+    /* Descend only once centred, but keep descending through small drifts
+     * (action noise) instead of climbing back up for every one. */
+    int aligned = dxy <= c->xy_tol || (h[2] < approach_z - 0.01 && dxy <= 2 * c->xy_tol);
     if (held) {
         double gxy = hypot(h[0] - c->goal[0], h[1] - c->goal[1]);
         if (gxy > 0.02 && h[2] < c->lift_z - 0.03 && h[1] > c->retreat_y + 0.01)
@@ -126,10 +129,10 @@ static void grasp_carry(const double *obs, const carry_plan *c, int held, double
         else
             memcpy(t, c->goal, sizeof t);
         a[3] = c->grip;
-    } else if (dxy > c->xy_tol && fabs(h[2] - approach_z) > 0.03 && dxy > 0.03) {
+    } else if (!aligned && fabs(h[2] - approach_z) > 0.03 && dxy > 0.03) {
         set3(t, h[0], h[1], approach_z); /* to the approach height first */
         a[3] = -1;
-    } else if (dxy > c->xy_tol) {
+    } else if (!aligned) {
         set3(t, c->grasp[0], c->grasp[1], approach_z);
         a[3] = -1;
     } else if (fabs(h[2] - c->grasp[2]) > c->z_tol) {
@@ -203,12 +206,13 @@ static void policy_basketball(const double *obs, double *a)
 {
     const double *o = obs + 4, *g = obs + 36;
     /* The hand travels low (gripper housing under the rim) or high (ball
-     * over the rim); with the ball it first backs away from the rim. */
-    carry_plan c = {.grasp = {o[0], o[1], o[2] + 0.042}, .above = 0.058, .xy_tol = 0.006,
-                    .z_tol = 0.01, .grip = 1, .lift_z = 0.40, .retreat_y = g[1] - 0.12,
-                    .goal = {g[0], g[1], 0.342}, .p = 10};
+     * over the rim); with the ball it first backs away from the rim. The
+     * ball is steered to z 0.3 wherever it sits in the grip. */
+    carry_plan c = {.grasp = {o[0], o[1], o[2] + 0.036}, .above = 0.058, .xy_tol = 0.006,
+                    .z_tol = 0.01, .grip = 0.8, .lift_z = 0.40, .retreat_y = g[1] - 0.12,
+                    .goal = {g[0], g[1], obs[2] + 0.3 - o[2]}, .p = 10};
     double dz = obs[2] - o[2];
-    int held = hypot(obs[0] - o[0], obs[1] - o[1]) < 0.02 && dz > 0.025 && dz < 0.06 &&
+    int held = hypot(obs[0] - o[0], obs[1] - o[1]) < 0.025 && dz > 0.025 && dz < 0.09 &&
                obs[3] > 0.35 && obs[3] < 0.8;
     grasp_carry(obs, &c, held, a);
 }

@@ -107,28 +107,35 @@ static double reward(env_sawyer *e, const double *obs, const double *a, env_info
 
 /* ---- scripted policy ----
  * The mug is gripped from above around its body, fingers closing across y,
- * and slid over the table to the goal. The hand never rises above 0.125 near
- * the machine: higher, the gripper housing would hit the frame around the
- * machine's button. Stateless: the phase comes from the observation. */
+ * and slid over the table to the goal. Near the machine (pull: the mug
+ * starts under the spout, beyond the goal) the hand stays below 0.125:
+ * higher, the gripper housing would hit the frame around the machine's
+ * button. Stateless: the phase comes from the observation. */
 static void policy(const double *obs, double *a)
 {
     const double *h = obs, *o = obs + 4, *g = obs + 36;
-    const double approach_z = 0.125, grasp_dz = 0.055;
+    const double grasp_dz = 0.055;
+    double approach_z = o[1] > g[1] ? 0.125 : 0.2;
+    /* 5 mm short of the mug's axis: the gripper housing then clears the
+     * spout's nozzle behind a mug that stands under it. */
+    double gp[2] = {o[0], o[1] - 0.005};
     double t[3];
-    double dxy = hypot(h[0] - o[0], h[1] - o[1]);
+    double dxy = hypot(h[0] - gp[0], h[1] - gp[1]);
     double dz = h[2] - o[2];
-    int held = dxy < 0.02 && dz < grasp_dz + 0.02 && obs[3] < 0.75;
+    int held = hypot(h[0] - o[0], h[1] - o[1]) < 0.025 && dz < grasp_dz + 0.02 && obs[3] < 0.75;
+    /* Descend once centred; keep descending through small drifts. */
+    int aligned = dxy <= 0.006 || (h[2] < approach_z - 0.01 && dxy <= 0.012);
     if (held) {
-        t[0] = g[0], t[1] = g[1], t[2] = o[2] + grasp_dz + 0.01;
+        t[0] = g[0], t[1] = g[1] - 0.005, t[2] = o[2] + grasp_dz + 0.01;
         a[3] = 1;
-    } else if (dxy > 0.008 && fabs(h[2] - approach_z) > 0.02 && dxy > 0.03) {
+    } else if (!aligned && fabs(h[2] - approach_z) > 0.02 && dxy > 0.03) {
         t[0] = h[0], t[1] = h[1], t[2] = approach_z; /* to the approach height first */
         a[3] = -1;
-    } else if (dxy > 0.008) {
-        t[0] = o[0], t[1] = o[1], t[2] = approach_z;
+    } else if (!aligned) {
+        t[0] = gp[0], t[1] = gp[1], t[2] = approach_z;
         a[3] = -1;
     } else {
-        t[0] = o[0], t[1] = o[1], t[2] = o[2] + grasp_dz;
+        t[0] = gp[0], t[1] = gp[1], t[2] = o[2] + grasp_dz;
         a[3] = fabs(dz - grasp_dz) < 0.01 ? 1 : -1;
     }
     for (int k = 0; k < 3; k++)
