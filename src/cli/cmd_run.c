@@ -132,10 +132,18 @@ int cmd_run(int argc, char **argv)
 
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    eval_result last = {0};
+    double best = -1;
     train_opts opts = {.run_dir = run_dir, .resume = resume != NULL, .quiet = quiet,
-                       .stop = &stop_requested};
+                       .stop = &stop_requested, .last_eval = &last, .best_success = &best};
     if ((rc = train_run(&cfg, &opts, &err)))
         goto fail;
+    if (last.K > 0) {
+        fprintf(stderr, "\nlast evaluation:\n");
+        train_print_eval(stderr, &last);
+        fprintf(stderr, "best mean success over the run: %.3f\n", best);
+    }
+    fprintf(stderr, "curves: mtrl plot %s\n", run_dir);
     fprintf(stderr, "mtrl run: %s in %s (checkpoint.h5, eval.csv, train.csv)\n",
             stop_requested ? "stopped; resume with mtrl run --resume DIR" : "done", run_dir);
     goto out;
@@ -234,15 +242,6 @@ int cmd_eval(int argc, char **argv)
         printf("]}\n");
         return 0;
     }
-    printf("%-28s %8s %10s %10s\n", "task", "success", "return", "steps");
-    for (int k = 0; k < r.K; k++) {
-        printf("%-28s %8.3f %10.1f ", r.task[k], r.success[k], r.ret[k]);
-        if (isfinite(r.steps_to_success[k]))
-            printf("%10.1f\n", r.steps_to_success[k]);
-        else
-            printf("%10s\n", "-");
-    }
-    printf("%-28s %8.3f %10.1f\n", "mean", r.mean_success, r.mean_return);
-    printf("(%d deterministic episode%s per task)\n", r.episodes, r.episodes == 1 ? "" : "s");
+    train_print_eval(stdout, &r);
     return 0;
 }

@@ -50,6 +50,7 @@ int train_evaluate(sac_agent *agent, const mtrl_config *cfg, int episodes, eval_
     memset(out, 0, sizeof *out);
     out->K = K;
     out->episodes = episodes;
+    out->deterministic = cfg->eval.deterministic;
     for (int k = 0; k < K; k++) {
         /* The same env index as training, so a fixed goal is the same goal. */
         if ((rc = env_create(&envs[k], idx[k], &o, (uint64_t)k, e)))
@@ -106,6 +107,21 @@ done:
     for (int k = 0; k < K; k++)
         env_destroy(envs[k]);
     return rc;
+}
+
+void train_print_eval(FILE *f, const eval_result *r)
+{
+    fprintf(f, "%-28s %8s %10s %10s\n", "task", "success", "return", "steps");
+    for (int k = 0; k < r->K; k++) {
+        fprintf(f, "%-28s %8.3f %10.1f ", r->task[k], r->success[k], r->ret[k]);
+        if (isfinite(r->steps_to_success[k]))
+            fprintf(f, "%10.1f\n", r->steps_to_success[k]);
+        else
+            fprintf(f, "%10s\n", "-");
+    }
+    fprintf(f, "%-28s %8.3f %10.1f\n", "mean", r->mean_success, r->mean_return);
+    fprintf(f, "(%d %s episode%s per task)\n", r->episodes,
+            r->deterministic ? "deterministic" : "stochastic", r->episodes == 1 ? "" : "s");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -176,7 +192,13 @@ static int trainer_eval(trainer *tr, mtrl_err *e)
     if (rc)
         return rc;
     tr->last_eval = tr->iter;
-    return trainer_log_eval(tr, &r, e);
+    if ((rc = trainer_log_eval(tr, &r, e)))
+        return rc;
+    if (tr->opts->last_eval)
+        *tr->opts->last_eval = r;
+    if (tr->opts->best_success)
+        *tr->opts->best_success = tr->best_success;
+    return 0;
 }
 
 static int trainer_log_train(trainer *tr, mtrl_err *e)

@@ -5,6 +5,7 @@
 #define MTRL_CLI_TRAIN_H
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "core/cfg.h"
@@ -17,6 +18,7 @@
 typedef struct eval_result {
     int K;
     int episodes; /* per task */
+    int deterministic;
     char task[TRAIN_MAX_TASKS][48];
     double success[TRAIN_MAX_TASKS];       /* fraction of episodes with success at any step */
     double ret[TRAIN_MAX_TASKS];           /* mean episode return */
@@ -37,11 +39,16 @@ typedef struct train_opts {
     int resume;           /* 1: continue from run_dir/checkpoint.h5 */
     int quiet;            /* no progress line or per-eval lines */
     volatile sig_atomic_t *stop; /* set by a signal: checkpoint and return */
+    eval_result *last_eval;      /* if not NULL: the latest evaluation (K = 0: none) */
+    double *best_success;        /* if not NULL: the best mean eval success so far */
 } train_opts;
 
 /* Trains until cfg->run.iterations or *opts->stop. Writes train.csv,
  * eval.csv, metrics.jsonl and checkpoint.h5 into the run directory. */
 int train_run(const mtrl_config *cfg, const train_opts *opts, mtrl_err *e);
+
+/* Prints r as a table: per task success, return, steps to success. */
+void train_print_eval(FILE *f, const eval_result *r);
 
 /* Loads the agent of a checkpoint file together with the config it was
  * trained with (stored inside the checkpoint). */
