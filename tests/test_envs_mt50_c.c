@@ -513,7 +513,7 @@ static void reset_assembly(env_sawyer *e, const double *v)
 static void reset_disassemble(env_sawyer *e, const double *v)
 {
     double peg[3] = {v[0], v[1], v[2] + 0.03}, t[3] = {v[0], v[1], v[2] + 0.15};
-    assert_true(v[0] > 0 && v[0] <= 0.1); /* reversed bounds, same range as v2 */
+    assert_true(v[0] >= 0 && v[0] <= 0.1);
     assert_vec_near(model_body_pos(e, "peg"), peg, 3, 1e-12, "peg");
     assert_vec_near(e->target_pos, t, 3, 1e-12, "target");
     assert_vec_near(site_pos(e, "RoundNut"), v, 3, 1e-9, "ring centre");

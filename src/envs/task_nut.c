@@ -250,9 +250,11 @@ const env_task_def env_task_disassemble_v2 = {
     .hand_high = {0.5, 1.0, 0.5},
     .rand_dim = 6,
     /* [nut ring centre xyz, goal xyz (unused: the target is 15 cm above the
-     * nut)]; the x bounds are reversed as in v2, which draws the same range */
-    .rand_low = {0.1, 0.6, 0.025, -0.1, 0.6, 0.1699},
-    .rand_high = {0.0, 0.75, 0.02501, 0.1, 0.75, 0.1701},
+     * nut)]. v2 writes the nut's x bounds reversed (0.1 .. 0.0); numpy draws
+     * the same range from them. They are written low < high here, as v3
+     * does, which keeps the registry's low <= high contract. */
+    .rand_low = {0.0, 0.6, 0.025, -0.1, 0.6, 0.1699},
+    .rand_high = {0.1, 0.75, 0.02501, 0.1, 0.75, 0.1701},
     .goal_low = {-0.1, 0.6, 0.1749},
     .goal_high = {0.1, 0.75, 0.1751},
     .accept_rand = accept_apart,
