@@ -4,9 +4,18 @@
  * free object and brings it somewhere (over a hoop, into the other bin, onto
  * the box, into the table's hole, out of the platform's hole, onto the shelf,
  * out of the socket). They share the id lookup, the "one free body, wxyz
- * quaternion" observation, the distance-to-target reward skeleton and the
- * scripted grasp-and-carry controller; each keeps its own reward terms and
- * scene. */
+ * quaternion" observation and the scripted grasp-and-carry controller; each
+ * keeps its own reset, reward and scene. Depends on task.h and reward.h.
+ *
+ * Differences from the originals (also in the scenes' comments):
+ *   - basketball: the ball really starts at the sampled spot (v2's reset
+ *     wrote arm joints instead, spec Appendix E.2; fixed as DESIGN.md says).
+ *   - box-close: the lid's two collidable meshes are their convex hulls,
+ *     which are boxes up to the plate's 2 mm chamfers (spec Appendix A).
+ *   - hand-insert: the hole table has no retaining walls; the shared world's
+ *     walls are excluded from every contact the cube and gripper could make.
+ *   - Light objects (0.01 kg) are pressed out of a full-force grip, as in
+ *     the originals, so the scripted policies grip them with 0.3-0.6. */
 #include <math.h>
 #include <string.h>
 
