@@ -24,12 +24,24 @@ extern const env_task_def env_task_button_press_topdown_wall_v2, env_task_button
     env_task_plate_slide_v2, env_task_plate_slide_side_v2, env_task_plate_slide_back_v2,
     env_task_plate_slide_back_side_v2;
 
+/* MT50-B: handles (task_handle.c), faucets (task_faucet.c), door-close
+ * (task_door.c), door lock (task_door_lock.c), dial (task_dial.c), lever
+ * (task_lever.c) */
+extern const env_task_def env_task_handle_press_v2, env_task_handle_press_side_v2,
+    env_task_handle_pull_v2, env_task_handle_pull_side_v2, env_task_faucet_open_v2,
+    env_task_faucet_close_v2, env_task_door_close_v2, env_task_door_lock_v2,
+    env_task_door_unlock_v2, env_task_dial_turn_v2, env_task_lever_pull_v2;
+
 /* MT50-C: coffee mug (task_coffee_mug.c), nut and peg (task_nut.c),
  * pick-and-carry (task_carry.c) */
 extern const env_task_def env_task_coffee_pull_v2, env_task_coffee_push_v2, env_task_assembly_v2,
     env_task_disassemble_v2, env_task_basketball_v2, env_task_bin_picking_v2,
     env_task_box_close_v2, env_task_hand_insert_v2, env_task_pick_out_of_hole_v2,
     env_task_shelf_place_v2, env_task_peg_unplug_side_v2;
+
+/* MT50-D: pushing to a place (task_push_place.c), tool use (task_tool.c) */
+extern const env_task_def env_task_sweep_v2, env_task_sweep_into_v2, env_task_soccer_v2,
+    env_task_hammer_v2, env_task_stick_push_v2, env_task_stick_pull_v2;
 
 const env_task_def *const env_task_table[] = {
     &env_task_reach_v2,
@@ -57,6 +69,18 @@ const env_task_def *const env_task_table[] = {
     &env_task_plate_slide_side_v2,
     &env_task_plate_slide_back_v2,
     &env_task_plate_slide_back_side_v2,
+    /* MT50-B */
+    &env_task_handle_press_v2,
+    &env_task_handle_press_side_v2,
+    &env_task_handle_pull_v2,
+    &env_task_handle_pull_side_v2,
+    &env_task_faucet_open_v2,
+    &env_task_faucet_close_v2,
+    &env_task_door_close_v2,
+    &env_task_door_lock_v2,
+    &env_task_door_unlock_v2,
+    &env_task_dial_turn_v2,
+    &env_task_lever_pull_v2,
     /* MT50-C */
     &env_task_coffee_pull_v2,
     &env_task_coffee_push_v2,
@@ -69,6 +93,13 @@ const env_task_def *const env_task_table[] = {
     &env_task_pick_out_of_hole_v2,
     &env_task_shelf_place_v2,
     &env_task_peg_unplug_side_v2,
+    /* MT50-D */
+    &env_task_sweep_v2,
+    &env_task_sweep_into_v2,
+    &env_task_soccer_v2,
+    &env_task_hammer_v2,
+    &env_task_stick_push_v2,
+    &env_task_stick_pull_v2,
 };
 const int env_task_table_len = (int)(sizeof env_task_table / sizeof env_task_table[0]);
 
@@ -80,6 +111,62 @@ static const char *const mt10_tasks[] = {
     "window-close-v2",    NULL,
 };
 
+/* MT50 in the order of spec metaworld-mt50.md §1 (Meta-World's task ids) =
+ * one-hot index order; MT10 keeps its own order above. */
+static const char *const mt50_tasks[] = {
+    "assembly-v2",
+    "basketball-v2",
+    "bin-picking-v2",
+    "box-close-v2",
+    "button-press-topdown-v2",
+    "button-press-topdown-wall-v2",
+    "button-press-v2",
+    "button-press-wall-v2",
+    "coffee-button-v2",
+    "coffee-pull-v2",
+    "coffee-push-v2",
+    "dial-turn-v2",
+    "disassemble-v2",
+    "door-close-v2",
+    "door-lock-v2",
+    "door-open-v2",
+    "door-unlock-v2",
+    "hand-insert-v2",
+    "drawer-close-v2",
+    "drawer-open-v2",
+    "faucet-open-v2",
+    "faucet-close-v2",
+    "hammer-v2",
+    "handle-press-side-v2",
+    "handle-press-v2",
+    "handle-pull-side-v2",
+    "handle-pull-v2",
+    "lever-pull-v2",
+    "peg-insert-side-v2",
+    "pick-place-wall-v2",
+    "pick-out-of-hole-v2",
+    "reach-v2",
+    "push-back-v2",
+    "push-v2",
+    "pick-place-v2",
+    "plate-slide-v2",
+    "plate-slide-side-v2",
+    "plate-slide-back-v2",
+    "plate-slide-back-side-v2",
+    "peg-unplug-side-v2",
+    "soccer-v2",
+    "stick-push-v2",
+    "stick-pull-v2",
+    "push-wall-v2",
+    "reach-wall-v2",
+    "shelf-place-v2",
+    "sweep-into-v2",
+    "sweep-v2",
+    "window-open-v2",
+    "window-close-v2",
+    NULL,
+};
+
 typedef struct benchmark {
     const char *name;
     const char *summary;
@@ -88,6 +175,7 @@ typedef struct benchmark {
 
 static const benchmark benchmarks[] = {
     {"mt10", "Meta-World MT10: 10 tasks, one env each", mt10_tasks},
+    {"mt50", "Meta-World MT50: 50 tasks, one env each", mt50_tasks},
     {"mt1:<task>", "one task (a bare task name means the same)", NULL},
     {"<task>,<task>,...", "any list of registered tasks, in that order", NULL},
 };
@@ -203,7 +291,8 @@ int env_benchmark_tasks(const char *name, int *idx, int max, int *n, mtrl_err *e
     if (!strncmp(name, "mt1:", 4))
         task = name + 4;
     else if (strchr(name, ':'))
-        return err_set(err, MTRL_EINPUT, "unknown benchmark '%s' (known: mt10, mt1:<task>)", name);
+        return err_set(err, MTRL_EINPUT, "unknown benchmark '%s' (known: mt10, mt50, mt1:<task>)",
+                       name);
     int t = -1;
     if (env_task_find(task, &t, err))
         return err_prefix(err, "benchmark '%s'", name);
