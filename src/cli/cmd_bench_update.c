@@ -58,7 +58,9 @@ typedef struct result {
     double fwd, per_task, gram, comb, other; /* medians per update */
     double gflop, gflops, sgemm_gflops;
     int ep_iters, ep_len, episodes;
-    double ep, ep_min, ep_env;
+    /* seconds per episode: L x the median iteration, L x the mean one (the
+     * timed wall clock scaled to L), L x the median env step */
+    double ep, ep_total, ep_env;
     char settings[96];
 } result;
 
@@ -92,7 +94,9 @@ static void usage(FILE *f)
             "the update's matrix-product GFLOP and GFLOP/s next to this machine's sgemm\n"
             "GFLOP/s measured in the same run; and seconds per episode of the whole loop\n"
             "(K env steps + 1 update per iteration, as `mtrl run`), the figure of CAGrad's\n"
-            "Table 7 and Nash-MTL's Table 5 (tools/timing-table puts them side by side).\n\n"
+            "Table 7 and Nash-MTL's Table 5 (tools/timing-table puts them side by side):\n"
+            "the episode length times the median loop iteration, methods taking turns\n"
+            "iteration by iteration (JSON/CSV also give the mean-based figure).\n\n"
             "  --benchmark B      mt10, mt50 or both (default both; with --config: the\n"
             "                     config's env.benchmark)\n"
             "  --methods LIST     comma-separated (default %s)\n"
@@ -103,8 +107,8 @@ static void usage(FILE *f)
             "                     (default 500; --quick 200)\n"
             "  --episodes N       episodes per method for the per-episode figure\n"
             "                     (default 1; 0 skips it)\n"
-            "  --episode-iters N  iterations timed per episode, scaled to the episode length\n"
-            "                     (default: env.max_episode_steps; --quick 10)\n"
+            "  --episode-iters N  loop iterations timed per episode (default: the episode\n"
+            "                     length env.max_episode_steps; --quick 10)\n"
             "  --config CONFIG    one config instead of the paper configs\n"
             "  --set k=v          override a config key (repeatable; mtl.method is set per row)\n"
             "  --stand-in         time a benchmark whose tasks are not all registered yet with\n"
@@ -567,17 +571,20 @@ static int time_updates(brun *b, mtrl_err *e)
 
 /* The whole loop, as `mtrl run` after its warm-up: per iteration the policy
  * acts on the K observations, one update, one step of every env, K
- * transitions stored. Timed over ep_iters iterations and scaled to L. */
+ * transitions stored. Methods take turns iteration by iteration (all step
+ * the same envs), and each iteration is timed on its own, so an episode's
+ * figure can be L times the median iteration: a burst of load from another
+ * process then moves it less than it moves a sum. */
 static int time_episodes(brun *b, mtrl_err *e)
 {
     const opts *o = b->o;
-    int K = b->K, rc;
+    int K = b->K, rc, n = 0;
     for (int ep = 0; ep < o->episodes; ep++) {
-        for (int i = 0; i < b->n_rows; i++) {
-            mrow *m = &b->rows[i];
-            double t_env = 0, t0 = tm_now();
-            for (int it = 0; it < b->ep_iters; it++) {
+        for (int it = 0; it < b->ep_iters; it++, n++) {
+            for (int i = 0; i < b->n_rows; i++) {
+                mrow *m = &b->rows[i];
                 static float obs[MAX_TASKS * OBS];
+                double t0 = tm_now();
                 memcpy(obs, env_vec_obs(b->env), sizeof(float) * (size_t)K * OBS);
                 sac_update_stats st;
                 double dt;
@@ -588,17 +595,16 @@ static int time_episodes(brun *b, mtrl_err *e)
                 double te = tm_now();
                 if (env_vec_step(b->env, b->act, &res))
                     return err_set(e, MTRL_ERUNTIME, "%s: stepping the envs failed", b->name);
-                t_env += tm_now() - te;
+                m->ep_env[n] = tm_now() - te;
                 for (int k = 0; k < K; k++)
                     if (!res.unstable[k] &&
                         (rc = rb_add(b->rb, k, obs + k * OBS, b->act + k * ACT, res.reward[k],
                                      res.next_obs + k * OBS, 0, e)))
                         return rc;
+                m->ep[n] = tm_now() - t0;
             }
-            double scale = (double)b->L / b->ep_iters;
-            m->ep[ep] = (tm_now() - t0) * scale;
-            m->ep_env[ep] = t_env * scale;
-            sgemm_sample(b);
+            if (it % 8 == 0)
+                sgemm_sample(b);
         }
         if (b->progress)
             fprintf(stderr, "\r%s: %d/%d episodes per method", b->name, ep + 1, o->episodes);
@@ -660,11 +666,15 @@ static void collect(brun *b)
         r->episodes = b->o->episodes;
         r->ep_len = b->L;
         r->ep_iters = b->ep_iters;
-        r->ep = r->ep_min = r->ep_env = NAN;
-        if (b->o->episodes > 0) {
-            r->ep_env = bench_median(m->ep_env, b->o->episodes);
-            r->ep = bench_median(m->ep, b->o->episodes);
-            r->ep_min = m->ep[0];
+        r->ep = r->ep_total = r->ep_env = NAN;
+        int n_it = b->o->episodes * b->ep_iters;
+        if (n_it > 0) {
+            double sum = 0;
+            for (int k = 0; k < n_it; k++)
+                sum += m->ep[k];
+            r->ep_total = b->L * sum / n_it;
+            r->ep = b->L * bench_median(m->ep, n_it);
+            r->ep_env = b->L * bench_median(m->ep_env, n_it);
         }
         const mtrl_config *c = &m->cfg;
         if (c->mtl.method == CFG_MTL_CAGRAD_FAST)
@@ -706,13 +716,10 @@ static void print_bench_text(const brun *b, const result *r0, int n)
            b->o->warmup);
     printf("  sgemm %dx%dx%d (NT+TN+NN), median over the run: %.1f GFLOP/s\n", b->B, b->sg.H,
            b->sg.H, r0->sgemm_gflops);
-    if (b->o->episodes > 0 && b->ep_iters < b->L)
-        printf("  episode: %d iterations of K env steps + 1 update; %d of them timed and "
-               "scaled by %d/%d; %d per method\n",
-               b->L, b->ep_iters, b->L, b->ep_iters, b->o->episodes);
-    else if (b->o->episodes > 0)
-        printf("  episode: %d iterations of K env steps + 1 update, all timed; %d per method\n",
-               b->L, b->o->episodes);
+    if (b->o->episodes > 0)
+        printf("  s/episode: %d x the median loop iteration (K env steps + 1 update) of %d "
+               "timed per method, methods taking turns\n",
+               b->L, b->o->episodes * b->ep_iters);
     printf("\n  %-12s %8s %8s %8s %6s | %8s %8s %8s %8s %6s | %6s %7s %6s | %8s %7s\n", "method",
            "ms med", "min", "max", "x mean", "fwd/bwd", "per-task", "gram+slv", "comb+adm",
            "other", "GFLOP", "GFLOP/s", "%sgemm", "s/episode", "env s");
@@ -800,8 +807,9 @@ static int run_bench(const opts *o, const char *bench_arg, mtrl_err *e)
         m->comb = malloc(sizeof(double) * (size_t)cap);
         m->other = malloc(sizeof(double) * (size_t)cap);
         m->round = malloc(sizeof(double) * (size_t)cap);
-        m->ep = malloc(sizeof(double) * (size_t)(o->episodes + 1));
-        m->ep_env = malloc(sizeof(double) * (size_t)(o->episodes + 1));
+        size_t n_it = (size_t)o->episodes * (size_t)b.ep_iters + 1;
+        m->ep = malloc(sizeof(double) * n_it);
+        m->ep_env = malloc(sizeof(double) * n_it);
         if (!m->t || !m->fwd || !m->gram || !m->comb || !m->other || !m->round || !m->ep || !m->ep_env) {
             rc = err_set(e, MTRL_ENOMEM, "out of memory");
             goto out;
@@ -813,7 +821,7 @@ static int run_bench(const opts *o, const char *bench_arg, mtrl_err *e)
     rng_state r;
     rng_seed(&r, (uint64_t)b.cfg.run.seed, RNG_STREAM_INIT);
     int H = s.dc[1] > 1 ? s.dc[1] : 400;
-    b.sg_cap = o->n_methods * (o->updates + o->episodes + 2);
+    b.sg_cap = o->n_methods * (o->updates + 2) + o->episodes * b.ep_iters / 8 + 2;
     b.sg_t = malloc(sizeof(double) * (size_t)b.sg_cap);
     if (!b.sg_t) {
         rc = err_set(e, MTRL_ENOMEM, "out of memory");
@@ -908,7 +916,7 @@ static void print_json(const opts *o)
         printf("\"episode_len\": %d, \"episode_iters_timed\": %d, \"episodes\": %d, ", r->ep_len,
                r->ep_iters, r->episodes);
         json_num("episode_s", r->ep, 1);
-        json_num("episode_s_min", r->ep_min, 1);
+        json_num("episode_s_total", r->ep_total, 1);
         json_num("episode_env_s", r->ep_env, 1);
         printf("\"settings\": ");
         json_str(r->settings);
@@ -928,7 +936,7 @@ static void print_csv(void)
 {
     printf("benchmark,method,tasks,batch,stand_in,updates,ms_median,ms_min,ms_max,ratio_to_mean,"
            "ratio_min_to_mean,ratio_paired_to_mean,ms_fwd_bwd,ms_per_task_extra,ms_gram_solve,ms_combine_adam,ms_other,gflop,gflops,"
-           "sgemm_gflops,pct_sgemm,episode_len,episode_iters_timed,episode_s,episode_env_s\n");
+           "sgemm_gflops,pct_sgemm,episode_len,episode_iters_timed,episode_s,episode_s_total,episode_env_s\n");
     for (int i = 0; i < n_results; i++) {
         const result *r = &results[i];
         printf("%s,%s,%d,%d,%d,%d,", r->bench, r->method, r->K, r->B, r->stand_in, r->updates);
@@ -949,6 +957,7 @@ static void print_csv(void)
         csv_num(100 * r->gflops / r->sgemm_gflops, 0);
         printf("%d,%d,", r->ep_len, r->ep_iters);
         csv_num(r->ep, 0);
+        csv_num(r->ep_total, 0);
         csv_num(r->ep_env, 1);
     }
 }
