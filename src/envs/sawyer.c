@@ -500,6 +500,19 @@ int env_create_def(env_sawyer **out, const env_task_def *t, int task, const env_
     }
     rng_seed(&e->rng, o.seed, RNG_STREAM_ENV + env_index);
     e->fixed_goal = (int)rng_below(&e->rng, ENV_NUM_GOALS);
+    /* Tasks that move static bodies at reset leave them there, and the next
+     * reset's hand reset runs with them in place (v2: the model edit
+     * persists; a peg or box of the previous episode can nudge the objects).
+     * One reset now puts them where every later episode of a fixed goal
+     * finds them, so a fresh env (a resumed run, an evaluation env) starts
+     * exactly like a reused one. It draws nothing from the env's stream. */
+    if (t->edits_model) {
+        float obs[ENV_OBS_DIM];
+        if ((rc = env_reset_goal(e, e->fixed_goal, obs))) {
+            env_destroy(e);
+            return err_set(err, MTRL_ERUNTIME, "task %s: the first reset failed", t->name);
+        }
+    }
     e->ended = 1; /* no episode before the first reset */
     *out = e;
     return 0;
