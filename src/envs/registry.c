@@ -24,6 +24,14 @@ extern const env_task_def env_task_button_press_topdown_wall_v2, env_task_button
     env_task_plate_slide_v2, env_task_plate_slide_side_v2, env_task_plate_slide_back_v2,
     env_task_plate_slide_back_side_v2;
 
+/* MT50-B: handles (task_handle.c), faucets (task_faucet.c), door-close
+ * (task_door.c), door lock (task_door_lock.c), dial (task_dial.c), lever
+ * (task_lever.c) */
+extern const env_task_def env_task_handle_press_v2, env_task_handle_press_side_v2,
+    env_task_handle_pull_v2, env_task_handle_pull_side_v2, env_task_faucet_open_v2,
+    env_task_faucet_close_v2, env_task_door_close_v2, env_task_door_lock_v2,
+    env_task_door_unlock_v2, env_task_dial_turn_v2, env_task_lever_pull_v2;
+
 /* MT50-C: coffee mug (task_coffee_mug.c), nut and peg (task_nut.c),
  * pick-and-carry (task_carry.c) */
 extern const env_task_def env_task_coffee_pull_v2, env_task_coffee_push_v2, env_task_assembly_v2,
@@ -61,6 +69,18 @@ const env_task_def *const env_task_table[] = {
     &env_task_plate_slide_side_v2,
     &env_task_plate_slide_back_v2,
     &env_task_plate_slide_back_side_v2,
+    /* MT50-B */
+    &env_task_handle_press_v2,
+    &env_task_handle_press_side_v2,
+    &env_task_handle_pull_v2,
+    &env_task_handle_pull_side_v2,
+    &env_task_faucet_open_v2,
+    &env_task_faucet_close_v2,
+    &env_task_door_close_v2,
+    &env_task_door_lock_v2,
+    &env_task_door_unlock_v2,
+    &env_task_dial_turn_v2,
+    &env_task_lever_pull_v2,
     /* MT50-C */
     &env_task_coffee_pull_v2,
     &env_task_coffee_push_v2,
