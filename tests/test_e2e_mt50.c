@@ -141,26 +141,62 @@ static void config_method(const char *yaml, char *out, size_t n)
  * no replay in the checkpoint. */
 #define ITERS 16
 #define SMOKE                                                                                     \
-    "--set run.iterations=16 --set run.threads=2 --set env.max_episode_steps=8 "                \
+    "--set run.iterations=%d --set run.threads=1 --set env.max_episode_steps=8 "                \
     "--set 'agent.actor_hidden=[16, 16]' --set 'agent.critic_hidden=[16, 16]' "                 \
     "--set agent.batch_size=%d --set agent.init_steps=8 --set agent.init_updates=2 "            \
-    "--set replay.capacity=%d --set eval.every=16 --set log.checkpoint_every=-1 "               \
+    "--set replay.capacity=%d --set eval.every=%d --set log.checkpoint_every=-1 "               \
     "--set log.save_replay=false"
 
-static void smoke_run(const char *cfg, const char *bench, const char *const *order, int k)
+/* Run directory and log of a config's smoke run. */
+static void run_paths(const char *cfg, char *out, size_t nout, char *log, size_t nlog)
 {
-    const char *bin = test_mtrl_bin(), *tmp = test_tmpdir();
     const char *base = strrchr(cfg, '/') ? strrchr(cfg, '/') + 1 : cfg;
-    char out[600], log[700], smoke[1024];
-    snprintf(out, sizeof out, "%s/%.*s", tmp, (int)(strlen(base) - 5), base);
-    snprintf(log, sizeof log, "%s.log", out);
-    snprintf(smoke, sizeof smoke, SMOKE, 2 * k, 100 * k);
-    int rc = sh("%s run %s --quiet --out %s --set env.benchmark=%s %s > %s 2>&1", bin, cfg, out,
-                bench, smoke, log);
-    if (rc != 0) {
-        char *l = slurp(log);
-        fail_msg("%s: mtrl run exited %d:\n%s", cfg, rc, l ? l : "(no output)");
+    snprintf(out, nout, "%s/%.*s", test_tmpdir(), (int)(strlen(base) - 5), base);
+    snprintf(log, nlog, "%s.log", out);
+}
+
+/* Starts every config's smoke run, two at a time (a run this small is
+ * mostly serial start-up: loading 50 scenes), each writing its exit code
+ * to <run>.rc. */
+static void run_all(char *const *cfgs, int n, const char *bench, int k)
+{
+    char list[600];
+    snprintf(list, sizeof list, "%s/configs.txt", test_tmpdir());
+    FILE *f = fopen(list, "w");
+    assert_non_null(f);
+    for (int i = 0; i < n; i++) {
+        char out[600], log[700];
+        run_paths(cfgs[i], out, sizeof out, log, sizeof log);
+        fprintf(f, "%s %s %s\n", cfgs[i], out, log);
     }
+    fclose(f);
+    char script[600], smoke[1024];
+    snprintf(script, sizeof script, "%s/smoke.sh", test_tmpdir());
+    snprintf(smoke, sizeof smoke, SMOKE, ITERS, 2 * k, 100 * k, ITERS);
+    f = fopen(script, "w");
+    assert_non_null(f);
+    fprintf(f, "%s run \"$1\" --quiet --out \"$2\" --set env.benchmark=%s %s > \"$3\" 2>&1\n"
+               "echo $? > \"$2.rc\"\n",
+            test_mtrl_bin(), bench, smoke);
+    fclose(f);
+    assert_int_equal(sh("xargs -P 2 -L 1 sh %s < %s", script, list), 0);
+}
+
+static void check_run(const char *cfg, const char *bench, const char *const *order, int k)
+{
+    const char *bin = test_mtrl_bin();
+    char out[600], log[700];
+    run_paths(cfg, out, sizeof out, log, sizeof log);
+    char rcpath[700];
+    snprintf(rcpath, sizeof rcpath, "%s.rc", out);
+    char *rcs = slurp(rcpath);
+    if (!rcs)
+        fail_msg("%s: mtrl run did not run", cfg);
+    if (atoi(rcs) != 0) {
+        char *l = slurp(log);
+        fail_msg("%s: mtrl run exited %d:\n%s", cfg, atoi(rcs), l ? l : "(no output)");
+    }
+    free(rcs);
 
     /* The resolved config: the benchmark asked for and the file's method. */
     char path[700], want[64], got[64];
@@ -229,7 +265,7 @@ static void smoke_run(const char *cfg, const char *bench, const char *const *ord
     free(file_cfg);
     free(train);
     free(eval);
-    sh("rm -rf %s %s.file %s", out, out, log);
+    sh("rm -rf %s %s.file %s %s.rc", out, out, log, out);
 }
 
 static int by_name(const void *a, const void *b)
@@ -282,11 +318,17 @@ static void test_mt50_configs(void **st)
     closedir(d);
     assert_true(n > 0);
     qsort(names, (size_t)n, sizeof names[0], by_name);
+    char *cfgs[64];
     for (int i = 0; i < n; i++) {
-        char cfg[600];
-        snprintf(cfg, sizeof cfg, "configs/mt50/%s", names[i]);
-        printf("    %s\n", cfg);
-        smoke_run(cfg, bench, order, k);
+        cfgs[i] = malloc(600);
+        assert_non_null(cfgs[i]);
+        snprintf(cfgs[i], 600, "configs/mt50/%s", names[i]);
+    }
+    run_all(cfgs, n, bench, k);
+    for (int i = 0; i < n; i++) {
+        printf("    %s\n", cfgs[i]);
+        check_run(cfgs[i], bench, order, k);
+        free(cfgs[i]);
         free(names[i]);
     }
 }
