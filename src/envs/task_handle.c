@@ -186,10 +186,11 @@ static double reward_pull(env_sawyer *e, const double *obs, const double *a, env
     return r;
 }
 
-/* Side: full 3-D distance. handleCenter sits 4.6 cm beside goalPull, so the
- * distance never drops below 0.046 and the R = 10 override (d < 0.05) needs
- * the handle within 1.9 cm of the top of its travel; success (d <= 0.08) is
- * reached at q >= -0.0435. */
+/* Side: full 3-D distance. handleCenter sits 4.6 cm beside and, at the top
+ * of the travel (q = 0), 2.2 cm below goalPull, so d >= 0.051 there: the
+ * R = 10 override (d < 0.05) would need the handle 2.4 mm past its upper
+ * limit and is practically unreachable, as in the original; success
+ * (d <= 0.08) is reached at q >= -0.0435. */
 static double reward_pull_side(env_sawyer *e, const double *obs, const double *a, env_info *info)
 {
     const double *o = obs + 4, *g = e->target_pos;
