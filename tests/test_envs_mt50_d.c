@@ -312,7 +312,7 @@ static void test_rewards_match_spec(void **st)
 /* grasp_success: sweep's is a real contact test (both pads on the block),
  * soccer's and the sticks' the original's lift tests alone (spec E.9),
  * hammer's the caging term at 0.5. Checked on a scripted run until success;
- * except for soccer (whose policy rolls the ball in without lifting it 2 cm)
+ * except for soccer (whose policy carries the ball in low, never 2 cm up)
  * the flag must have been set on the way. */
 static void test_grasp_info(void **st)
 {

@@ -7,8 +7,9 @@
  * observation. Facts it relies on (measured in these scenes with MuJoCo
  * 2.2.2): with the gripper pointing down the fingertips (tcp) are 4.5 cm
  * below the hand body origin obs[0:3], and the fingers close along world y;
- * obs[3] is about 1 open, 0.2 closed on nothing and in between when holding
- * something; the mocap moves at most 1 cm per step. */
+ * obs[3] is 1 open and settles within about 15 steps of closing (0.3 on
+ * nothing, 0.45 on a 4 cm block, less on light objects the fingers squeeze);
+ * the mocap moves at most 1 cm per step. */
 #ifndef MTRL_ENVS_TASK_FAMILY_GRASP_H
 #define MTRL_ENVS_TASK_FAMILY_GRASP_H
 

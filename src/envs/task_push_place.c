@@ -86,7 +86,7 @@ static void reset_sweep_into(env_sawyer *e)
     env_set_obj_xyz(e, e->task_ids[ID_JOINT], e->obj_init_pos);
 }
 
-/* The goal (model edit) goes to the drawn target, the ball 3 mm above its
+/* The goal (model edit) goes to the drawn target, the ball 4 mm above its
  * resting height at the drawn spot; env_set_obj_xyz's forward pass also
  * places the moved goal. */
 static void reset_soccer(env_sawyer *e)
@@ -178,14 +178,14 @@ static double reward_soccer(env_sawyer *e, const double *obs, const double *a, e
 /* ---- scripted policies ---- */
 
 /* Holding: the object centre c sits between the fingertips (hand xy within
- * 2 cm, 2 to 6 cm below the hand) and the fingers have stopped closing
- * (opening steady since the previous frame, obs[21]) on it, not on nothing. */
+ * 2 cm, 2 to 6 cm below the hand) and the fingers have closed and stopped
+ * (opening below 0.8 and steady since the previous frame, obs[21]). */
 static int holds(const double *obs, const double c[3])
 {
     const double *h = obs;
     double dz = h[2] - c[2];
-    return hypot(h[0] - c[0], h[1] - c[1]) < 0.02 && dz > 0.02 && dz < 0.06 && obs[3] > 0.25 &&
-           obs[3] < 0.8 && fabs(obs[3] - obs[21]) < 0.01;
+    return hypot(h[0] - c[0], h[1] - c[1]) < 0.02 && dz > 0.02 && dz < 0.06 && obs[3] < 0.8 &&
+           fabs(obs[3] - obs[21]) < 0.01;
 }
 
 /* Grasp the object (centre c, hand dz above it to close, gripper effort
