@@ -37,7 +37,7 @@ static const char *const default_methods = "mean,pcgrad,cagrad,cagrad_fast,mgda"
 
 typedef struct opts {
     const char *bench[MAX_BENCH];
-    int n_bench, bench_given;
+    int n_bench;
     char method[MAX_METHODS][32];
     int n_methods;
     const char *config;
@@ -236,7 +236,6 @@ static int parse_args(int argc, char **argv, opts *o)
         return 2;
     }
     if (bench) {
-        o->bench_given = 1;
         if (!strcmp(bench, "both")) {
             o->bench[0] = "mt10", o->bench[1] = "mt50", o->n_bench = 2;
         } else if (!strcmp(bench, "mt10") || !strcmp(bench, "mt50")) {
