@@ -209,7 +209,10 @@ static int trainer_log_train(trainer *tr, mtrl_err *e)
     const char *names[] = {"episodes",   "success",  "return",      "critic_loss",
                            "actor_loss", "alpha_loss", "alpha",     "entropy",
                            "q_mean",     "batch_reward", "updates", "skipped",
-                           "iters_per_s", "env_steps"};
+                           "unstable",   "iters_per_s", "env_steps"};
+    long unstable = 0;
+    for (int k = 0; k < tr->K; k++)
+        unstable += env_vec_unstable_counts(tr->envs)[k];
     double ep = tr->acc_episodes > 0 ? tr->acc_episodes : NAN;
     double vals[] = {(double)tr->episodes,
                      tr->acc_success / ep,
@@ -223,6 +226,7 @@ static int trainer_log_train(trainer *tr, mtrl_err *e)
                      u->batch_reward / n,
                      (double)sac_num_updates(tr->agent),
                      (double)sac_num_skipped(tr->agent),
+                     (double)unstable,
                      dt > 0 ? (double)(tr->iter - tr->row_iter0) / dt : 0,
                      (double)tr->iter * tr->K};
     int rc = log_event(tr->log, "train", tr->iter, (int)(sizeof vals / sizeof vals[0]), names,
@@ -522,12 +526,13 @@ static int trainer_iteration(trainer *tr, mtrl_err *e)
     env_step_result res;
     if ((rc = env_vec_step(tr->envs, tr->act, &res)))
         return err_set(e, MTRL_ERUNTIME, "stepping the envs failed");
-    static const uint8_t not_terminal = 0; /* v2 tasks never terminate */
     for (int k = 0; k < K; k++) {
         tr->ep_len[k]++;
+        /* Stored with terminal = 0: v2 tasks never terminate, and a time
+         * limit is not a terminal state. An unstable step is not stored. */
         if (!res.unstable[k] &&
             (rc = rb_add(tr->rb, k, tr->obs + k * OBS, tr->act + k * ACT, res.reward[k],
-                         res.next_obs + k * OBS, not_terminal, e)))
+                         res.next_obs + k * OBS, 0, e)))
             return rc;
         if (res.done[k]) {
             tr->episodes++;
