@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "cli/bench.h"
+#include "cli/train.h"
 #include "core/cfg.h"
 #include "core/rng.h"
 #include "core/timer.h"
@@ -445,12 +446,7 @@ static int make_env(brun *b, mtrl_err *e)
 {
     const mtrl_config *c = &b->cfg;
     env_opts o;
-    env_opts_default(&o);
-    o.goals = c->env.goals == CFG_GOALS_SAMPLED ? ENV_GOALS_SAMPLED : ENV_GOALS_FIXED;
-    o.goal_seed = (uint64_t)(c->env.goal_seed >= 0 ? c->env.goal_seed : c->run.seed);
-    o.seed = (uint64_t)c->run.seed;
-    o.max_episode_steps = c->env.max_episode_steps;
-    o.threads = c->run.threads;
+    train_env_opts(c, &o);
     char list[4096];
     const char *name = c->env.benchmark;
     if (b->stand_in) {

@@ -19,7 +19,7 @@
 #define ACT ENV_ACT_DIM
 #define CKPT_VERSION 1
 
-static void env_opts_from_cfg(const mtrl_config *cfg, env_opts *o)
+void train_env_opts(const mtrl_config *cfg, env_opts *o)
 {
     env_opts_default(o);
     o->goals = cfg->env.goals == CFG_GOALS_SAMPLED ? ENV_GOALS_SAMPLED : ENV_GOALS_FIXED;
@@ -27,9 +27,6 @@ static void env_opts_from_cfg(const mtrl_config *cfg, env_opts *o)
     o->seed = (uint64_t)cfg->run.seed;
     o->max_episode_steps = cfg->env.max_episode_steps;
     o->threads = cfg->run.threads;
-    /* The trainer resets envs itself: at episode boundaries only after the
-     * checkpoint, so a resumed run draws the same sampled goals. */
-    o->auto_reset = 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -42,7 +39,7 @@ int train_evaluate(sac_agent *agent, const mtrl_config *cfg, int episodes, eval_
     if ((rc = env_benchmark_tasks(cfg->env.benchmark, idx, TRAIN_MAX_TASKS, &K, e)))
         return rc;
     env_opts o;
-    env_opts_from_cfg(cfg, &o);
+    train_env_opts(cfg, &o);
     int L = o.max_episode_steps;
     env_sawyer *envs[TRAIN_MAX_TASKS] = {0};
     float obs[TRAIN_MAX_TASKS * OBS], act[TRAIN_MAX_TASKS * ACT];
@@ -415,7 +412,10 @@ static int trainer_init(trainer *tr, const mtrl_config *cfg, const train_opts *o
     tr->cfg = *cfg;
     tr->opts = opts;
     env_opts o;
-    env_opts_from_cfg(cfg, &o);
+    train_env_opts(cfg, &o);
+    /* The trainer resets envs itself: at episode boundaries only after the
+     * checkpoint, so a resumed run draws the same sampled goals. */
+    o.auto_reset = 0;
     tr->L = o.max_episode_steps;
     int rc;
     if ((rc = env_vec_create(&tr->envs, cfg->env.benchmark, &o, e)))

@@ -10,6 +10,7 @@
 
 #include "core/cfg.h"
 #include "core/err.h"
+#include "envs/envs.h"
 #include "sac/sac.h"
 
 #define TRAIN_MAX_TASKS 64
@@ -46,6 +47,9 @@ typedef struct train_opts {
 /* Trains until cfg->run.iterations or *opts->stop. Writes train.csv,
  * eval.csv, metrics.jsonl and checkpoint.h5 into the run directory. */
 int train_run(const mtrl_config *cfg, const train_opts *opts, mtrl_err *e);
+
+/* The env options a config asks for (goals, seeds, episode cap, threads). */
+void train_env_opts(const mtrl_config *cfg, env_opts *o);
 
 /* Prints r as a table: per task success, return, steps to success. */
 void train_print_eval(FILE *f, const eval_result *r);
