@@ -443,6 +443,112 @@ static void test_fast_routes_agree_and_subset_k_minus_1(void **st_)
     prob_free(&p);
 }
 
+/* The caller-formed route (mtl_fast_draw + mtl_combine_fast) is the same
+ * combiner on the same draws: from the same seed, fed the |S| sampled rows
+ * and the remainder row formed here, it gives the d of mtl_combine_k on the
+ * whole G, call after call (so the rng stays in step), for every k, both
+ * Gram routes, and hands back to the full path when |S| >= k. */
+static void test_fast_given_rows_match_full_path(void **st_)
+{
+    (void)st_;
+    int Ks[2] = {10, 50}, ns[2] = {4, 8};
+    mtrl_err e;
+    for (int t = 0; t < 2; t++)
+        for (int route = 0; route < 2; route++) {
+            prob p;
+            prob_make(&p, Ks[t], 700, 500 + t, -0.3);
+            const int K = p.K;
+            const long P = p.P;
+            mtl_options o;
+            mtl_options_default(&o, MTL_CAGRAD_FAST);
+            o.c = 0.7;
+            o.fast_subset = ns[t];
+            o.fast_gram = route ? MTL_FAST_GRAM_SUBSET : MTL_FAST_GRAM_FULL;
+            o.seed = 21;
+            mtl_combiner *old, *neu;
+            assert_int_equal(mtl_create(&old, K, P, &o, &e), 0);
+            assert_int_equal(mtl_create(&neu, K, P, &o, &e), 0);
+            float *R = malloc(sizeof(float) * (ns[t] + 1) * P);
+            float *d_old = malloc(sizeof(float) * P);
+            double *dd = malloc(sizeof(double) * P);
+            int order[64], seen[64];
+            /* k = K, then fewer present tasks, then k <= |S| (no draw),
+             * then K again: both combiners must still draw alike. */
+            int ks[5] = {K, K - 3, ns[t], K, ns[t] + 1};
+            for (int call = 0; call < 5; call++) {
+                int k = ks[call];
+                mtl_stats so, sn;
+                assert_int_equal(mtl_combine_k(old, k, p.G, NULL, d_old, &so, &e), 0);
+                float w_old[64];
+                memcpy(w_old, so.w, sizeof(float) * k);
+                int n = mtl_fast_draw(neu, k, order, &e);
+                if (k <= ns[t]) {
+                    assert_int_equal(n, 0);
+                    assert_int_equal(mtl_combine_k(neu, k, p.G, NULL, p.d, &sn, &e), 0);
+                } else {
+                    assert_int_equal(n, ns[t]);
+                    /* order is a permutation of 0..k-1, the rest ascending */
+                    for (int i = 0; i < k; i++)
+                        seen[i] = 0;
+                    for (int i = 0; i < k; i++) {
+                        assert_true(order[i] >= 0 && order[i] < k && !seen[order[i]]);
+                        seen[order[i]] = 1;
+                        if (i > n)
+                            assert_true(order[i] > order[i - 1]);
+                    }
+                    for (int a = 0; a < n; a++)
+                        memcpy(R + (long)a * P, p.G + (long)order[a] * P, sizeof(float) * P);
+                    for (long i = 0; i < P; i++) {
+                        double s = 0;
+                        for (int j = n; j < k; j++)
+                            s += p.Gd[(long)order[j] * P + i];
+                        R[(long)n * P + i] = (float)(s / (k - n));
+                    }
+                    assert_int_equal(mtl_combine_fast(neu, R, p.d, &sn, &e), 0);
+                    /* the draw is used up */
+                    assert_int_not_equal(mtl_combine_fast(neu, R, p.d, NULL, &e), 0);
+                    assert_true(strstr(e.msg, "mtl_fast_draw") != NULL);
+                }
+                assert_int_equal(sn.nonfinite, 0);
+                assert_int_equal(sn.K, k);
+                for (int i = 0; i < k; i++)
+                    if (!(fabs(sn.w[i] - w_old[i]) <= 1e-4 * fabs(w_old[i]) + 1e-7))
+                        fail_msg("K %d route %d call %d: w[%d] %g vs %g", K, route, call, i,
+                                 sn.w[i], w_old[i]);
+                for (long i = 0; i < P; i++)
+                    dd[i] = d_old[i];
+                double rel = ref_rel_err_fd(P, p.d, dd, 0);
+                if (!(rel < 1e-5))
+                    fail_msg("K %d route %d call %d: d differs by %g", K, route, call, rel);
+            }
+            free(R), free(d_old), free(dd);
+            mtl_destroy(old);
+            mtl_destroy(neu);
+            prob_free(&p);
+        }
+    /* Usage errors name the problem. */
+    mtl_options o;
+    mtl_options_default(&o, MTL_CAGRAD);
+    mtl_combiner *c;
+    int order[4];
+    assert_int_equal(mtl_create(&c, 4, 10, &o, &e), 0);
+    assert_int_equal(mtl_fast_draw(c, 4, order, &e), MTRL_EINPUT);
+    assert_true(strstr(e.msg, "cagrad_fast") != NULL);
+    mtl_destroy(c);
+    mtl_options_default(&o, MTL_CAGRAD_FAST);
+    o.fast_subset = 2;
+    assert_int_equal(mtl_create(&c, 4, 10, &o, &e), 0);
+    assert_int_equal(mtl_fast_draw(c, 5, order, &e), MTRL_EINPUT);
+    float R[30] = {0}, d[10];
+    assert_int_equal(mtl_combine_fast(c, R, d, NULL, &e), MTRL_EINPUT);
+    /* a full-path combine in between cancels a pending draw */
+    float G[40] = {1, 2};
+    assert_int_equal(mtl_fast_draw(c, 4, order, &e), 2);
+    assert_int_equal(mtl_combine_k(c, 4, G, NULL, d, NULL, &e), 0);
+    assert_int_equal(mtl_combine_fast(c, R, d, NULL, &e), MTRL_EINPUT);
+    mtl_destroy(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -453,6 +559,7 @@ int main(void)
         cmocka_unit_test(test_scale_invariance_and_rescale),
         cmocka_unit_test(test_fast_is_cagrad_on_sampled_rows),
         cmocka_unit_test(test_fast_routes_agree_and_subset_k_minus_1),
+        cmocka_unit_test(test_fast_given_rows_match_full_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

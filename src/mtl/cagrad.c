@@ -185,21 +185,13 @@ void mtl_cagrad_fast_weights(mtl_combiner *c, int k, int *iters)
             c->wd[i] = coef[ns] / (resc * rest);
 }
 
-void mtl_cagrad_fast_subset(mtl_combiner *c, int k, const float *G, float *d, mtl_stats *st)
+/* The solve and the final product on |S|+1 gathered rows R (the |S| sampled
+ * rows in draw order, then the remainder row), with S given by perm/in_s. */
+static void fast_on_rows(mtl_combiner *c, int k, const int *perm, const int *in_s,
+                         const float *R, float *d, mtl_stats *st, double t0)
 {
     const long P = c->P;
     int ns = c->o.fast_subset, n = ns + 1, rest = k - ns;
-    int *perm = c->iwork, *in_s = perm + k;
-    double t0 = tm_now();
-    draw_subset(c, k, ns, perm, in_s);
-    float *R = c->rows;
-    for (int a = 0; a < ns; a++)
-        memcpy(R + (long)a * P, G + (long)perm[a] * P, sizeof(float) * P);
-    float *rem = R + (long)ns * P;
-    memset(rem, 0, sizeof(float) * P);
-    for (int i = 0; i < k; i++)
-        if (!in_s[i])
-            cblas_saxpy((int)P, 1.0f / (float)rest, G + (long)i * P, 1, rem, 1);
     cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, n, (int)P, 1.0f, R, (int)P, 0.0f,
                 c->Af, n);
     double *H = c->work, *Hs = H + (long)n * n, *u = Hs + (long)n * n, *coef = u + n,
@@ -246,4 +238,48 @@ void mtl_cagrad_fast_subset(mtl_combiner *c, int k, const float *G, float *d, mt
         return;
     cblas_sgemv(CblasRowMajor, CblasTrans, n, (int)P, 1.0f, R, (int)P, cf, 1, 0.0f, d, 1);
     st->t_combine = tm_now() - t2;
+}
+
+void mtl_cagrad_fast_subset(mtl_combiner *c, int k, const float *G, float *d, mtl_stats *st)
+{
+    const long P = c->P;
+    int ns = c->o.fast_subset, rest = k - ns;
+    int *perm = c->iwork, *in_s = perm + k;
+    double t0 = tm_now();
+    draw_subset(c, k, ns, perm, in_s);
+    float *R = c->rows;
+    for (int a = 0; a < ns; a++)
+        memcpy(R + (long)a * P, G + (long)perm[a] * P, sizeof(float) * P);
+    float *rem = R + (long)ns * P;
+    memset(rem, 0, sizeof(float) * P);
+    for (int i = 0; i < k; i++)
+        if (!in_s[i])
+            cblas_saxpy((int)P, 1.0f / (float)rest, G + (long)i * P, 1, rem, 1);
+    fast_on_rows(c, k, perm, in_s, R, d, st, t0);
+}
+
+int mtl_cagrad_fast_draw(mtl_combiner *c, int k, int *order)
+{
+    int ns = c->o.fast_subset;
+    c->fast_k = 0;
+    if (ns >= k)
+        return 0;
+    int *perm = c->fast_perm, *in_s = perm + c->K;
+    draw_subset(c, k, ns, perm, in_s);
+    /* The caller's order: S as drawn, then the remainder ascending (the
+     * order the rows of one contiguous remainder block keep). */
+    for (int a = 0; a < ns; a++)
+        order[a] = perm[a];
+    for (int i = 0, j = ns; i < k; i++)
+        if (!in_s[i])
+            order[j++] = i;
+    c->fast_k = k;
+    return ns;
+}
+
+void mtl_cagrad_fast_given(mtl_combiner *c, const float *R, float *d, mtl_stats *st)
+{
+    int k = c->fast_k;
+    c->fast_k = 0;
+    fast_on_rows(c, k, c->fast_perm, c->fast_perm + c->K, R, d, st, tm_now());
 }

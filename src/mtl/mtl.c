@@ -240,6 +240,10 @@ int mtl_create(mtl_combiner **out, int K, long P, const mtl_options *o, mtrl_err
         else if (ok)
             mtl_famo_init_state(c);
     }
+    if (ok && o->method == MTL_CAGRAD_FAST) {
+        c->fast_perm = malloc(sizeof(int) * 2 * (size_t)K);
+        ok = c->fast_perm != NULL;
+    }
     if (ok && o->method == MTL_CAGRAD_FAST && o->fast_gram == MTL_FAST_GRAM_SUBSET &&
         o->fast_subset < K) {
         c->rows = malloc(sizeof(float) * (o->fast_subset + 1) * P);
@@ -267,6 +271,7 @@ void mtl_destroy(mtl_combiner *c)
     free(c->rows);
     free(c->fs);
     free(c->tasks);
+    free(c->fast_perm);
     free(c->state);
     free(c);
 }
@@ -402,6 +407,7 @@ int mtl_combine_in(mtl_combiner *c, const mtl_input *in, float *d, mtl_stats *st
     const int k = in->k;
     const float *G = in->G;
     const long P = c->P;
+    c->fast_k = 0; /* a pending mtl_fast_draw is not for this call */
     st->K = k;
     st->w = c->w;
     st->min_cos = 1;
@@ -555,6 +561,42 @@ int mtl_combine(mtl_combiner *c, const float *G, const float *losses, float *d,
     if (!c)
         return err_set(e, MTRL_EINPUT, "mtl_combine: NULL combiner");
     return mtl_combine_k(c, c->K, G, losses, d, stats, e);
+}
+
+int mtl_fast_draw(mtl_combiner *c, int k, int *order, mtrl_err *e)
+{
+    if (!c || !order)
+        return err_set(e, MTRL_EINPUT, "mtl_fast_draw: NULL combiner or order");
+    if (c->o.method != MTL_CAGRAD_FAST)
+        return err_set(e, MTRL_EINPUT, "mtl_fast_draw: the combiner is %s, not cagrad_fast",
+                       mtl_method_name(c->o.method));
+    if (k < 1 || k > c->K)
+        return err_set(e, MTRL_EINPUT, "mtl_fast_draw: %d tasks given, combiner holds 1..%d",
+                       k, c->K);
+    return mtl_cagrad_fast_draw(c, k, order);
+}
+
+int mtl_combine_fast(mtl_combiner *c, const float *R, float *d, mtl_stats *stats, mtrl_err *e)
+{
+    mtl_stats local;
+    mtl_stats *st = stats ? stats : &local;
+    memset(st, 0, sizeof *st);
+    if (!c || !R || !d)
+        return err_set(e, MTRL_EINPUT, "mtl_combine_fast: NULL combiner, rows or d");
+    if (c->o.method != MTL_CAGRAD_FAST || c->fast_k < 1)
+        return err_set(e, MTRL_EINPUT,
+                       "mtl_combine_fast: no subset drawn (call mtl_fast_draw first, and "
+                       "combine each draw once)");
+    st->K = c->fast_k;
+    st->w = c->w;
+    st->min_cos = 1;
+    mtl_cagrad_fast_given(c, R, d, st);
+    if (!st->nonfinite) {
+        double t1 = tm_now();
+        st->nonfinite = any_nonfinite_f(d, c->P);
+        st->t_combine += tm_now() - t1;
+    }
+    return 0;
 }
 
 int mtl_after_step(mtl_combiner *c, const float *losses_after, mtrl_err *e)

@@ -243,6 +243,27 @@ typedef struct mtl_input {
 int mtl_combine_in(mtl_combiner *c, const mtl_input *in, float *d, mtl_stats *stats,
                    mtrl_err *e);
 
+/* CAGrad-Fast with the rows formed by the caller (paper Eq. 4), so that only
+ * |S|+1 gradient rows are ever computed: the caller draws S first, forms the
+ * |S| sampled tasks' gradients and the remainder row, then combines them.
+ * mtl_fast_draw draws S for a call on k tasks from the combiner's rng (the
+ * very draw mtl_combine_k would make next, so seeds and checkpoints mean the
+ * same on either path) and writes order[0..k): first the |S| sampled tasks
+ * (row positions in [0, k)) in the order their rows must be given, then the
+ * other k - |S| ascending. Returns |S| >= 1, or 0 when |S| >= k: then there
+ * is no remainder, nothing is drawn, and the caller combines all k rows with
+ * mtl_combine_k / mtl_combine_in. Not CAGrad-Fast, or k outside 1..K, is
+ * MTRL_EINPUT.
+ * mtl_combine_fast then takes R, (|S|+1) x P row-major: row a < |S| the
+ * gradient of task order[a], row |S| the remainder r = (1/(k-|S|)) sum of
+ * the other tasks' gradients, and writes d for the pending draw (used up: a
+ * second combine needs a new draw). The same d as mtl_combine_k on all k
+ * rows after the same rng state, up to float rounding; stats->w is expanded
+ * to the k tasks, stats->gram is 0 (no k x k Gram exists). */
+int mtl_fast_draw(mtl_combiner *c, int k, int *order, mtrl_err *e);
+int mtl_combine_fast(mtl_combiner *c, const float *R, float *d, mtl_stats *stats,
+                     mtrl_err *e);
+
 /* For methods that learn from how the losses moved after the step (FAMO):
  * the losses recomputed on the same batch after the update, for the same
  * rows (and tasks) as the last mtl_combine, which must have given finite

@@ -22,6 +22,11 @@ struct mtl_combiner {
     float *rows;    /* CAGrad-Fast subset route: (fast_subset + 1) x P */
     float *fs;      /* GradDrop: per-block float scratch (4 x MTL_GD_BLOCK) */
     int *tasks;     /* K: task index of each row of the current call */
+    /* CAGrad-Fast, caller-formed rows (mtl_fast_draw): the drawn S as
+     * draw_subset leaves it (K) and membership flags (K); fast_k is the k of
+     * the pending draw, 0 when none is pending. */
+    int *fast_perm;
+    int fast_k;
     /* Method state, kept in the float layout it is checkpointed in, so a
      * restored combiner continues bit for bit: Nash-MTL (K + 2) and FAMO
      * (5K + 2), see nash.c and famo.c. */
@@ -108,6 +113,15 @@ void mtl_cagrad_fast_weights(mtl_combiner *c, int k, int *iters);
  * d from the gathered rows. Fills w (expanded to the k tasks), the times,
  * g0_norm, d_norm, iters and nonfinite (d is unspecified then). */
 void mtl_cagrad_fast_subset(mtl_combiner *c, int k, const float *G, float *d, mtl_stats *st);
+
+/* CAGrad-Fast with the rows formed by the caller: mtl_cagrad_fast_draw
+ * draws S for k rows exactly as the two routes above do (nothing when |S| >=
+ * k: returns 0), keeps it pending in fast_perm/fast_k and writes the order
+ * the caller forms its rows in (S as drawn, then the rest ascending);
+ * returns |S|. mtl_cagrad_fast_given solves on the |S|+1 rows R of the
+ * pending draw and writes d and the stats as mtl_cagrad_fast_subset does. */
+int mtl_cagrad_fast_draw(mtl_combiner *c, int k, int *order);
+void mtl_cagrad_fast_given(mtl_combiner *c, const float *R, float *d, mtl_stats *st);
 
 /* The CAGrad dual (spec §5.1) on an n x n Gram A (destroyed: scaled in
  * place) whose rows h_j have the centre g0 = sum_j u_j h_j: writes the
