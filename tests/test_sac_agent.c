@@ -129,6 +129,65 @@ static void test_cagrad_c0_follows_mean(void **st)
     rb_destroy(rb);
 }
 
+/* CAGrad-Fast forms only the |S| sampled tasks' gradients and the remainder
+ * row, on a batch reordered for each component. The route that forms all K
+ * rows and lets the combiner draw S makes the same draws (one combiner rng
+ * per component), so the two agents must follow each other to float
+ * rounding, with a large step and unequal task groups so that a wrong
+ * remainder weight or a sample moved to another row shows. The fast route
+ * must also be bit for bit the same from the same seed. */
+static void test_cagrad_fast_rows_follow_full_rows(void **st)
+{
+    (void)st;
+    for (int ns = 1; ns <= 2; ns++) {
+        mtrl_config c;
+        small_config(&c, "cagrad_fast");
+        c.mtl.cagrad_c = 0.9;
+        c.mtl.cagrad_fast_subset = ns;
+        c.agent.critic_lr = c.agent.actor_lr = 1e-2;
+        sac_agent *fast = make_agent(&c), *full = make_agent(&c), *again = make_agent(&c);
+        sac_set_fast_rows(full, 0);
+        float x0[K * ACT];
+        actions_of(fast, x0);
+        rb_buffer *rb = make_buffer();
+        mtrl_err e;
+        for (int i = 0; i < 20; i++) {
+            rb_batch *b = sample_mode(rb, 300 + (uint64_t)i, RB_SAMPLE_UNIFORM);
+            sac_update_stats sf, so, sa;
+            assert_int_equal(sac_update(fast, b, &sf, &e), 0);
+            assert_int_equal(sac_update(full, b, &so, &e), 0);
+            assert_int_equal(sac_update(again, b, &sa, &e), 0);
+            assert_int_equal(sf.fast_rows, 1 + sf.actor_updated);
+            assert_int_equal(so.fast_rows, 0);
+            assert_int_equal(sf.skipped + so.skipped, 0);
+            if (!(fabs(sf.critic_loss - so.critic_loss) <= 1e-3 * (1 + fabs(so.critic_loss)) &&
+                  fabs(sf.actor_loss - so.actor_loss) <= 1e-3 * (1 + fabs(so.actor_loss))))
+                fail_msg("|S| %d update %d: critic %g vs %g, actor %g vs %g", ns, i,
+                         sf.critic_loss, so.critic_loss, sf.actor_loss, so.actor_loss);
+            assert_true(sf.critic_loss == sa.critic_loss && sf.actor_loss == sa.actor_loss &&
+                        sf.alpha == sa.alpha && sf.entropy == sa.entropy);
+            rb_batch_destroy(b);
+        }
+        float x[K * ACT], y[K * ACT], z[K * ACT];
+        actions_of(fast, x);
+        actions_of(full, y);
+        actions_of(again, z);
+        assert_memory_equal(x, z, sizeof x);
+        double moved = 0, apart = 0;
+        for (int i = 0; i < K * ACT; i++)
+            moved += fabs(x[i] - x0[i]), apart += fabs(x[i] - y[i]);
+        if (!(moved > 0.05 && apart < 1e-3 * moved))
+            fail_msg("|S| %d: the actions moved %g, the two routes are %g apart", ns, moved,
+                     apart);
+        /* The two routes drew the same subsets: the policy rngs are in step. */
+        assert_memory_equal(sac_rng(fast), sac_rng(full), sizeof(rng_state));
+        sac_destroy(fast);
+        sac_destroy(full);
+        sac_destroy(again);
+        rb_destroy(rb);
+    }
+}
+
 /* Repeated updates on one batch must fit it: the critic loss falls well
  * below its first value (for every combiner). */
 static void run_fit(const char *method)
@@ -259,6 +318,53 @@ static void test_checkpoint_continues_bit_for_bit(void **st)
     rb_destroy(rb);
 }
 
+/* CAGrad-Fast draws its subsets before the passes; a checkpoint between
+ * updates must still continue bit for bit (the combiners' rngs are saved). */
+static void test_cagrad_fast_checkpoint(void **st)
+{
+    (void)st;
+    mtrl_config c;
+    small_config(&c, "cagrad_fast");
+    c.mtl.cagrad_fast_subset = 1;
+    sac_agent *a = make_agent(&c);
+    rb_buffer *rb = make_buffer();
+    mtrl_err e = {0};
+    sac_update_stats s;
+    for (int i = 0; i < 3; i++) {
+        rb_batch *b = sample(rb, 70 + (uint64_t)i);
+        assert_int_equal(sac_update(a, b, &s, &e), 0);
+        assert_true(s.fast_rows >= 1);
+        rb_batch_destroy(b);
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s/agent_fast.h5", test_tmpdir());
+    h5_file *f;
+    assert_int_equal(h5_create(&f, path, &e), 0);
+    assert_int_equal(sac_save(a, f, "agent", &e), 0);
+    assert_int_equal(h5_commit(f, &e), 0);
+    c.run.seed = 98;
+    sac_agent *b2 = make_agent(&c);
+    assert_int_equal(h5_open(&f, path, &e), 0);
+    if (sac_load(b2, f, "agent", &e))
+        fail_msg("sac_load: %s", e.msg);
+    h5_close(f);
+    for (int i = 0; i < 4; i++) {
+        rb_batch *b = sample_mode(rb, 700 + (uint64_t)i, RB_SAMPLE_UNIFORM);
+        sac_update_stats s1, s2;
+        assert_int_equal(sac_update(a, b, &s1, &e), 0);
+        assert_int_equal(sac_update(b2, b, &s2, &e), 0);
+        assert_true(s1.critic_loss == s2.critic_loss && s1.actor_loss == s2.actor_loss);
+        rb_batch_destroy(b);
+    }
+    float x[K * ACT], y[K * ACT];
+    actions_of(a, x);
+    actions_of(b2, y);
+    assert_memory_equal(x, y, sizeof x);
+    sac_destroy(a);
+    sac_destroy(b2);
+    rb_destroy(rb);
+}
+
 /* FAMO needs the losses after the step, which the agent recomputes for the
  * critic only: on the actor it is refused by name. */
 static void test_rejects_famo_off_the_critic(void **st)
@@ -364,6 +470,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cagrad_c0_follows_mean),
+        cmocka_unit_test(test_cagrad_fast_rows_follow_full_rows),
+        cmocka_unit_test(test_cagrad_fast_checkpoint),
         cmocka_unit_test(test_losses_fall_on_a_fixed_batch),
         cmocka_unit_test(test_alpha_moves_toward_target_entropy),
         cmocka_unit_test(test_checkpoint_continues_bit_for_bit),

@@ -43,6 +43,20 @@ struct sac_agent {
     float *da1, *da2, *dlogp, *dhead;
     int *off;                      /* K + 1 group offsets (compacted) */
     int *group_task;               /* K: task of each compacted group */
+
+    /* CAGrad-Fast forming only |S|+1 gradient rows (fast_rows, the default):
+     * each combined component draws S first and lays the batch out so its
+     * sampled groups come first and all the others form one block, which
+     * one backward pass then turns into the remainder row. */
+    int fast_rows;
+    int fast_ns;                   /* |S| of the current layout; 0: as sampled */
+    int onehot_perm;               /* the one-hot holds the reordered rows */
+    float *pobs, *pact, *py;       /* the batch in that layout */
+    int32_t *ptask;
+    float *eps_raw, *eps_perm;     /* actor noise, drawn in batch order */
+    int *order;                    /* K: compacted groups in layout order */
+    int *gs;                       /* K: first row of each group in the layout */
+    int *boff;                     /* K + 1: backward group offsets */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -173,6 +187,13 @@ void sac_destroy(sac_agent *a)
         free(bufs[i]);
     free(a->off);
     free(a->group_task);
+    float *pbufs[] = {a->pobs, a->pact, a->py, a->eps_raw, a->eps_perm};
+    for (size_t i = 0; i < sizeof pbufs / sizeof pbufs[0]; i++)
+        free(pbufs[i]);
+    free(a->ptask);
+    free(a->order);
+    free(a->gs);
+    free(a->boff);
     free(a);
 }
 
@@ -245,9 +266,17 @@ int sac_create(sac_agent **out, const mtrl_config *cfg, int K, int obs_dim, int 
     a->dhead = malloc(2 * fa);
     a->off = malloc((size_t)(K + 1) * sizeof(int));
     a->group_task = malloc((size_t)K * sizeof(int));
+    a->fast_rows = 1;
+    a->pobs = malloc(fb * (size_t)obs_dim), a->pact = malloc(fa), a->py = malloc(fb);
+    a->eps_raw = malloc(fa), a->eps_perm = malloc(fa);
+    a->ptask = malloc((size_t)B * sizeof(int32_t));
+    a->order = malloc((size_t)K * sizeof(int));
+    a->gs = malloc((size_t)K * sizeof(int));
+    a->boff = malloc((size_t)(K + 1) * sizeof(int));
     if ((a->onehot_cols && !a->onehot) || !a->act_next || !a->logp_next || !a->act_pi ||
         !a->logp_pi || !a->y || !a->dq1 || !a->dq2 || !a->da1 || !a->da2 || !a->dlogp ||
-        !a->dhead || !a->off || !a->group_task) {
+        !a->dhead || !a->off || !a->group_task || !a->pobs || !a->pact || !a->py ||
+        !a->eps_raw || !a->eps_perm || !a->ptask || !a->order || !a->gs || !a->boff) {
         rc = err_set(e, MTRL_ENOMEM, "out of memory for the agent's batch workspace");
         goto fail;
     }
@@ -320,8 +349,8 @@ static int all_finite(const float *x, long n)
 /* Combines the first k rows of c->G into c->d (or takes c->d as it is when
  * the component has no combiner) and applies Adam. Returns 1 if skipped
  * because something was not finite. */
-static int component_step(sac_component *c, int k, const int *tasks, sac_update_stats *st,
-                          mtrl_err *e, int *rc)
+static int component_step(sac_component *c, int k, const int *tasks, int fast,
+                          sac_update_stats *st, mtrl_err *e, int *rc)
 {
     double t0 = tm_now();
     *rc = 0;
@@ -331,7 +360,10 @@ static int component_step(sac_component *c, int k, const int *tasks, sac_update_
          * keep per-task state (FAMO's logits, Nash-MTL's weights). */
         mtl_input in = {.k = k, .G = c->G, .losses = c->loss, .tasks = tasks,
                         .rep_gram = c->rep_gram};
-        *rc = mtl_combine_in(c->comb, &in, c->d, &ms, e);
+        /* fast: G holds CAGrad-Fast's |S|+1 rows for the subset drawn by
+         * lay_out_rows. */
+        *rc = fast ? mtl_combine_fast(c->comb, c->G, c->d, &ms, e)
+                   : mtl_combine_in(c->comb, &in, c->d, &ms, e);
         if (*rc)
             return 0;
         st->t_gram_solve += ms.t_gram + ms.t_solve;
@@ -374,23 +406,87 @@ static int compact_groups(sac_agent *a, const rb_batch *b)
     return k;
 }
 
-/* dL/d(out) scale of row i: 1/n of its group. */
-static void row_scale(const sac_agent *a, int groups, float *scale_of_row, const rb_batch *b)
+/* dL/d(out) scale of group g's rows: 1/n of its group, and for the groups
+ * of CAGrad-Fast's remainder block also 1/(k - |S|), so that the block's
+ * summed gradient is the remainder row (the mean of their per-task means). */
+static float group_scale(const sac_agent *a, int g, int groups, int is_rest)
 {
-    for (int g = 0; g < groups; g++) {
-        float s = 1.0f / (float)(a->off[g + 1] - a->off[g]);
-        for (int i = a->off[g]; i < a->off[g + 1]; i++)
-            scale_of_row[i] = s;
+    float s = 1.0f / (float)(a->off[g + 1] - a->off[g]);
+    return is_rest ? s / (float)(groups - a->fast_ns) : s;
+}
+
+/* Copies group g's rows of src (as sampled) to their place in the layout. */
+static void place_rows(const sac_agent *a, int groups, const float *src, float *dst, int width)
+{
+    for (int g = 0; g < groups; g++)
+        memcpy(dst + (size_t)a->gs[g] * (size_t)width, src + (size_t)a->off[g] * (size_t)width,
+               sizeof(float) * (size_t)(a->off[g + 1] - a->off[g]) * (size_t)width);
+}
+
+/* The row layout of one component's pass. A component combined by
+ * CAGrad-Fast (with fast_rows on and |S| < groups) draws its subset here,
+ * before any pass runs, from its combiner's own rng (the very draw the
+ * combiner would make inside mtl_combine), and gets the batch reordered:
+ * the sampled groups in draw order, then the other groups, ascending, as one
+ * contiguous block. Rows keep their order within a group, so every per-task
+ * sum below adds the same values in the same order either way. The one-hot
+ * follows the layout. Returns |S| (0: the batch as sampled) or a negative
+ * code. with_act: also reorder the batch's actions (the critic). */
+static int lay_out_rows(sac_agent *a, sac_component *c, const rb_batch *b, int groups,
+                        int with_act, mtrl_err *e)
+{
+    int ns = 0;
+    if (a->fast_rows && c->comb && mtl_get_method(c->comb) == MTL_CAGRAD_FAST) {
+        ns = mtl_fast_draw(c->comb, groups, a->order, e);
+        if (ns < 0)
+            return ns;
     }
-    (void)b;
+    a->fast_ns = ns;
+    if (ns == 0) {
+        for (int g = 0; g < groups; g++)
+            a->gs[g] = a->off[g];
+        if (a->onehot_perm) {
+            fill_onehot(a, b->rows, b->task);
+            a->onehot_perm = 0;
+        }
+        return 0;
+    }
+    int pos = a->off[0];
+    for (int j = 0; j < groups; j++) {
+        int g = a->order[j];
+        a->gs[g] = pos;
+        if (j <= ns)
+            a->boff[j] = pos;
+        pos += a->off[g + 1] - a->off[g];
+    }
+    a->boff[ns + 1] = pos;
+    place_rows(a, groups, b->obs, a->pobs, a->obs_dim);
+    if (with_act)
+        place_rows(a, groups, b->act, a->pact, a->act_dim);
+    for (int g = 0; g < groups; g++)
+        memcpy(a->ptask + a->gs[g], b->task + a->off[g],
+               sizeof(int32_t) * (size_t)(a->off[g + 1] - a->off[g]));
+    fill_onehot(a, b->rows, a->ptask);
+    a->onehot_perm = 1;
+    return ns;
+}
+
+/* Whether group g is in the remainder block of the current layout. */
+static int in_rest(const sac_agent *a, int g)
+{
+    return a->fast_ns > 0 && a->gs[g] >= a->boff[a->fast_ns];
 }
 
 /* Where a component's backward pass writes: per-task rows of G for the
- * combiner, or (no combiner) one summed row straight into the update vector
- * over the whole batch; whole[2] is the caller's storage for that group. */
+ * combiner (CAGrad-Fast's |S|+1 rows in its layout), or (no combiner) one
+ * summed row straight into the update vector over the whole batch; whole[2]
+ * is the caller's storage for that group. */
 static nn_bwd component_grad_request(const sac_agent *a, sac_component *c, int groups,
                                      int whole[2])
 {
+    if (c->comb && a->fast_ns > 0)
+        return (nn_bwd){.grad = c->G, .ld_grad = c->p->n, .n_groups = a->fast_ns + 1,
+                        .group_off = a->boff};
     if (c->comb)
         return (nn_bwd){.grad = c->G, .ld_grad = c->p->n, .n_groups = groups,
                         .group_off = a->off};
@@ -451,23 +547,32 @@ static int critic_update(sac_agent *a, const rb_batch *b, int groups, sac_update
         a->y[i] = b->reward[i] + (1.0f - b->terminal[i]) * gamma * v;
     }
 
-    /* Per-sample loss (Q1 - y)^2 + (Q2 - y)^2, per-task mean. */
-    n_in = input_blocks(a, b->obs, b->act, in);
+    /* Per-sample loss (Q1 - y)^2 + (Q2 - y)^2, per-task mean, on the
+     * critic's row layout (the targets follow their rows). */
+    sac_component *c = &a->critic_c;
+    int ns = lay_out_rows(a, c, b, groups, 1, e);
+    if (ns < 0)
+        return ns;
+    const float *y = a->y;
+    if (ns > 0) {
+        place_rows(a, groups, a->y, a->py, 1);
+        y = a->py;
+    }
+    n_in = ns > 0 ? input_blocks(a, a->pobs, a->pact, in) : input_blocks(a, b->obs, b->act, in);
     if ((rc = nn_mlp_forward_in(a->q1, B, n_in, in, e)) ||
         (rc = nn_mlp_forward_in(a->q2, B, n_in, in, e)))
         return rc;
     const float *q1 = nn_mlp_out(a->q1), *q2 = nn_mlp_out(a->q2);
-    float *scale = a->dlogp; /* free until the actor update */
-    row_scale(a, groups, scale, b);
-    sac_component *c = &a->critic_c;
     double qsum = 0;
     for (int g = 0; g < groups; g++) {
         double l = 0;
-        for (int i = a->off[g]; i < a->off[g + 1]; i++) {
-            float e1 = q1[i] - a->y[i], e2 = q2[i] - a->y[i];
+        float sc = group_scale(a, g, groups, in_rest(a, g));
+        int i0 = a->gs[g], i1 = i0 + a->off[g + 1] - a->off[g];
+        for (int i = i0; i < i1; i++) {
+            float e1 = q1[i] - y[i], e2 = q2[i] - y[i];
             l += (double)e1 * e1 + (double)e2 * e2;
-            a->dq1[i] = 2.0f * e1 * scale[i];
-            a->dq2[i] = 2.0f * e2 * scale[i];
+            a->dq1[i] = 2.0f * e1 * sc;
+            a->dq2[i] = 2.0f * e2 * sc;
             qsum += q1[i];
         }
         c->loss[g] = (float)(l / (a->off[g + 1] - a->off[g]));
@@ -494,7 +599,9 @@ static int critic_update(sac_agent *a, const rb_batch *b, int groups, sac_update
                      c->rep_gram);
     }
     st->t_fwd_bwd += tm_now() - t0;
-    if (!isfinite(st->critic_loss) || component_step(c, groups, a->group_task, st, e, &rc)) {
+    st->fast_rows += ns > 0;
+    if (!isfinite(st->critic_loss) ||
+        component_step(c, groups, a->group_task, ns > 0, st, e, &rc)) {
         st->skipped++;
         return rc;
     }
@@ -511,8 +618,9 @@ static int critic_update(sac_agent *a, const rb_batch *b, int groups, sac_update
     q1 = nn_mlp_out(a->q1), q2 = nn_mlp_out(a->q2);
     for (int g = 0; g < groups; g++) {
         double l = 0;
-        for (int i = a->off[g]; i < a->off[g + 1]; i++) {
-            float e1 = q1[i] - a->y[i], e2 = q2[i] - a->y[i];
+        int i0 = a->gs[g], i1 = i0 + a->off[g + 1] - a->off[g];
+        for (int i = i0; i < i1; i++) {
+            float e1 = q1[i] - y[i], e2 = q2[i] - y[i];
             l += (double)e1 * e1 + (double)e2 * e2;
         }
         c->loss_after[g] = (float)(l / (a->off[g + 1] - a->off[g]));
@@ -530,27 +638,40 @@ static int actor_alpha_update(sac_agent *a, const rb_batch *b, int groups, sac_u
     double t0 = tm_now();
 
     /* Actor: per-sample alpha * log pi(a~|s) - min(Q1, Q2)(s, a~), with the
-     * critic just updated; gradient flows through the critic's input. */
-    if ((rc = nn_mlp_forward_in(a->actor, B, input_blocks(a, b->obs, NULL, in), in, e)) ||
-        (rc = nn_policy_sample(a->pol, B, nn_mlp_out(a->actor), NULL, &a->rng, a->act_pi,
+     * critic just updated; gradient flows through the critic's input. On
+     * the actor's own row layout; the policy noise is drawn in batch order
+     * and follows its rows, so the layout changes no sample. */
+    sac_component *c = &a->actor_c;
+    int ns = lay_out_rows(a, c, b, groups, 0, e);
+    if (ns < 0)
+        return ns;
+    const float *obs = ns > 0 ? a->pobs : b->obs;
+    const int32_t *task = ns > 0 ? a->ptask : b->task;
+    const float *eps = NULL;
+    if (ns > 0) {
+        rng_normal_fill(&a->rng, a->eps_raw, (long)B * A);
+        place_rows(a, groups, a->eps_raw, a->eps_perm, A);
+        eps = a->eps_perm;
+    }
+    if ((rc = nn_mlp_forward_in(a->actor, B, input_blocks(a, obs, NULL, in), in, e)) ||
+        (rc = nn_policy_sample(a->pol, B, nn_mlp_out(a->actor), eps, &a->rng, a->act_pi,
                                a->logp_pi, e)))
         return rc;
-    int n_in = input_blocks(a, b->obs, a->act_pi, in);
+    int n_in = input_blocks(a, obs, a->act_pi, in);
     if ((rc = nn_mlp_forward_in(a->q1, B, n_in, in, e)) ||
         (rc = nn_mlp_forward_in(a->q2, B, n_in, in, e)))
         return rc;
     const float *q1 = nn_mlp_out(a->q1), *q2 = nn_mlp_out(a->q2);
-    sac_component *c = &a->actor_c;
-    float *scale = a->y; /* the critic targets are no longer needed */
-    row_scale(a, groups, scale, b);
     double ent = 0;
     for (int g = 0; g < groups; g++) {
         double l = 0;
-        for (int i = a->off[g]; i < a->off[g + 1]; i++) {
-            float al = alpha_of(a, b->task[i]);
+        float sc = group_scale(a, g, groups, in_rest(a, g));
+        int i0 = a->gs[g], i1 = i0 + a->off[g + 1] - a->off[g];
+        for (int i = i0; i < i1; i++) {
+            float al = alpha_of(a, task[i]);
             float q = fminf(q1[i], q2[i]);
             l += (double)al * a->logp_pi[i] - q;
-            float s = c->comb ? scale[i] : scale[i] / (float)groups;
+            float s = c->comb ? sc : sc / (float)groups;
             a->dq1[i] = q1[i] <= q2[i] ? -s : 0.0f;
             a->dq2[i] = q1[i] <= q2[i] ? 0.0f : -s;
             a->dlogp[i] = al * s;
@@ -580,7 +701,9 @@ static int actor_alpha_update(sac_agent *a, const rb_batch *b, int groups, sac_u
         add_rep_gram(a, a->actor, last_width(&a->cfg.agent.actor_hidden, a->actor), a->dhead,
                      groups, c->rep_gram);
     }
-    if (!isfinite(st->actor_loss) || component_step(c, groups, a->group_task, st, e, &rc))
+    st->fast_rows += ns > 0;
+    if (!isfinite(st->actor_loss) ||
+        component_step(c, groups, a->group_task, ns > 0, st, e, &rc))
         st->skipped++;
     if (rc)
         return rc;
@@ -594,7 +717,8 @@ static int actor_alpha_update(sac_agent *a, const rb_batch *b, int groups, sac_u
         int task = a->group_task[g];
         float al = alpha_of(a, task);
         double m = 0;
-        for (int i = a->off[g]; i < a->off[g + 1]; i++)
+        int i0 = a->gs[g], i1 = i0 + a->off[g + 1] - a->off[g];
+        for (int i = i0; i < i1; i++)
             m += -a->logp_pi[i] - H;
         m /= a->off[g + 1] - a->off[g];
         t->loss[g] = (float)(al * m);
@@ -607,7 +731,7 @@ static int actor_alpha_update(sac_agent *a, const rb_batch *b, int groups, sac_u
         else
             t->d[0] += grad / (float)groups;
     }
-    if (!isfinite(st->alpha_loss) || component_step(t, groups, a->group_task, st, e, &rc))
+    if (!isfinite(st->alpha_loss) || component_step(t, groups, a->group_task, 0, st, e, &rc))
         st->skipped++;
     return rc;
 }
@@ -622,6 +746,7 @@ int sac_update(sac_agent *a, const rb_batch *b, sac_update_stats *st, mtrl_err *
     if (groups == 0)
         return err_set(e, MTRL_EINPUT, "sac_update: empty batch");
     fill_onehot(a, b->rows, b->task);
+    a->onehot_perm = 0;
     double r = 0;
     for (int i = 0; i < b->rows; i++)
         r += b->reward[i];
@@ -653,6 +778,7 @@ int sac_update(sac_agent *a, const rb_batch *b, sac_update_stats *st, mtrl_err *
 int64_t sac_num_updates(const sac_agent *a) { return a->updates; }
 int64_t sac_num_skipped(const sac_agent *a) { return a->skipped; }
 rng_state *sac_rng(sac_agent *a) { return &a->rng; }
+void sac_set_fast_rows(sac_agent *a, int on) { a->fast_rows = on != 0; }
 long sac_num_params(const sac_agent *a, int critic)
 {
     return critic ? a->critic_c.p->n : a->actor_c.p->n;

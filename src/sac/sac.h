@@ -29,6 +29,8 @@ typedef struct sac_update_stats {
     double batch_reward;/* mean (normalized) reward of the batch */
     int actor_updated;  /* 0 when actor_update_freq skipped the actor */
     int skipped;        /* components whose update was skipped as non-finite */
+    int fast_rows;      /* components combined from CAGrad-Fast's |S|+1 rows
+                         * (sac_set_fast_rows) instead of all per-task rows */
     /* Time split (seconds): forward + backward passes (with the per-task
      * weight-gradient products), the combiners' Gram + solve, the combiners'
      * final product + Adam + Polyak. */
@@ -61,6 +63,17 @@ long sac_num_params(const sac_agent *a, int critic);
 double sac_alpha(const sac_agent *a, int k);
 /* The agent's rng (policy noise), e.g. for random warm-up actions. */
 rng_state *sac_rng(sac_agent *a);
+
+/* CAGrad-Fast's route (mtl.method cagrad_fast). on = 1 (the default): each
+ * combined component draws its subset S before its passes and forms only
+ * the |S| sampled tasks' gradients and the remainder row, in one backward
+ * pass per network over a batch reordered for it (mtl_fast_draw,
+ * mtl_combine_fast). on = 0: all per-task rows are formed and the combiner
+ * draws S itself, as every other method. Both make the same draws, so an
+ * agent gives the same updates either way up to float rounding (the second
+ * route is there to check the first, and to time it). No effect for other
+ * methods. */
+void sac_set_fast_rows(sac_agent *a, int on);
 
 /* Everything needed to continue exactly: parameters, targets, Adam moments
  * and steps, temperatures, combiner states, rng, counters. load checks the
