@@ -3,7 +3,8 @@
  * first success, as Meta-World's scripted-policy test), optionally with
  * Gaussian action noise, and checks on every step that the observation is
  * finite, keeps its layout (frame stacking, zero padding unless the task
- * observes a second object, goal) and that the reward lies in [0, 10].
+ * observes a second object, goal) and that the reward lies in [0, 10]; and
+ * checks that a vectorized scripted run is the same on any thread count.
  * Include after testutil.h. */
 #ifndef MTRL_TESTS_ENVS_SCRIPTED_H
 #define MTRL_TESTS_ENVS_SCRIPTED_H
@@ -85,6 +86,59 @@ static inline void assert_success_rate(const char *task, const scripted_stats *s
     if (s->successes < need)
         fail_msg("%s: %d/%d successes, target %.2f needs %d", task, s->successes, s->episodes,
                  target, need);
+}
+
+/* Steps the n tasks of the comma-separated list with their scripted policies
+ * in one vectorized env on `threads` threads (goals sampled per episode,
+ * episodes of max_episode_steps so that several auto-resets fall inside the
+ * run), checking every step for instability, and writes each step's next
+ * observations and rewards to out (nsteps x n x (ENV_OBS_DIM + 1) floats). */
+static inline void run_scripted_vec(const char *tasks, int n, int threads, int max_episode_steps,
+                                    int nsteps, float *out)
+{
+    env_opts o;
+    env_opts_default(&o);
+    o.goals = ENV_GOALS_SAMPLED;
+    o.threads = threads;
+    o.max_episode_steps = max_episode_steps;
+    env_vec *v;
+    mtrl_err err = {0};
+    if (env_vec_create(&v, tasks, &o, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(env_vec_size(v), n);
+    assert_int_equal(env_vec_reset_all(v, NULL), 0);
+    float *act = malloc(sizeof(float) * (size_t)n * ENV_ACT_DIM);
+    assert_non_null(act);
+    size_t row = (size_t)n * (ENV_OBS_DIM + 1);
+    for (int s = 0; s < nsteps; s++) {
+        const float *obs = env_vec_obs(v);
+        for (int k = 0; k < n; k++)
+            env_scripted_action(env_vec_env(v, k), obs + k * ENV_OBS_DIM, act + k * ENV_ACT_DIM);
+        env_step_result r;
+        assert_int_equal(env_vec_step(v, act, &r), 0);
+        for (int k = 0; k < n; k++)
+            assert_int_equal(r.unstable[k], 0);
+        memcpy(out + s * row, r.next_obs, sizeof(float) * n * ENV_OBS_DIM);
+        memcpy(out + s * row + (size_t)n * ENV_OBS_DIM, r.reward, sizeof(float) * n);
+    }
+    free(act);
+    env_vec_destroy(v);
+}
+
+/* The run above on one thread and on `threads` threads gives the same
+ * observations and rewards bit for bit. */
+static inline void assert_threads_identical(const char *tasks, int n, int max_episode_steps,
+                                            int nsteps, int threads)
+{
+    size_t len = (size_t)nsteps * n * (ENV_OBS_DIM + 1);
+    float *a = malloc(len * sizeof(float)), *b = malloc(len * sizeof(float));
+    assert_non_null(a);
+    assert_non_null(b);
+    run_scripted_vec(tasks, n, 1, max_episode_steps, nsteps, a);
+    run_scripted_vec(tasks, n, threads, max_episode_steps, nsteps, b);
+    assert_memory_equal(a, b, len * sizeof(float));
+    free(a);
+    free(b);
 }
 
 #endif

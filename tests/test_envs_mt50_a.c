@@ -897,46 +897,11 @@ static void test_limits_overrun(void **st)
     "reach-wall-v2,push-wall-v2,pick-place-wall-v2,push-back-v2,plate-slide-v2,"               \
     "plate-slide-side-v2,plate-slide-back-v2,plate-slide-back-side-v2"
 #define NA 12
-#define NSTEPS 60
-
-static void run_vec(int threads, float *out)
-{
-    env_opts o;
-    env_opts_default(&o);
-    o.goals = ENV_GOALS_SAMPLED;
-    o.threads = threads;
-    o.max_episode_steps = 25; /* several resets inside the run */
-    env_vec *v;
-    mtrl_err err = {0};
-    if (env_vec_create(&v, ALL_A, &o, &err))
-        fail_msg("%s", err.msg);
-    assert_int_equal(env_vec_size(v), NA);
-    assert_int_equal(env_vec_reset_all(v, NULL), 0);
-    float act[NA * ENV_ACT_DIM];
-    for (int s = 0; s < NSTEPS; s++) {
-        const float *obs = env_vec_obs(v);
-        for (int k = 0; k < NA; k++)
-            env_scripted_action(env_vec_env(v, k), obs + k * ENV_OBS_DIM, act + k * ENV_ACT_DIM);
-        env_step_result r;
-        assert_int_equal(env_vec_step(v, act, &r), 0);
-        memcpy(out + s * NA * (ENV_OBS_DIM + 1), r.next_obs, sizeof(float) * NA * ENV_OBS_DIM);
-        memcpy(out + s * NA * (ENV_OBS_DIM + 1) + NA * ENV_OBS_DIM, r.reward, sizeof(float) * NA);
-    }
-    env_vec_destroy(v);
-}
 
 static void test_threads_identical(void **st)
 {
     (void)st;
-    size_t n = (size_t)NSTEPS * NA * (ENV_OBS_DIM + 1);
-    float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
-    assert_non_null(a);
-    assert_non_null(b);
-    run_vec(1, a);
-    run_vec(2, b);
-    assert_memory_equal(a, b, n * sizeof(float));
-    free(a);
-    free(b);
+    assert_threads_identical(ALL_A, NA, 25, 60, 2);
 }
 
 int main(void)

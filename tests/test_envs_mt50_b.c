@@ -861,48 +861,11 @@ static void test_lever_forced_through_limit(void **st)
     "handle-press-v2,handle-press-side-v2,handle-pull-v2,handle-pull-side-v2,faucet-open-v2,"  \
     "faucet-close-v2,door-close-v2,door-lock-v2,door-unlock-v2,dial-turn-v2,lever-pull-v2"
 #define NB 11
-#define NSTEPS 60
-
-static void run_vec(int threads, float *out)
-{
-    env_opts o;
-    env_opts_default(&o);
-    o.goals = ENV_GOALS_SAMPLED;
-    o.threads = threads;
-    o.max_episode_steps = 25; /* several resets inside the run */
-    env_vec *v;
-    mtrl_err err = {0};
-    if (env_vec_create(&v, ALL_B, &o, &err))
-        fail_msg("%s", err.msg);
-    assert_int_equal(env_vec_size(v), NB);
-    assert_int_equal(env_vec_reset_all(v, NULL), 0);
-    float act[NB * ENV_ACT_DIM];
-    for (int s = 0; s < NSTEPS; s++) {
-        const float *obs = env_vec_obs(v);
-        for (int k = 0; k < NB; k++)
-            env_scripted_action(env_vec_env(v, k), obs + k * ENV_OBS_DIM, act + k * ENV_ACT_DIM);
-        env_step_result r;
-        assert_int_equal(env_vec_step(v, act, &r), 0);
-        for (int k = 0; k < NB; k++)
-            assert_int_equal(r.unstable[k], 0);
-        memcpy(out + s * NB * (ENV_OBS_DIM + 1), r.next_obs, sizeof(float) * NB * ENV_OBS_DIM);
-        memcpy(out + s * NB * (ENV_OBS_DIM + 1) + NB * ENV_OBS_DIM, r.reward, sizeof(float) * NB);
-    }
-    env_vec_destroy(v);
-}
 
 static void test_threads_identical(void **st)
 {
     (void)st;
-    size_t n = (size_t)NSTEPS * NB * (ENV_OBS_DIM + 1);
-    float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
-    assert_non_null(a);
-    assert_non_null(b);
-    run_vec(1, a);
-    run_vec(3, b);
-    assert_memory_equal(a, b, n * sizeof(float));
-    free(a);
-    free(b);
+    assert_threads_identical(ALL_B, NB, 25, 60, 3);
 }
 
 int main(void)

@@ -722,46 +722,11 @@ static void test_hoop(void **st)
     "coffee-pull-v2,coffee-push-v2,assembly-v2,disassemble-v2,basketball-v2,bin-picking-v2,"   \
     "box-close-v2,hand-insert-v2,pick-out-of-hole-v2,shelf-place-v2,peg-unplug-side-v2"
 #define NC 11
-#define NSTEPS 60
-
-static void run_vec(int threads, float *out)
-{
-    env_opts o;
-    env_opts_default(&o);
-    o.goals = ENV_GOALS_SAMPLED;
-    o.threads = threads;
-    o.max_episode_steps = 25; /* several resets inside the run */
-    env_vec *v;
-    mtrl_err err = {0};
-    if (env_vec_create(&v, ALL_C, &o, &err))
-        fail_msg("%s", err.msg);
-    assert_int_equal(env_vec_size(v), NC);
-    assert_int_equal(env_vec_reset_all(v, NULL), 0);
-    float act[NC * ENV_ACT_DIM];
-    for (int s = 0; s < NSTEPS; s++) {
-        const float *obs = env_vec_obs(v);
-        for (int k = 0; k < NC; k++)
-            env_scripted_action(env_vec_env(v, k), obs + k * ENV_OBS_DIM, act + k * ENV_ACT_DIM);
-        env_step_result r;
-        assert_int_equal(env_vec_step(v, act, &r), 0);
-        memcpy(out + s * NC * (ENV_OBS_DIM + 1), r.next_obs, sizeof(float) * NC * ENV_OBS_DIM);
-        memcpy(out + s * NC * (ENV_OBS_DIM + 1) + NC * ENV_OBS_DIM, r.reward, sizeof(float) * NC);
-    }
-    env_vec_destroy(v);
-}
 
 static void test_threads_identical(void **st)
 {
     (void)st;
-    size_t n = (size_t)NSTEPS * NC * (ENV_OBS_DIM + 1);
-    float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
-    assert_non_null(a);
-    assert_non_null(b);
-    run_vec(1, a);
-    run_vec(2, b);
-    assert_memory_equal(a, b, n * sizeof(float));
-    free(a);
-    free(b);
+    assert_threads_identical(ALL_C, NC, 25, 60, 2);
 }
 
 int main(void)

@@ -667,46 +667,11 @@ static void test_mt50_benchmark(void **st)
 
 #define ALL_D "sweep-v2,sweep-into-v2,soccer-v2,hammer-v2,stick-push-v2,stick-pull-v2"
 #define ND 6
-#define NSTEPS 80
-
-static void run_vec(int threads, float *out)
-{
-    env_opts o;
-    env_opts_default(&o);
-    o.goals = ENV_GOALS_SAMPLED;
-    o.threads = threads;
-    o.max_episode_steps = 30; /* several resets inside the run */
-    env_vec *v;
-    mtrl_err err = {0};
-    if (env_vec_create(&v, ALL_D, &o, &err))
-        fail_msg("%s", err.msg);
-    assert_int_equal(env_vec_size(v), ND);
-    assert_int_equal(env_vec_reset_all(v, NULL), 0);
-    float act[ND * ENV_ACT_DIM];
-    for (int s = 0; s < NSTEPS; s++) {
-        const float *obs = env_vec_obs(v);
-        for (int k = 0; k < ND; k++)
-            env_scripted_action(env_vec_env(v, k), obs + k * ENV_OBS_DIM, act + k * ENV_ACT_DIM);
-        env_step_result r;
-        assert_int_equal(env_vec_step(v, act, &r), 0);
-        memcpy(out + s * ND * (ENV_OBS_DIM + 1), r.next_obs, sizeof(float) * ND * ENV_OBS_DIM);
-        memcpy(out + s * ND * (ENV_OBS_DIM + 1) + ND * ENV_OBS_DIM, r.reward, sizeof(float) * ND);
-    }
-    env_vec_destroy(v);
-}
 
 static void test_threads_identical(void **st)
 {
     (void)st;
-    size_t n = (size_t)NSTEPS * ND * (ENV_OBS_DIM + 1);
-    float *a = malloc(n * sizeof(float)), *b = malloc(n * sizeof(float));
-    assert_non_null(a);
-    assert_non_null(b);
-    run_vec(1, a);
-    run_vec(2, b);
-    assert_memory_equal(a, b, n * sizeof(float));
-    free(a);
-    free(b);
+    assert_threads_identical(ALL_D, ND, 30, 80, 2);
 }
 
 int main(void)
