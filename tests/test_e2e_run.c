@@ -14,14 +14,15 @@
 
 static char cfg_path[512];
 
-/* A run of 3 episodes of 40 steps over all MT10 tasks with tiny networks. */
+/* A run of 3 episodes of 40 steps over all MT10 tasks with tiny networks;
+ * goals sampled at every reset, so a resume must restore the envs' streams. */
 static void write_config(void)
 {
     snprintf(cfg_path, sizeof cfg_path, "%s/tiny.yaml", test_tmpdir());
     FILE *f = fopen(cfg_path, "w");
     assert_non_null(f);
     fprintf(f, "run: {seed: 5, iterations: 120, threads: 2}\n"
-               "env: {benchmark: mt10, max_episode_steps: 40}\n"
+               "env: {benchmark: mt10, max_episode_steps: 40, goals: sampled}\n"
                "agent: {actor_hidden: [32, 32], critic_hidden: [32, 32], batch_size: 60,\n"
                "        init_steps: 40, init_updates: 20}\n"
                "replay: {capacity: 10000}\n"
