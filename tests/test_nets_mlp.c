@@ -337,6 +337,61 @@ static void test_per_group_threads(void **st)
     free_net(n);
 }
 
+/* Each MLP keeps its worker pool between backwards and rebuilds it when
+ * OpenBLAS's thread count changes: switching 3 -> 2 -> 4 -> 3 threads on one
+ * MLP gives, for each count, bitwise the rows of a fresh MLP on that count,
+ * and all of them match the one-thread rows up to rounding. Several MLPs
+ * with pools are created and destroyed in turn (LSan: nothing left). */
+static void test_pool_across_thread_counts(void **st)
+{
+    (void)st;
+    mtrl_err e;
+    int dims[] = {9, 256, 192, 2};
+    const int B = 96, K = 5;
+    const int off[] = {0, 20, 37, 60, 61, 96};
+    net n = make_net(3, dims, B, NN_INIT_TORCH_DEFAULT, 71);
+    long P = n.p->n;
+    float *x = malloc(sizeof(float) * B * 9), *dy = malloc(sizeof(float) * B * 2);
+    float *G = malloc(sizeof(float) * (size_t)(K * P)), *F = malloc(sizeof(float) * (size_t)(K * P));
+    float *G1 = malloc(sizeof(float) * (size_t)(K * P));
+    fill_normal(x, B * 9, 3, 1.0);
+    fill_normal(dy, B * 2, 4, 1.0);
+    int saved = openblas_get_num_threads();
+    nn_bwd req = {.grad = G, .n_groups = K, .group_off = off};
+    openblas_set_num_threads(1);
+    assert_int_equal(nn_mlp_forward(n.m, B, x, &e), 0);
+    assert_int_equal(nn_mlp_backward(n.m, dy, &(nn_bwd){.grad = G1, .n_groups = K,
+                                                        .group_off = off}, &e), 0);
+    double gmax = 0;
+    for (long i = 0; i < K * P; i++)
+        gmax = fmax(gmax, fabs(G1[i]));
+    const int seq[] = {3, 2, 4, 3, 3};
+    for (int s = 0; s < 5; s++) {
+        openblas_set_num_threads(seq[s]);
+        for (long i = 0; i < K * P; i++)
+            G[i] = NAN;
+        assert_int_equal(nn_mlp_forward(n.m, B, x, &e), 0);
+        assert_int_equal(nn_mlp_backward(n.m, dy, &req, &e), 0);
+        assert_int_equal(openblas_get_num_threads(), seq[s]);
+        /* A fresh MLP (new pool) on the same parameters and thread count. */
+        nn_mlp *f;
+        assert_int_equal(nn_mlp_create(&f, 3, dims, B, &e), 0);
+        assert_int_equal(nn_mlp_bind(f, n.p, 0, &e), 0);
+        assert_int_equal(nn_mlp_forward(f, B, x, &e), 0);
+        assert_int_equal(nn_mlp_backward(f, dy, &(nn_bwd){.grad = F, .n_groups = K,
+                                                          .group_off = off}, &e), 0);
+        nn_mlp_destroy(f);
+        assert_memory_equal(G, F, sizeof(float) * (size_t)(K * P));
+        for (long i = 0; i < K * P; i++)
+            if (!ref_close(G[i], G1[i], 1e-4, 1e-6 * gmax))
+                fail_msg("%d threads, row %ld col %ld: %.9g vs %.9g on one thread", seq[s],
+                         i / P, i % P, (double)G[i], (double)G1[i]);
+    }
+    openblas_set_num_threads(saved);
+    free(x), free(dy), free(G), free(F), free(G1);
+    free_net(n);
+}
+
 /* Input given as blocks == the same input concatenated; dx of a column window
  * == those columns of the full dx; no parameter gradient leaves g untouched. */
 static void test_blocks_and_dx_window(void **st)
@@ -478,7 +533,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fd_single_layer),   cmocka_unit_test(test_fd_two_layers),
         cmocka_unit_test(test_fd_deep_blocks),    cmocka_unit_test(test_per_group_rows),
-        cmocka_unit_test(test_per_group_threads),
+        cmocka_unit_test(test_per_group_threads), cmocka_unit_test(test_pool_across_thread_counts),
         cmocka_unit_test(test_blocks_and_dx_window), cmocka_unit_test(test_init),
         cmocka_unit_test(test_bad_input),
     };

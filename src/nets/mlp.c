@@ -1,9 +1,9 @@
 /* MLP forward/backward on cblas sgemm, with per-group parameter gradients. */
 #include "nets.h"
+#include "pool.h"
 
 #include <cblas.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +26,10 @@ struct nn_mlp {
     float **delta;
     const float **dsig; /* per backward: delta[l] or dy */
     void *mem;
+    /* Workers for the per-group products, started by the first backward that
+     * needs them and kept (sleeping) until destroy or a change of OpenBLAS's
+     * thread count; NULL when none could be started (tasks then run inline). */
+    nn_pool *pool;
 
     int B;         /* batch of the last forward; 0 before any */
     int n_in;
@@ -99,6 +103,7 @@ void nn_mlp_destroy(nn_mlp *m)
 {
     if (!m)
         return;
+    nn_pool_destroy(m->pool);
     free(m->mem);
     free(m->dsig);
     free(m->delta);
@@ -278,7 +283,8 @@ typedef struct grad_job {
     int K;
     const int *off;
     int acc;
-    int np[64]; /* panels per layer */
+    int np[64];    /* panels per layer */
+    int order[64]; /* layers, the most FLOPs per task first (see param_grads) */
     long n_tasks;
     atomic_long next;
 } grad_job;
@@ -286,9 +292,10 @@ typedef struct grad_job {
 static void run_task(grad_job *j, long t)
 {
     const nn_mlp *m = j->m;
-    int l = 0;
-    while (t >= (long)j->K * j->np[l])
-        t -= (long)j->K * j->np[l++];
+    int i = 0;
+    while (t >= (long)j->K * j->np[j->order[i]])
+        t -= (long)j->K * j->np[j->order[i++]];
+    int l = j->order[i];
     int k = (int)(t / j->np[l]), panel = (int)(t % j->np[l]);
     if (l == 0) {
         int c0 = 0;
@@ -304,7 +311,7 @@ static void run_task(grad_job *j, long t)
     }
 }
 
-static void *grad_worker(void *arg)
+static void grad_worker(void *arg)
 {
     grad_job *j = arg;
     for (;;) {
@@ -313,20 +320,23 @@ static void *grad_worker(void *arg)
             break;
         run_task(j, t);
     }
-    return NULL;
 }
 
 /* Per-group parameter gradients. With one group, or one BLAS thread, each
  * product is one (possibly multi-threaded) sgemm call in turn. With K groups
  * the products are small (K = 50: ~26 rows each), and OpenBLAS's own
  * threading of a small call costs more than the call: the products then run
- * as independent tasks on T threads (T = OpenBLAS's thread count), each a
- * single-threaded sgemm, so the K rows cost about what one summed gradient
- * costs. Each task writes its own part of grad: the result does not depend
- * on the schedule. */
-static void param_grads(const nn_mlp *m, float *grad, long ld_grad, int K, const int *off, int acc)
+ * as independent tasks on T threads (T = OpenBLAS's thread count, the
+ * caller and the MLP's T - 1 pool workers), each a single-threaded sgemm, so
+ * the K rows cost about what one summed gradient costs. Each task writes its
+ * own part of grad: the result does not depend on the schedule, only on the
+ * split into tasks, which depends on K, T and the shapes. */
+static void param_grads(nn_mlp *m, float *grad, long ld_grad, int K, const int *off, int acc)
 {
-    int T = openblas_get_num_threads();
+    enum { MAX_THREADS = 256 };
+    int blas_threads = openblas_get_num_threads();
+    int T = blas_threads < MAX_THREADS ? blas_threads : MAX_THREADS;
+    int pooled = K > 1 && T > 1;
     grad_job j = {.m = m, .grad = grad, .ld_grad = ld_grad, .K = K, .off = off, .acc = acc};
     /* Column panels give every thread work when K < T (at least 64 columns each). */
     int want = K >= 2 * T ? 1 : (2 * T + K - 1) / K;
@@ -334,30 +344,48 @@ static void param_grads(const nn_mlp *m, float *grad, long ld_grad, int K, const
     for (int l = 0; l < m->n_layers; l++) {
         int maxp = m->dims[l] / 64 > 1 ? m->dims[l] / 64 : 1;
         j.np[l] = l == 0 ? m->n_in : (want < maxp ? want : maxp);
-        if (K == 1 || T == 1)
+        if (!pooled)
             j.np[l] = l == 0 ? m->n_in : 1;
         j.n_tasks += (long)K * j.np[l];
     }
+    /* Big tasks first, small ones last (the critic's 400 x 1 output layer,
+     * the input layer's narrow blocks): the threads then run out of work at
+     * nearly the same time. Insertion sort on FLOPs per task, stable, so the
+     * order is fixed for given shapes. */
+    for (int l = 0; l < m->n_layers; l++) {
+        double fl = (double)m->dims[l] * m->dims[l + 1] / j.np[l];
+        int i = l;
+        while (i > 0 && (double)m->dims[j.order[i - 1]] * m->dims[j.order[i - 1] + 1] /
+                                j.np[j.order[i - 1]] <
+                            fl) {
+            j.order[i] = j.order[i - 1];
+            i--;
+        }
+        j.order[i] = l;
+    }
     atomic_init(&j.next, 0);
-    if (K == 1 || T == 1) {
+    if (!pooled) {
         grad_worker(&j);
         return;
     }
-    enum { MAX_THREADS = 256 };
-    pthread_t tid[MAX_THREADS];
-    int n_threads = T < MAX_THREADS ? T : MAX_THREADS, started = 0;
-    if (n_threads > j.n_tasks)
-        n_threads = (int)j.n_tasks;
-    openblas_set_num_threads(1);
-    for (int i = 1; i < n_threads; i++) {
-        if (pthread_create(&tid[started], NULL, grad_worker, &j))
-            break; /* fewer threads: the tasks still all get done */
-        started++;
+    if (m->pool && nn_pool_threads(m->pool) != T) {
+        nn_pool_destroy(m->pool);
+        m->pool = NULL;
     }
-    grad_worker(&j);
-    for (int i = 0; i < started; i++)
-        pthread_join(tid[i], NULL);
-    openblas_set_num_threads(T);
+    if (!m->pool) {
+        mtrl_err ignored;
+        if (nn_pool_create(&m->pool, T, &ignored))
+            m->pool = NULL; /* no workers: the same tasks, all on this thread */
+    }
+    /* OpenBLAS is on one thread while the tasks run: each task is one
+     * single-threaded sgemm. (Switching costs nanoseconds: it only sets the
+     * count OpenBLAS uses for its next call.) */
+    openblas_set_num_threads(1);
+    if (m->pool)
+        nn_pool_run(m->pool, grad_worker, &j);
+    else
+        grad_worker(&j);
+    openblas_set_num_threads(blas_threads);
 }
 
 /* Through a ReLU: act > 0 exactly where its input was. The sign pattern is

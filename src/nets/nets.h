@@ -181,11 +181,13 @@ typedef struct nn_bwd {
  * Cost: one pass of backprop signals over all B rows, plus the weight
  * products split per group (the same FLOPs as the summed gradient).
  * Threads: with n_groups > 1 and OpenBLAS on T > 1 threads, the per-group
- * products run as independent tasks on T short-lived threads of this call,
- * each a single-threaded sgemm (OpenBLAS is set to 1 thread meanwhile and
- * restored to T before returning). Results are identical run to run for a
- * given T (and equal up to rounding across T). Do not use one nn_mlp from
- * two threads at once. */
+ * products run as independent tasks on this thread and T - 1 workers that
+ * the MLP starts at its first such backward and keeps, asleep between calls,
+ * until nn_mlp_destroy (or restarts when T changes); each task is a
+ * single-threaded sgemm (OpenBLAS is set to 1 thread meanwhile and restored
+ * to T before returning). Results are identical run to run for a given T
+ * (and equal up to rounding across T). Do not use one nn_mlp from two
+ * threads at once. */
 int nn_mlp_backward(nn_mlp *m, const float *dy, const nn_bwd *req, mtrl_err *e);
 
 /* ------------------------------------------------------------------------ */
