@@ -6,46 +6,11 @@
  * positions with independent kinematics. */
 #include "testutil.h"
 
+#include "envs_probe.h"
 #include "envs_scripted.h"
 #include "envs/task.h"
 
 /* ---- helpers ---- */
-
-static env_sawyer *make(const char *name)
-{
-    int t;
-    env_sawyer *e = NULL;
-    mtrl_err err = {0};
-    if (env_task_find(name, &t, &err) || env_create(&e, t, NULL, 0, &err))
-        fail_msg("%s: %s", name, err.msg);
-    return e;
-}
-
-static int id_of(const env_sawyer *e, int type, const char *name)
-{
-    int id = mj_name2id(e->m, type, name);
-    if (id < 0)
-        fail_msg("scene %s has no object '%s'", e->task->scene, name);
-    return id;
-}
-
-static double qpos_of(const env_sawyer *e, const char *joint)
-{
-    return e->d->qpos[e->m->jnt_qposadr[id_of(e, mjOBJ_JOINT, joint)]];
-}
-
-/* Puts a joint at q (velocity 0), recomputes kinematics and the
- * observation's object part and goal, as a fresh observation would see it. */
-static void pose_joint(env_sawyer *e, const char *joint, double q, double obs[ENV_OBS_DIM])
-{
-    int j = id_of(e, mjOBJ_JOINT, joint);
-    e->d->qpos[e->m->jnt_qposadr[j]] = q;
-    e->d->qvel[e->m->jnt_dofadr[j]] = 0;
-    mj_forward(e->m, e->d);
-    memcpy(obs, e->obs, sizeof(double) * ENV_OBS_DIM);
-    memcpy(obs, e->d->xpos + 3 * id_of(e, mjOBJ_BODY, "hand"), 3 * sizeof(double));
-    e->task->object_obs(e, obs + 4);
-}
 
 static double reward_at(env_sawyer *e, const double *obs, double grip, env_info *inf)
 {
@@ -54,45 +19,11 @@ static double reward_at(env_sawyer *e, const double *obs, double grip, env_info 
     return e->task->reward(e, obs, a, inf);
 }
 
-static double long_tail(double x, double lo, double hi, double margin)
-{
-    if (x >= lo && x <= hi)
-        return 1;
-    double d = (x < lo ? lo - x : x - hi) / margin;
-    return 1 / (1 + 9 * d * d);
-}
-
-/* Hamilton product a * b, quaternions as (w, x, y, z). */
-static void qmul(const double a[4], const double b[4], double o[4])
-{
-    o[0] = a[0] * b[0] - a[1] * b[1] - a[2] * b[2] - a[3] * b[3];
-    o[1] = a[0] * b[1] + a[1] * b[0] + a[2] * b[3] - a[3] * b[2];
-    o[2] = a[0] * b[2] - a[1] * b[3] + a[2] * b[0] + a[3] * b[1];
-    o[3] = a[0] * b[3] + a[1] * b[2] - a[2] * b[1] + a[3] * b[0];
-}
-
-/* Rotates v by unit quaternion q (w, x, y, z). */
-static void qrot(const double q[4], const double v[3], double o[3])
-{
-    double p[4] = {0, v[0], v[1], v[2]}, qc[4] = {q[0], -q[1], -q[2], -q[3]}, t[4], r[4];
-    qmul(q, p, t);
-    qmul(t, qc, r);
-    o[0] = r[1], o[1] = r[2], o[2] = r[3];
-}
-
 static void qnormalize(double q[4])
 {
     double n = sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
     for (int i = 0; i < 4; i++)
         q[i] /= n;
-}
-
-static void assert_vec_near(const double *got, const double *want, int n, double tol,
-                            const char *what)
-{
-    for (int i = 0; i < n; i++)
-        if (!(fabs(got[i] - want[i]) <= tol))
-            fail_msg("%s[%d] = %.9g, expected %.9g (tol %g)", what, i, got[i], want[i], tol);
 }
 
 /* ---- scripted policies (spec Appendix D targets) ---- */
@@ -474,7 +405,7 @@ static void test_door_success_window_and_reward(void **st)
             assert_float_equal(inf.grasp_reward, 0, 0);
             assert_int_equal((int)inf.grasp_success, 0);
             double opened = 0.2 * (win[i].th < -M_PI / 90) +
-                            0.8 * long_tail(2 * M_PI / 3 + win[i].th, 0, 0.5, M_PI / 3);
+                            0.8 * tol(2 * M_PI / 3 + win[i].th, 0, 0.5, M_PI / 3);
             assert_float_equal(inf.in_place_reward, opened, 1e-12);
             if (!win[i].success)
                 assert_float_equal(r, 8 * opened, 1e-12); /* grab 0: no ready term */
@@ -508,7 +439,7 @@ static void test_drawer_open_reward(void **st)
         double err = fabs(0.19 + qs[i]);
         assert_float_equal(inf.obj_to_target, err, 1e-9);
         assert_int_equal(inf.success, err <= 0.03);
-        assert_float_equal(inf.in_place_reward, long_tail(err, 0, 0.02, 0.2), 1e-9);
+        assert_float_equal(inf.in_place_reward, tol(err, 0, 0.02, 0.2), 1e-9);
         assert_float_equal(r, 5 * (inf.grasp_reward + inf.in_place_reward), 1e-12);
         assert_true(inf.grasp_reward > 0 && inf.grasp_reward < 0.5); /* hand far away */
     }
@@ -540,7 +471,7 @@ static void test_drawer_close_reward(void **st)
         assert_float_equal(inf.obj_to_target, d, 1e-9);
         assert_int_equal(inf.success, d <= 0.065);
         double o0g = hypot(0.16, 0.05);
-        assert_float_equal(inf.in_place_reward, long_tail(d, 0, 0.05, fabs(o0g - 0.05)), 1e-9);
+        assert_float_equal(inf.in_place_reward, tol(d, 0, 0.05, fabs(o0g - 0.05)), 1e-9);
         assert_float_equal(r, d <= 0.065 ? 10 : 0, 1e-12);
         assert_float_equal(inf.grasp_reward, 0, 0);
         /* Closed gripper: reward = 10 H(H(reach, 1), in_place) < 10 before success. */
@@ -574,7 +505,7 @@ static void test_button_reward(void **st)
         assert_float_equal(inf.obj_to_target, ott, 1e-12);
         assert_float_equal(ott, 0.093 + qs[i], 1e-5); /* the top rests 0.093 above the hole */
         assert_int_equal(inf.success, ott <= 0.02);
-        assert_float_equal(inf.in_place_reward, long_tail(ott, 0, 0.005, 0.0935), 1e-6);
+        assert_float_equal(inf.in_place_reward, tol(ott, 0, 0.005, 0.0935), 1e-6);
         assert_float_equal(r, 0, 0);
     }
     assert_int_equal(inf.success, 1);

@@ -11,88 +11,10 @@
  * thread counts. */
 #include "testutil.h"
 
+#include "envs_probe.h"
 #include "envs_scripted.h"
 #include "envs/reward.h"
 #include "envs/task.h"
-
-/* ---- helpers ---- */
-
-static env_sawyer *make(const char *name)
-{
-    int t;
-    env_sawyer *e = NULL;
-    mtrl_err err = {0};
-    if (env_task_find(name, &t, &err) || env_create(&e, t, NULL, 0, &err))
-        fail_msg("%s: %s", name, err.msg);
-    return e;
-}
-
-static int id_of(const env_sawyer *e, int type, const char *name)
-{
-    int id = mj_name2id(e->m, type, name);
-    if (id < 0)
-        fail_msg("scene %s has no object '%s'", e->task->scene, name);
-    return id;
-}
-
-static double qpos_of(const env_sawyer *e, const char *joint)
-{
-    return e->d->qpos[e->m->jnt_qposadr[id_of(e, mjOBJ_JOINT, joint)]];
-}
-
-static void tcp_of(const env_sawyer *e, double tcp[3])
-{
-    int r = id_of(e, mjOBJ_SITE, "rightEndEffector"), l = id_of(e, mjOBJ_SITE, "leftEndEffector");
-    for (int i = 0; i < 3; i++)
-        tcp[i] = 0.5 * (e->d->site_xpos[3 * r + i] + e->d->site_xpos[3 * l + i]);
-}
-
-static double norm3(const double *v) { return sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]); }
-
-static double dist3(const double *a, const double *b)
-{
-    double d[3] = {a[0] - b[0], a[1] - b[1], a[2] - b[2]};
-    return norm3(d);
-}
-
-/* Meta-World's tolerance with the long-tail sigmoid, and the Hamacher
- * product, written out again for the reference rewards. */
-static double tol(double x, double lo, double hi, double margin)
-{
-    if (x >= lo && x <= hi)
-        return 1;
-    if (margin <= 0)
-        return 0;
-    double d = (x < lo ? lo - x : x - hi) / margin;
-    return 1 / (1 + 9 * d * d);
-}
-
-static double ham(double a, double b)
-{
-    double den = a + b - a * b;
-    return den > 0 ? a * b / den : 0;
-}
-
-static void assert_vec_near(const double *got, const double *want, int n, double tol_,
-                            const char *what)
-{
-    for (int i = 0; i < n; i++)
-        if (!(fabs(got[i] - want[i]) <= tol_))
-            fail_msg("%s[%d] = %.9g, expected %.9g (tol %g)", what, i, got[i], want[i], tol_);
-}
-
-/* Puts a single-dof joint at q (velocity 0), updates the kinematics and
- * writes the observation a fresh step would see into obs. */
-static void pose_joint(env_sawyer *e, const char *joint, double q, double obs[ENV_OBS_DIM])
-{
-    int j = id_of(e, mjOBJ_JOINT, joint);
-    e->d->qpos[e->m->jnt_qposadr[j]] = q;
-    e->d->qvel[e->m->jnt_dofadr[j]] = 0;
-    mj_forward(e->m, e->d);
-    memcpy(obs, e->obs, sizeof(double) * ENV_OBS_DIM);
-    memcpy(obs, e->d->xpos + 3 * id_of(e, mjOBJ_BODY, "hand"), 3 * sizeof(double));
-    e->task->object_obs(e, obs + 4);
-}
 
 /* ---- scripted policies (targets: max(0.9, Meta-World's, spec Appendix F)) ---- */
 

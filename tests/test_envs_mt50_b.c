@@ -13,101 +13,11 @@
  * counts. */
 #include "testutil.h"
 
+#include "envs_probe.h"
 #include "envs_scripted.h"
 #include "envs/task.h"
 
 /* ---- helpers ---- */
-
-static env_sawyer *make(const char *name)
-{
-    int t;
-    env_sawyer *e = NULL;
-    mtrl_err err = {0};
-    if (env_task_find(name, &t, &err) || env_create(&e, t, NULL, 0, &err))
-        fail_msg("%s: %s", name, err.msg);
-    return e;
-}
-
-static int id_of(const env_sawyer *e, int type, const char *name)
-{
-    int id = mj_name2id(e->m, type, name);
-    if (id < 0)
-        fail_msg("scene %s has no object '%s'", e->task->scene, name);
-    return id;
-}
-
-static double qpos_of(const env_sawyer *e, const char *joint)
-{
-    return e->d->qpos[e->m->jnt_qposadr[id_of(e, mjOBJ_JOINT, joint)]];
-}
-
-static const double *body_pos(const env_sawyer *e, const char *body)
-{
-    return e->d->xpos + 3 * id_of(e, mjOBJ_BODY, body);
-}
-
-static void tcp_of(const env_sawyer *e, double tcp[3])
-{
-    const double *r = e->d->site_xpos + 3 * id_of(e, mjOBJ_SITE, "rightEndEffector");
-    const double *l = e->d->site_xpos + 3 * id_of(e, mjOBJ_SITE, "leftEndEffector");
-    for (int i = 0; i < 3; i++)
-        tcp[i] = 0.5 * (r[i] + l[i]);
-}
-
-static double dist3(const double *a, const double *b)
-{
-    return sqrt((a[0] - b[0]) * (a[0] - b[0]) + (a[1] - b[1]) * (a[1] - b[1]) +
-                (a[2] - b[2]) * (a[2] - b[2]));
-}
-
-/* Meta-World's tolerance (long-tail and gaussian sigmoids, 0.1 at one
- * margin) and the Hamacher product, written out again for the references. */
-static double tol(double x, double lo, double hi, double margin)
-{
-    if (x >= lo && x <= hi)
-        return 1;
-    if (margin <= 0)
-        return 0;
-    double d = (x < lo ? lo - x : x - hi) / margin;
-    return 1 / (1 + 9 * d * d);
-}
-
-static double gtol(double x, double lo, double hi, double margin)
-{
-    if (x >= lo && x <= hi)
-        return 1;
-    if (margin <= 0)
-        return 0;
-    double d = (x < lo ? lo - x : x - hi) / margin;
-    return pow(10.0, -d * d);
-}
-
-static double ham(double a, double b)
-{
-    double den = a + b - a * b;
-    return den > 0 ? a * b / den : 0;
-}
-
-static void assert_vec_near(const double *got, const double *want, int n, double eps,
-                            const char *what)
-{
-    for (int i = 0; i < n; i++)
-        if (!(fabs(got[i] - want[i]) <= eps))
-            fail_msg("%s[%d] = %.9g, expected %.9g (tol %g)", what, i, got[i], want[i], eps);
-}
-
-/* Puts a single-dof joint at q (velocity 0), updates the kinematics and
- * writes the observation a fresh step would see into obs. */
-static void pose_joint(env_sawyer *e, const char *joint, double q, double obs[ENV_OBS_DIM])
-{
-    int j = id_of(e, mjOBJ_JOINT, joint);
-    e->d->qpos[e->m->jnt_qposadr[j]] = q;
-    e->d->qvel[e->m->jnt_dofadr[j]] = 0;
-    mj_forward(e->m, e->d);
-    memcpy(obs, e->obs, sizeof(double) * ENV_OBS_DIM);
-    memcpy(obs, body_pos(e, "hand"), 3 * sizeof(double));
-    e->task->object_obs(e, obs + 4);
-}
 
 static int success_at(env_sawyer *e, const double *obs)
 {
@@ -116,23 +26,6 @@ static int success_at(env_sawyer *e, const double *obs)
     memset(&inf, 0, sizeof inf);
     e->task->reward(e, obs, a, &inf);
     return inf.success;
-}
-
-/* Hamilton product and rotation by a unit quaternion (w, x, y, z). */
-static void qmul(const double a[4], const double b[4], double o[4])
-{
-    o[0] = a[0] * b[0] - a[1] * b[1] - a[2] * b[2] - a[3] * b[3];
-    o[1] = a[0] * b[1] + a[1] * b[0] + a[2] * b[3] - a[3] * b[2];
-    o[2] = a[0] * b[2] - a[1] * b[3] + a[2] * b[0] + a[3] * b[1];
-    o[3] = a[0] * b[3] + a[1] * b[2] - a[2] * b[1] + a[3] * b[0];
-}
-
-static void qrot(const double q[4], const double v[3], double o[3])
-{
-    double p[4] = {0, v[0], v[1], v[2]}, qc[4] = {q[0], -q[1], -q[2], -q[3]}, t[4], r[4];
-    qmul(q, p, t);
-    qmul(t, qc, r);
-    o[0] = r[1], o[1] = r[2], o[2] = r[3];
 }
 
 /* ---- scripted policies (targets: Meta-World's, spec Appendix F) ---- */

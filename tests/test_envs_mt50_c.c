@@ -11,58 +11,16 @@
  * no retaining walls); runs are identical across thread counts. */
 #include "testutil.h"
 
+#include "envs_probe.h"
 #include "envs_scripted.h"
 #include "envs/reward.h"
 #include "envs/task.h"
 
 /* ---- helpers ---- */
 
-static env_sawyer *make(const char *name)
-{
-    int t;
-    env_sawyer *e = NULL;
-    mtrl_err err = {0};
-    if (env_task_find(name, &t, &err) || env_create(&e, t, NULL, 0, &err))
-        fail_msg("%s: %s", name, err.msg);
-    return e;
-}
-
-static int id_of(const env_sawyer *e, int type, const char *name)
-{
-    int id = mj_name2id(e->m, type, name);
-    if (id < 0)
-        fail_msg("scene %s has no object '%s'", e->task->scene, name);
-    return id;
-}
-
-static const double *body_pos(const env_sawyer *e, const char *body)
-{
-    return e->d->xpos + 3 * id_of(e, mjOBJ_BODY, body);
-}
-
-static const double *site_pos(const env_sawyer *e, const char *site)
-{
-    return e->d->site_xpos + 3 * id_of(e, mjOBJ_SITE, site);
-}
-
 static const double *model_body_pos(const env_sawyer *e, const char *body)
 {
     return e->m->body_pos + 3 * id_of(e, mjOBJ_BODY, body);
-}
-
-static void tcp_of(const env_sawyer *e, double tcp[3])
-{
-    const double *r = site_pos(e, "rightEndEffector"), *l = site_pos(e, "leftEndEffector");
-    for (int i = 0; i < 3; i++)
-        tcp[i] = 0.5 * (r[i] + l[i]);
-}
-
-static double norm3(const double *v) { return sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]); }
-
-static double dist3(const double *a, const double *b)
-{
-    double d[3] = {a[0] - b[0], a[1] - b[1], a[2] - b[2]};
-    return norm3(d);
 }
 
 /* Distance with per-axis weights. */
@@ -70,32 +28,6 @@ static double wdist(const double *a, const double *b, double sx, double sy, doub
 {
     double d[3] = {sx * (a[0] - b[0]), sy * (a[1] - b[1]), sz * (a[2] - b[2])};
     return norm3(d);
-}
-
-/* Meta-World's tolerance with the long-tail sigmoid, and the Hamacher
- * product, written out again for the reference rewards. */
-static double tol(double x, double lo, double hi, double margin)
-{
-    if (x >= lo && x <= hi)
-        return 1;
-    if (margin <= 0)
-        return 0;
-    double d = (x < lo ? lo - x : x - hi) / margin;
-    return 1 / (1 + 9 * d * d);
-}
-
-static double ham(double a, double b)
-{
-    double den = a + b - a * b;
-    return den > 0 ? a * b / den : 0;
-}
-
-static void assert_vec_near(const double *got, const double *want, int n, double tol_,
-                            const char *what)
-{
-    for (int i = 0; i < n; i++)
-        if (!(fabs(got[i] - want[i]) <= tol_))
-            fail_msg("%s[%d] = %.9g, expected %.9g (tol %g)", what, i, got[i], want[i], tol_);
 }
 
 static void step_n(env_sawyer *e, int n, const double a[4])

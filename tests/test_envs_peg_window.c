@@ -6,25 +6,12 @@
  * mjData with this file's own tolerance/Hamacher code. */
 #include "testutil.h"
 
+#include "envs_probe.h"
 #include "envs_scripted.h"
 #include "envs/reward.h"
 #include "envs/task.h"
 
 /* ---- independent re-statements of spec §6 ---- */
-
-static double tol(double x, double lo, double hi, double margin, int gaussian)
-{
-    if (x >= lo && x <= hi)
-        return 1;
-    double d = (x < lo ? lo - x : x - hi) / margin;
-    return gaussian ? pow(10, -d * d) : 1 / (1 + 9 * d * d);
-}
-
-static double hamacher(double a, double b)
-{
-    double den = a + b - a * b;
-    return den > 0 ? a * b / den : 0;
-}
 
 static double prism(const double *c, const double *zero, const double *one)
 {
@@ -38,12 +25,6 @@ static double prism(const double *c, const double *zero, const double *one)
     return p;
 }
 
-static double dist3(const double *a, const double *b)
-{
-    return sqrt((a[0] - b[0]) * (a[0] - b[0]) + (a[1] - b[1]) * (a[1] - b[1]) +
-                (a[2] - b[2]) * (a[2] - b[2]));
-}
-
 /* In double precision (cmocka's assert_float_equal compares floats). */
 #define assert_near(a, b, tol)                                                            \
     do {                                                                                  \
@@ -51,29 +32,6 @@ static double dist3(const double *a, const double *b)
         if (!(fabs(a_ - b_) <= (tol)))                                                    \
             fail_msg("%s = %.12g, expected %s = %.12g (tol %g)", #a, a_, #b, b_, (double)(tol)); \
     } while (0)
-
-static env_sawyer *make(const char *name)
-{
-    int t;
-    env_sawyer *e;
-    assert_int_equal(env_task_find(name, &t, NULL), 0);
-    assert_int_equal(env_create(&e, t, NULL, 0, NULL), 0);
-    return e;
-}
-
-static int id_of(const env_sawyer *e, int type, const char *name)
-{
-    int id = mj_name2id(e->m, type, name);
-    assert_true(id >= 0);
-    return id;
-}
-
-static void tcp_of(const env_sawyer *e, double tcp[3])
-{
-    int r = id_of(e, mjOBJ_SITE, "rightEndEffector"), l = id_of(e, mjOBJ_SITE, "leftEndEffector");
-    for (int i = 0; i < 3; i++)
-        tcp[i] = 0.5 * (e->d->site_xpos[3 * r + i] + e->d->site_xpos[3 * l + i]);
-}
 
 static void step(env_sawyer *e, const float *a, float *obs, env_info *inf)
 {
@@ -195,10 +153,10 @@ static void test_peg_reward_formula(void **st)
             assert_near(inf.obj_to_target, ott, 1e-6);
             assert_int_equal(inf.success, ott <= 0.07);
             const double *x = e->d->site_xpos;
-            double boxes = hamacher(prism(h, x + 3 * c[2], x + 3 * c[3]),
+            double boxes = ham(prism(h, x + 3 * c[2], x + 3 * c[3]),
                                     prism(h, x + 3 * c[0], x + 3 * c[1]));
             /* m_in uses the spec's rounded rest height: allow that slack. */
-            double in_place = hamacher(tol(ott, 0, 0.07, m_in, 0), boxes);
+            double in_place = ham(tol(ott, 0, 0.07, m_in), boxes);
             assert_near(inf.in_place_reward, in_place, 1e-4);
             double tcp_to_obj = dist3(o, tcp);
             int lifted = tcp_to_obj < 0.08 && obs[3] > 0 && o[2] - 0.01 > 0.02;
@@ -206,7 +164,7 @@ static void test_peg_reward_formula(void **st)
             double a_d[4] = {a[0], a[1], a[2], a[3]};
             double og = lifted ? 1 : rw_gripper_caging(e, a_d, o, &p);
             assert_near(inf.grasp_reward, og, 1e-9);
-            double r = hamacher(og, inf.in_place_reward) + (lifted ? 1 + 5 * inf.in_place_reward : 0);
+            double r = ham(og, inf.in_place_reward) + (lifted ? 1 + 5 * inf.in_place_reward : 0);
             if (ott <= 0.07)
                 r = 10;
             assert_near(inf.reward, r, 1e-9);
@@ -260,9 +218,9 @@ static void test_peg_collision_boxes(void **st)
         const double head_rest[3] = {-0.1, 0.6, 0.014785};
         double m_in = sqrt(pow(head_rest[0] - g[0], 2) + 4 * pow(head_rest[1] - g[1], 2) +
                            4 * pow(head_rest[2] - g[2], 2));
-        double ip = tol(ott, 0, 0.07, m_in, 0);
+        double ip = tol(ott, 0, 0.07, m_in);
         /* the measured corners are rounded to 1e-5: allow a little slack */
-        assert_near(inf.in_place_reward, hamacher(ip, hamacher(b2, b1)), 2e-4);
+        assert_near(inf.in_place_reward, ham(ip, ham(b2, b1)), 2e-4);
         if (c < 2)
             assert_true(inf.in_place_reward < 0.5 * ip);
         else
@@ -326,9 +284,9 @@ static void check_window(const char *name, int close)
             double tcp[3];
             tcp_of(e, tcp);
             double d = fabs(o[0] - g[0]);
-            double reach = tol(dist3(o, tcp), 0, 0.02, m_reach, close);
-            double in_place = tol(d, 0, 0.05, m_in, 0);
-            assert_near(inf.reward, 10 * hamacher(reach, in_place), 1e-5);
+            double reach = (close ? gtol : tol)(dist3(o, tcp), 0, 0.02, m_reach);
+            double in_place = tol(d, 0, 0.05, m_in);
+            assert_near(inf.reward, 10 * ham(reach, in_place), 1e-5);
             assert_near(inf.obj_to_target, d, 1e-9);
             assert_int_equal(inf.success, d <= 0.05);
             assert_int_equal((int)inf.near_object, dist3(o, tcp) <= 0.05);

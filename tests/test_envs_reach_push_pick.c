@@ -4,6 +4,7 @@
  * recomputed here from the observation and mjData. */
 #include "testutil.h"
 
+#include "envs_probe.h"
 #include "envs_scripted.h"
 #include "envs/reward.h"
 #include "envs/task.h"
@@ -33,23 +34,6 @@ static void test_pick_place_scripted(void **st)
     assert_success_rate("pick-place-v2", &s, 0.95);
     s = run_scripted("pick-place-v2", 2, 0.2, 5);
     assert_success_rate("pick-place-v2 (10% noise)", &s, 0.83);
-}
-
-static env_sawyer *make(const char *name)
-{
-    int t;
-    env_sawyer *e;
-    assert_int_equal(env_task_find(name, &t, NULL), 0);
-    assert_int_equal(env_create(&e, t, NULL, 0, NULL), 0);
-    return e;
-}
-
-static void tcp_of(const env_sawyer *e, double tcp[3])
-{
-    int r = mj_name2id(e->m, mjOBJ_SITE, "rightEndEffector"),
-        l = mj_name2id(e->m, mjOBJ_SITE, "leftEndEffector");
-    for (int i = 0; i < 3; i++)
-        tcp[i] = 0.5 * (e->d->site_xpos[3 * r + i] + e->d->site_xpos[3 * l + i]);
 }
 
 static double dist(const double *a, const float *b)
