@@ -309,9 +309,10 @@ static double combine_flops(const mtrl_config *c, int K, long P)
         return 0; /* the agent sums the per-task means in the backward pass itself */
     if (c->mtl.method == CFG_MTL_SUM)
         return 2.0 * K * p;
-    if (c->mtl.method == CFG_MTL_CAGRAD_FAST && S < K &&
-        c->mtl.cagrad_fast_gram == CFG_FAST_GRAM_SUBSET) /* remainder row, small ssyrk, sgemv */
-        return 2.0 * (K - S) * p + (S + 1.0) * (S + 2.0) * p + 2.0 * (S + 1.0) * p;
+    if (c->mtl.method == CFG_MTL_CAGRAD_FAST && S < K)
+        /* the agent's backward pass forms the |S|+1 rows itself (the
+         * remainder row included): small ssyrk, sgemv */
+        return (S + 1.0) * (S + 2.0) * p + 2.0 * (S + 1.0) * p;
     return (double)K * (K + 1.0) * p + 2.0 * K * p; /* ssyrk + sgemv */
 }
 

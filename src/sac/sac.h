@@ -72,7 +72,9 @@ rng_state *sac_rng(sac_agent *a);
  * draws S itself, as every other method. Both make the same draws, so an
  * agent gives the same updates either way up to float rounding (the second
  * route is there to check the first, and to time it). No effect for other
- * methods. */
+ * methods. (One difference: a component skipped for a non-finite loss has
+ * already drawn its S on the first route, never on the second, so after
+ * such a skip the two follow different draws; each stays deterministic.) */
 void sac_set_fast_rows(sac_agent *a, int on);
 
 /* Everything needed to continue exactly: parameters, targets, Adam moments
