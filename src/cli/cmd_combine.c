@@ -337,7 +337,7 @@ int cmd_combine(int argc, char **argv)
     }
     if ((rc = mtl_create(&comb, K, P, &o, &err))) {
         fprintf(stderr, "mtrl combine: %s\n", err.msg);
-        free(G);
+        free(G), free(losses), free(rep);
         return err_exit_code(rc);
     }
     d = malloc(sizeof(float) * P);
