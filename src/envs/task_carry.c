@@ -154,6 +154,17 @@ static void grasp_carry(const double *obs, const carry_plan *c, int held, double
     move_to(h, t, c->p, a);
 }
 
+/* The object hangs between the closed fingers: within xy_r of the hand's
+ * axis, dz_lo..dz_hi below the hand, the opening obs[3] in (open_lo,
+ * open_hi) (closed on the object, not on nothing, not still closing). */
+static int held_under(const double *obs, const double *o, double xy_r, double dz_lo, double dz_hi,
+                      double open_lo, double open_hi)
+{
+    double dz = obs[2] - o[2];
+    return hypot(obs[0] - o[0], obs[1] - o[1]) < xy_r && dz > dz_lo && dz < dz_hi &&
+           obs[3] > open_lo && obs[3] < open_hi;
+}
+
 /* ======================= basketball-v2 ======================= */
 
 enum { BB_HOOP = ID_X1, BB_GOAL_SITE = ID_X2 };
@@ -220,10 +231,7 @@ static void policy_basketball(const double *obs, double *a)
     carry_plan c = {.grasp = {o[0], o[1], o[2] + 0.036}, .above = 0.058, .xy_tol = 0.006,
                     .z_tol = 0.01, .grip = 0.8, .lift_z = 0.40, .retreat_y = g[1] - 0.12,
                     .goal = {g[0], g[1], obs[2] + 0.3 - o[2]}, .p = 10};
-    double dz = obs[2] - o[2];
-    int held = hypot(obs[0] - o[0], obs[1] - o[1]) < 0.025 && dz > 0.025 && dz < 0.09 &&
-               obs[3] > 0.35 && obs[3] < 0.8;
-    grasp_carry(obs, &c, held, a);
+    grasp_carry(obs, &c, held_under(obs, o, 0.025, 0.025, 0.09, 0.35, 0.8), a);
 }
 
 const env_task_def env_task_basketball_v2 = {
@@ -316,10 +324,7 @@ static void policy_bin_picking(const double *obs, double *a)
     carry_plan c = {.grasp = {o[0], gy, o[2] + 0.03}, .above = 0.12, .xy_tol = 0.008,
                     .z_tol = 0.01, .grip = 1, .lift_z = 0.18, .retreat_y = INFINITY,
                     .goal = {g[0], g[1], 0.09}, .p = 10};
-    double dz = obs[2] - o[2];
-    int held = hypot(obs[0] - o[0], obs[1] - o[1]) < 0.03 && dz > 0.01 && dz < 0.06 &&
-               obs[3] > 0.3 && obs[3] < 0.8;
-    grasp_carry(obs, &c, held, a);
+    grasp_carry(obs, &c, held_under(obs, o, 0.03, 0.01, 0.06, 0.3, 0.8), a);
 }
 
 const env_task_def env_task_bin_picking_v2 = {
@@ -388,10 +393,7 @@ static void policy_hand_insert(const double *obs, double *a)
     carry_plan c = {.grasp = {o[0], o[1], o[2] + 0.045}, .above = 0.08, .xy_tol = 0.008,
                     .z_tol = 0.01, .grip = 0.6, .lift_z = 0.125, .retreat_y = INFINITY,
                     .goal = {g[0], g[1], g[2] + 0.06}, .p = 10};
-    double dz = obs[2] - o[2];
-    int held = hypot(obs[0] - o[0], obs[1] - o[1]) < 0.03 && dz > 0.015 && dz < 0.09 &&
-               obs[3] > 0.3 && obs[3] < 0.8;
-    grasp_carry(obs, &c, held, a);
+    grasp_carry(obs, &c, held_under(obs, o, 0.03, 0.015, 0.09, 0.3, 0.8), a);
 }
 
 const env_task_def env_task_hand_insert_v2 = {
@@ -467,10 +469,7 @@ static void policy_pick_out_of_hole(const double *obs, double *a)
     carry_plan c = {.grasp = {o[0], o[1], o[2] + 0.045}, .above = 0.12, .xy_tol = 0.008,
                     .z_tol = 0.01, .grip = 0.3, .lift_z = g[2] + 0.04, .retreat_y = INFINITY,
                     .goal = {g[0], g[1], g[2] + 0.04}, .p = 10};
-    double dz = obs[2] - o[2];
-    int held = hypot(obs[0] - o[0], obs[1] - o[1]) < 0.03 && dz > 0.015 && dz < 0.06 &&
-               obs[3] > 0.3 && obs[3] < 0.55;
-    grasp_carry(obs, &c, held, a);
+    grasp_carry(obs, &c, held_under(obs, o, 0.03, 0.015, 0.06, 0.3, 0.55), a);
 }
 
 const env_task_def env_task_pick_out_of_hole_v2 = {
@@ -563,10 +562,7 @@ static void policy_shelf_place(const double *obs, double *a)
     carry_plan c = {.grasp = {o[0], o[1], o[2] + 0.045}, .above = 0.1, .xy_tol = 0.008,
                     .z_tol = 0.01, .grip = 0.5, .lift_z = g[2] + 0.06, .retreat_y = INFINITY,
                     .goal = {g[0], g[1], g[2] + 0.045}, .p = 10};
-    double dz = obs[2] - o[2];
-    int held = hypot(obs[0] - o[0], obs[1] - o[1]) < 0.03 && dz > 0.015 && dz < 0.09 &&
-               obs[3] > 0.3 && obs[3] < 0.55;
-    grasp_carry(obs, &c, held, a);
+    grasp_carry(obs, &c, held_under(obs, o, 0.03, 0.015, 0.09, 0.3, 0.55), a);
 }
 
 const env_task_def env_task_shelf_place_v2 = {
@@ -762,10 +758,7 @@ static void policy_box_close(const double *obs, double *a)
     carry_plan c = {.grasp = {o[0], o[1], o[2] + 0.095}, .above = 0.06, .xy_tol = 0.006,
                     .z_tol = 0.01, .grip = 1, .lift_z = g[2] + 0.095 + 0.05,
                     .retreat_y = INFINITY, .goal = {g[0], g[1], g[2] + 0.095}, .p = 10};
-    double dz = obs[2] - o[2];
-    int held = hypot(obs[0] - o[0], obs[1] - o[1]) < 0.02 && dz > 0.07 && dz < 0.12 &&
-               obs[3] < 0.6;
-    grasp_carry(obs, &c, held, a);
+    grasp_carry(obs, &c, held_under(obs, o, 0.02, 0.07, 0.12, -INFINITY, 0.6), a);
 }
 
 const env_task_def env_task_box_close_v2 = {
