@@ -86,23 +86,18 @@ static void policy(const double *obs, double *a)
     a[3] = 1.0;
 }
 
+/* Both topdown tasks share everything but the scene. */
+#define TOPDOWN_COMMON                                                                         \
+    .edits_model = 1, .hand_init_pos = {0, 0.4, 0.2}, .hand_low = {-0.5, 0.40, 0.05},          \
+    .hand_high = {0.5, 1.0, 0.5}, .rand_dim = 3, .rand_low = {-0.1, 0.8, 0.115},               \
+    .rand_high = {0.1, 0.9, 0.115}, .goal_low = {-0.5, 0.40, 0.05},                            \
+    .goal_high = {0.5, 1.0, 0.5}, .setup = setup, .reset = reset, .object_obs = object_obs,    \
+    .reward = reward, .policy = policy
+
 const env_task_def env_task_button_press_topdown_v2 = {
     .name = "button-press-topdown-v2",
     .scene = "sawyer_button_press_topdown.xml",
-    .edits_model = 1,
-    .hand_init_pos = {0, 0.4, 0.2},
-    .hand_low = {-0.5, 0.40, 0.05},
-    .hand_high = {0.5, 1.0, 0.5},
-    .rand_dim = 3,
-    .rand_low = {-0.1, 0.8, 0.115},
-    .rand_high = {0.1, 0.9, 0.115},
-    .goal_low = {-0.5, 0.40, 0.05},
-    .goal_high = {0.5, 1.0, 0.5},
-    .setup = setup,
-    .reset = reset,
-    .object_obs = object_obs,
-    .reward = reward,
-    .policy = policy,
+    TOPDOWN_COMMON,
 };
 
 /* button-press-topdown-wall-v2 (spec metaworld-mt50.md §4.A): the same task
@@ -112,18 +107,5 @@ const env_task_def env_task_button_press_topdown_v2 = {
 const env_task_def env_task_button_press_topdown_wall_v2 = {
     .name = "button-press-topdown-wall-v2",
     .scene = "sawyer_button_press_topdown_wall.xml",
-    .edits_model = 1,
-    .hand_init_pos = {0, 0.4, 0.2},
-    .hand_low = {-0.5, 0.40, 0.05},
-    .hand_high = {0.5, 1.0, 0.5},
-    .rand_dim = 3,
-    .rand_low = {-0.1, 0.8, 0.115},
-    .rand_high = {0.1, 0.9, 0.115},
-    .goal_low = {-0.5, 0.40, 0.05},
-    .goal_high = {0.5, 1.0, 0.5},
-    .setup = setup,
-    .reset = reset,
-    .object_obs = object_obs,
-    .reward = reward,
-    .policy = policy,
+    TOPDOWN_COMMON,
 };

@@ -142,43 +142,30 @@ static void policy(const double *obs, double *a)
         a[k] = 10 * (t[k] - h[k]);
 }
 
+#define MUG_COMMON                                                                             \
+    .edits_model = 1, .hand_init_pos = {0, 0.4, 0.2}, .hand_low = {-0.5, 0.40, 0.05},          \
+    .hand_high = {0.5, 1.0, 0.5}, .rand_dim = 6, .accept_rand = accept_far, .setup = setup,    \
+    .object_obs = object_obs, .reward = reward, .policy = policy
+
 const env_task_def env_task_coffee_pull_v2 = {
     .name = "coffee-pull-v2",
     .scene = "sawyer_coffee.xml",
-    .edits_model = 1,
-    .hand_init_pos = {0, 0.4, 0.2},
-    .hand_low = {-0.5, 0.40, 0.05},
-    .hand_high = {0.5, 1.0, 0.5},
-    .rand_dim = 6,
+    MUG_COMMON,
     /* [mug xyz, goal xyz] */
     .rand_low = {-0.05, 0.7, -0.001, -0.1, 0.55, -0.001},
     .rand_high = {0.05, 0.75, 0.001, 0.1, 0.65, 0.001},
     .goal_low = {-0.1, 0.55, -0.001},
     .goal_high = {0.1, 0.65, 0.001},
-    .accept_rand = accept_far,
-    .setup = setup,
     .reset = reset_pull,
-    .object_obs = object_obs,
-    .reward = reward,
-    .policy = policy,
 };
 
 const env_task_def env_task_coffee_push_v2 = {
     .name = "coffee-push-v2",
     .scene = "sawyer_coffee.xml",
-    .edits_model = 1,
-    .hand_init_pos = {0, 0.4, 0.2},
-    .hand_low = {-0.5, 0.40, 0.05},
-    .hand_high = {0.5, 1.0, 0.5},
-    .rand_dim = 6,
+    MUG_COMMON,
     .rand_low = {-0.1, 0.55, -0.001, -0.05, 0.7, -0.001},
     .rand_high = {0.1, 0.65, 0.001, 0.05, 0.75, 0.001},
     .goal_low = {-0.05, 0.7, -0.001},
     .goal_high = {0.05, 0.75, 0.001},
-    .accept_rand = accept_far,
-    .setup = setup,
     .reset = reset_push,
-    .object_obs = object_obs,
-    .reward = reward,
-    .policy = policy,
 };
