@@ -10,36 +10,6 @@
 #include <math.h>
 #include <sys/wait.h>
 
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        s = NULL;
-    }
-    if (s)
-        s[n] = '\0';
-    fclose(f);
-    return s;
-}
-
 /* Tiny networks and batch: the update costs well under a millisecond, so
  * the whole command runs in about a second. */
 #define TINY                                                                                      \
@@ -101,11 +71,11 @@ static void test_json_rows(void **st)
     const char *tmp = test_tmpdir();
     char out[512];
     snprintf(out, sizeof out, "%s/bench.json", tmp);
-    assert_int_equal(sh("%s bench update --quick --benchmark mt10 --methods mean,cagrad "
+    assert_int_equal(test_sh("%s bench update --quick --benchmark mt10 --methods mean,cagrad "
                         "--updates 3 --json " TINY " > %s 2>%s/bench.err",
                         test_mtrl_bin(), out, tmp),
                      0);
-    char *json = slurp(out);
+    char *json = test_slurp(out);
     assert_non_null(json);
     assert_non_null(strstr(json, "\"rows\": ["));
     const char *mean = row_of(json, "mean"), *cag = row_of(json, "cagrad");
@@ -135,11 +105,11 @@ static void test_csv_and_timing_table(void **st)
     char csv[512], md[512];
     snprintf(csv, sizeof csv, "%s/bench.csv", tmp);
     snprintf(md, sizeof md, "%s/table.md", tmp);
-    assert_int_equal(sh("%s bench update --quick --benchmark mt10 --methods mean,pcgrad,"
+    assert_int_equal(test_sh("%s bench update --quick --benchmark mt10 --methods mean,pcgrad,"
                         "cagrad_fast --updates 3 --csv " TINY " > %s 2>/dev/null",
                         test_mtrl_bin(), csv),
                      0);
-    char *c = slurp(csv);
+    char *c = test_slurp(csv);
     assert_non_null(c);
     assert_true(!strncmp(c, "benchmark,method,", 17));
     int lines = 0;
@@ -149,8 +119,8 @@ static void test_csv_and_timing_table(void **st)
     assert_non_null(strstr(c, "\nmt10,pcgrad,10,100,0,3,"));
     free(c);
 
-    assert_int_equal(sh("tools/timing-table %s > %s", csv, md), 0);
-    char *t = slurp(md);
+    assert_int_equal(test_sh("tools/timing-table %s > %s", csv, md), 0);
+    char *t = test_slurp(md);
     assert_non_null(t);
     /* Our rows, with the CAGrad paper's Table 7 figure beside PCGrad and
      * CAGrad-Fast on MT10 (9.7 s and 4.8 s per episode). */
@@ -174,17 +144,17 @@ static void test_bad_arguments(void **st)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char err[512];
         snprintf(err, sizeof err, "%s/bad%zu.err", tmp, i);
-        int rc = sh("%s bench update --benchmark mt10 %s > /dev/null 2>%s", bin, bad[i], err);
+        int rc = test_sh("%s bench update --benchmark mt10 %s > /dev/null 2>%s", bin, bad[i], err);
         if (rc != 2)
             fail_msg("'%s' exited %d, expected 2", bad[i], rc);
-        char *m = slurp(err);
+        char *m = test_slurp(err);
         assert_non_null(m);
         if (!strstr(m, "mtrl bench update"))
             fail_msg("'%s': no message naming the command: %s", bad[i], m);
         free(m);
     }
     /* --help is not an error. */
-    assert_int_equal(sh("%s bench update --help > /dev/null", bin), 0);
+    assert_int_equal(test_sh("%s bench update --help > /dev/null", bin), 0);
 }
 
 int main(void)

@@ -35,43 +35,13 @@ static const char *const mt10_order[10] = {
     "drawer-open-v2", "drawer-close-v2", "button-press-topdown-v2", "peg-insert-side-v2",
     "window-open-v2", "window-close-v2"};
 
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        s = NULL;
-    }
-    if (s)
-        s[n] = '\0';
-    fclose(f);
-    return s;
-}
-
 /* Task names `mtrl tasks` lists (second column of its indexed lines). */
 static char *listed_tasks(void)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/tasks.txt", test_tmpdir());
-    assert_int_equal(sh("%s tasks > %s", test_mtrl_bin(), path), 0);
-    char *s = slurp(path);
+    assert_int_equal(test_sh("%s tasks > %s", test_mtrl_bin(), path), 0);
+    char *s = test_slurp(path);
     assert_non_null(s);
     return s;
 }
@@ -179,7 +149,7 @@ static void run_all(char *const *cfgs, int n, const char *bench, int k)
                "echo $? > \"$2.rc\"\n",
             test_mtrl_bin(), bench, smoke);
     fclose(f);
-    assert_int_equal(sh("xargs -P 2 -L 1 sh %s < %s", script, list), 0);
+    assert_int_equal(test_sh("xargs -P 2 -L 1 sh %s < %s", script, list), 0);
 }
 
 static void check_run(const char *cfg, const char *bench, const char *const *order, int k)
@@ -189,11 +159,11 @@ static void check_run(const char *cfg, const char *bench, const char *const *ord
     run_paths(cfg, out, sizeof out, log, sizeof log);
     char rcpath[700];
     snprintf(rcpath, sizeof rcpath, "%s.rc", out);
-    char *rcs = slurp(rcpath);
+    char *rcs = test_slurp(rcpath);
     if (!rcs)
         fail_msg("%s: mtrl run did not run", cfg);
     if (atoi(rcs) != 0) {
-        char *l = slurp(log);
+        char *l = test_slurp(log);
         fail_msg("%s: mtrl run exited %d:\n%s", cfg, atoi(rcs), l ? l : "(no output)");
     }
     free(rcs);
@@ -201,11 +171,11 @@ static void check_run(const char *cfg, const char *bench, const char *const *ord
     /* The resolved config: the benchmark asked for and the file's method. */
     char path[700], want[64], got[64];
     snprintf(path, sizeof path, "%s/config.yaml", out);
-    char *run_cfg = slurp(path);
+    char *run_cfg = test_slurp(path);
     assert_non_null(run_cfg);
-    assert_int_equal(sh("%s config %s > %s.file", bin, cfg, out), 0);
+    assert_int_equal(test_sh("%s config %s > %s.file", bin, cfg, out), 0);
     snprintf(path, sizeof path, "%s.file", out);
-    char *file_cfg = slurp(path);
+    char *file_cfg = test_slurp(path);
     assert_non_null(file_cfg);
     config_method(run_cfg, got, sizeof got);
     config_method(file_cfg, want, sizeof want);
@@ -217,7 +187,7 @@ static void check_run(const char *cfg, const char *bench, const char *const *ord
 
     /* train.csv: the learner updated, no update was skipped, losses finite. */
     snprintf(path, sizeof path, "%s/train.csv", out);
-    char *train = slurp(path);
+    char *train = test_slurp(path);
     assert_non_null(train);
     int c_updates = csv_column(train, "updates"), c_skipped = csv_column(train, "skipped"),
         c_closs = csv_column(train, "critic_loss");
@@ -238,7 +208,7 @@ static void check_run(const char *cfg, const char *bench, const char *const *ord
     /* eval.csv: per-task columns in the benchmark's one-hot order, an
      * evaluation at 0 and at ITERS. */
     snprintf(path, sizeof path, "%s/eval.csv", out);
-    char *eval = slurp(path);
+    char *eval = test_slurp(path);
     assert_non_null(eval);
     int prev = -1;
     for (int i = 0; i < k; i++) {
@@ -265,7 +235,7 @@ static void check_run(const char *cfg, const char *bench, const char *const *ord
     free(file_cfg);
     free(train);
     free(eval);
-    sh("rm -rf %s %s.file %s %s.rc", out, out, log, out);
+    test_sh("rm -rf %s %s.file %s %s.rc", out, out, log, out);
 }
 
 static int by_name(const void *a, const void *b)

@@ -32,17 +32,6 @@ static void write_config(void)
     fclose(f);
 }
 
-static int sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static float *read_f32(const char *path, const char *name, long *n)
 {
     h5_file *f;
@@ -89,7 +78,7 @@ static void test_train_resume_eval(void **st)
     write_config();
 
     /* Uninterrupted. */
-    assert_int_equal(sh("%s run %s --quiet --out %s/full 2>%s/full.log", bin, cfg_path, tmp, tmp),
+    assert_int_equal(test_sh("%s run %s --quiet --out %s/full 2>%s/full.log", bin, cfg_path, tmp, tmp),
                      0);
     char p[600];
     snprintf(p, sizeof p, "%s/full/eval.csv", tmp);
@@ -98,11 +87,11 @@ static void test_train_resume_eval(void **st)
     assert_true(count_lines(p) >= 3);
 
     /* Stopped after 80 iterations, then resumed to 120. */
-    assert_int_equal(sh("%s run %s --quiet --out %s/part --set run.iterations=80 2>/dev/null", bin,
+    assert_int_equal(test_sh("%s run %s --quiet --out %s/part --set run.iterations=80 2>/dev/null", bin,
                         cfg_path, tmp),
                      0);
     assert_int_equal(
-        sh("%s run --resume %s/part --quiet --set run.iterations=120 2>/dev/null", bin, tmp), 0);
+        test_sh("%s run --resume %s/part --quiet --set run.iterations=120 2>/dev/null", bin, tmp), 0);
     char a[600], b[600];
     snprintf(a, sizeof a, "%s/full/checkpoint.h5", tmp);
     snprintf(b, sizeof b, "%s/part/checkpoint.h5", tmp);
@@ -115,7 +104,7 @@ static void test_train_resume_eval(void **st)
 
     /* The evaluation table: one row per MT10 task and the mean. */
     snprintf(p, sizeof p, "%s/eval.txt", tmp);
-    assert_int_equal(sh("%s eval %s/full > %s", bin, tmp, p), 0);
+    assert_int_equal(test_sh("%s eval %s/full > %s", bin, tmp, p), 0);
     FILE *f = fopen(p, "r");
     char line[256];
     int rows = 0, mean = 0;
@@ -126,7 +115,7 @@ static void test_train_resume_eval(void **st)
     fclose(f);
     assert_int_equal(rows, 10);
     assert_int_equal(mean, 1);
-    assert_int_equal(sh("%s eval %s/full --json | grep -q '\"mean_success\"'", bin, tmp), 0);
+    assert_int_equal(test_sh("%s eval %s/full --json | grep -q '\"mean_success\"'", bin, tmp), 0);
 }
 
 /* SIGINT: the run finishes its episode, writes a checkpoint and exits 0. */
@@ -170,14 +159,14 @@ static void test_bad_input_exits_2_and_keeps_runs(void **st)
     (void)st;
     const char *bin = test_mtrl_bin(), *tmp = test_tmpdir();
     write_config();
-    assert_int_equal(sh("%s run %s/missing.yaml 2>/dev/null", bin, tmp), 2);
-    assert_int_equal(sh("%s run %s --set agent.batch_size=abc 2>/dev/null", bin, cfg_path), 2);
-    assert_int_equal(sh("%s run %s --set env.benchmark=mt1:no-such-task --out %s/bad 2>%s/bad.log",
+    assert_int_equal(test_sh("%s run %s/missing.yaml 2>/dev/null", bin, tmp), 2);
+    assert_int_equal(test_sh("%s run %s --set agent.batch_size=abc 2>/dev/null", bin, cfg_path), 2);
+    assert_int_equal(test_sh("%s run %s --set env.benchmark=mt1:no-such-task --out %s/bad 2>%s/bad.log",
                         bin, cfg_path, tmp, tmp),
                      2);
     char p[600];
     snprintf(p, sizeof p, "%s/bad.log", tmp);
-    assert_int_equal(sh("grep -q 'no-such-task' %s", p), 0);
+    assert_int_equal(test_sh("grep -q 'no-such-task' %s", p), 0);
     /* An existing run directory is never overwritten by a new run. */
     char keep[600];
     snprintf(keep, sizeof keep, "%s/keep", tmp);
@@ -186,9 +175,9 @@ static void test_bad_input_exits_2_and_keeps_runs(void **st)
     FILE *f = fopen(p, "w");
     fputs("data\n", f);
     fclose(f);
-    assert_int_equal(sh("%s run %s --quiet --out %s 2>/dev/null", bin, cfg_path, keep), 2);
+    assert_int_equal(test_sh("%s run %s --quiet --out %s 2>/dev/null", bin, cfg_path, keep), 2);
     assert_int_equal(count_lines(p), 1);
-    assert_int_equal(sh("%s eval %s/nothing-here.h5 2>/dev/null", bin, tmp), 1);
+    assert_int_equal(test_sh("%s eval %s/nothing-here.h5 2>/dev/null", bin, tmp), 1);
 }
 
 int main(void)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 /* A fresh directory under /tmp, created once per test binary. */
 static inline const char *test_tmpdir(void)
@@ -30,6 +31,38 @@ static inline const char *test_mtrl_bin(void)
 {
     const char *b = getenv("MTRL_BIN");
     return b ? b : "build/mtrl";
+}
+
+/* Runs a printf-formatted shell command; its exit status, or -1. */
+static inline int test_sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* A whole file as a NUL-terminated string (caller frees), or NULL. */
+static inline char *test_slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
+        free(s);
+        s = NULL;
+    }
+    if (s)
+        s[n] = '\0';
+    fclose(f);
+    return s;
 }
 
 #endif
