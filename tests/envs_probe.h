@@ -137,4 +137,29 @@ static inline void qrot(const double q[4], const double v[3], double o[3])
     o[0] = r[1], o[1] = r[2], o[2] = r[3];
 }
 
+/* A per-step reference-reward check: every step's reward and success flag
+ * must equal the reference, and the visited states must include successes,
+ * failures and low rewards, or the check proved little. */
+typedef struct reward_tally {
+    int succ, fail, low;
+} reward_tally;
+
+static inline void reward_tally_step(reward_tally *t, const char *task, int k, int s,
+                                     const env_info *inf, double want, int succ)
+{
+    if (!(fabs(inf->reward - want) <= 1e-9))
+        fail_msg("%s goal %d step %d: reward %.12g, reference %.12g", task, k, s, inf->reward,
+                 want);
+    assert_int_equal(inf->success, succ);
+    t->succ += succ, t->fail += !succ;
+    t->low += inf->reward < 5;
+}
+
+static inline void reward_tally_check(const reward_tally *t, const char *task)
+{
+    if (!(t->succ > 0 && t->fail > 0 && t->low > 0))
+        fail_msg("%s: states not varied enough (success %d, fail %d, low reward %d)", task,
+                 t->succ, t->fail, t->low);
+}
+
 #endif

@@ -340,7 +340,7 @@ static void check_reward(const char *task, ref_reward_fn ref)
     env_sawyer *e = make(task);
     rng_state r;
     rng_seed(&r, 11, 0);
-    int n_succ = 0, n_fail = 0, n_low = 0;
+    reward_tally tally = {0};
     for (int k = 0; k < 3; k++) {
         float obs[ENV_OBS_DIM], a[ENV_ACT_DIM];
         assert_int_equal(env_reset_goal(e, k, obs), 0);
@@ -357,17 +357,10 @@ static void check_reward(const char *task, ref_reward_fn ref)
                 ad[i] = a[i];
             int succ;
             double want = ref(e, e->obs, ad, &ep, &succ);
-            if (!(fabs(inf.reward - want) <= 1e-9))
-                fail_msg("%s goal %d step %d: reward %.12g, reference %.12g", task, k, s,
-                         inf.reward, want);
-            assert_int_equal(inf.success, succ);
-            n_succ += succ, n_fail += !succ;
-            n_low += inf.reward < 5;
+            reward_tally_step(&tally, task, k, s, &inf, want, succ);
         }
     }
-    if (!(n_succ > 0 && n_fail > 0 && n_low > 0))
-        fail_msg("%s: states not varied enough (success %d, fail %d, low reward %d)", task,
-                 n_succ, n_fail, n_low);
+    reward_tally_check(&tally, task);
     env_destroy(e);
 }
 
