@@ -527,7 +527,7 @@ static void add_rep_gram(const sac_agent *a, const nn_mlp *m, int h, const float
 static int critic_update(sac_agent *a, const rb_batch *b, int groups, sac_update_stats *st,
                          mtrl_err *e)
 {
-    int B = b->rows, A = a->act_dim, rc;
+    int B = b->rows, rc;
     nn_in in[NN_MAX_IN];
     double t0 = tm_now();
 
@@ -579,7 +579,6 @@ static int critic_update(sac_agent *a, const rb_batch *b, int groups, sac_update
         st->critic_loss += c->loss[g] / groups;
     }
     st->q_mean = qsum / B;
-    (void)A;
 
     /* Per-task gradient rows (or, without a combiner, the mean over tasks
      * of the per-task means straight into d: one group, rows scaled 1/K). */
