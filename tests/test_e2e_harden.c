@@ -217,11 +217,192 @@ static void test_two_resumes_at_once(void **st)
     assert_string_equal(state, "done");
 }
 
+/* Evaluations at multiples of eval.every (120; episodes of 40) however the
+ * run is interrupted: stopped until one stop lands between two
+ * evaluations, then resumed to the end. */
+static void test_eval_schedule_survives_interruptions(void **st)
+{
+    (void)st;
+    write_config();
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", tpath("sched", ""));
+    const char *first[] = {cfg_path, "--quiet", "--out", dir, NULL};
+    const char *again[] = {"--resume", dir, "--quiet", NULL};
+    long at = 0;
+    int off_schedule = 0;
+    for (int round = 0; round < 8 && !off_schedule; round++) {
+        pid_t p = spawn(tpath("sched.log", ""), round ? again : first);
+        wait_progress(dir, at);
+        kill(p, SIGINT);
+        int rc = wait_exit(p);
+        at = status_iteration(dir, NULL, 0);
+        if (rc == 0)
+            break; /* finished before the signal: start over is not needed */
+        assert_int_equal(rc, 3);
+        off_schedule = at % 120 != 0;
+    }
+    assert_true(off_schedule);
+    assert_int_equal(test_sh("%s run --resume %s --quiet 2>/dev/null", test_mtrl_bin(), dir), 0);
+    long s[64];
+    int n = csv_steps(tpath("sched/eval.csv", ""), s, 64);
+    assert_int_equal(n, 5);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(s[i], 120 * i);
+}
+
+/* A resume whose --set does not fit the checkpoint exits 2 and leaves
+ * config.yaml as it was, so a plain resume still works. */
+static void test_failed_resume_keeps_config(void **st)
+{
+    (void)st;
+    write_config();
+    const char *bin = test_mtrl_bin();
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", tpath("keepcfg", ""));
+    assert_int_equal(test_sh("%s run %s --quiet --out %s --set run.iterations=80 2>/dev/null", bin,
+                             cfg_path, dir),
+                     0);
+    char *before = test_slurp(tpath("keepcfg/config.yaml", ""));
+    assert_non_null(before);
+    assert_int_equal(test_sh("%s run --resume %s --quiet --set run.iterations=160 "
+                             "--set agent.actor_hidden=[64,64] 2>%s",
+                             bin, dir, tpath("keepcfg.log", "")),
+                     2);
+    char *after = test_slurp(tpath("keepcfg/config.yaml", ""));
+    assert_string_equal(before, after);
+    free(after);
+    char state[32];
+    status_iteration(dir, state, sizeof state);
+    assert_string_equal(state, "failed");
+    assert_int_equal(test_sh("%s run --resume %s --quiet --set run.iterations=160 2>/dev/null",
+                             bin, dir),
+                     0);
+    after = test_slurp(tpath("keepcfg/config.yaml", ""));
+    assert_non_null(strstr(after, "iterations: 160"));
+    free(before);
+    free(after);
+}
+
+/* A start that cannot start leaves no run directory behind. */
+static void test_failed_start_leaves_nothing(void **st)
+{
+    (void)st;
+    write_config();
+    const char *bin = test_mtrl_bin();
+    assert_int_equal(test_sh("%s run %s --quiet --out %s --set env.benchmark=mt1:no-such-task "
+                             "2>/dev/null",
+                             bin, cfg_path, tpath("nostart", "")),
+                     2);
+    struct stat sb;
+    assert_int_not_equal(stat(tpath("nostart", ""), &sb), 0);
+    assert_int_equal(test_sh("%s run %s --quiet --set run.runs_dir=%s "
+                             "--set env.benchmark=mt1:no-such-task 2>/dev/null",
+                             bin, cfg_path, tpath("noroot", "")),
+                     2);
+    assert_true(fs_dir_is_empty(tpath("noroot", "")));
+    /* An empty directory given with --out stays empty and usable. */
+    mkdir(tpath("empty", ""), 0777);
+    assert_int_equal(test_sh("%s run %s --quiet --out %s --set env.benchmark=mt1:no-such-task "
+                             "2>/dev/null",
+                             bin, cfg_path, tpath("empty", "")),
+                     2);
+    assert_true(fs_dir_is_empty(tpath("empty", "")));
+    /* A file where a directory should be is bad input, given either way. */
+    FILE *f = fopen(tpath("afile", ""), "w");
+    fclose(f);
+    assert_int_equal(test_sh("%s run %s --quiet --out %s 2>/dev/null", bin, cfg_path,
+                             tpath("afile", "")),
+                     2);
+    assert_int_equal(test_sh("%s run %s --quiet --set run.runs_dir=%s 2>/dev/null", bin, cfg_path,
+                             tpath("afile", "")),
+                     2);
+}
+
+/* --resume of a directory holding only config.yaml (and logs of a start
+ * that never reached a checkpoint) runs it from iteration 0. */
+static void test_resume_without_checkpoint_starts_over(void **st)
+{
+    (void)st;
+    write_config();
+    const char *bin = test_mtrl_bin();
+    mkdir(tpath("nockpt", ""), 0777);
+    assert_int_equal(test_sh("%s config %s --set run.iterations=120 > %s", bin, cfg_path,
+                             tpath("nockpt/config.yaml", "")),
+                     0);
+    FILE *f = fopen(tpath("nockpt/metrics.jsonl", ""), "w");
+    fputs("{\"kind\":\"train\",\"step\":40,\"wall_ti", f);
+    fclose(f);
+    f = fopen(tpath("nockpt/eval.csv", ""), "w");
+    fputs("step,wall_time,success\n0,1.0,0.5\n", f);
+    fclose(f);
+    assert_int_equal(test_sh("%s run --resume %s --quiet 2>/dev/null", bin, tpath("nockpt", "")),
+                     0);
+    long s[16];
+    int n = csv_steps(tpath("nockpt/eval.csv", ""), s, 16);
+    assert_int_equal(n, 2); /* 0 and 120, logged by this run */
+    assert_int_equal(s[0], 0);
+    assert_int_equal(s[1], 120);
+    char state[32];
+    assert_int_equal(status_iteration(tpath("nockpt", ""), state, sizeof state), 120);
+    assert_string_equal(state, "done");
+}
+
+/* Two signals: one "stopping" line, and the second ends the run at once. */
+static void test_second_signal_quits_quietly(void **st)
+{
+    (void)st;
+    write_config();
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", tpath("twosig", ""));
+    const char *args[] = {cfg_path, "--quiet", "--out", dir, "--set",
+                          "env.max_episode_steps=500", "--set", "run.iterations=100000", NULL};
+    pid_t p = spawn(tpath("twosig.log", ""), args);
+    wait_progress(dir, -1); /* set up: status.json written */
+    kill(p, SIGINT);
+    usleep(300000); /* a second signal sent before the first is handled merges with it */
+    kill(p, SIGINT);
+    assert_int_equal(wait_exit(p), 128 + SIGINT);
+    char *log = test_slurp(tpath("twosig.log", ""));
+    const char *first = strstr(log, "stopping at the end");
+    assert_non_null(first);
+    assert_null(strstr(first + 1, "stopping at the end"));
+    free(log);
+}
+
+/* mtrl eval --json with a path holding '"' and '\\' is still valid JSON. */
+static void test_eval_json_escapes_paths(void **st)
+{
+    (void)st;
+    write_config();
+    const char *bin = test_mtrl_bin();
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", tpath("we\"ird\\dir", ""));
+    assert_int_equal(test_sh("%s run %s --quiet --out '%s' --set run.iterations=40 2>/dev/null",
+                             bin, cfg_path, dir),
+                     0);
+    char out[700];
+    snprintf(out, sizeof out, "%s", tpath("eval.json", ""));
+    assert_int_equal(test_sh("%s eval '%s' --json > %s", bin, dir, out), 0);
+    char *j = test_slurp(out);
+    assert_non_null(strstr(j, "we\\\"ird\\\\dir/checkpoint.h5\""));
+    free(j);
+    if (test_sh("command -v python3 >/dev/null") == 0)
+        assert_int_equal(test_sh("python3 -c 'import json,sys; json.load(open(sys.argv[1]))' %s",
+                                 out),
+                         0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lock_second_run_exits_4_and_kill_9),
         cmocka_unit_test(test_two_resumes_at_once),
+        cmocka_unit_test(test_eval_schedule_survives_interruptions),
+        cmocka_unit_test(test_failed_resume_keeps_config),
+        cmocka_unit_test(test_failed_start_leaves_nothing),
+        cmocka_unit_test(test_resume_without_checkpoint_starts_over),
+        cmocka_unit_test(test_second_signal_quits_quietly),
+        cmocka_unit_test(test_eval_json_escapes_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
