@@ -300,6 +300,12 @@ static void test_failed_start_leaves_nothing(void **st)
                              bin, cfg_path, tpath("noroot", "")),
                      2);
     assert_true(fs_dir_is_empty(tpath("noroot", "")));
+    /* An allocation too large (exit 1): no directory either. */
+    assert_int_equal(test_sh("%s run %s --quiet --out %s --set replay.capacity=1000000000000 "
+                             "2>/dev/null",
+                             bin, cfg_path, tpath("toobig", "")),
+                     1);
+    assert_int_not_equal(stat(tpath("toobig", ""), &sb), 0);
     /* An empty directory given with --out stays empty and usable. */
     mkdir(tpath("empty", ""), 0777);
     assert_int_equal(test_sh("%s run %s --quiet --out %s --set env.benchmark=mt1:no-such-task "
