@@ -11,6 +11,7 @@ static const cli_command commands[] = {
     {"run", "train an agent from a config (or --resume a run)", cmd_run},
     {"eval", "evaluate a checkpoint: success rate per task", cmd_eval},
     {"plot", "learning curves of runs as an SVG", cmd_plot},
+    {"report", "results table of runs and sweeps: success over seeds per group", cmd_report},
     {"tasks", "list the tasks and benchmarks", cmd_tasks},
     {"env-check", "run the scripted policies: success rate per task", cmd_env_check},
     {"bench", "benchmarks: nets, env, update", cmd_bench},
