@@ -1,7 +1,10 @@
 /* mtrl plot: learning curves of one or more runs as a self-contained SVG
  * (no plotting library needed): mean evaluation success over iterations,
  * one line per run, plus per-task success of the first run and its training
- * episode return. Reads the runs' eval.csv and train.csv. */
+ * episode return. Reads the runs' eval.csv and train.csv. With --group (or
+ * when the runs given form groups of several seeds, as src/report groups
+ * them), one curve per group instead: the mean over seeds with a band of
+ * +- one standard error. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +12,7 @@
 
 #include "cli.h"
 #include "core/fsutil.h"
+#include "report/report.h"
 
 #define MAX_COLS 128
 #define MAX_RUNS 8
@@ -137,23 +141,133 @@ static void col_range(const csv_table *t, int c, double *lo, double *hi)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: mtrl plot RUN_DIR [RUN_DIR ...] [--out FILE.svg]\n\n"
-               "Writes learning curves as an SVG (default RUN_DIR/curves.svg of the first run):\n"
+    fprintf(f, "usage: mtrl plot RUN_DIR [RUN_DIR ...] [--out FILE.svg]\n"
+               "       mtrl plot --group DIR... [--by KEYS] [--x iterations|env_steps] [--out FILE.svg]\n\n"
+               "Writes learning curves as an SVG (default DIR/curves.svg of the first DIR):\n"
                "mean evaluation success of every run, the per-task success of the first run,\n"
-               "and its training episode return. Open the SVG in any browser.\n");
+               "and its training episode return. Open the SVG in any browser.\n\n"
+               "Group curves (--group, or automatically when the runs given form groups of\n"
+               "more than one seed): runs are found and grouped as mtrl report does (DIR may\n"
+               "be a sweep directory; --by KEYS groups by those config keys); per group the\n"
+               "mean eval success over seeds with a band of +- one standard error, on the\n"
+               "iterations every run of the group has evaluated at.\n"
+               "  --x env_steps   x axis in environment steps (iterations x tasks)\n");
 }
+
+/* A colour per group; band = mean +- s.e. as one closed polygon. */
+static int plot_groups(const rep_report *rp, int env_steps, const char *out)
+{
+    int G = rep_report_n_groups(rp), rc = 1;
+    rep_curve *cv = calloc((size_t)G, sizeof *cv);
+    double *xs = calloc((size_t)G, sizeof *xs);
+    mtrl_err e = {0};
+    if (!cv || !xs)
+        goto done;
+    double xmax = 1;
+    for (int g = 0; g < G; g++) {
+        if (rep_group_curve(rp, g, &cv[g], &e)) {
+            fprintf(stderr, "mtrl plot: %s\n", e.msg);
+            goto done;
+        }
+        const rep_run *r0 = rep_report_run(rp, rep_report_group(rp, g)->run[0]);
+        xs[g] = env_steps ? (r0->n_tasks ? r0->n_tasks : 1) : 1;
+        for (int i = 0; i < cv[g].n; i++)
+            xmax = fmax(xmax, (double)cv[g].step[i] * xs[g]);
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *o = open_memstream(&buf, &len);
+    if (!o)
+        goto done;
+    fprintf(o, "<svg xmlns='http://www.w3.org/2000/svg' width='1300' height='420' "
+               "font-family='sans-serif'>\n<rect width='100%%' height='100%%' fill='white'/>\n");
+    panel p = {90, 40, 780, 300, 0, xmax, 0, 1};
+    panel_frame(o, &p, "mean evaluation success over seeds (band: +- standard error)", "success");
+    if (env_steps)
+        fprintf(o, "<text x='%.1f' y='%.1f' font-size='11' text-anchor='middle' "
+                   "fill='white' stroke='white' stroke-width='6'>iteration</text>"
+                   "<text x='%.1f' y='%.1f' font-size='11' text-anchor='middle'>environment "
+                   "steps</text>\n",
+                p.x0 + p.w / 2, p.y0 + p.h + 30, p.x0 + p.w / 2, p.y0 + p.h + 30);
+    for (int g = 0; g < G; g++) {
+        const char *c = palette[g % 10];
+        const rep_curve *k = &cv[g];
+        fprintf(o, "<polygon class='band' fill='%s' fill-opacity='0.18' stroke='none' points='", c);
+        for (int i = 0; i < k->n; i++)
+            fprintf(o, "%.1f,%.1f ", px(&p, (double)k->step[i] * xs[g]),
+                    py(&p, fmin(1, k->mean[i] + (isfinite(k->se[i]) ? k->se[i] : 0))));
+        for (int i = k->n - 1; i >= 0; i--)
+            fprintf(o, "%.1f,%.1f ", px(&p, (double)k->step[i] * xs[g]),
+                    py(&p, fmax(0, k->mean[i] - (isfinite(k->se[i]) ? k->se[i] : 0))));
+        fprintf(o, "'/>\n<polyline class='mean' fill='none' stroke='%s' stroke-width='2' points='", c);
+        for (int i = 0; i < k->n; i++)
+            fprintf(o, "%.1f,%.1f ", px(&p, (double)k->step[i] * xs[g]), py(&p, k->mean[i]));
+        fprintf(o, "'/>\n");
+        char label[600];
+        const rep_group *gr = rep_report_group(rp, g);
+        snprintf(label, sizeof label, "%s (%d seed%s)", gr->label, gr->n, gr->n == 1 ? "" : "s");
+        /* Labels come from config values: keep them valid XML. */
+        char esc[1600];
+        size_t m = 0;
+        for (const char *q = label; *q && m + 8 < sizeof esc; q++) {
+            const char *rep = *q == '<' ? "&lt;" : *q == '>' ? "&gt;" : *q == '&' ? "&amp;"
+                            : *q == '\'' ? "&apos;" : NULL;
+            if (rep)
+                m += (size_t)snprintf(esc + m, sizeof esc - m, "%s", rep);
+            else
+                esc[m++] = *q;
+        }
+        esc[m] = '\0';
+        legend(o, &p, g, c, esc);
+    }
+    fprintf(o, "</svg>\n");
+    fclose(o);
+    if (fs_write_atomic(out, buf, len, &e)) {
+        fprintf(stderr, "mtrl plot: %s\n", e.msg);
+    } else {
+        printf("%s\n", out);
+        rc = 0;
+    }
+    free(buf);
+done:
+    for (int g = 0; cv && g < G; g++)
+        rep_curve_free(&cv[g]);
+    free(cv);
+    free(xs);
+    return rc;
+}
+
+#define MAX_DIRS 256
 
 int cmd_plot(int argc, char **argv)
 {
-    const char *runs[MAX_RUNS], *out = NULL;
-    int n_runs = 0;
+    const char *runs[MAX_DIRS], *out = NULL, *by[64];
+    int n_runs = 0, group = 0, env_steps = 0, n_by = 0;
+    char *by_buf = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
         } else if (!strcmp(argv[i], "--out") && i + 1 < argc) {
             out = argv[++i];
-        } else if (argv[i][0] == '-' || n_runs == MAX_RUNS) {
+        } else if (!strcmp(argv[i], "--group")) {
+            group = 1;
+        } else if (!strcmp(argv[i], "--by") && i + 1 < argc) {
+            free(by_buf);
+            by_buf = strdup(argv[++i]);
+            n_by = 0;
+            for (char *t = by_buf ? strtok(by_buf, ",") : NULL; t && n_by < 64; t = strtok(NULL, ","))
+                by[n_by++] = t;
+            group = 1;
+        } else if (!strcmp(argv[i], "--x") && i + 1 < argc) {
+            const char *x = argv[++i];
+            if (strcmp(x, "iterations") && strcmp(x, "env_steps")) {
+                fprintf(stderr, "mtrl plot: --x '%s': expected iterations or env_steps\n", x);
+                free(by_buf);
+                return 2;
+            }
+            env_steps = !strcmp(x, "env_steps");
+        } else if (argv[i][0] == '-' || n_runs == MAX_DIRS) {
             fprintf(stderr, "mtrl plot: unexpected argument '%s' (mtrl plot --help)\n", argv[i]);
             return 2;
         } else {
@@ -162,7 +276,44 @@ int cmd_plot(int argc, char **argv)
     }
     if (!n_runs) {
         usage(stderr);
+        free(by_buf);
         return 2;
+    }
+    /* Group curves: asked for, or found (several seeds of one setting). */
+    {
+        rep_run *rs;
+        int nr;
+        mtrl_err e = {0};
+        rep_opts ro = {.stat = REP_STAT_MEAN, .bootstrap = 1, .at = -1, .n_by = n_by, .by = by};
+        rep_report *rp = NULL;
+        int lrc = rep_find_runs(runs, n_runs, &rs, &nr, &e);
+        if (!lrc)
+            lrc = rep_report_create(&rp, rs, nr, &ro, &e);
+        int multi = 0;
+        for (int g = 0; !lrc && g < rep_report_n_groups(rp); g++)
+            multi |= rep_report_group(rp, g)->n > 1;
+        if (group && lrc) {
+            fprintf(stderr, "mtrl plot: %s\n", e.msg);
+            free(by_buf);
+            return err_exit_code(lrc);
+        }
+        if (!lrc && (group || multi)) {
+            char def[4200];
+            if (!out) {
+                snprintf(def, sizeof def, "%s/curves.svg", runs[0]);
+                out = def;
+            }
+            int prc = plot_groups(rp, env_steps, out);
+            rep_report_destroy(rp);
+            free(by_buf);
+            return prc;
+        }
+        rep_report_destroy(rp);
+        free(by_buf);
+        if (n_runs > MAX_RUNS) {
+            fprintf(stderr, "mtrl plot: at most %d runs as separate curves\n", MAX_RUNS);
+            return 2;
+        }
     }
     csv_table ev[MAX_RUNS], tr;
     char err[512], path[4200];
