@@ -115,15 +115,18 @@ static void protocol_words(const rep_protocol *p, FILE *o)
             p->val[2], p->val[3], p->val[0], p->val[1], p->val[2], p->val[3]);
 }
 
-static void write_header_lines(const rep_report *rp, const char *lead, FILE *o)
+/* lead: prefix of each line ("% " for LaTeX); md: a blank line after each,
+ * so Markdown keeps them as separate paragraphs. */
+static void write_header_lines(const rep_report *rp, const char *lead, int md, FILE *o)
 {
+    const char *nl = md ? "\n\n" : "\n";
     int at = rp->opts.at >= 0;
     fprintf(o, "%s%d run%s in %d group%s. Statistic: %s", lead, rp->n_runs,
             rp->n_runs == 1 ? "" : "s", rp->n_groups, rp->n_groups == 1 ? "" : "s",
             stat_words(rp));
     if (rp->opts.stat == REP_STAT_IQM)
         fprintf(o, ", %d resamples, seed %" PRIu64, rp->opts.bootstrap, rp->opts.seed);
-    fprintf(o, ".\n");
+    fprintf(o, ".%s", nl);
     for (int p = 0; p < rp->n_protos; p++) {
         fprintf(o, "%sEvaluation protocol%s: ", lead, rp->n_protos > 1 ? "" : " of every run");
         protocol_words(&rp->protos[p], o);
@@ -133,7 +136,7 @@ static void write_header_lines(const rep_report *rp, const char *lead, FILE *o)
                 if (rp->groups[g].proto == p)
                     fprintf(o, " [%s]", rp->groups[g].label);
         }
-        fprintf(o, ".\n");
+        fprintf(o, ".%s", nl);
     }
     fprintf(o, "%sBest: the highest mean success over tasks among a run's evaluations "
                "(CAGrad/CARE protocol); final: its last evaluation",
@@ -150,7 +153,7 @@ static void write_md(const rep_report *rp, FILE *o)
 {
     int at = rp->opts.at >= 0;
     const char *unit = rp->opts.stat == REP_STAT_IQM ? "IQM %" : "%";
-    write_header_lines(rp, "", o);
+    write_header_lines(rp, "", 1, o);
     fprintf(o, "\n| group | seeds | best success (%s) | final success (%s) |", unit, unit);
     if (at)
         fprintf(o, " success @%" PRId64 " (%s) |", rp->opts.at, unit);
@@ -422,7 +425,7 @@ static void tex_str(FILE *o, const char *s)
 static void write_latex(const rep_report *rp, FILE *o)
 {
     int at = rp->opts.at >= 0;
-    write_header_lines(rp, "% ", o);
+    write_header_lines(rp, "% ", 0, o);
     fprintf(o, "%% needs \\usepackage{booktabs}\n\\begin{tabular}{ll%s}\n\\toprule\n",
             at ? "rrrrr" : "rrrr");
     fprintf(o, "Group & Seeds & Best (\\%%) & Final (\\%%)");
