@@ -310,6 +310,35 @@ static void test_unfinished_and_protocols(void **st)
     free(s);
 }
 
+/* A last line without its newline is one still being written: ignored. A
+ * malformed complete line is bad input, named by file and line. */
+static void test_partial_and_broken_logs(void **st)
+{
+    (void)st;
+    const double m[] = {0.1, 0.3, 0.2};
+    char d[600], p[700];
+    snprintf(d, sizeof d, "%s/partial/r", test_tmpdir());
+    write_run(d, "mean", 1, "", m, 3);
+    snprintf(p, sizeof p, "%s/eval.csv", d);
+    FILE *f = fopen(p, "a");
+    assert_non_null(f);
+    fprintf(f, "750,1800000003.000,0.9"); /* cut short */
+    fclose(f);
+    int rc;
+    char *s = run_capture(&rc, "%s report %s/partial", test_mtrl_bin(), test_tmpdir());
+    assert_int_equal(rc, 0);
+    assert_contains(s, "| 1 (1 incomplete at 500/1k) | 30.0 | 20.0 |");
+    free(s);
+    f = fopen(p, "a");
+    assert_non_null(f);
+    fprintf(f, "\n");
+    fclose(f);
+    s = run_capture(&rc, "%s report %s/partial", test_mtrl_bin(), test_tmpdir());
+    assert_int_equal(rc, 2);
+    assert_contains(s, "partial/r/eval.csv:5: the row has fewer columns than the header's 25");
+    free(s);
+}
+
 static void test_plot_groups(void **st)
 {
     (void)st;
@@ -410,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_csv_json_latex),
         cmocka_unit_test(test_iqm_and_by),
         cmocka_unit_test(test_unfinished_and_protocols),
+        cmocka_unit_test(test_partial_and_broken_logs),
         cmocka_unit_test(test_plot_groups),
         cmocka_unit_test(test_real_runs),
     };

@@ -214,12 +214,15 @@ static int csv_load(const char *path, csv *t, mtrl_err *e)
                 char *q;
                 row[c] = strtod(s, &q);
                 int last = c == t->n_cols - 1;
-                if (q == s || (last ? *q != '\0' : *q != ',')) {
-                    rc = err_set(e, MTRL_EINPUT,
-                                 "%s:%d: field %d ('%s') is not a number or the row has %s "
-                                 "than the header's %d columns",
-                                 path, lineno, c + 1, t->cols[c], *q ? "more" : "fewer",
-                                 t->n_cols);
+                if (q == s || (*q && *q != ',')) {
+                    rc = err_set(e, MTRL_EINPUT, "%s:%d: column %d ('%s'): '%.*s' is not a number",
+                                 path, lineno, c + 1, t->cols[c], (int)strcspn(s, ","), s);
+                    goto fail;
+                }
+                if (last ? *q != '\0' : *q != ',') {
+                    rc = err_set(e, MTRL_EINPUT, "%s:%d: the row has %s columns than the "
+                                                 "header's %d",
+                                 path, lineno, *q ? "more" : "fewer", t->n_cols);
                     goto fail;
                 }
                 s = q + 1;
