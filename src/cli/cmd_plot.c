@@ -86,7 +86,8 @@ typedef struct panel {
 static double px(const panel *p, double x) { return p->x0 + (x - p->xmin) / (p->xmax - p->xmin) * p->w; }
 static double py(const panel *p, double y) { return p->y0 + p->h - (y - p->ymin) / (p->ymax - p->ymin) * p->h; }
 
-static void panel_frame(FILE *o, const panel *p, const char *title, const char *ylabel)
+static void panel_frame(FILE *o, const panel *p, const char *title, const char *xlabel,
+                        const char *ylabel)
 {
     fprintf(o, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='none' stroke='#444'/>\n",
             p->x0, p->y0, p->w, p->h);
@@ -101,8 +102,8 @@ static void panel_frame(FILE *o, const panel *p, const char *title, const char *
         fprintf(o, "<text x='%.1f' y='%.1f' font-size='11' text-anchor='middle'>%.0f</text>\n",
                 px(p, x), p->y0 + p->h + 14, x);
     }
-    fprintf(o, "<text x='%.1f' y='%.1f' font-size='11' text-anchor='middle'>iteration</text>\n",
-            p->x0 + p->w / 2, p->y0 + p->h + 30);
+    fprintf(o, "<text x='%.1f' y='%.1f' font-size='11' text-anchor='middle'>%s</text>\n",
+            p->x0 + p->w / 2, p->y0 + p->h + 30, xlabel);
     fprintf(o, "<text x='%.1f' y='%.1f' font-size='11' transform='rotate(-90 %.1f %.1f)' "
                "text-anchor='middle'>%s</text>\n",
             p->x0 - 62, p->y0 + p->h / 2, p->x0 - 62, p->y0 + p->h / 2, ylabel);
@@ -182,13 +183,8 @@ static int plot_groups(const rep_report *rp, int env_steps, const char *out)
     fprintf(o, "<svg xmlns='http://www.w3.org/2000/svg' width='1300' height='420' "
                "font-family='sans-serif'>\n<rect width='100%%' height='100%%' fill='white'/>\n");
     panel p = {90, 40, 780, 300, 0, xmax, 0, 1};
-    panel_frame(o, &p, "mean evaluation success over seeds (band: +- standard error)", "success");
-    if (env_steps)
-        fprintf(o, "<text x='%.1f' y='%.1f' font-size='11' text-anchor='middle' "
-                   "fill='white' stroke='white' stroke-width='6'>iteration</text>"
-                   "<text x='%.1f' y='%.1f' font-size='11' text-anchor='middle'>environment "
-                   "steps</text>\n",
-                p.x0 + p.w / 2, p.y0 + p.h + 30, p.x0 + p.w / 2, p.y0 + p.h + 30);
+    panel_frame(o, &p, "mean evaluation success over seeds (band: +- standard error)",
+                env_steps ? "environment steps" : "iteration", "success");
     for (int g = 0; g < G; g++) {
         const char *c = palette[g % 10];
         const rep_curve *k = &cv[g];
@@ -347,14 +343,14 @@ int cmd_plot(int argc, char **argv)
         col_range(&ev[r], 0, &lo, &xmax);
     }
     panel p1 = {90, 40, 780, 260, 0, xmax, 0, 1};
-    panel_frame(o, &p1, "mean evaluation success", "success");
+    panel_frame(o, &p1, "mean evaluation success", "iteration", "success");
     for (int r = 0; r < n_runs; r++) {
         const char *c = palette[r % 10];
         polyline(o, &p1, &ev[r], 0, csv_col(&ev[r], "success"), c, 2);
         legend(o, &p1, r, c, runs[r]);
     }
     panel p2 = {90, 370, 780, 260, 0, xmax, 0, 1};
-    panel_frame(o, &p2, "per-task evaluation success (first run)", "success");
+    panel_frame(o, &p2, "per-task evaluation success (first run)", "iteration", "success");
     int li = 0;
     for (int c = 0; c < ev[0].n_cols; c++) {
         if (strncmp(ev[0].names[c], "success_", 8))
@@ -371,7 +367,7 @@ int cmd_plot(int argc, char **argv)
         if (!(hi > lo))
             lo = 0, hi = 1;
         panel p3 = {90, 700, 780, 240, 0, x1, lo, hi};
-        panel_frame(o, &p3, "training episode return (mean over tasks)", "return");
+        panel_frame(o, &p3, "training episode return (mean over tasks)", "iteration", "return");
         polyline(o, &p3, &tr, 0, cr, palette[0], 1.5);
     }
     fprintf(o, "</svg>\n");
