@@ -4,7 +4,7 @@
 #   make run        train the quickstart config
 #   make bench      nets, env and update benchmarks with short settings
 #   make asan       tests under AddressSanitizer + UBSan (build-asan/)
-#   make deps       install the Debian packages mtrl needs
+#   make deps       install the Debian packages mtrl needs (and Slurm, for its tests)
 CC      ?= cc
 BUILD   ?= build
 OPT     ?= -O2 -march=x86-64-v2
