@@ -708,7 +708,7 @@ static int open_obj(h5_file *f, const char *obj, hid_t *o, mtrl_err *e)
         return err_set(e, MTRL_EINPUT, "%s: no object '%s'", f->path, obj);
     *o = H5Oopen(f->fid, is_root(obj) ? "/" : obj, H5P_DEFAULT);
     if (*o < 0)
-        return fail(f, e, MTRL_EIO, "cannot open object", obj);
+        return fail(f, e, f->writing ? MTRL_EIO : MTRL_EINPUT, "cannot open object", obj);
     return 0;
 }
 
