@@ -317,12 +317,16 @@ static int trainer_checkpoint(trainer *tr, mtrl_err *e)
     if (tr->cfg.log.save_replay && (rc = rb_save(tr->rb, f, "replay", e)))
         goto fail;
     free(text);
+    if ((rc = h5_commit(f, e)))
+        return err_prefix(e, "checkpoint of iteration %lld not written (the previous one is "
+                          "kept)", (long long)tr->iter);
     tr->last_ckpt = tr->iter;
-    return h5_commit(f, e);
+    return 0;
 fail:
     free(text);
     h5_abort(f);
-    return err_prefix(e, "writing checkpoint %s", path);
+    return err_prefix(e, "checkpoint of iteration %lld not written (the previous one is kept)",
+                      (long long)tr->iter);
 }
 
 /* The format version first: a newer mtrl's file may mean something else
