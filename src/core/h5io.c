@@ -138,12 +138,11 @@ __attribute__((constructor)) static void h5io_no_atexit(void) { H5dont_atexit();
  * gives its blocks back at once, even if HDF5 cannot close it (see above). */
 static void close_discard(h5_file *f)
 {
-    if (f->fid < 0)
-        return;
     if (f->tmp && truncate(f->tmp, 0) != 0) {
         /* nothing to do: the close below may still succeed */
     }
-    H5Fclose(f->fid);
+    if (f->fid >= 0)
+        H5Fclose(f->fid); /* at most once, failed or not (see above) */
     H5Eclear2(H5E_DEFAULT);
     f->fid = -1;
 }
@@ -191,10 +190,12 @@ int h5_commit(h5_file *f, mtrl_err *e)
     char r[256];
     if (H5Fflush(f->fid, H5F_SCOPE_GLOBAL) < 0)
         rc = err_set(e, MTRL_EIO, "%s: writing %s failed: %s", f->path, f->tmp, h5_reason(r));
-    else if (H5Fclose(f->fid) < 0)
-        rc = err_set(e, MTRL_EIO, "%s: closing %s failed: %s", f->path, f->tmp, h5_reason(r));
-    else
-        f->fid = -1;
+    else {
+        if (H5Fclose(f->fid) < 0)
+            rc = err_set(e, MTRL_EIO, "%s: closing %s failed: %s", f->path, f->tmp,
+                         h5_reason(r));
+        f->fid = -1; /* even if that failed: a second H5Fclose would crash */
+    }
     if (rc)
         close_discard(f);
     if (!rc) {
