@@ -660,6 +660,15 @@ int train_run(const mtrl_config *cfg, const train_opts *opts, mtrl_err *e)
     int64_t log_every = c->log.every > 0 ? c->log.every : tr.L;
     if (opts->on_start && (rc = opts->on_start(opts->ctx, tr.iter, tr.best_success, e)))
         goto done;
+    /* Decided after trainer_resume has checked the whole checkpoint: a
+     * damaged file is reported even when there is nothing left to run. */
+    if (opts->resume && tr.iter >= c->run.iterations) {
+        fprintf(stderr,
+                "mtrl run: %s has already finished (%lld of %lld iterations); nothing to do "
+                "(--set run.iterations=N extends it)\n",
+                opts->run_dir, (long long)tr.iter, (long long)c->run.iterations);
+        goto done;
+    }
     /* A resumed run starts at the boundary of its checkpoint, whose
      * evaluation and checkpoint were done before it stopped. */
     int resumed_boundary = opts->resume;
