@@ -15,14 +15,15 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmujoco -llapacke -lm
 TEST_LDLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 # Modules and what each may link against (DESIGN.md: dependencies point one way).
-MODULES   := core nets mtl replay envs sac
+MODULES   := core nets mtl replay envs sac sweep
 DEPS_core :=
 DEPS_nets := core
 DEPS_mtl  := core
 DEPS_replay := core
 DEPS_envs := core
 DEPS_sac  := nets mtl replay core
-DEPS_cli  := sac nets mtl replay envs core
+DEPS_sweep := core
+DEPS_cli  := sweep sac nets mtl replay envs core
 DEPS_e2e  := $(DEPS_cli)
 
 lib = $(BUILD)/lib$(1).a

@@ -17,7 +17,10 @@ static volatile sig_atomic_t stop_requested;
 
 static void on_signal(int sig)
 {
-    if (stop_requested) {
+    /* Only a second Ctrl-C quits at once: a repeated SIGTERM or SIGUSR1 is a
+     * scheduler (Slurm signals every process of a job, and mtrl sweep exec
+     * passes its own signal on as well) and must not cost the checkpoint. */
+    if (stop_requested && sig == SIGINT) {
         signal(sig, SIG_DFL);
         raise(sig);
     }
@@ -132,6 +135,7 @@ int cmd_run(int argc, char **argv)
 
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
+    signal(SIGUSR1, on_signal);
     eval_result last = {0};
     double best = -1;
     train_opts opts = {.run_dir = run_dir, .resume = resume != NULL, .quiet = quiet,
