@@ -280,7 +280,9 @@ static int load_env_rngs(trainer *tr, h5_file *f, mtrl_err *e)
     return 0;
 }
 
-static int trainer_checkpoint(trainer *tr, mtrl_err *e)
+/* scheduled: this checkpoint is one of log.checkpoint_every's (not only the
+ * one a stop or the end writes), so the schedule counts from here. */
+static int trainer_checkpoint(trainer *tr, int scheduled, mtrl_err *e)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/checkpoint.h5", tr->opts->run_dir);
@@ -295,11 +297,17 @@ static int trainer_checkpoint(trainer *tr, mtrl_err *e)
     long dims[1] = {3};
     long rdims[1] = {4};
     double best = tr->best_success;
+    /* The evaluation and checkpoint schedules as an uninterrupted run has
+     * them: a resume after a stop between two evaluations evaluates where
+     * the uninterrupted run does (same eval.csv). */
+    int64_t schedule[2] = {tr->last_eval, scheduled ? tr->iter : tr->last_ckpt};
+    long sdims[1] = {2};
     if ((rc = h5_write_attr_str(f, "/", "config", text, e)) ||
         (rc = h5_write_attr_i64(f, "/", "version", CKPT_VERSION, e)) ||
         (rc = h5_write_attr_i64(f, "/", "iteration", tr->iter, e)) ||
         (rc = h5_write_i64(f, "trainer/counters", 1, dims, counters, e)) ||
         (rc = h5_write_f64(f, "trainer/best_success", 0, NULL, &best, e)) ||
+        (rc = h5_write_i64(f, "trainer/schedule", 1, sdims, schedule, e)) ||
         (rc = h5_write_i64(f, "trainer/replay_rng", 1, rdims, (const int64_t *)tr->replay_rng.s,
                            e)) ||
         (rc = sac_save(tr->agent, f, "agent", e)) || (rc = save_env_rngs(tr, f, e)))
@@ -307,7 +315,7 @@ static int trainer_checkpoint(trainer *tr, mtrl_err *e)
     if (tr->cfg.log.save_replay && (rc = rb_save(tr->rb, f, "replay", e)))
         goto fail;
     free(text);
-    tr->last_ckpt = tr->iter;
+    tr->last_ckpt = schedule[1];
     return h5_commit(f, e);
 fail:
     free(text);
@@ -375,6 +383,13 @@ static int trainer_resume(trainer *tr, mtrl_err *e)
     tr->episodes = counters[1];
     tr->consecutive_skips = counters[2];
     tr->last_eval = tr->last_ckpt = tr->iter;
+    if (h5_has(f, "trainer/schedule")) { /* older checkpoints: count from the resume */
+        int64_t schedule[2];
+        if ((rc = h5_read_i64_into(f, "trainer/schedule", 2, schedule, e)))
+            goto done;
+        tr->last_eval = schedule[0];
+        tr->last_ckpt = schedule[1];
+    }
     if (h5_has(f, "replay")) {
         rc = rb_load(tr->rb, f, "replay", e);
     } else if (tr->iter > 0) {
@@ -577,9 +592,8 @@ int train_run(const mtrl_config *cfg, const train_opts *opts, mtrl_err *e)
                 goto done;
             fresh = 0;
             int stop = opts->stop && *opts->stop;
-            if ((last || stop || (c->log.checkpoint_every >= 0 &&
-                                  at_boundary_due(tr.iter, tr.last_ckpt, ckpt_every))) &&
-                (rc = trainer_checkpoint(&tr, e)))
+            int due = c->log.checkpoint_every >= 0 && at_boundary_due(tr.iter, tr.last_ckpt, ckpt_every);
+            if ((last || stop || due) && (rc = trainer_checkpoint(&tr, due || last, e)))
                 goto done;
             if (last || stop)
                 break;
