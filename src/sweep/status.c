@@ -107,6 +107,29 @@ static void log_error(const char *log_path, char *out, size_t cap)
     fclose(f);
 }
 
+/* Without a .lock (an mtrl older than the run-directory contract): the
+ * run's log says whether sweep exec started it and has not seen it exit. */
+static int exec_running(const char *run_dir, const char *log_path)
+{
+    char p[SWEEP_PATH_LEN + 16];
+    snprintf(p, sizeof p, "%s/.lock", run_dir);
+    FILE *f = log_path && access(p, F_OK) ? fopen(log_path, "r") : NULL;
+    if (!f)
+        return 0;
+    char line[2048];
+    int running = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "[mtrl sweep exec ", 17))
+            continue;
+        if (strstr(line, ": starting ") || strstr(line, ": resuming "))
+            running = 1;
+        else if (strstr(line, "exited"))
+            running = 0;
+    }
+    fclose(f);
+    return running;
+}
+
 /* Without status.json: the checkpoint's iteration against the run's
  * run.iterations (the trainer always checkpoints its last iteration). */
 static void read_checkpoint(const char *run_dir, int64_t *iter, int64_t *total)
@@ -161,7 +184,7 @@ void sweep_read_status(const char *run_dir, const char *log_path, sweep_run_stat
     } else if (started) {
         /* A run without status.json (an mtrl older than the run-directory
          * contract): running while locked, otherwise resumable. */
-        st->state = live ? SWEEP_RUNNING : SWEEP_STOPPED;
+        st->state = live || exec_running(run_dir, log_path) ? SWEEP_RUNNING : SWEEP_STOPPED;
         if (!live) {
             read_checkpoint(run_dir, &st->iteration, &st->iterations);
             if (st->iteration >= 0 && st->iterations > 0 && st->iteration >= st->iterations)
