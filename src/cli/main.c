@@ -12,6 +12,7 @@ static const cli_command commands[] = {
     {"sweep", "run a grid of runs (locally or as a Slurm job array); status", cmd_sweep},
     {"eval", "evaluate a checkpoint: success rate per task", cmd_eval},
     {"plot", "learning curves of runs as an SVG", cmd_plot},
+    {"report", "results table of runs and sweeps: success over seeds per group", cmd_report},
     {"tasks", "list the tasks and benchmarks", cmd_tasks},
     {"env-check", "run the scripted policies: success rate per task", cmd_env_check},
     {"bench", "benchmarks: nets, env, update", cmd_bench},
