@@ -364,6 +364,12 @@ static void test_slurm_requeue_resumes_bit_for_bit(void **st)
     }
     sweep_destroy(s);
     assert_int_equal(test_sh("%s sweep status %s | grep -c ' done ' | grep -qx 4", bin, dir), 0);
+    /* mtrl report over the sweep directory: two groups (the methods) of two seeds. */
+    assert_int_equal(test_sh("%s report %s > %s/sl-report.md", bin, dir, tmp), 0);
+    char *rep = test_slurp(p("%s/sl-report.md%s", ""));
+    if (!strstr(rep, "| method=cagrad | 2 |") || !strstr(rep, "| method=mean | 2 |"))
+        fail_msg("mtrl report %s: no group of 2 seeds per method:\n%s", dir, rep);
+    free(rep);
     assert_int_equal(test_sh("%s stop >/dev/null 2>&1", slurm_tool), 0);
 }
 
