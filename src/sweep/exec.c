@@ -92,7 +92,7 @@ int sweep_exec(const sweep_spec *s, const char *dir, int index, const sweep_exec
     if (rc)
         return rc;
     sweep_run_status st;
-    sweep_read_status(run_dir, log, &st);
+    sweep_read_status(run_dir, NULL, &st); /* the state on disk, not the log heuristic */
     const char *host = getenv("SLURMD_NODENAME");
     char where[256] = "";
     if (opts->in_slurm)
@@ -163,7 +163,7 @@ int sweep_exec(const sweep_spec *s, const char *dir, int index, const sweep_exec
         usleep(50000);
     }
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    sweep_read_status(run_dir, log, &st);
+    sweep_read_status(run_dir, NULL, &st); /* the state on disk, not the log heuristic */
     if (st.state == SWEEP_DONE)
         code = 0;
     else if ((code == 0 && forwarded) || (code == 3))
