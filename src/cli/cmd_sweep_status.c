@@ -68,6 +68,8 @@ int cmd_sweep_status(int argc, char **argv)
         sweep_run_dir(dir, &s->runs[i], rd, sizeof rd);
         sweep_log_path(dir, &s->runs[i], log, sizeof log);
         sweep_read_status(rd, log, &st[i]);
+        if (st[i].iterations <= 0)
+            st[i].iterations = s->runs[i].iterations;
         count[st[i].state]++;
     }
     if (json) {
@@ -108,8 +110,8 @@ int cmd_sweep_status(int argc, char **argv)
                have_slurm ? "  slurm     " : "", "last error");
         for (int i = 0; i < s->n_runs; i++) {
             char it[48] = "-", best[16] = "-";
-            if (st[i].iteration >= 0 && st[i].iterations > 0)
-                snprintf(it, sizeof it, "%lld/%lld", (long long)st[i].iteration, (long long)st[i].iterations);
+            if (st[i].iterations > 0)
+                snprintf(it, sizeof it, "%lld/%lld", (long long)(st[i].iteration > 0 ? st[i].iteration : 0), (long long)st[i].iterations);
             else if (st[i].iteration >= 0)
                 snprintf(it, sizeof it, "%lld", (long long)st[i].iteration);
             if (st[i].best_success >= 0)

@@ -234,8 +234,11 @@ static int validate(sweep_spec *s, mtrl_err *err)
         mtrl_err e = {0};
         if (cfg_load(cfg, s->configs[r->config].path, ptrs, n, &e))
             rc = err_set(err, MTRL_EINPUT, "%s: run %d (%s): %s", s->file, i, r->name, e.msg);
-        else if (cfg->run.threads > s->max_threads)
-            s->max_threads = cfg->run.threads;
+        else {
+            s->runs[i].iterations = cfg->run.iterations;
+            if (cfg->run.threads > s->max_threads)
+                s->max_threads = cfg->run.threads;
+        }
     }
     free(cfg);
     free(sets);

@@ -45,10 +45,11 @@ static void progress(const sweep_spec *s, const char *dir, const int *outcome, d
             p.stopped++;
         else
             p.pending++;
-        if (st.iteration > 0)
-            p.iteration += st.iteration;
-        if (st.iterations > 0)
-            p.iterations += st.iterations;
+        /* Against the sweep's own totals, so pending runs count too. */
+        int64_t total = st.iterations > 0 ? st.iterations : s->runs[i].iterations;
+        int64_t it = st.state == SWEEP_DONE ? total : st.iteration;
+        p.iteration += it > 0 ? (it < total ? it : total) : 0;
+        p.iterations += total;
     }
     p.elapsed = now_s() - t0;
     o->progress(o->ctx, &p);

@@ -71,6 +71,7 @@ typedef struct sweep_run {
     int val[SWEEP_MAX_AXES];    /* value index per axis */
     int has_seed;               /* 0: the config's own run.seed */
     int64_t seed;
+    int64_t iterations;         /* run.iterations of the resolved config */
 } sweep_run;
 
 typedef struct sweep_spec {
