@@ -89,6 +89,30 @@ static void read_eval(const char *run_dir, int64_t *last, double *best)
     fclose(f);
 }
 
+/* The step of train.csv's last row (its tail only: the file grows long). */
+static int64_t train_last_step(const char *run_dir)
+{
+    char p[SWEEP_PATH_LEN + 16];
+    snprintf(p, sizeof p, "%s/train.csv", run_dir);
+    FILE *f = fopen(p, "r");
+    if (!f)
+        return -1;
+    char buf[4097];
+    fseek(f, 0, SEEK_END);
+    long end = ftell(f), from = end > 4096 ? end - 4096 : 0;
+    fseek(f, from, SEEK_SET);
+    size_t n = fread(buf, 1, 4096, f);
+    fclose(f);
+    buf[n] = 0;
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = 0;
+    char *last = strrchr(buf, '\n');
+    last = last ? last + 1 : (from == 0 ? buf : NULL);
+    if (!last || !(*last >= '0' && *last <= '9'))
+        return -1;
+    return strtoll(last, NULL, 10);
+}
+
 /* The last line of the log that looks like an error, for failed runs that
  * recorded none. */
 static void log_error(const char *log_path, char *out, size_t cap)
@@ -194,8 +218,9 @@ void sweep_read_status(const char *run_dir, const char *log_path, sweep_run_stat
     int64_t last = -1;
     double best = -1;
     read_eval(run_dir, &last, &best);
+    int64_t trained = st->iteration < 0 ? train_last_step(run_dir) : -1;
     if (st->iteration < 0)
-        st->iteration = last;
+        st->iteration = trained > last ? trained : last;
     if (st->best_success < 0)
         st->best_success = best;
     if (st->state == SWEEP_FAILED && !st->error[0])
