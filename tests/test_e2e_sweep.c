@@ -227,6 +227,19 @@ static void test_local_interrupted_equals_uninterrupted(void **st)
 /* ------------------------------------------------------------- Slurm */
 
 static char slurm_tool[600];
+static int cluster_up;
+static const char *cluster_dir;
+
+/* A failed assertion leaves the test early: the cluster is stopped here. */
+static int teardown(void **st)
+{
+    (void)st;
+    if (cluster_up)
+        test_sh("%s stop >/dev/null 2>&1", slurm_tool);
+    if (cluster_dir)
+        test_sh("rm -rf %s", cluster_dir);
+    return 0;
+}
 
 /* A shell command with the test cluster's environment (SLURM_CONF, PATH). */
 #define SL "eval \"$(%s env)\" && "
@@ -283,9 +296,20 @@ static void test_slurm_requeue_resumes_bit_for_bit(void **st)
         skip();
     }
     const char *bin = test_mtrl_bin();
+    /* A cluster of our own (scratch dir and ports), so a cluster someone else
+     * runs on this machine is neither reused nor stopped by this test. */
+    /* Outside the test's 0700 temp dir: munged runs as the munge user. */
+    static char sdir[700];
+    char port[16];
+    snprintf(sdir, sizeof sdir, "/tmp/mtrl-sweep-slurm-%d", (int)getpid());
+    snprintf(port, sizeof port, "%d", 20000 + 2 * (int)(getpid() % 2000));
+    setenv("MTRL_SLURM_DIR", sdir, 1);
+    setenv("MTRL_SLURM_PORT", port, 1);
+    cluster_dir = sdir;
     double t0 = now_s();
     if (test_sh("%s start >%s/slurm-start.log 2>&1", slurm_tool, tmp))
         fail_msg("%s start failed: %s", slurm_tool, test_slurp(p("%s/slurm-start.log%s", "")));
+    cluster_up = 1;
     char dir[700];
     snprintf(dir, sizeof dir, "%s/sl", tmp);
     int rc = test_sh("cd %s && " SL "%s sweep tiny-sweep.yaml --out sl --executor slurm >sl-submit.log 2>&1", tmp,
@@ -341,7 +365,6 @@ static void test_slurm_requeue_resumes_bit_for_bit(void **st)
     test_sh("%s sweep status %s >&2", bin, dir);
     if (!done) {
         test_sh("tail -n 5 %s/logs/*.log >&2; " SL "squeue >&2", dir, slurm_tool);
-        test_sh("%s stop >/dev/null 2>&1", slurm_tool);
         fail_msg("the Slurm sweep did not finish within 150 s of the requeue");
     }
     fprintf(stderr, "   Slurm sweep with two requeues: %.1f s (%.1f s after the requeues)\n", now_s() - t0,
@@ -370,6 +393,7 @@ static void test_slurm_requeue_resumes_bit_for_bit(void **st)
     if (!strstr(rep, "| method=cagrad | 2 |") || !strstr(rep, "| method=mean | 2 |"))
         fail_msg("mtrl report %s: no group of 2 seeds per method:\n%s", dir, rep);
     free(rep);
+    cluster_up = 0;
     assert_int_equal(test_sh("%s stop >/dev/null 2>&1", slurm_tool), 0);
 }
 
@@ -379,5 +403,5 @@ int main(void)
         cmocka_unit_test(test_local_interrupted_equals_uninterrupted),
         cmocka_unit_test(test_slurm_requeue_resumes_bit_for_bit),
     };
-    return cmocka_run_group_tests(tests, setup, NULL);
+    return cmocka_run_group_tests(tests, setup, teardown);
 }
