@@ -214,6 +214,15 @@ static void test_dry_run_lists_runs(void **st)
     t = test_slurp(log);
     assert_non_null(strstr(t, "different sweep"));
     free(t);
+    /* sweep exec and status refuse what is not there, naming it. */
+    assert_int_equal(test_sh("%s sweep exec %s 99 2>%s", test_mtrl_bin(), path("mix"), log), 2);
+    t = test_slurp(log);
+    assert_non_null(strstr(t, "run index 99 out of range (the sweep has 2 runs"));
+    free(t);
+    assert_int_equal(test_sh("%s sweep status %s 2>%s", test_mtrl_bin(), path("notsweep"), log), 2);
+    t = test_slurp(log);
+    assert_non_null(strstr(t, "not a sweep directory"));
+    free(t);
     /* A bad sweep file: exit 2 with file:line. */
     assert_int_equal(test_sh("%s sweep %s --dry-run 2>%s", test_mtrl_bin(), path("e/axiskey.yaml"), log), 2);
     t = test_slurp(log);
