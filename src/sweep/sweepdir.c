@@ -238,7 +238,7 @@ int sweep_dir_open(sweep_spec **out, const char *dir, mtrl_err *err)
     char *old = NULL;
     int rc = fs_read_all(p, &old, NULL, err);
     if (rc)
-        return err_prefix(err, "%s is not a sweep directory: ", dir), MTRL_EINPUT;
+        return err_prefix(err, "%s is not a sweep directory", dir), MTRL_EINPUT;
     snprintf(p, sizeof p, "%s/sweep.yaml", dir);
     sweep_spec *s;
     rc = sweep_load(&s, p, err);
