@@ -20,8 +20,9 @@ int cmd_sweep_exec(int argc, char **argv)
                "Runs run INDEX (its row in SWEEP_DIR/manifest.csv) as a child mtrl run: fresh, resumed\n"
                "from its checkpoint, or nothing if it is done; output appended to\n"
                "SWEEP_DIR/logs/<name>.log. SIGINT, SIGTERM and SIGUSR1 are passed on as one SIGTERM\n"
-               "(the run stops at a checkpoint). Inside a Slurm job, a run stopped that way requeues\n"
-               "its own array task. Exit: 0 done, 3 stopped (resumable), 4 running elsewhere, else failed.\n");
+               "(the run stops at a checkpoint); inside Slurm a SIGTERM is not, since Slurm sends it to\n"
+               "the run as well. Inside a Slurm job, a run stopped by a signal requeues its own array\n"
+               "task. Exit: 0 done, 3 stopped (resumable), 4 running elsewhere, else failed.\n");
         return 0;
     }
     if (argc != 3) {

@@ -150,9 +150,19 @@ int sweep_exec(const sweep_spec *s, const char *dir, int index, const sweep_exec
     for (;;) {
         if (*opts->signal && !forwarded) {
             got = *opts->signal;
-            kill(pid, SIGTERM);
             forwarded = 1;
-            log_line(log, "run %d %s: got signal %d, asked the run to stop at a checkpoint", index, r->name, got);
+            /* Inside Slurm a SIGTERM (requeue, preemption, scancel, the time
+             * limit) goes to every process of the job, the run included: a
+             * second one from us could make it quit before its checkpoint.
+             * USR1 (--signal=B:) reaches only us and is passed on. */
+            if (opts->in_slurm && got == SIGTERM) {
+                log_line(log, "run %d %s: got SIGTERM from Slurm, which signals the run too: it stops at a "
+                         "checkpoint", index, r->name);
+            } else {
+                kill(pid, SIGTERM);
+                log_line(log, "run %d %s: got signal %d, asked the run to stop at a checkpoint", index, r->name,
+                         got);
+            }
         }
         /* Polled, so a signal that lands just before the wait is not missed. */
         pid_t w = waitpid(pid, &status, WNOHANG);
@@ -176,7 +186,10 @@ int sweep_exec(const sweep_spec *s, const char *dir, int index, const sweep_exec
     if (code == 3 && opts->in_slurm && (forwarded || st.state == SWEEP_STOPPED)) {
         char what[128];
         mtrl_err e = {0};
-        if (sweep_slurm_requeue_self(what, sizeof what, &e))
+        if (sweep_slurm_requeue_self(what, sizeof what, &e) && strstr(e.msg, "pending"))
+            log_line(log, "run %d %s: Slurm has requeued this array task already; it continues from the "
+                     "checkpoint", index, r->name);
+        else if (e.msg[0])
             log_line(log, "run %d %s: requeue failed (%s); resubmit slurm/submit.sbatch or run mtrl sweep again",
                      index, r->name, e.msg);
         else
