@@ -79,19 +79,22 @@ static void label_configs(sweep_spec *s)
     }
 }
 
+static const char *last_part(const char *key)
+{
+    const char *d = strrchr(key, '.');
+    return d ? d + 1 : key;
+}
+
 /* Axis labels: the last part of the key (mtl.method -> method), the whole
  * key where two axes end alike. */
 static void label_axes(sweep_spec *s)
 {
     for (int i = 0; i < s->n_axes; i++) {
-        const char *d = strrchr(s->axes[i].key, '.');
-        snprintf(s->axes[i].label, SWEEP_KEY_LEN, "%s", d ? d + 1 : s->axes[i].key);
-    }
-    for (int i = 0; i < s->n_axes; i++)
+        int clash = 0;
         for (int j = 0; j < s->n_axes; j++)
-            if (i != j && !strcmp(strrchr(s->axes[i].key, '.') ? strrchr(s->axes[i].key, '.') + 1 : s->axes[i].key,
-                                  strrchr(s->axes[j].key, '.') ? strrchr(s->axes[j].key, '.') + 1 : s->axes[j].key))
-                snprintf(s->axes[i].label, SWEEP_KEY_LEN, "%s", s->axes[i].key);
+            clash |= i != j && !strcmp(last_part(s->axes[i].key), last_part(s->axes[j].key));
+        sweep_copy(s->axes[i].label, SWEEP_KEY_LEN, clash ? s->axes[i].key : last_part(s->axes[i].key));
+    }
 }
 
 static void name_run(const sweep_spec *s, sweep_run *r)
