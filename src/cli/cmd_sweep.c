@@ -73,7 +73,7 @@ static void show_progress(void *ctx, const sweep_progress *p)
              sec / 3600, sec / 60 % 60, sec % 60);
     if (is_tty) {
         fprintf(stderr, "\r%s\033[K", line);
-    } else if (p->elapsed - last_print >= 30 || strcmp(strchr(line, '|') ? line : line, last) != 0) {
+    } else {
         /* Not a terminal (a log file): a line when the counts change, else every 30 s. */
         char *bar = strchr(line, '|');
         size_t k = bar ? (size_t)(bar - line) : strlen(line);
