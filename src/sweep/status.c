@@ -4,11 +4,9 @@
 #include "sweep/sweep_impl.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include "core/cfg.h"
@@ -46,17 +44,13 @@ int sweep_json_field(const char *json, const char *key, char *out, size_t cap)
     return 0;
 }
 
-/* 1 if a live process holds run_dir/.lock, 0 if not or there is none. */
+/* 1 if a live process holds run_dir/.lock (core/fsutil's reading of the
+ * run-directory lock), 0 if not or there is none. */
 static int locked(const char *run_dir)
 {
-    char p[SWEEP_PATH_LEN + 16];
-    snprintf(p, sizeof p, "%s/.lock", run_dir);
-    int fd = open(p, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    int held = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-    close(fd); /* closing drops our lock if we got it */
-    return held;
+    long pid;
+    char host[256];
+    return fs_dir_locked(run_dir, &pid, host, sizeof host) == 1;
 }
 
 /* The last step and the best mean success of eval.csv (header
