@@ -8,6 +8,7 @@
  * Without root or Slurm the Slurm part fails when CI is set, else skips. */
 #include "testutil.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -226,7 +227,7 @@ static void test_local_interrupted_equals_uninterrupted(void **st)
 
 /* ------------------------------------------------------------- Slurm */
 
-static char slurm_tool[600];
+static char slurm_tool[PATH_MAX];
 static int cluster_up;
 static const char *cluster_dir;
 
@@ -247,7 +248,7 @@ static int teardown(void **st)
 /* The Slurm state of array task JOB_TASK, "" when squeue lists none. */
 static void task_state(const char *job, int task, char *out, size_t cap)
 {
-    char cmd[1600];
+    char cmd[PATH_MAX + 128];
     snprintf(cmd, sizeof cmd, SL "squeue -h -r -j %s_%d -o %%T 2>/dev/null", slurm_tool, job, task);
     FILE *f = popen(cmd, "r");
     out[0] = 0;
@@ -282,6 +283,9 @@ static void test_slurm_requeue_resumes_bit_for_bit(void **st)
     int in_ci = ci && *ci && strcmp(ci, "0") && strcmp(ci, "false");
     const char *tool = getenv("MTRL_SLURM_LOCAL");
     snprintf(slurm_tool, sizeof slurm_tool, "%s", tool && *tool ? tool : "tools/slurm-local");
+    char abs_tool[PATH_MAX]; /* the commands below run in other directories */
+    if (realpath(slurm_tool, abs_tool))
+        snprintf(slurm_tool, sizeof slurm_tool, "%s", abs_tool);
     const char *why = NULL;
     if (geteuid() != 0)
         why = "not root (tools/slurm-local starts slurmctld, slurmd and munged as root)";
