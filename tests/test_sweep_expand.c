@@ -223,6 +223,13 @@ static void test_dry_run_lists_runs(void **st)
     t = test_slurp(log);
     assert_non_null(strstr(t, "not a sweep directory"));
     free(t);
+    /* Task names are checked before anything runs too (mtrl sweep asks envs). */
+    put("e/task.yaml", "name: x\nconfigs: [../cfg/mt1/fast.yaml]\naxes:\n  env.benchmark: [\"mt1:reach-v2\", \"mt1:nope-v2\"]\n");
+    assert_int_equal(test_sh("%s sweep %s --dry-run >/dev/null 2>%s", test_mtrl_bin(), path("e/task.yaml"), log), 2);
+    t = test_slurp(log);
+    assert_non_null(strstr(t, "task.yaml: run 1 (fast-benchmark=mt1_nope-v2)"));
+    assert_non_null(strstr(t, "unknown task 'nope-v2'"));
+    free(t);
     /* A bad sweep file: exit 2 with file:line. */
     assert_int_equal(test_sh("%s sweep %s --dry-run 2>%s", test_mtrl_bin(), path("e/axiskey.yaml"), log), 2);
     t = test_slurp(log);
@@ -265,6 +272,13 @@ static void test_run_state_from_directory(void **st)
     sweep_run_status s;
     sweep_read_status(rd, NULL, &s);
     assert_int_equal(s.state, SWEEP_PENDING);
+    /* A run that failed to start leaves no directory, only its log. */
+    put("state/run.log", "[mtrl sweep exec T] run 0 r: starting c.yaml -> state/run\n"
+                         "mtrl run: benchmark 'mt1:nope-v2': unknown task 'nope-v2'\n"
+                         "[mtrl sweep exec T] run 0 r: mtrl run exited 2 -> failed\n");
+    sweep_read_status(rd, path("state/run.log"), &s);
+    assert_int_equal(s.state, SWEEP_FAILED);
+    assert_string_equal(s.error, "mtrl run: benchmark 'mt1:nope-v2': unknown task 'nope-v2'");
     put("state/run/config.yaml", "run: {iterations: 100}\n");
     put("state/run/eval.csv", "step,wall_time,success,return\n0,0.1,0.2,5\n50,1.0,0.6,7\n100,2.0,0.4,8\n");
     put("state/run/status.json", "{\"state\": \"running\", \"iteration\": 60, \"iterations\": 100, "

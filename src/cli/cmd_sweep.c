@@ -9,7 +9,9 @@
 
 #include "cli.h"
 #include "cli/sweep_cli.h"
+#include "core/cfg.h"
 #include "core/fsutil.h"
+#include "envs/envs.h"
 #include "sweep/sweep.h"
 
 static void usage(FILE *f)
@@ -105,6 +107,16 @@ static int dry_run(const sweep_spec *s, const char *dir)
     }
     free(old);
     free(man);
+    return rc;
+}
+
+/* What the config loader cannot know: the benchmark's task names. */
+static int check_tasks(const mtrl_config *c, mtrl_err *err)
+{
+    int idx[64], n;
+    int rc = env_benchmark_tasks(c->env.benchmark, idx, 64, &n, err);
+    if (rc)
+        err_prefix(err, "env.benchmark");
     return rc;
 }
 
@@ -233,7 +245,7 @@ int cmd_sweep(int argc, char **argv)
         return prc;
     mtrl_err err = {0};
     sweep_spec *s;
-    int rc = sweep_load(&s, o.file, &err);
+    int rc = sweep_load_checked(&s, o.file, check_tasks, &err);
     if (rc) {
         fprintf(stderr, "mtrl sweep: %s\n", err.msg);
         return err_exit_code(rc);

@@ -205,7 +205,7 @@ static int check_kv(const sweep_spec *s, const char *ctx, const char *key, const
     return 0;
 }
 
-static int validate(sweep_spec *s, mtrl_err *err)
+static int validate(sweep_spec *s, sweep_check_fn check, mtrl_err *err)
 {
     int rc = 0;
     for (int i = 0; !rc && i < s->n_set; i++)
@@ -235,7 +235,7 @@ static int validate(sweep_spec *s, mtrl_err *err)
         for (int k = 0; k < n; k++)
             ptrs[k] = sets[k];
         mtrl_err e = {0};
-        if (cfg_load(cfg, s->configs[r->config].path, ptrs, n, &e))
+        if (cfg_load(cfg, s->configs[r->config].path, ptrs, n, &e) || (check && check(cfg, &e)))
             rc = err_set(err, MTRL_EINPUT, "%s: run %d (%s): %s", s->file, i, r->name, e.msg);
         else {
             s->runs[i].iterations = cfg->run.iterations;
@@ -250,6 +250,11 @@ static int validate(sweep_spec *s, mtrl_err *err)
 
 int sweep_load(sweep_spec **out, const char *path, mtrl_err *err)
 {
+    return sweep_load_checked(out, path, NULL, err);
+}
+
+int sweep_load_checked(sweep_spec **out, const char *path, sweep_check_fn check, mtrl_err *err)
+{
     *out = NULL;
     sweep_spec *s = calloc(1, sizeof *s);
     if (!s)
@@ -261,7 +266,7 @@ int sweep_load(sweep_spec **out, const char *path, mtrl_err *err)
         rc = expand(s, err);
     }
     if (!rc)
-        rc = validate(s, err);
+        rc = validate(s, check, err);
     if (rc) {
         sweep_destroy(s);
         return rc;

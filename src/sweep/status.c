@@ -117,12 +117,29 @@ static void log_error(const char *log_path, char *out, size_t cap)
     char line[1024];
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\r\n")] = 0;
+        if (!strncmp(line, "[mtrl sweep exec ", 17))
+            continue; /* our own lines; the run's say what went wrong */
         if (strstr(line, "error") || strstr(line, "mtrl run: ") || strstr(line, "failed"))
             if (!strstr(line, "mtrl run: training") && !strstr(line, "mtrl run: resuming") &&
                 !strstr(line, "mtrl run: done") && !strstr(line, "mtrl run: stopped"))
                 sweep_copy(out, cap, line);
     }
     fclose(f);
+}
+
+/* 1 if the log's last sweep exec outcome is a failure. */
+static int log_failed(const char *log_path)
+{
+    FILE *f = log_path ? fopen(log_path, "r") : NULL;
+    if (!f)
+        return 0;
+    char line[2048];
+    int failed = 0;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "[mtrl sweep exec ", 17) && strstr(line, " exited "))
+            failed = strstr(line, "-> failed") != NULL;
+    fclose(f);
+    return failed;
 }
 
 /* Without a .lock (an mtrl older than the run-directory contract): the
@@ -208,6 +225,11 @@ void sweep_read_status(const char *run_dir, const char *log_path, sweep_run_stat
             if (st->iteration >= 0 && st->iterations > 0 && st->iteration >= st->iterations)
                 st->state = SWEEP_DONE;
         }
+    }
+    if (st->state == SWEEP_PENDING && log_failed(log_path)) {
+        /* mtrl run removes the directory of a run that failed to start. */
+        st->state = SWEEP_FAILED;
+        log_error(log_path, st->error, sizeof st->error);
     }
     int64_t last = -1;
     double best = -1;

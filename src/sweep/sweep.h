@@ -101,6 +101,15 @@ typedef struct sweep_spec {
 int sweep_load(sweep_spec **out, const char *path, mtrl_err *err);
 void sweep_destroy(sweep_spec *s);
 
+/* A check of a run's resolved config beyond the config loader's (the CLI
+ * checks task names with envs, which sweep must not depend on). Returns 0 or
+ * a negative code with the message in *err. */
+struct mtrl_config;
+typedef int (*sweep_check_fn)(const struct mtrl_config *c, mtrl_err *err);
+
+/* sweep_load, with check applied to every run's resolved config. */
+int sweep_load_checked(sweep_spec **out, const char *path, sweep_check_fn check, mtrl_err *err);
+
 /* The overrides of run r as "key=value" texts, in the order they apply:
  * sweep `set`, the config's `set`, the axes, run.seed. Returns the count. */
 int sweep_run_sets(const sweep_spec *s, const sweep_run *r, char (*out)[SWEEP_KV_LEN], int cap);
