@@ -31,7 +31,7 @@ static void usage(FILE *f)
             "  --executor local    (default) N runs at a time here, one progress line; Ctrl-C stops\n"
             "                      every run at a checkpoint (exit 3)\n"
             "  --parallel N        local runs at a time (default local.parallel, else cores /\n"
-            "                      run.threads)\n"
+            "                      run.threads; 1 when run.threads is 0, i.e. every core)\n"
             "  --executor slurm    one job array (one task per unfinished run) submitted with\n"
             "                      sbatch; the script stays in DIR/slurm/submit.sbatch\n"
             "  --partition, --time, --cpus-per-task, --mem, --account   override slurm: keys\n"
@@ -290,7 +290,7 @@ int cmd_sweep(int argc, char **argv)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int par = o.parallel ? o.parallel : s->local_parallel;
     if (!par)
-        par = s->max_threads > 0 ? (int)(cores / s->max_threads) : 1;
+        par = s->max_threads > 0 && !s->all_cores ? (int)(cores / s->max_threads) : 1;
     if (par < 1)
         par = 1;
     fprintf(stderr, "mtrl sweep: %s: %d runs, %d at a time -> %s (logs in %s/logs/)\n", s->name, s->n_runs, par,

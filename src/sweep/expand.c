@@ -241,6 +241,7 @@ static int validate(sweep_spec *s, sweep_check_fn check, mtrl_err *err)
             s->runs[i].iterations = cfg->run.iterations;
             if (cfg->run.threads > s->max_threads)
                 s->max_threads = cfg->run.threads;
+            s->all_cores |= cfg->run.threads == 0;
         }
     }
     free(cfg);

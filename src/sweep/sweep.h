@@ -88,6 +88,7 @@ typedef struct sweep_spec {
     sweep_slurm slurm;
     int local_parallel;          /* 0: cores / run.threads */
     int max_threads;             /* largest run.threads of the runs (after validation) */
+    int all_cores;               /* some run has run.threads 0 (every core of its machine) */
     sweep_run *runs;
     int n_runs;
 } sweep_spec;
