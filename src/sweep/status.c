@@ -234,9 +234,12 @@ void sweep_read_status(const char *run_dir, const char *log_path, sweep_run_stat
     int64_t last = -1;
     double best = -1;
     read_eval(run_dir, &last, &best);
-    int64_t trained = st->iteration < 0 ? train_last_step(run_dir) : -1;
+    /* status.json moves at checkpoints only; a live run's train.csv is newer. */
+    int64_t trained = st->iteration < 0 || st->state == SWEEP_RUNNING ? train_last_step(run_dir) : -1;
+    if (trained > st->iteration)
+        st->iteration = trained;
     if (st->iteration < 0)
-        st->iteration = trained > last ? trained : last;
+        st->iteration = last;
     if (st->best_success < 0)
         st->best_success = best;
     if (st->state == SWEEP_FAILED && !st->error[0])
