@@ -17,15 +17,16 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmujoco -llapacke -lm
 TEST_LDLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 # Modules and what each may link against (DESIGN.md: dependencies point one way).
-MODULES   := core nets mtl replay envs sac report
+MODULES   := core nets mtl replay envs sac sweep report
 DEPS_core :=
 DEPS_nets := core
 DEPS_mtl  := core
 DEPS_replay := core
 DEPS_envs := core
 DEPS_sac  := nets mtl replay core
+DEPS_sweep := core
 DEPS_report := core
-DEPS_cli  := report sac nets mtl replay envs core
+DEPS_cli  := sweep report sac nets mtl replay envs core
 DEPS_e2e  := $(DEPS_cli)
 
 lib = $(BUILD)/lib$(1).a

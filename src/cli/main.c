@@ -11,6 +11,7 @@ static const cli_command commands[] = {
     {"version", "print the version", cmd_version},
     {"config", "print the resolved config of a YAML file, or its error", cmd_config},
     {"run", "train an agent from a config (or --resume a run)", cmd_run},
+    {"sweep", "run a grid of runs (locally or as a Slurm job array); status", cmd_sweep},
     {"eval", "evaluate a checkpoint: success rate per task", cmd_eval},
     {"plot", "learning curves of runs as an SVG", cmd_plot},
     {"report", "results table of runs and sweeps: success over seeds per group", cmd_report},
