@@ -178,7 +178,8 @@ static void test_bad_input_exits_2_and_keeps_runs(void **st)
     fclose(f);
     assert_int_equal(test_sh("%s run %s --quiet --out %s 2>/dev/null", bin, cfg_path, keep), 2);
     assert_int_equal(count_lines(p), 1);
-    assert_int_equal(test_sh("%s eval %s/nothing-here.h5 2>/dev/null", bin, tmp), 1);
+    /* A missing checkpoint is bad input (issue 15): exit 2. */
+    assert_int_equal(test_sh("%s eval %s/nothing-here.h5 2>/dev/null", bin, tmp), 2);
 }
 
 int main(void)

@@ -255,15 +255,6 @@ int cmd_run(int argc, char **argv)
             int64_t it = checkpoint_iteration(ckpt);
             if (it >= 0)
                 ctx.iteration = it;
-            if (it >= cfg.run.iterations) {
-                fprintf(stderr,
-                        "mtrl run: %s has already finished (%lld of %lld iterations); nothing "
-                        "to do (--set run.iterations=N extends it)\n",
-                        run_dir, (long long)it, (long long)cfg.run.iterations);
-                if ((rc = put_status(&ctx, "done", NULL, &err)))
-                    goto fail;
-                goto out;
-            }
         } else {
             /* Set up but never checkpointed: start over with its config;
              * whatever it logged belongs to no checkpoint. */

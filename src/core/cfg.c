@@ -475,6 +475,31 @@ static int set_int_like(const key_def *k, const char *key, const char *text, int
     return 0;
 }
 
+/* 1 if s is valid UTF-8 (no overlongs, surrogates or code points past
+ * U+10FFFF). A --set value can hold any bytes, but config.yaml is YAML,
+ * which must be UTF-8: a string that is not could not be loaded back
+ * (found by tests/fuzz/fuzz_config.c). */
+static int utf8_valid(const unsigned char *s)
+{
+    while (*s) {
+        unsigned c = *s++;
+        int n = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2
+                : (c & 0xf8) == 0xf0 ? 3 : -1;
+        if (n < 0)
+            return 0;
+        unsigned cp = n == 0 ? c : n == 1 ? c & 0x1f : n == 2 ? c & 0x0f : c & 0x07;
+        for (int i = 0; i < n; i++, s++) {
+            if ((*s & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (*s & 0x3f);
+        }
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+    }
+    return 1;
+}
+
 /* One scalar into its field. null: the YAML scalar was empty or null. */
 static int set_scalar(mtrl_config *c, const key_def *k, const char *text, int null,
                       const where *w, mtrl_err *err)
@@ -485,6 +510,8 @@ static int set_scalar(mtrl_config *c, const key_def *k, const char *text, int nu
         const char *s = null ? "" : text;
         if (strlen(s) >= CFG_STR_LEN)
             return expected(err, w, k, key, 0, s);
+        if (!utf8_valid((const unsigned char *)s))
+            return fail(err, w, key, "expected UTF-8 text, got bytes that are not UTF-8");
         const char *bad = k->check ? k->check(s) : NULL;
         if (bad) {
             char g[128];
