@@ -353,7 +353,7 @@ static void test_resume_without_checkpoint_starts_over(void **st)
     assert_string_equal(state, "done");
 }
 
-/* Two signals: one "stopping" line, and the second ends the run at once. */
+/* Two Ctrl-C: one "stopping" line, and the second ends the run at once. */
 static void test_second_signal_quits_quietly(void **st)
 {
     (void)st;
@@ -370,6 +370,22 @@ static void test_second_signal_quits_quietly(void **st)
     assert_int_equal(wait_exit(p), 128 + SIGINT);
     char *log = test_slurp(tpath("twosig.log", ""));
     const char *first = strstr(log, "stopping at the end");
+    assert_non_null(first);
+    assert_null(strstr(first + 1, "stopping at the end"));
+    free(log);
+
+    /* A repeated SIGTERM (a scheduler signalling every process) does not
+     * cost the checkpoint: exit 3, one line. */
+    snprintf(dir, sizeof dir, "%s", tpath("twoterm", ""));
+    args[3] = dir;
+    p = spawn(tpath("twoterm.log", ""), args);
+    wait_progress(dir, -1);
+    kill(p, SIGTERM);
+    usleep(300000);
+    kill(p, SIGTERM);
+    assert_int_equal(wait_exit(p), 3);
+    log = test_slurp(tpath("twoterm.log", ""));
+    first = strstr(log, "stopping at the end");
     assert_non_null(first);
     assert_null(strstr(first + 1, "stopping at the end"));
     free(log);

@@ -1,6 +1,6 @@
 /* mtrl run: trains an agent from a config; mtrl eval: evaluates a
  * checkpoint. Signals end a run at the next episode boundary with a final
- * checkpoint (exit 3: stopped, resumable); a second one quits at once (the
+ * checkpoint (exit 3: stopped, resumable); a second Ctrl-C quits at once (the
  * last checkpoint stays). The run directory is locked for the life of the
  * run (core/fsutil.h) and its state is kept in status.json
  * (core/runstatus.h). */
@@ -26,10 +26,16 @@ static volatile sig_atomic_t stop_requested;
 static void on_signal(int sig)
 {
     if (stop_requested) {
-        /* The signal is blocked while its handler runs: the raise lands
-         * once this returns, with the default action (the process ends). */
-        signal(sig, SIG_DFL);
-        raise(sig);
+        /* Only a second Ctrl-C quits at once. A repeated SIGTERM or SIGUSR1
+         * is a scheduler (Slurm signals every process of a job) and must not
+         * cost the checkpoint; the stop is already under way, so it is not
+         * announced again either. */
+        if (sig == SIGINT) {
+            /* The signal is blocked while its handler runs: the raise lands
+             * once this returns, with the default action (the process ends). */
+            signal(sig, SIG_DFL);
+            raise(sig);
+        }
         return;
     }
     stop_requested = 1;
@@ -74,7 +80,8 @@ static void run_usage(FILE *f)
             "                  from iteration 0; on a finished run, exits 0 at once.\n"
             "  --quiet         no progress line\n"
             "Ctrl-C, SIGTERM or SIGUSR1 stop at the end of the current episode after writing\n"
-            "a checkpoint; a second one quits immediately.\n\n"
+            "a checkpoint; a second Ctrl-C quits immediately (a repeated SIGTERM or SIGUSR1\n"
+            "does not: the checkpoint is still written).\n\n"
             "Exit codes:\n"
             "  0  finished (all run.iterations done)\n"
             "  1  runtime failure (the last checkpoint, if any, is intact)\n"
