@@ -511,11 +511,23 @@ static int open_ds(h5_file *f, const char *name, hid_t *ds, int *rank, long *dim
         return fail(f, e, MTRL_EINPUT, "cannot open dataset", name);
     hid_t type = H5Dget_type(d);
     H5T_class_t cls = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
+    size_t tsize = type >= 0 ? H5Tget_size(type) : 0;
     if (type >= 0)
         H5Tclose(type);
     if (cls != H5T_INTEGER && cls != H5T_FLOAT) {
         H5Dclose(d);
+        H5Eclear2(H5E_DEFAULT);
         return err_set(e, MTRL_EINPUT, "%s: dataset '%s' is not numeric", f->path, name);
+    }
+    /* HDF5 converts element by element through a buffer sized by the file's
+     * element size, which a damaged file can make gigabytes. */
+    if (tsize < 1 || tsize > 16) {
+        H5Dclose(d);
+        H5Eclear2(H5E_DEFAULT);
+        return err_set(e, MTRL_EINPUT,
+                       "%s: dataset '%s' has %zu-byte elements; mtrl reads numbers of 1 to 16 "
+                       "bytes",
+                       f->path, name, tsize);
     }
     hid_t space = H5Dget_space(d);
     int r = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
@@ -805,10 +817,14 @@ static int read_num_attr(h5_file *f, const char *obj, const char *name, hid_t mt
         return rc;
     hid_t t = H5Aget_type(a);
     H5T_class_t cls = H5Tget_class(t);
+    size_t tsize = H5Tget_size(t);
     H5Tclose(t);
     if (cls != H5T_INTEGER && cls != H5T_FLOAT)
         rc = err_set(e, MTRL_EINPUT, "%s: attribute '%s' on '%s' is not numeric", f->path,
                      name, is_root(obj) ? "/" : obj);
+    else if (tsize < 1 || tsize > 16) /* see open_ds */
+        rc = err_set(e, MTRL_EINPUT, "%s: attribute '%s' on '%s' has %zu-byte elements",
+                     f->path, name, is_root(obj) ? "/" : obj, tsize);
     else if (H5Aread(a, mtype, out) < 0)
         rc = fail(f, e, MTRL_EINPUT, "cannot read attribute", name);
     H5Aclose(a);
@@ -864,8 +880,13 @@ int h5_read_attr_str(h5_file *f, const char *obj, const char *name, char *buf, s
         H5Tclose(mt);
     } else {
         size_t sz = H5Tget_size(ft);
-        char *tmp = malloc(sz + 1);
-        if (!tmp) {
+        /* The size comes from the file: no longer than what the caller takes
+         * plus any padding a writer could sensibly add. */
+        char *tmp = sz < cap + 65536 ? malloc(sz + 1) : NULL;
+        if (sz >= cap + 65536) {
+            rc = err_set(e, MTRL_EINPUT, "%s: attribute '%s' on '%s' is a %zu-byte string, "
+                         "longer than the %zu bytes expected", f->path, name, on, sz, cap - 1);
+        } else if (!tmp) {
             rc = err_set(e, MTRL_ENOMEM, "%s: out of memory", f->path);
         } else {
             hid_t mt = H5Tcopy(ft);
