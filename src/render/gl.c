@@ -122,7 +122,9 @@ static int try_egl(render_gl *g, char *why, size_t cap)
                            "Debian package libegl-mesa0)", (unsigned)eglGetError());
         return -1;
     }
-    static const EGLint attrs[] = {EGL_RED_SIZE, 8, EGL_GREEN_SIZE, 8, EGL_BLUE_SIZE, 8,
+    /* The default surface type is a window, which the surfaceless platform
+     * has none of: ask for pbuffer-capable configs (Mesa offers those). */
+    static const EGLint attrs[] = {EGL_SURFACE_TYPE, EGL_PBUFFER_BIT, EGL_RED_SIZE, 8, EGL_GREEN_SIZE, 8, EGL_BLUE_SIZE, 8,
                                    EGL_ALPHA_SIZE, 8, EGL_DEPTH_SIZE, 24, EGL_STENCIL_SIZE, 8,
                                    EGL_RENDERABLE_TYPE, EGL_OPENGL_BIT, EGL_NONE};
     EGLConfig cfg;

@@ -49,11 +49,15 @@ typedef struct render_camera {
     double lookat[3];
 } render_camera;
 
-/* The free camera of the README's pictures: the table from the front right,
- * a little above, the whole work space in view. */
+/* The free camera of the README's pictures: from in front of the table
+ * (the robot faces it), to the right and above, the whole work space in view. */
 void render_camera_default(render_camera *c);
 /* The names of the cameras of e's scene, comma-separated, into buf. */
 void render_camera_list(const env_sawyer *e, char *buf, size_t cap);
+
+/* The env step rate: one env step is 5 physics steps of the scene's
+ * timestep (80 Hz for the Sawyer scenes), the default video frame rate. */
+double render_env_fps(const env_sawyer *e);
 
 /* ---- views: one env drawn from one camera at one size ---- */
 

@@ -33,12 +33,12 @@ static const char *const arm_bodies[9] = {"right_arm_base_link", "right_l0", "ri
 void render_camera_default(render_camera *c)
 {
     memset(c, 0, sizeof *c);
-    c->azimuth = 135;
-    c->elevation = -25;
-    c->distance = 1.7;
+    c->azimuth = -140;
+    c->elevation = -30;
+    c->distance = 1.75;
     c->lookat[0] = 0;
-    c->lookat[1] = 0.55;
-    c->lookat[2] = 0.1;
+    c->lookat[1] = 0.5;
+    c->lookat[2] = 0.05;
 }
 
 void render_camera_list(const env_sawyer *e, char *buf, size_t cap)
@@ -179,4 +179,9 @@ int render_view_frame(render_view *v, const char *text, uint8_t *rgb, mtrl_err *
     for (int y = 0; y < v->height; y++)
         memcpy(rgb + (size_t)y * row, v->flip + (size_t)(v->height - 1 - y) * row, row);
     return 0;
+}
+
+double render_env_fps(const env_sawyer *e)
+{
+    return 1.0 / (5.0 * env_model(e)->opt.timestep);
 }
