@@ -172,6 +172,42 @@ static void test_named_cameras_resolve(void **state)
     env_destroy(e);
 }
 
+/* flip turns the picture 180 degrees: it matches the plain picture rotated,
+ * up to rasterisation differences at edges. */
+static void test_flip_turns_the_picture(void **state)
+{
+    (void)state;
+    env_sawyer *e = make_env("window-open-v2");
+    render_camera c;
+    render_camera_default(&c);
+    snprintf(c.name, sizeof c.name, "corner2");
+    render_view *v, *vf;
+    mtrl_err err = {0};
+    assert_int_equal(render_view_create(&v, gl, e, &c, W, H, &err), 0);
+    c.flip = 1;
+    assert_int_equal(render_view_create(&vf, gl, e, &c, W, H, &err), 0);
+    uint8_t *a = malloc(W * H * 3), *b = malloc(W * H * 3);
+    frame(v, a);
+    frame(vf, b);
+    keep("corner2_flipped", b);
+    long close = 0;
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            const uint8_t *p = a + 3 * (y * W + x), *q = b + 3 * ((H - 1 - y) * W + (W - 1 - x));
+            int ok = 1;
+            for (int k = 0; k < 3; k++)
+                ok &= abs(p[k] - q[k]) <= 8;
+            close += ok;
+        }
+    assert_true(close > (long)W * H * 95 / 100);
+    assert_true(pixels_differing(a, b) > W * H / 4); /* and it is not the same picture */
+    render_view_destroy(v);
+    render_view_destroy(vf);
+    env_destroy(e);
+    free(a);
+    free(b);
+}
+
 static void test_missing_camera_names_the_available_ones(void **state)
 {
     (void)state;
@@ -214,6 +250,7 @@ int main(void)
         cmocka_unit_test(test_frame_not_blank_and_follows_the_arm),
         cmocka_unit_test(test_same_state_same_pixels_and_physics_untouched),
         cmocka_unit_test(test_named_cameras_resolve),
+        cmocka_unit_test(test_flip_turns_the_picture),
         cmocka_unit_test(test_missing_camera_names_the_available_ones),
         cmocka_unit_test(test_forced_failure_names_what_was_tried),
     };

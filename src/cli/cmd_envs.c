@@ -179,7 +179,9 @@ int cmd_env_check(int argc, char **argv)
         int is_v = 0;
         for (int k = 0; vopts[k]; k++)
             is_v |= !strcmp(a, vopts[k]);
-        if (is_v && has) {
+        if (!strcmp(a, "--flip")) {
+            vargs[nv++] = argv[i];
+        } else if (is_v && has) {
             vargs[nv++] = argv[i];
             vargs[nv++] = argv[++i];
         } else if (!strcmp(a, "--video") && has)

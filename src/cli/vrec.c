@@ -99,6 +99,10 @@ static int num(const char *cmd, const char *opt, const char *s, double lo, doubl
 int vrec_parse_arg(const char *cmd, int argc, char **argv, int *i, vrec_opts *o)
 {
     const char *a = argv[*i];
+    if (!strcmp(a, "--flip")) {
+        o->camera.flip = 1;
+        return 1;
+    }
     static const char *const opts[] = {"--camera", "--azimuth", "--elevation", "--distance",
                                        "--lookat", "--width", "--height", "--fps", NULL};
     int k = 0;

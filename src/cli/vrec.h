@@ -17,7 +17,7 @@ typedef struct vrec_opts {
 
 void vrec_opts_default(vrec_opts *o);
 /* Parses the video options shared by the commands at argv[*i] (--camera,
- * --azimuth, --elevation, --distance, --lookat, --width, --height, --fps),
+ * --azimuth, --elevation, --distance, --lookat, --flip, --width, --height, --fps),
  * advancing *i past a value. 1: consumed, 0: not a video option, -1: bad
  * value (message printed, exit 2). */
 int vrec_parse_arg(const char *cmd, int argc, char **argv, int *i, vrec_opts *o);
@@ -27,6 +27,8 @@ int vrec_parse_arg(const char *cmd, int argc, char **argv, int *i, vrec_opts *o)
     "  --azimuth A --elevation E --distance D --lookat X,Y,Z\n"                        \
     "                  free camera (degrees, metres; default -140, -30, 1.75,\n"        \
     "                  0,0.5,0.05)\n"                                                  \
+    "  --flip          turn the picture 180 degrees (Meta-World's corner views come\n"    \
+    "                  out upside down otherwise)\n"                                    \
     "  --width W --height H  image size (default 480 x 480, at most 640 x 640)\n"     \
     "  --fps F         video frame rate (default: the env step rate, 80)\n"
 

@@ -47,6 +47,11 @@ typedef struct render_camera {
     double elevation;   /* degrees, negative looks down */
     double distance;    /* metres from lookat */
     double lookat[3];
+    /* 1: turn the picture 180 degrees about the view axis. Meta-World's
+     * corner, corner2 and corner3 were set up for bottom-up frames and come
+     * out upside down in a correct one (Meta-World's own renders do too:
+     * Farama-Foundation/Metaworld issues #505, #516). */
+    int flip;
 } render_camera;
 
 /* The free camera of the README's pictures: from in front of the table

@@ -21,6 +21,7 @@ struct render_view {
     mjvCamera cam;
     unsigned char *flip; /* bottom-up rows from mjr_readPixels */
     int arm[9];          /* body ids of the arm chain, -1 where missing */
+    int turn;            /* render_camera.flip: picture turned 180 degrees */
 };
 
 /* The scenes carry no arm link meshes (only the links' inertials), so the
@@ -90,6 +91,7 @@ int render_view_create(render_view **out, render_gl *g, const env_sawyer *e,
         return err_set(err, MTRL_ENOMEM, "out of memory");
     }
     v->env = e;
+    v->turn = cam->flip;
     v->width = width;
     v->height = height;
     mjv_defaultOption(&v->opt);
@@ -165,6 +167,10 @@ int render_view_frame(render_view *v, const char *text, uint8_t *rgb, mtrl_err *
     mjData *d = env_data(v->env);
     mjrRect vp = {0, 0, v->width, v->height};
     mjv_updateScene(m, d, &v->opt, &v->pert, &v->cam, mjCAT_ALL, &v->scn);
+    if (v->turn)
+        for (int c = 0; c < 2; c++) /* both eyes of the stereo pair */
+            for (int i = 0; i < 3; i++)
+                v->scn.camera[c].up[i] = -v->scn.camera[c].up[i];
     add_arm(v, d);
     mjr_setBuffer(mjFB_OFFSCREEN, &v->con);
     mjr_render(vp, &v->scn, &v->con);
