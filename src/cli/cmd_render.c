@@ -97,7 +97,7 @@ static int render_grid(const char *bench, const vrec_opts *vo, const char *out, 
     }
     if ((rc = render_png_write(out, sheet, W, H, &err)))
         goto fail;
-    fprintf(stderr, "mtrl render: %s: %d tasks, %dx%d (%s)\n", out, n, W, H,
+    fprintf(stderr, "mtrl render: %s: %d task%s, %dx%d (%s)\n", out, n, n == 1 ? "" : "s", W, H,
             render_gl_backend(gl));
     goto done;
 fail:

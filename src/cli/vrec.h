@@ -29,7 +29,7 @@ int vrec_parse_arg(const char *cmd, int argc, char **argv, int *i, vrec_opts *o)
     "                  0,0.5,0.05)\n"                                                  \
     "  --flip          turn the picture 180 degrees (Meta-World's corner views come\n"    \
     "                  out upside down otherwise)\n"                                    \
-    "  --width W --height H  image size (default 480 x 480, at most 640 x 640)\n"     \
+    "  --width W --height H  image size (default 480 x 480, at most 1280 x 1280)\n"     \
     "  --fps F         video frame rate (default: the env step rate, 80)\n"
 
 typedef struct vrec {

@@ -25,8 +25,8 @@ struct render_view {
 };
 
 /* The scenes carry no arm link meshes (only the links' inertials), so the
- * arm is drawn here as capsules between the link frames: render-only
- * decoration, the model stays as it is. */
+ * arm is drawn here as capsules between the link frames, on a pedestal:
+ * render-only decoration, the model stays as it is. */
 static const char *const arm_bodies[9] = {"right_arm_base_link", "right_l0", "right_l1",
                                            "right_l2", "right_l3", "right_l4",
                                            "right_l5", "right_l6", "right_hand"};
@@ -118,10 +118,17 @@ int render_view_create(render_view **out, render_gl *g, const env_sawyer *e,
     mjv_defaultScene(&v->scn);
     mjv_makeScene(m, &v->scn, MAX_GEOM);
     mjr_defaultContext(&v->con);
-    mjr_makeContext(m, &v->con, height >= 400 ? mjFONTSCALE_150 : mjFONTSCALE_100);
+    /* mjr_makeContext sizes the offscreen buffer from the model's offwidth x
+     * offheight (the bound checked above) and only reads the model: a
+     * shallow copy with the size asked for keeps each context small, which
+     * matters when an MT50 evaluation video holds 50 of them. */
+    mjModel sized = *m;
+    sized.vis.global.offwidth = width;
+    sized.vis.global.offheight = height;
+    mjr_makeContext(&sized, &v->con, height >= 400 ? mjFONTSCALE_150 : mjFONTSCALE_100);
     mjr_setBuffer(mjFB_OFFSCREEN, &v->con);
-    if (v->con.currentBuffer != mjFB_OFFSCREEN || v->con.offWidth < width ||
-        v->con.offHeight < height) {
+    if (v->con.currentBuffer != mjFB_OFFSCREEN || v->con.offWidth != width ||
+        v->con.offHeight != height) {
         render_view_destroy(v);
         return err_set(err, MTRL_ERUNTIME,
                        "MuJoCo could not set up its offscreen framebuffer on the GL context "
@@ -144,6 +151,15 @@ void render_view_destroy(render_view *v)
 static void add_arm(render_view *v, const mjData *d)
 {
     static const float rgba[4] = {0.5f, 0.1f, 0.1f, 1.0f}; /* Meta-World's arm colour */
+    static const float dark[4] = {0.2f, 0.2f, 0.2f, 1.0f};
+    /* the pedestal: from the floor (z = -0.913 in every scene) up to the arm base */
+    if (v->arm[0] >= 0 && v->scn.ngeom < v->scn.maxgeom) {
+        const mjtNum *b = d->xpos + 3 * v->arm[0];
+        mjvGeom *gm = v->scn.geoms + v->scn.ngeom++;
+        mjv_initGeom(gm, mjGEOM_CYLINDER, NULL, NULL, NULL, dark);
+        mjv_makeConnector(gm, mjGEOM_CYLINDER, 0.09, b[0], b[1], -0.913, b[0], b[1], b[2]);
+        gm->category = mjCAT_DECOR;
+    }
     for (int i = 0; i + 1 < 9; i++) {
         int a = v->arm[i], b = v->arm[i + 1];
         if (a < 0 || b < 0 || v->scn.ngeom >= v->scn.maxgeom)
