@@ -48,7 +48,7 @@ static void test_mkdirs_and_run_dirs(void **st)
     assert_int_equal(fs_mkdirs(tpath("a/b"), &e), 0); /* existing is fine */
     FILE *fp = fopen(tpath("a/file"), "w");
     fclose(fp);
-    assert_int_equal(fs_mkdirs(tpath("a/file/sub"), &e), MTRL_EIO);
+    assert_int_equal(fs_mkdirs(tpath("a/file/sub"), &e), MTRL_EINPUT);
     assert_non_null(strstr(e.msg, "a/file"));
 
     char d1[512], d2[512];

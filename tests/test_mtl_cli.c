@@ -149,11 +149,63 @@ static void test_bad_input(void **st_)
     assert_int_equal(run_cmd("--help"), 0);
 }
 
+/* Issue 15: the messages name the real shape and the real dataset. */
+static char *run_msg(const char *args, int *code)
+{
+    char cmd[4096], log[512];
+    snprintf(log, sizeof log, "%s/combine.log", test_tmpdir());
+    snprintf(cmd, sizeof cmd, "%s combine %s >/dev/null 2>%s", test_mtrl_bin(), args, log);
+    int st = system(cmd);
+    *code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    char *m = test_slurp(log);
+    assert_non_null(m);
+    return m;
+}
+
+static void test_messages_name_shape_and_dataset(void **st_)
+{
+    (void)st_;
+    char in[512], args[2048];
+    snprintf(in, sizeof in, "%s/msg.h5", test_tmpdir());
+    float G[2 * 3] = {1, 2, 3, 4, 5, 6};
+    int code;
+    /* K = 0 and P = 0: the shape, not just the rank. */
+    write_G(in, "G", 0, 3, G);
+    snprintf(args, sizeof args, "--method mean --input %s", in);
+    char *m = run_msg(args, &code);
+    assert_int_equal(code, 2);
+    assert_non_null(strstr(m, "got shape (0, 3)"));
+    free(m);
+    write_G(in, "G", 2, 0, G);
+    m = run_msg(args, &code);
+    assert_int_equal(code, 2);
+    assert_non_null(strstr(m, "got shape (2, 0)"));
+    free(m);
+    /* NaN in rep_gram is reported in rep_gram, not in G. */
+    float rep[4] = {1, 0, NAN, 1};
+    write_G_extra(in, "G", 2, 3, G, NULL, rep);
+    snprintf(args, sizeof args, "--method aligned_mtl_ub --input %s", in);
+    m = run_msg(args, &code);
+    assert_int_equal(code, 2);
+    assert_non_null(strstr(m, "'rep_gram'"));
+    assert_non_null(strstr(m, "[1, 0]"));
+    assert_null(strstr(m, "'G'"));
+    free(m);
+    float losses[2] = {1, INFINITY};
+    write_G_extra(in, "G", 2, 3, G, losses, NULL);
+    snprintf(args, sizeof args, "--method famo --input %s", in);
+    m = run_msg(args, &code);
+    assert_int_equal(code, 2);
+    assert_non_null(strstr(m, "'losses'"));
+    free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_command_matches_library),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_messages_name_shape_and_dataset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli/combine_input.h"
 #include "core/h5io.h"
 #include "core/rng.h"
 #include "mtl/mtl.h"
@@ -267,11 +268,9 @@ int cmd_combine(int argc, char **argv)
     const int want_losses = m == MTL_FAMO, want_rep = m == MTL_ALIGNED_MTL_UB;
 
     h5_file *f = NULL;
-    int rank = 0, rc;
-    long dims[H5IO_MAX_RANK];
+    int rc;
+    long dims[2];
     float *G = NULL, *d = NULL, *w = NULL, *scratch = NULL, *losses = NULL, *rep = NULL;
-    int lrank = 0, rrank = 0;
-    long ldims[H5IO_MAX_RANK], rdims[H5IO_MAX_RANK];
     mtl_combiner *comb = NULL;
     if (random) {
         G = malloc(sizeof(float) * (size_t)rk * (size_t)rp);
@@ -280,7 +279,7 @@ int cmd_combine(int argc, char **argv)
             return 1;
         }
         random_G(rk, rp, (uint64_t)seed, G);
-        rank = 2, dims[0] = rk, dims[1] = rp;
+        dims[0] = rk, dims[1] = rp;
         in = "(random)";
         if (want_losses) {
             rng_state r;
@@ -292,49 +291,18 @@ int cmd_combine(int argc, char **argv)
             }
             for (long k = 0; k < rk; k++)
                 losses[k] = (float)rng_range(&r, 0.5, 2.0);
-            lrank = 1, ldims[0] = rk;
         }
     } else {
-        if ((rc = h5_open(&f, in, &err)) ||
-            (rc = h5_read_f32(f, dset, &rank, dims, &G, &err))) {
+        combine_input ci;
+        if ((rc = combine_input_read(in, dset, want_losses, want_rep, &ci, &err))) {
             fprintf(stderr, "mtrl combine: %s\n", err.msg);
-            h5_close(f);
             return err_exit_code(rc);
         }
-        rc = 0;
-        if (want_losses)
-            rc = h5_has(f, "losses")
-                     ? h5_read_f32(f, "losses", &lrank, ldims, &losses, &err)
-                     : err_set(&err, MTRL_EINPUT,
-                               "%s: %s needs the per-task losses as a dataset 'losses' "
-                               "(K float32)",
-                               in, method);
-        if (!rc && want_rep && h5_has(f, "rep_gram"))
-            rc = h5_read_f32(f, "rep_gram", &rrank, rdims, &rep, &err);
-        h5_close(f);
-        if (rc) {
-            fprintf(stderr, "mtrl combine: %s\n", err.msg);
-            free(G), free(losses), free(rep);
-            return err_exit_code(rc);
-        }
-    }
-    if (rank != 2 || dims[0] < 1 || dims[1] < 1) {
-        fprintf(stderr, "mtrl combine: %s: dataset '%s' must be K x P (rank 2, non-empty), "
-                        "got rank %d\n",
-                in, dset, rank);
-        free(G), free(losses), free(rep);
-        return 2;
+        G = ci.G, losses = ci.losses, rep = ci.rep_gram;
+        dims[0] = ci.K, dims[1] = ci.P;
     }
     const int K = (int)dims[0];
     const long P = dims[1];
-    if ((losses && (lrank != 1 || ldims[0] != K)) ||
-        (rep && (rrank != 2 || rdims[0] != K || rdims[1] != K))) {
-        fprintf(stderr, "mtrl combine: %s: %s must have %d entries%s\n", in,
-                losses && (lrank != 1 || ldims[0] != K) ? "'losses'" : "'rep_gram'", K,
-                losses && (lrank != 1 || ldims[0] != K) ? " (rank 1)" : " x K");
-        free(G), free(losses), free(rep);
-        return 2;
-    }
     if ((rc = mtl_create(&comb, K, P, &o, &err))) {
         fprintf(stderr, "mtrl combine: %s\n", err.msg);
         free(G), free(losses), free(rep);
@@ -364,9 +332,11 @@ int cmd_combine(int argc, char **argv)
             first = st;
             memcpy(w, st.w, sizeof(float) * K);
             if (st.nonfinite) {
-                fprintf(stderr, "mtrl combine: %s: '%s'%s holds NaN/Inf values (or values so "
-                                "large its Gram overflows float); nothing written\n",
-                        in, dset, losses ? " or 'losses'" : "");
+                /* The inputs were checked finite when read: what overflowed is
+                 * the Gram or the result. */
+                fprintf(stderr, "mtrl combine: %s: '%s' holds values so large that its "
+                                "Gram or the update overflows float; nothing written\n",
+                        in, dset);
                 rc = 2;
                 goto done;
             }

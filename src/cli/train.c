@@ -17,7 +17,8 @@
 
 #define OBS ENV_OBS_DIM
 #define ACT ENV_ACT_DIM
-#define CKPT_VERSION 1
+/* 1: the first format; 2: every dataset checksummed (h5io). Both load. */
+#define CKPT_VERSION 2
 
 void train_env_opts(const mtrl_config *cfg, env_opts *o)
 {
@@ -278,6 +279,11 @@ static int config_text(const mtrl_config *cfg, char **text, mtrl_err *e)
     return 0;
 }
 
+static int rng_words_zero(const uint64_t *s)
+{
+    return !s[0] && !s[1] && !s[2] && !s[3];
+}
+
 /* The envs' streams (sampled goals draw from them at every reset). */
 static int save_env_rngs(trainer *tr, h5_file *f, mtrl_err *e)
 {
@@ -297,6 +303,10 @@ static int load_env_rngs(trainer *tr, h5_file *f, mtrl_err *e)
     int rc = h5_read_i64_into(f, "trainer/env_rng", 4L * tr->K, s, e);
     if (rc)
         return rc;
+    for (int k = 0; k < tr->K; k++)
+        if (rng_words_zero((const uint64_t *)(s + 4 * k)))
+            return err_set(e, MTRL_EINPUT, "%s: trainer/env_rng: all-zero state for task %d",
+                           h5_path(f), k);
     env_vec_get_rng(tr->envs, r);
     for (int k = 0; k < tr->K; k++) {
         memcpy(r[k].s, s + 4 * k, sizeof r[k].s);
@@ -333,12 +343,39 @@ static int trainer_checkpoint(trainer *tr, mtrl_err *e)
     if (tr->cfg.log.save_replay && (rc = rb_save(tr->rb, f, "replay", e)))
         goto fail;
     free(text);
+    if ((rc = h5_commit(f, e)))
+        return err_prefix(e, "checkpoint of iteration %lld not written (the previous one is "
+                          "kept)", (long long)tr->iter);
     tr->last_ckpt = tr->iter;
-    return h5_commit(f, e);
+    return 0;
 fail:
     free(text);
     h5_abort(f);
-    return err_prefix(e, "writing checkpoint %s", path);
+    return err_prefix(e, "checkpoint of iteration %lld not written (the previous one is kept)",
+                      (long long)tr->iter);
+}
+
+/* The format version first: a newer mtrl's file may mean something else
+ * in the same dataset names, and garbage means the file is not ours. */
+static int check_checkpoint_version(h5_file *f, const char *path, mtrl_err *e)
+{
+    int64_t v;
+    mtrl_err ignored;
+    if (h5_read_attr_i64(f, "/", "version", &v, &ignored))
+        return err_set(e, MTRL_EINPUT,
+                       "%s: not an mtrl checkpoint (no numeric 'version' attribute: %s)", path,
+                       ignored.msg);
+    if (v > CKPT_VERSION)
+        return err_set(e, MTRL_EINPUT,
+                       "%s: checkpoint format version %lld was written by a newer mtrl; this "
+                       "mtrl reads versions 1 to %d: use a newer mtrl",
+                       path, (long long)v, CKPT_VERSION);
+    if (v < 1)
+        return err_set(e, MTRL_EINPUT,
+                       "%s: checkpoint format version %lld is not valid (1 to %d): the file "
+                       "is damaged or not an mtrl checkpoint",
+                       path, (long long)v, CKPT_VERSION);
+    return 0;
 }
 
 static int load_config_from_checkpoint(h5_file *f, const char *path, mtrl_config *cfg,
@@ -367,7 +404,8 @@ int train_load_agent(const char *checkpoint, mtrl_config *cfg, sac_agent **agent
     if (rc)
         return rc;
     int idx[TRAIN_MAX_TASKS], K;
-    if ((rc = load_config_from_checkpoint(f, checkpoint, cfg, e)) ||
+    if ((rc = check_checkpoint_version(f, checkpoint, e)) ||
+        (rc = load_config_from_checkpoint(f, checkpoint, cfg, e)) ||
         (rc = env_benchmark_tasks(cfg->env.benchmark, idx, TRAIN_MAX_TASKS, &K, e)) ||
         (rc = sac_create(agent, cfg, K, OBS, ACT, e))) {
         h5_close(f);
@@ -382,6 +420,53 @@ int train_load_agent(const char *checkpoint, mtrl_config *cfg, sac_agent **agent
     return rc;
 }
 
+/* The counters must describe a state this config's trainer can be in:
+ * checkpoints are written at episode boundaries only, within the run's
+ * iterations; every boundary ends one episode per env (an unstable env may
+ * end more, at most one per step). Anything else is a damaged or edited
+ * file, and resuming from it would run on garbage. */
+static int check_resume_state(trainer *tr, const int64_t *c, const char *path, mtrl_err *e)
+{
+    const mtrl_config *cfg = &tr->cfg;
+    int64_t iter = c[0], episodes = c[1], skips = c[2];
+    if (iter < 0 || iter > cfg->run.iterations)
+        return err_set(e, MTRL_EINPUT,
+                       "%s: trainer/counters: iteration %lld is outside [0, run.iterations = "
+                       "%lld]",
+                       path, (long long)iter, (long long)cfg->run.iterations);
+    if (iter % tr->L != 0)
+        return err_set(e, MTRL_EINPUT,
+                       "%s: trainer/counters: iteration %lld is not at an episode boundary "
+                       "(env.max_episode_steps = %d)",
+                       path, (long long)iter, tr->L);
+    int64_t lo = iter / tr->L * tr->K, hi = iter * tr->K;
+    if (episodes < lo || episodes > hi)
+        return err_set(e, MTRL_EINPUT,
+                       "%s: trainer/counters: %lld episodes after %lld iterations of %d tasks "
+                       "(expected %lld to %lld)",
+                       path, (long long)episodes, (long long)iter, tr->K, (long long)lo,
+                       (long long)hi);
+    int64_t updates = sac_num_updates(tr->agent), skipped = sac_num_skipped(tr->agent);
+    if (skips < 0 || skips > cfg->agent.max_nonfinite_skips || skips > updates)
+        return err_set(e, MTRL_EINPUT,
+                       "%s: trainer/counters: %lld consecutive skipped updates is outside [0, "
+                       "%d] or more than the %lld updates",
+                       path, (long long)skips, cfg->agent.max_nonfinite_skips,
+                       (long long)updates);
+    if (updates < 0 || updates > iter * (int64_t)(cfg->agent.init_updates + cfg->agent.updates_per_iter) ||
+        skipped < 0 || skipped > 3 * updates)
+        return err_set(e, MTRL_EINPUT,
+                       "%s: agent/counters: %lld updates (%lld skipped) is not possible after "
+                       "%lld iterations",
+                       path, (long long)updates, (long long)skipped, (long long)iter);
+    if (!(tr->best_success == -1 || (tr->best_success >= 0 && tr->best_success <= 1)))
+        return err_set(e, MTRL_EINPUT, "%s: trainer/best_success: %g is not in [0, 1] (or -1)",
+                       path, tr->best_success);
+    if (rng_words_zero(tr->replay_rng.s))
+        return err_set(e, MTRL_EINPUT, "%s: trainer/replay_rng: all-zero generator state", path);
+    return 0;
+}
+
 static int trainer_resume(trainer *tr, mtrl_err *e)
 {
     char path[4096];
@@ -391,10 +476,13 @@ static int trainer_resume(trainer *tr, mtrl_err *e)
     if (rc)
         return rc;
     int64_t counters[3];
-    if ((rc = h5_read_i64_into(f, "trainer/counters", 3, counters, e)) ||
+    if ((rc = check_checkpoint_version(f, path, e)) ||
+        (rc = h5_read_i64_into(f, "trainer/counters", 3, counters, e)) ||
         (rc = h5_read_f64_into(f, "trainer/best_success", 1, &tr->best_success, e)) ||
         (rc = h5_read_i64_into(f, "trainer/replay_rng", 4, (int64_t *)tr->replay_rng.s, e)) ||
         (rc = sac_load(tr->agent, f, "agent", e)) || (rc = load_env_rngs(tr, f, e)))
+        goto done;
+    if ((rc = check_resume_state(tr, counters, path, e)))
         goto done;
     tr->replay_rng.has_cached = 0;
     tr->iter = counters[0];
@@ -580,9 +668,12 @@ static int trainer_iteration(trainer *tr, mtrl_err *e)
     return 0;
 }
 
-static int at_boundary_due(int64_t iter, int64_t last, int64_t every)
+/* True when a multiple of `every` lies in (iter - L, iter]: the boundary at
+ * iter is the first one at or past it. Stateless, so interruptions do not
+ * shift the schedule. */
+static int due_at(int64_t iter, int64_t L, int64_t every)
 {
-    return every > 0 && iter - last >= every;
+    return every > 0 && iter >= L && iter / every != (iter - L) / every;
 }
 
 int train_run(const mtrl_config *cfg, const train_opts *opts, mtrl_err *e)
@@ -594,20 +685,37 @@ int train_run(const mtrl_config *cfg, const train_opts *opts, mtrl_err *e)
     const mtrl_config *c = &tr.cfg;
     int64_t ckpt_every = c->log.checkpoint_every == 0 ? c->eval.every : c->log.checkpoint_every;
     int64_t log_every = c->log.every > 0 ? c->log.every : tr.L;
-    int fresh = tr.iter == 0;
+    if (opts->on_start && (rc = opts->on_start(opts->ctx, tr.iter, tr.best_success, e)))
+        goto done;
+    /* Decided after trainer_resume has checked the whole checkpoint: a
+     * damaged file is reported even when there is nothing left to run. */
+    if (opts->resume && tr.iter >= c->run.iterations) {
+        fprintf(stderr,
+                "mtrl run: %s has already finished (%lld of %lld iterations); nothing to do "
+                "(--set run.iterations=N extends it)\n",
+                opts->run_dir, (long long)tr.iter, (long long)c->run.iterations);
+        goto done;
+    }
+    /* A resumed run starts at the boundary of its checkpoint, whose
+     * evaluation and checkpoint were done before it stopped. */
+    int resumed_boundary = opts->resume;
     for (;;) {
         if (tr.iter % tr.L == 0) {
             int last = tr.iter >= c->run.iterations;
-            if (c->eval.every > 0 &&
-                (fresh || last || at_boundary_due(tr.iter, tr.last_eval, c->eval.every)) &&
+            if (c->eval.every > 0 && !resumed_boundary &&
+                (tr.iter == 0 || last || due_at(tr.iter, tr.L, c->eval.every)) &&
                 (rc = trainer_eval(&tr, e)))
                 goto done;
-            fresh = 0;
             int stop = opts->stop && *opts->stop;
-            if ((last || stop || (c->log.checkpoint_every >= 0 &&
-                                  at_boundary_due(tr.iter, tr.last_ckpt, ckpt_every))) &&
-                (rc = trainer_checkpoint(&tr, e)))
-                goto done;
+            if (last || stop ||
+                (!resumed_boundary && ckpt_every > 0 && due_at(tr.iter, tr.L, ckpt_every))) {
+                if ((rc = trainer_checkpoint(&tr, e)))
+                    goto done;
+                if (opts->on_checkpoint &&
+                    (rc = opts->on_checkpoint(opts->ctx, tr.iter, tr.best_success, e)))
+                    goto done;
+            }
+            resumed_boundary = 0;
             if (last || stop)
                 break;
             if (trainer_boundary_reset(&tr)) {

@@ -3,9 +3,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -18,7 +20,12 @@ struct h5_file {
 };
 
 /* HDF5 prints its whole error stack to stderr by default; library code must
- * not print, so turn it off (the serial library keeps one global setting). */
+ * not print, so turn it off (the serial library keeps one global setting).
+ * The cli may ask for the stack (--verbose): it goes to err_stream then. */
+static FILE *err_stream;
+
+void h5_set_error_stream(FILE *stream) { err_stream = stream; }
+
 static void quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
 /* The innermost HDF5 message is the specific one ("file signature not found",
@@ -32,13 +39,43 @@ static herr_t walk_cb(unsigned n, const H5E_error2_t *err, void *data)
     return 0;
 }
 
+/* Some HDF5 messages span lines and carry addresses and timestamps ("file
+ * write failed: time = ..., errno = 28, error message = 'No space left on
+ * device', buf = 0x..."): keep the part before the first comma-separated
+ * detail and the system's error message, on one line. */
+static void one_line(char *buf)
+{
+    const char *key = "error message = '";
+    char *m = strstr(buf, key);
+    if (m) {
+        char msg[128];
+        m += strlen(key);
+        size_t n = strcspn(m, "'");
+        snprintf(msg, sizeof msg, "%.*s", (int)(n < 127 ? n : 127), m);
+        char *colon = strchr(buf, ':');
+        size_t head = colon ? (size_t)(colon - buf) : 0;
+        char out[256];
+        if (head)
+            snprintf(out, sizeof out, "%.*s: %s", (int)head, buf, msg);
+        else
+            snprintf(out, sizeof out, "%s", msg);
+        snprintf(buf, 256, "%s", out);
+    }
+    for (char *c = buf; *c; c++)
+        if (*c == '\n' || *c == '\r' || *c == '\t')
+            *c = ' ';
+}
+
 static const char *h5_reason(char *buf)
 {
     buf[0] = '\0';
+    if (err_stream)
+        H5Eprint2(H5E_DEFAULT, err_stream);
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb, buf);
     H5Eclear2(H5E_DEFAULT);
     if (!buf[0])
         snprintf(buf, 256, "HDF5 call failed");
+    one_line(buf);
     return buf;
 }
 
@@ -66,7 +103,7 @@ static void file_free(h5_file *f)
     free(f);
 }
 
-static hid_t make_fapl(void)
+static hid_t make_fapl(int writing)
 {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (fapl < 0)
@@ -79,7 +116,35 @@ static hid_t make_fapl(void)
      * on some network file systems, so don't depend on it. */
     H5Pset_file_locking(fapl, 0, 1);
 #endif
+    /* The 1.10 file format checksums all its metadata (superblock, object
+     * headers with their attributes and compact data, chunk indexes), so a
+     * damaged file is refused by HDF5 before it parses garbage; raw data is
+     * covered by Fletcher-32 (write_ds). HDF5 >= 1.10 (2016) and h5py on it
+     * read these files. */
+    if (writing)
+        H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_LATEST);
     return fapl;
+}
+
+/* HDF5 1.10 cannot recover from a failed write (disk full): H5Fclose fails
+ * too and leaves the file id pointing at a half-freed file, on which its exit
+ * handler (H5_term_library, registered at the first HDF5 call) then crashes
+ * (SIGSEGV at exit). Every file we keep is closed explicitly before it is
+ * renamed into place, so that handler has nothing to save: don't register it.
+ * H5dont_atexit only works before the first HDF5 call, hence a constructor. */
+__attribute__((constructor)) static void h5io_no_atexit(void) { H5dont_atexit(); }
+
+/* Closes a temp file whose contents are being thrown away. Emptying it first
+ * gives its blocks back at once, even if HDF5 cannot close it (see above). */
+static void close_discard(h5_file *f)
+{
+    if (f->tmp && truncate(f->tmp, 0) != 0) {
+        /* nothing to do: the close below may still succeed */
+    }
+    if (f->fid >= 0)
+        H5Fclose(f->fid); /* at most once, failed or not (see above) */
+    H5Eclear2(H5E_DEFAULT);
+    f->fid = -1;
 }
 
 int h5_create(h5_file **out, const char *path, mtrl_err *e)
@@ -101,7 +166,7 @@ int h5_create(h5_file **out, const char *path, mtrl_err *e)
     /* HDF5 reports the failing open(2) only inside a long stack message;
      * errno is still set when it returns, and says it better. */
     errno = 0;
-    hid_t fapl = make_fapl();
+    hid_t fapl = make_fapl(1);
     f->fid = H5Fcreate(f->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     int err = errno;
     if (f->fid < 0) {
@@ -124,10 +189,15 @@ int h5_commit(h5_file *f, mtrl_err *e)
     int rc = 0;
     char r[256];
     if (H5Fflush(f->fid, H5F_SCOPE_GLOBAL) < 0)
-        rc = err_set(e, MTRL_EIO, "%s: flushing %s failed: %s", f->path, f->tmp, h5_reason(r));
-    if (H5Fclose(f->fid) < 0 && !rc)
-        rc = err_set(e, MTRL_EIO, "%s: closing %s failed: %s", f->path, f->tmp, h5_reason(r));
-    f->fid = -1;
+        rc = err_set(e, MTRL_EIO, "%s: writing %s failed: %s", f->path, f->tmp, h5_reason(r));
+    else {
+        if (H5Fclose(f->fid) < 0)
+            rc = err_set(e, MTRL_EIO, "%s: closing %s failed: %s", f->path, f->tmp,
+                         h5_reason(r));
+        f->fid = -1; /* even if that failed: a second H5Fclose would crash */
+    }
+    if (rc)
+        close_discard(f);
     if (!rc) {
         /* HDF5 does not fsync; without it a power loss after the rename
          * could leave the new name pointing at unwritten blocks. */
@@ -153,7 +223,9 @@ void h5_abort(h5_file *f)
 {
     if (!f)
         return;
-    if (f->fid >= 0)
+    if (f->writing)
+        close_discard(f);
+    else if (f->fid >= 0)
         H5Fclose(f->fid);
     H5Eclear2(H5E_DEFAULT);
     if (f->writing && f->tmp)
@@ -165,26 +237,34 @@ int h5_open(h5_file **out, const char *path, mtrl_err *e)
 {
     *out = NULL;
     quiet();
-    if (access(path, R_OK) != 0)
-        return err_set(e, MTRL_EIO, "%s: cannot open: %s", path, strerror(errno));
+    /* A file that is missing, unreadable, not HDF5 or damaged is bad input
+     * (exit 2): the user named the wrong file or the file is broken. */
+    struct stat sb;
+    if (access(path, R_OK) != 0 || stat(path, &sb) != 0)
+        return err_set(e, MTRL_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+    if (S_ISDIR(sb.st_mode))
+        return err_set(e, MTRL_EINPUT, "%s: is a directory, not an HDF5 file", path);
+    if (!S_ISREG(sb.st_mode))
+        return err_set(e, MTRL_EINPUT, "%s: not a regular file", path);
     htri_t is = H5Fis_hdf5(path);
     if (is <= 0) {
         H5Eclear2(H5E_DEFAULT);
-        return err_set(e, MTRL_EIO, "%s: not an HDF5 file", path);
+        return err_set(e, MTRL_EINPUT, "%s: not an HDF5 file", path);
     }
     h5_file *f = calloc(1, sizeof *f);
     if (!f || !(f->path = dupstr(path))) {
         free(f);
         return err_set(e, MTRL_ENOMEM, "%s: out of memory", path);
     }
-    hid_t fapl = make_fapl();
+    hid_t fapl = make_fapl(0);
     f->fid = H5Fopen(path, H5F_ACC_RDONLY, fapl);
     if (f->fid < 0) {
         char r[256];
-        err_set(e, MTRL_EIO, "%s: cannot open HDF5 file: %s", path, h5_reason(r));
+        err_set(e, MTRL_EINPUT, "%s: cannot open HDF5 file (truncated or damaged?): %s", path,
+                h5_reason(r));
         H5Pclose(fapl);
         file_free(f);
-        return MTRL_EIO;
+        return MTRL_EINPUT;
     }
     H5Pclose(fapl);
     *out = f;
@@ -250,7 +330,9 @@ static int check_shape(h5_file *f, const char *name, int rank, const long *dims,
             return err_set(e, MTRL_EINPUT, "%s: dataset '%s': negative dimension %ld",
                            f->path, name, dims[i]);
         hd[i] = (hsize_t)dims[i];
-        *count *= hd[i];
+        if (__builtin_mul_overflow(*count, hd[i], count) || *count > (hsize_t)(LONG_MAX / 8))
+            return err_set(e, MTRL_EINPUT, "%s: dataset '%s': too many elements", f->path,
+                           name);
     }
     return 0;
 }
@@ -286,6 +368,43 @@ static int check_parents(h5_file *f, const char *name, mtrl_err *e)
     return rc;
 }
 
+/* Every dataset's bytes are covered by a checksum HDF5 verifies on read:
+ * small ones (and scalars, which cannot be chunked) are stored compact,
+ * inside their object header, which the 1.10 format checksums; the others
+ * are chunked (about 1 MiB a chunk) with the Fletcher-32 filter, whose
+ * checksum h5py and every HDF5 reader check as well. */
+#define H5IO_COMPACT_MAX 4096
+#define H5IO_SPARSE_MAX (64u << 20) /* read_ds: larger datasets must be complete */
+#define H5IO_CHUNK_BYTES (1 << 20)
+
+static hid_t make_dcpl(int rank, const hsize_t *hd, hsize_t bytes, size_t esize)
+{
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (dcpl < 0)
+        return dcpl;
+    if (rank == 0 || bytes <= H5IO_COMPACT_MAX) {
+        if (H5Pset_layout(dcpl, H5D_COMPACT) < 0) {
+            H5Pclose(dcpl);
+            return -1;
+        }
+        return dcpl;
+    }
+    /* Chunk: whole rows from the innermost dimension out, up to the budget. */
+    hsize_t chunk[H5IO_MAX_RANK], inner = esize;
+    for (int i = rank - 1; i >= 0; i--) {
+        hsize_t room = H5IO_CHUNK_BYTES / inner;
+        chunk[i] = hd[i] < room ? hd[i] : room;
+        if (chunk[i] < 1)
+            chunk[i] = 1;
+        inner *= chunk[i];
+    }
+    if (H5Pset_chunk(dcpl, rank, chunk) < 0 || H5Pset_fletcher32(dcpl) < 0) {
+        H5Pclose(dcpl);
+        return -1;
+    }
+    return dcpl;
+}
+
 static int write_ds(h5_file *f, const char *name, int rank, const long *dims, hid_t ftype,
                     hid_t mtype, const void *data, mtrl_err *e)
 {
@@ -307,15 +426,18 @@ static int write_ds(h5_file *f, const char *name, int rank, const long *dims, hi
     hid_t space = rank == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(rank, hd, NULL);
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(lcpl, 1);
-    hid_t ds = space < 0 || lcpl < 0
+    hid_t dcpl = make_dcpl(rank, hd, count * H5Tget_size(ftype), H5Tget_size(ftype));
+    hid_t ds = space < 0 || lcpl < 0 || dcpl < 0
                    ? -1
-                   : H5Dcreate2(f->fid, name, ftype, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+                   : H5Dcreate2(f->fid, name, ftype, space, lcpl, dcpl, H5P_DEFAULT);
     if (ds < 0)
         rc = fail(f, e, MTRL_EIO, "cannot create dataset", name);
     else if (count > 0 && H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
         rc = fail(f, e, MTRL_EIO, "cannot write dataset", name);
     if (ds >= 0)
         H5Dclose(ds);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
     if (lcpl >= 0)
         H5Pclose(lcpl);
     if (space >= 0)
@@ -406,13 +528,36 @@ static int open_ds(h5_file *f, const char *name, hid_t *ds, int *rank, long *dim
                        f->path, name, r, H5IO_MAX_RANK);
     }
     hsize_t hd[H5IO_MAX_RANK];
-    H5Sget_simple_extent_dims(space, hd, NULL);
+    int got = H5Sget_simple_extent_dims(space, hd, NULL);
     H5Sclose(space);
-    *count = 1;
-    for (int i = 0; i < r; i++) {
-        dims[i] = (long)hd[i];
-        *count *= hd[i];
+    if (got != r) {
+        H5Dclose(d);
+        return fail(f, e, MTRL_EINPUT, "cannot read the shape of dataset", name);
     }
+    /* The shape comes from the file: the element count must not wrap, and
+     * count * 8 (the widest element) must fit in a long and a size_t, so
+     * no caller's byte count can overflow either. */
+    hsize_t n = 1;
+    int too_big = 0;
+    for (int i = 0; i < r; i++) {
+        if (hd[i] > (hsize_t)LONG_MAX || __builtin_mul_overflow(n, hd[i], &n))
+            too_big = 1;
+        dims[i] = hd[i] > (hsize_t)LONG_MAX ? LONG_MAX : (long)hd[i];
+    }
+    if (too_big || n > (hsize_t)(LONG_MAX / 8) || n > (hsize_t)(SIZE_MAX / 8)) {
+        char s[160];
+        size_t k = (size_t)snprintf(s, sizeof s, "[");
+        for (int i = 0; i < r && k < sizeof s; i++)
+            k += (size_t)snprintf(s + k, sizeof s - k, i ? ", %llu" : "%llu",
+                                  (unsigned long long)hd[i]);
+        if (k < sizeof s)
+            snprintf(s + k, sizeof s - k, "]");
+        H5Dclose(d);
+        return err_set(e, MTRL_EINPUT,
+                       "%s: dataset '%s' has shape %s: too many elements to read", f->path,
+                       name, s);
+    }
+    *count = n;
     *rank = r;
     *ds = d;
     return 0;
@@ -437,14 +582,34 @@ static int read_ds(h5_file *f, const char *name, hid_t mtype, size_t esize, int 
     int rc = open_ds(f, name, &ds, rank, dims, &count, e);
     if (rc)
         return rc;
-    void *buf = malloc(count ? count * esize : 1);
+    size_t bytes;
+    if (__builtin_mul_overflow((size_t)count, esize, &bytes)) {
+        H5Dclose(ds);
+        return err_set(e, MTRL_EINPUT, "%s: dataset '%s': %llu elements are too many to read",
+                       f->path, name, (unsigned long long)count);
+    }
+    /* A chunked dataset may claim any shape while storing nothing (unwritten
+     * chunks read as the fill value): a few bytes of file could make us
+     * allocate terabytes. Datasets we write are always complete; refuse a
+     * large one that is not. */
+    H5D_space_status_t status = H5D_SPACE_STATUS_ERROR;
+    if (bytes > H5IO_SPARSE_MAX && (H5Dget_space_status(ds, &status) < 0 ||
+                                    status != H5D_SPACE_STATUS_ALLOCATED)) {
+        H5Dclose(ds);
+        H5Eclear2(H5E_DEFAULT);
+        return err_set(e, MTRL_EINPUT,
+                       "%s: dataset '%s' claims %llu elements but the file does not hold "
+                       "its data",
+                       f->path, name, (unsigned long long)count);
+    }
+    void *buf = malloc(count ? bytes : 1);
     if (!buf) {
         H5Dclose(ds);
         return err_set(e, MTRL_ENOMEM, "%s: dataset '%s': out of memory (%llu elements)",
                        f->path, name, (unsigned long long)count);
     }
     if (count > 0 && H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
-        rc = fail(f, e, MTRL_EIO, "cannot read dataset", name);
+        rc = fail(f, e, MTRL_EINPUT, "cannot read dataset", name);
         free(buf);
         buf = NULL;
     }
@@ -482,7 +647,7 @@ static int read_into(h5_file *f, const char *name, hid_t mtype, long count, void
                        f->path, name, count, s, (unsigned long long)n);
     }
     if (n > 0 && H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-        rc = fail(f, e, MTRL_EIO, "cannot read dataset", name);
+        rc = fail(f, e, MTRL_EINPUT, "cannot read dataset", name);
     H5Dclose(ds);
     return rc;
 }
@@ -544,7 +709,7 @@ static int open_obj(h5_file *f, const char *obj, hid_t *o, mtrl_err *e)
         return err_set(e, MTRL_EINPUT, "%s: no object '%s'", f->path, obj);
     *o = H5Oopen(f->fid, is_root(obj) ? "/" : obj, H5P_DEFAULT);
     if (*o < 0)
-        return fail(f, e, MTRL_EIO, "cannot open object", obj);
+        return fail(f, e, f->writing ? MTRL_EIO : MTRL_EINPUT, "cannot open object", obj);
     return 0;
 }
 
@@ -645,7 +810,7 @@ static int read_num_attr(h5_file *f, const char *obj, const char *name, hid_t mt
         rc = err_set(e, MTRL_EINPUT, "%s: attribute '%s' on '%s' is not numeric", f->path,
                      name, is_root(obj) ? "/" : obj);
     else if (H5Aread(a, mtype, out) < 0)
-        rc = fail(f, e, MTRL_EIO, "cannot read attribute", name);
+        rc = fail(f, e, MTRL_EINPUT, "cannot read attribute", name);
     H5Aclose(a);
     H5Oclose(o);
     return rc;
@@ -686,7 +851,7 @@ int h5_read_attr_str(h5_file *f, const char *obj, const char *name, char *buf, s
         H5Tset_cset(mt, H5Tget_cset(ft));
         char *s = NULL;
         if (H5Aread(a, mt, &s) < 0 || !s) {
-            rc = fail(f, e, MTRL_EIO, "cannot read attribute", name);
+            rc = fail(f, e, MTRL_EINPUT, "cannot read attribute", name);
         } else {
             if (strlen(s) >= cap)
                 rc = err_set(e, MTRL_EINPUT,
@@ -705,7 +870,7 @@ int h5_read_attr_str(h5_file *f, const char *obj, const char *name, char *buf, s
         } else {
             hid_t mt = H5Tcopy(ft);
             if (H5Aread(a, mt, tmp) < 0) {
-                rc = fail(f, e, MTRL_EIO, "cannot read attribute", name);
+                rc = fail(f, e, MTRL_EINPUT, "cannot read attribute", name);
             } else {
                 tmp[sz] = '\0'; /* NULLPAD/SPACEPAD strings need not end in 0 */
                 size_t len = strlen(tmp);

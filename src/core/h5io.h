@@ -4,13 +4,18 @@
  * a crash or an abort leaves whatever good file was there before. Files use
  * standard little-endian types and row-major dims so h5py/pandas read them.
  * HDF5's own error printing is silenced; every failure becomes an mtrl_err
- * naming the file and the dataset or attribute.
+ * naming the file and the dataset or attribute. Every dataset written is
+ * checksummed (Fletcher-32 or, for small ones, the object header's checksum
+ * of the 1.10 file format), so a damaged file is refused on read; every size
+ * read from a file is checked for overflow before anything is allocated.
+ * A missing, non-HDF5, truncated or damaged file is MTRL_EINPUT.
  * Depends on core/err.h and libhdf5 only. */
 #ifndef MTRL_CORE_H5IO_H
 #define MTRL_CORE_H5IO_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/err.h"
 
@@ -27,7 +32,8 @@ int h5_commit(h5_file *f, mtrl_err *e);
 /* Closes and deletes the temp file; frees f. NULL is a no-op. */
 void h5_abort(h5_file *f);
 
-/* Read-only; a missing or non-HDF5 file is an MTRL_EIO error naming path. */
+/* Read-only; a missing, non-HDF5 or damaged file is an MTRL_EINPUT error
+ * naming path. */
 int h5_open(h5_file **out, const char *path, mtrl_err *e);
 /* Closes a file from h5_open. On a file from h5_create it behaves like
  * h5_abort (nothing is committed). NULL is a no-op. */
@@ -91,6 +97,10 @@ int h5_read_attr_i64(h5_file *f, const char *obj, const char *name, int64_t *out
                      mtrl_err *e);
 int h5_read_attr_f64(h5_file *f, const char *obj, const char *name, double *out,
                      mtrl_err *e);
+
+/* Where HDF5's own error stack goes when a call fails (NULL, the default:
+ * nowhere; the error message has its innermost line). For --verbose. */
+void h5_set_error_stream(FILE *stream);
 
 /* The path the caller gave (the final path, not the temp file). */
 const char *h5_path(const h5_file *f);

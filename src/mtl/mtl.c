@@ -695,6 +695,14 @@ int mtl_load(mtl_combiner *c, h5_file *f, const char *group, mtrl_err *e)
     if (c->state_len &&
         (rc = h5_read_f32_into(f, MTL_NAME("state"), c->state_len, c->state, e)))
         return err_prefix(e, "loading the %s combiner", mtl_method_name(c->o.method));
+    /* Damage check: the state (weights, logits, momenta) is always finite. */
+    for (long i = 0; i < c->state_len; i++)
+        if (!isfinite(c->state[i]))
+            return err_set(e, MTRL_EINPUT, "%s: dataset '%s' holds %g at [%ld]: damaged",
+                           h5_path(f), MTL_NAME("state"), (double)c->state[i], i);
+    if (!isfinite(cached) || (has != 0 && has != 1))
+        return err_set(e, MTRL_EINPUT, "%s: combiner '%s': bad cached normal (%g, %lld)",
+                       h5_path(f), group, cached, (long long)has);
 #undef MTL_NAME
     for (int i = 0; i < 4; i++)
         memcpy(&c->rng.s[i], &s[i], sizeof s[i]);

@@ -806,24 +806,45 @@ static int save_params(const nn_params *p, h5_file *f, const char *group, const 
     return h5_write_i64(f, path, 0, NULL, &step, e);
 }
 
+/* Training never stores a NaN/Inf (a non-finite update is skipped), so one
+ * in a checkpoint means damage; loading it would give an agent that acts on
+ * NaN and still prints a normal-looking evaluation. Adam's second moment is
+ * a running mean of squares: never negative. */
+static int check_finite(const float *x, long n, int nonneg, h5_file *f, const char *path,
+                        mtrl_err *e)
+{
+    for (long i = 0; i < n; i++)
+        if (!isfinite(x[i]) || (nonneg && x[i] < 0))
+            return err_set(e, MTRL_EINPUT,
+                           "%s: dataset '%s' holds %g at [%ld]%s: the checkpoint is damaged",
+                           h5_path(f), path, (double)x[i], i, nonneg ? " (must be >= 0)" : "");
+    return 0;
+}
+
 static int load_params(nn_params *p, h5_file *f, const char *group, const char *name,
                        int with_adam, mtrl_err *e)
 {
     char path[256];
     int rc;
     snprintf(path, sizeof path, "%s/%s/w", group, name);
-    if ((rc = h5_read_f32_into(f, path, p->n, p->w, e)) || !with_adam)
+    if ((rc = h5_read_f32_into(f, path, p->n, p->w, e)) ||
+        (rc = check_finite(p->w, p->n, 0, f, path, e)) || !with_adam)
         return rc;
     snprintf(path, sizeof path, "%s/%s/adam_m", group, name);
-    if ((rc = h5_read_f32_into(f, path, p->n, p->m, e)))
+    if ((rc = h5_read_f32_into(f, path, p->n, p->m, e)) ||
+        (rc = check_finite(p->m, p->n, 0, f, path, e)))
         return rc;
     snprintf(path, sizeof path, "%s/%s/adam_v", group, name);
-    if ((rc = h5_read_f32_into(f, path, p->n, p->v, e)))
+    if ((rc = h5_read_f32_into(f, path, p->n, p->v, e)) ||
+        (rc = check_finite(p->v, p->n, 1, f, path, e)))
         return rc;
     snprintf(path, sizeof path, "%s/%s/adam_step", group, name);
     int64_t step;
     if ((rc = h5_read_i64_into(f, path, 1, &step, e)))
         return rc;
+    if (step < 0 || step > (int64_t)1 << 52)
+        return err_set(e, MTRL_EINPUT, "%s: dataset '%s' is %lld, not an Adam step count",
+                       h5_path(f), path, (long long)step);
     p->step = (long)step;
     return 0;
 }
@@ -889,12 +910,18 @@ int sac_load(sac_agent *a, h5_file *f, const char *group, mtrl_err *e)
     double cached[2];
     if ((rc = h5_read_f64_into(f, path, 2, cached, e)))
         return rc;
+    if (!isfinite(cached[0]) || (cached[1] != 0 && cached[1] != 1))
+        return err_set(e, MTRL_EINPUT, "%s: dataset '%s' is (%g, %g), not a cached normal "
+                       "and a 0/1 flag", h5_path(f), path, cached[0], cached[1]);
     a->rng.cached_normal = cached[0];
     a->rng.has_cached = (int)cached[1];
     snprintf(path, sizeof path, "%s/counters", group);
     int64_t counters[2];
     if ((rc = h5_read_i64_into(f, path, 2, counters, e)))
         return rc;
+    if (counters[0] < 0 || counters[1] < 0)
+        return err_set(e, MTRL_EINPUT, "%s: dataset '%s': negative counts (%lld, %lld)",
+                       h5_path(f), path, (long long)counters[0], (long long)counters[1]);
     a->updates = counters[0];
     a->skipped = counters[1];
     return 0;
