@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cli/train.h"
@@ -188,6 +189,11 @@ int cmd_render(int argc, char **argv)
     int32_t one_hot = 0;
     uint64_t env_index = 0;
     int rc = 0;
+    if (kind == POL_AGENT && !fs_is_dir(policy) && access(policy, F_OK) != 0) {
+        fprintf(stderr, "mtrl render: --policy %s: expected scripted, random, a run directory "
+                        "or a checkpoint file\n", policy);
+        return 2;
+    }
     if (kind == POL_AGENT) {
         char ckpt[4200];
         if (fs_is_dir(policy))
