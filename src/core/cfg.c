@@ -225,6 +225,8 @@ static const key_def keys[] = {
      "iterations between evaluations (also at iteration 0); 0 = never"},
     {"eval.episodes", CFG_T_INT, OFF(eval, episodes), "1", 1, NOMAX, NULL, NULL,
      "evaluation episodes per task"},
+    {"eval.video_every", CFG_T_INT64, OFF(eval, video_every), "0", 0, NOMAX, NULL, NULL,
+     "iterations between evaluation videos (run_dir/videos/); 0 = never (no GL)"},
     {"eval.deterministic", CFG_T_BOOL, OFF(eval, deterministic), "true", 0, 0, 0, NULL, NULL,
      "evaluate the mean action tanh(mu) instead of sampling"},
     /* log */
