@@ -1,4 +1,5 @@
 /* MLP forward/backward on cblas sgemm, with per-group parameter gradients. */
+#include "gram.h"
 #include "nets.h"
 #include "pool.h"
 
@@ -30,6 +31,13 @@ struct nn_mlp {
      * needs them and kept (sleeping) until destroy or a change of OpenBLAS's
      * thread count; NULL when none could be started (tasks then run inline). */
     nn_pool *pool;
+    /* Gram scratch (req->gram), sized at the first backward that asks for a
+     * Gram of gK rows on gT threads: per thread a K x K double partial sum
+     * and a packing buffer. */
+    double *gpart;
+    float *gbuf;
+    long gbuf_len;
+    int gK, gT;
 
     int B;         /* batch of the last forward; 0 before any */
     int n_in;
@@ -104,6 +112,8 @@ void nn_mlp_destroy(nn_mlp *m)
     if (!m)
         return;
     nn_pool_destroy(m->pool);
+    free(m->gpart);
+    free(m->gbuf);
     free(m->mem);
     free(m->dsig);
     free(m->delta);
@@ -285,6 +295,14 @@ typedef struct grad_job {
     int acc;
     int np[64];    /* panels per layer */
     int order[64]; /* layers, the most FLOPs per task first (see param_grads) */
+    /* Gram jobs: columns [g_c0, g_c0 + g_n) of the K rows, in units of
+     * GRAM_UNIT columns, unit u on slot u % T (slots taken by atomic count) */
+    long g_c0, g_n;
+    int T;
+    double *gpart;
+    float *gbuf;
+    long gbuf_len;
+    atomic_int slot;
     long n_tasks;
     atomic_long next;
 } grad_job;
@@ -322,6 +340,45 @@ static void grad_worker(void *arg)
     }
 }
 
+/* Columns per Gram work unit: large enough that the packing and the
+ * per-unit overhead vanish, small enough to share a 400 x 400 layer out. */
+#define GRAM_UNIT 8192L
+
+/* One thread's share of a layer's Gram: units s, s + T, s + 2T, ... into
+ * its own partial sum, so the summation order is fixed by T, not timing. */
+static void gram_worker(void *arg)
+{
+    grad_job *j = arg;
+    int s = atomic_fetch_add(&j->slot, 1);
+    int K = j->K;
+    double *A = j->gpart + (long)s * K * K;
+    float *buf = j->gbuf + (long)s * j->gbuf_len;
+    for (long u = s; u * GRAM_UNIT < j->g_n; u += j->T) {
+        long x0 = u * GRAM_UNIT, n = j->g_n - x0 < GRAM_UNIT ? j->g_n - x0 : GRAM_UNIT;
+        nn_gram_acc(K, j->grad + j->g_c0 + x0, j->ld_grad, n, A, buf);
+    }
+}
+
+/* Scratch for T threads' Gram partials of K rows (first use, or larger K/T). */
+static int gram_scratch(nn_mlp *m, int K, int T)
+{
+    if (m->gpart && K <= m->gK && T <= m->gT)
+        return 0;
+    int nk = K > m->gK ? K : m->gK, nt = T > m->gT ? T : m->gT;
+    long bl = (nn_gram_buf_len(nk) + 15) & ~15L;
+    double *gp = malloc(sizeof(double) * (size_t)nt * (size_t)nk * (size_t)nk);
+    float *gb = aligned_alloc(64, sizeof(float) * (size_t)bl * (size_t)nt);
+    if (!gp || !gb) {
+        free(gp);
+        free(gb);
+        return -1;
+    }
+    free(m->gpart);
+    free(m->gbuf);
+    m->gpart = gp, m->gbuf = gb, m->gbuf_len = bl, m->gK = nk, m->gT = nt;
+    return 0;
+}
+
 /* Per-group parameter gradients. With one group, or one BLAS thread, each
  * product is one (possibly multi-threaded) sgemm call in turn. With K groups
  * the products are small (K = 50: ~26 rows each), and OpenBLAS's own
@@ -331,7 +388,8 @@ static void grad_worker(void *arg)
  * the K rows cost about what one summed gradient costs. Each task writes its
  * own part of grad: the result does not depend on the schedule, only on the
  * split into tasks, which depends on K, T and the shapes. */
-static void param_grads(nn_mlp *m, float *grad, long ld_grad, int K, const int *off, int acc)
+static int param_grads(nn_mlp *m, float *grad, long ld_grad, int K, const int *off, int acc,
+                       double *gram, mtrl_err *e)
 {
     enum { MAX_THREADS = 256 };
     int blas_threads = openblas_get_num_threads();
@@ -364,9 +422,28 @@ static void param_grads(nn_mlp *m, float *grad, long ld_grad, int K, const int *
         j.order[i] = l;
     }
     atomic_init(&j.next, 0);
+    atomic_init(&j.slot, 0);
+    if (!pooled)
+        T = 1;
+    if (gram && gram_scratch(m, K, T))
+        return err_set(e, MTRL_ENOMEM, "nn_mlp_backward: out of memory for the Gram scratch");
     if (!pooled) {
-        grad_worker(&j);
-        return;
+        if (!gram) {
+            grad_worker(&j);
+            return 0;
+        }
+        /* Layer by layer: its products, then its Gram while they are warm. */
+        for (int i = 0; i < m->n_layers; i++) {
+            int l = j.order[i];
+            grad_job one = j;
+            one.order[0] = l;
+            one.n_tasks = (long)K * j.np[l];
+            atomic_init(&one.next, 0);
+            grad_worker(&one);
+            nn_gram_acc(K, grad + m->off + m->w_off[l], ld_grad,
+                        (long)m->dims[l] * m->dims[l + 1] + m->dims[l + 1], gram, m->gbuf);
+        }
+        return 0;
     }
     if (m->pool && nn_pool_threads(m->pool) != T) {
         nn_pool_destroy(m->pool);
@@ -381,11 +458,41 @@ static void param_grads(nn_mlp *m, float *grad, long ld_grad, int K, const int *
      * single-threaded sgemm. (Switching costs nanoseconds: it only sets the
      * count OpenBLAS uses for its next call.) */
     openblas_set_num_threads(1);
-    if (m->pool)
-        nn_pool_run(m->pool, grad_worker, &j);
-    else
-        grad_worker(&j);
+    if (!gram) {
+        if (m->pool)
+            nn_pool_run(m->pool, grad_worker, &j);
+        else
+            grad_worker(&j);
+    } else {
+        int nT = m->pool ? T : 1;
+        memset(m->gpart, 0, sizeof(double) * (size_t)nT * (size_t)K * (size_t)K);
+        for (int i = 0; i < m->n_layers; i++) {
+            int l = j.order[i];
+            grad_job one = j;
+            one.order[0] = l;
+            one.n_tasks = (long)K * j.np[l];
+            atomic_init(&one.next, 0);
+            one.g_c0 = m->off + m->w_off[l];
+            one.g_n = (long)m->dims[l] * m->dims[l + 1] + m->dims[l + 1];
+            one.T = nT;
+            one.gpart = m->gpart, one.gbuf = m->gbuf, one.gbuf_len = m->gbuf_len;
+            atomic_init(&one.slot, 0);
+            if (m->pool) {
+                nn_pool_run(m->pool, grad_worker, &one);
+                nn_pool_run(m->pool, gram_worker, &one);
+            } else {
+                grad_worker(&one);
+                gram_worker(&one);
+            }
+        }
+        /* Partials in slot order: the sum does not depend on timing. */
+        for (int t = 0; t < nT; t++)
+            for (int a = 0; a < K; a++)
+                for (int b = a; b < K; b++)
+                    gram[(long)a * K + b] += m->gpart[((long)t * K + a) * K + b];
+    }
     openblas_set_num_threads(blas_threads);
+    return 0;
 }
 
 /* Through a ReLU: act > 0 exactly where its input was. The sign pattern is
@@ -428,6 +535,8 @@ int nn_mlp_backward(nn_mlp *m, const float *dy, const nn_bwd *req, mtrl_err *e)
                                "nn_mlp_backward: group offsets decrease at group %d (%d > %d)", k,
                                off[k], off[k + 1]);
     }
+    if (req->gram && !req->grad)
+        return err_set(e, MTRL_EINPUT, "nn_mlp_backward: a Gram needs the gradient rows (grad)");
     long ld_grad = req->ld_grad ? req->ld_grad : m->p->n;
     if (req->grad && ld_grad < m->off + m->n_params && K > 1)
         return err_set(e, MTRL_EINPUT, "nn_mlp_backward: gradient row stride %ld < %ld", ld_grad,
@@ -456,6 +565,6 @@ int nn_mlp_backward(nn_mlp *m, const float *dy, const nn_bwd *req, mtrl_err *e)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, ncols, m->dims[1], 1.0f,
                     m->dsig[0], m->dims[1], w0 + m->w_off[0] + col0, in_dim, 0.0f, req->dx, ld_dx);
     if (req->grad)
-        param_grads(m, req->grad, ld_grad, K, off, req->accumulate);
+        return param_grads(m, req->grad, ld_grad, K, off, req->accumulate, req->gram, e);
     return 0;
 }

@@ -167,6 +167,13 @@ typedef struct nn_bwd {
      * outside [off[0], off[K]) contribute to no row. */
     const int *group_off;
     int accumulate;       /* 1: add into grad; 0: overwrite the MLP's columns */
+    /* K x K row-major (double): its upper triangle (i <= j) gets += the Gram
+     * of the K gradient rows restricted to this MLP's columns, formed layer
+     * by layer right after that layer's per-group products (while the block
+     * is still in cache), so a Gram-based combiner needs no pass over G of
+     * its own (twin critics: both MLPs add into the same matrix; the caller
+     * zeroes it first). Needs grad. NULL: none. */
+    double *gram;
     /* Input gradient dL/dX for input columns [dx_col0, dx_col0 + dx_cols) of
      * the (concatenated) input, B rows with stride ld_dx (0 means the column
      * count); dx_cols 0 means all columns from dx_col0. Always overwritten.
@@ -185,9 +192,10 @@ typedef struct nn_bwd {
  * the MLP starts at its first such backward and keeps, asleep between calls,
  * until nn_mlp_destroy (or restarts when T changes); each task is a
  * single-threaded sgemm (OpenBLAS is set to 1 thread meanwhile and restored
- * to T before returning). Results are identical run to run for a given T
- * (and equal up to rounding across T). Do not use one nn_mlp from two
- * threads at once. */
+ * to T before returning); the Gram (req->gram) is shared out over the same
+ * threads by fixed column ranges. Results are identical run to run for a
+ * given T (and equal up to rounding across T). Do not use one nn_mlp from
+ * two threads at once. */
 int nn_mlp_backward(nn_mlp *m, const float *dy, const nn_bwd *req, mtrl_err *e);
 
 /* ------------------------------------------------------------------------ */
