@@ -150,11 +150,89 @@ static void test_backward_gram_is_gram_of_rows(void **st)
     free(A3);
 }
 
+/* The networks' own threads (nn_set_threads, OpenBLAS on 1) against
+ * OpenBLAS threading every product: the same outputs, input gradients,
+ * summed gradients, per-group rows and Gram, to float rounding. */
+static void run_mlp(int own, int K, float *out, float *dx, float *G, double *A)
+{
+    enum { B = 300 };
+    int dims[4] = {33, 96, 80, 5}, off[K + 1];
+    for (int k = 0; k <= K; k++)
+        off[k] = k * B / K;
+    mtrl_err e;
+    nn_mlp *m;
+    nn_params *p;
+    assert_int_equal(nn_mlp_create(&m, 3, dims, B, &e), 0);
+    assert_int_equal(nn_params_create(&p, nn_mlp_nparams(m), &e), 0);
+    assert_int_equal(nn_mlp_bind(m, p, 0, &e), 0);
+    rng_state r;
+    rng_seed(&r, 12, 0);
+    nn_mlp_init(m, NN_INIT_TORCH_DEFAULT, &r);
+    float *x = random_rows(B, 33, 13), *dy = random_rows(B, 5, 14);
+    int was = openblas_get_num_threads();
+    if (own) {
+        nn_set_threads(2);
+        openblas_set_num_threads(1);
+    } else {
+        nn_set_threads(0);
+        openblas_set_num_threads(2);
+    }
+    assert_int_equal(nn_mlp_forward(m, B, x, &e), 0);
+    memcpy(out, nn_mlp_out(m), sizeof(float) * B * 5);
+    assert_int_equal(nn_mlp_backward(m, dy, &(nn_bwd){.grad = p->g, .dx = dx}, &e), 0);
+    memcpy(G, p->g, sizeof(float) * (size_t)p->n); /* summed: row 0 */
+    memset(A, 0, sizeof(double) * (size_t)K * (size_t)K);
+    assert_int_equal(nn_mlp_backward(m, dy,
+                                     &(nn_bwd){.grad = G + p->n, .ld_grad = p->n, .n_groups = K,
+                                               .group_off = off, .gram = A},
+                                     &e),
+                     0);
+    nn_set_threads(0);
+    openblas_set_num_threads(was);
+    nn_mlp_destroy(m);
+    nn_params_destroy(p);
+    free(x);
+    free(dy);
+}
+
+static void close_arrays(const float *a, const float *b, long n, const char *what)
+{
+    double num = 0, den = 0;
+    for (long i = 0; i < n; i++)
+        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]), den += (double)b[i] * b[i];
+    if (!(num <= 1e-10 * den && den > 0))
+        fail_msg("%s: relative difference %g", what, sqrt(num / den));
+}
+
+static void test_own_threads_match_openblas(void **st)
+{
+    (void)st;
+    enum { K = 6, B = 300 };
+    long P = 33 * 96 + 96 + 96 * 80 + 80 + 80 * 5 + 5;
+    float *o1 = malloc(sizeof(float) * B * 5), *o2 = malloc(sizeof(float) * B * 5);
+    float *x1 = malloc(sizeof(float) * B * 33), *x2 = malloc(sizeof(float) * B * 33);
+    float *g1 = malloc(sizeof(float) * (K + 1) * P), *g2 = malloc(sizeof(float) * (K + 1) * P);
+    double A1[K * K], A2[K * K];
+    run_mlp(0, K, o1, x1, g1, A1);
+    run_mlp(1, K, o2, x2, g2, A2);
+    close_arrays(o2, o1, B * 5, "outputs");
+    close_arrays(x2, x1, B * 33, "input gradients");
+    close_arrays(g2, g1, P, "summed gradient");
+    close_arrays(g2 + P, g1 + P, K * P, "per-group rows");
+    for (int i = 0; i < K; i++)
+        for (int j = i; j < K; j++)
+            assert_true(fabs(A1[i * K + j] - A2[i * K + j]) <=
+                        1e-5 * sqrt(A1[i * K + i] * A1[j * K + j]));
+    assert_int_equal(nn_threads(), 0);
+    free(o1), free(o2), free(x1), free(x2), free(g1), free(g2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernels_match_double),
         cmocka_unit_test(test_backward_gram_is_gram_of_rows),
+        cmocka_unit_test(test_own_threads_match_openblas),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -89,6 +89,22 @@ nn_adam_cfg nn_adam_default(void);
 int nn_adam_step(nn_params *p, const float *d, const nn_adam_cfg *cfg, mtrl_err *e);
 
 /* ------------------------------------------------------------------------ */
+/* Threads                                                                   */
+
+/* Threads the MLPs use for their matrix products (process-wide; read at each
+ * forward/backward). T >= 1: each MLP splits its products over T threads of
+ * its own (the caller's and T - 1 pool workers that sleep between calls),
+ * every piece a single-threaded OpenBLAS call; the caller should then set
+ * OpenBLAS to 1 thread (openblas_set_num_threads(1)), so that one set of
+ * threads does the work: OpenBLAS's own workers busy-wait (sched_yield) for
+ * a while after each threaded call, and beside our workers and the env
+ * workers they oversubscribe the cores. T = 0 (the default): no split of our
+ * own, OpenBLAS threads each product with its own thread count, and the
+ * per-group products use that many threads. Returns the previous value. */
+int nn_set_threads(int T);
+int nn_threads(void); /* the value set (0: OpenBLAS's) */
+
+/* ------------------------------------------------------------------------ */
 /* MLP: Linear -> ReLU -> ... -> Linear (no activation after the last layer) */
 
 typedef struct nn_mlp nn_mlp;
@@ -193,7 +209,9 @@ typedef struct nn_bwd {
  * until nn_mlp_destroy (or restarts when T changes); each task is a
  * single-threaded sgemm (OpenBLAS is set to 1 thread meanwhile and restored
  * to T before returning); the Gram (req->gram) is shared out over the same
- * threads by fixed column ranges. Results are identical run to run for a
+ * threads in column units, each summed on its own and added in unit order
+ * (so the Gram of given rows does not depend on T). Results are identical
+ * run to run for a
  * given T (and equal up to rounding across T). Do not use one nn_mlp from
  * two threads at once. */
 int nn_mlp_backward(nn_mlp *m, const float *dy, const nn_bwd *req, mtrl_err *e);
