@@ -5,6 +5,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +28,6 @@ struct nn_mlp {
     float **delta;
     const float **dsig; /* per backward: delta[l] or dy */
     void *mem;
-    /* Workers for the per-group products, started by the first backward that
-     * needs them and kept (sleeping) until destroy or a change of OpenBLAS's
-     * thread count; NULL when none could be started (tasks then run inline). */
-    nn_pool *pool;
     /* Gram scratch (req->gram), sized at the first backward that asks for a
      * Gram of gK rows on gT threads: per thread a K x K double partial sum
      * and a packing buffer. */
@@ -61,9 +58,45 @@ static int work_threads(void)
     return T < 1 ? 1 : T < MAX_THREADS ? T : MAX_THREADS;
 }
 
-/* The MLP's pool with T threads in all, started (or restarted) on demand;
- * NULL when T is 1 or no worker could be started (work then runs inline). */
-static nn_pool *get_pool(nn_mlp *m, int T);
+/* One pool of workers for every MLP of the process (the actor, the critics
+ * and their targets take turns, never overlap in a SAC update): per-MLP
+ * pools would leave one MLP's workers still watching for work (pool.h)
+ * while the next MLP's wake up, more threads than cores. Started on first
+ * use with T threads in all, restarted when T changes. A caller that finds
+ * it taken (an MLP used from another thread at the same time) runs its job
+ * inline instead: the jobs share out their work by atomic counters, so one
+ * thread completes them alone. NULL: no pool (T < 2, busy, or no worker
+ * could be started). */
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static nn_pool *pool_shared;
+static atomic_int pool_busy;
+
+static nn_pool *pool_acquire(int T)
+{
+    if (T < 2 || atomic_exchange(&pool_busy, 1))
+        return NULL;
+    pthread_mutex_lock(&pool_mu);
+    if (pool_shared && nn_pool_threads(pool_shared) != T) {
+        nn_pool_destroy(pool_shared);
+        pool_shared = NULL;
+    }
+    if (!pool_shared) {
+        mtrl_err ignored;
+        if (nn_pool_create(&pool_shared, T, &ignored))
+            pool_shared = NULL;
+    }
+    nn_pool *p = pool_shared;
+    pthread_mutex_unlock(&pool_mu);
+    if (!p)
+        atomic_store(&pool_busy, 0);
+    return p;
+}
+
+static void pool_release(nn_pool *p)
+{
+    if (p)
+        atomic_store(&pool_busy, 0);
+}
 
 /* One row-major C = op(A) op(B) + beta C split into row blocks of C, taken
  * by threads as they come free. Each block is one single-threaded sgemm on
@@ -97,12 +130,12 @@ static void gemm_worker(void *arg)
 /* C = op(A) op(B) + beta C on the MLP's threads (nn_set_threads), or as one
  * OpenBLAS call when we do not split (T = 0 setting, one thread, or too few
  * rows to be worth it). */
-static void par_sgemm(nn_mlp *m, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int Kd,
+static void par_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int Kd,
                       const float *A, int lda, const float *B, int ldb, float beta, float *C,
                       int ldc)
 {
     int T = nn_threads();
-    nn_pool *pool = T > 1 && M >= 32 ? get_pool(m, T) : NULL;
+    nn_pool *pool = M >= 32 ? pool_acquire(T) : NULL;
     if (!pool) {
         cblas_sgemm(CblasRowMajor, ta, tb, M, N, Kd, 1.0f, A, lda, B, ldb, beta, C, ldc);
         return;
@@ -117,6 +150,7 @@ static void par_sgemm(nn_mlp *m, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, 
     if (was != 1)
         openblas_set_num_threads(1);
     nn_pool_run(pool, gemm_worker, &j);
+    pool_release(pool);
     if (was != 1)
         openblas_set_num_threads(was);
 }
@@ -186,7 +220,6 @@ void nn_mlp_destroy(nn_mlp *m)
 {
     if (!m)
         return;
-    nn_pool_destroy(m->pool);
     free(m->gpart);
     free(m->gbuf);
     free(m->mem);
@@ -310,12 +343,12 @@ int nn_mlp_forward_in(nn_mlp *m, int B, int n_in, const nn_in *in, mtrl_err *e)
             /* Y = sum_j X_j W[:, c_j : c_j + cols_j]^T: the blocks are never copied. */
             int c = 0;
             for (int j = 0; j < n_in; j++) {
-                par_sgemm(m, CblasNoTrans, CblasTrans, B, no, m->in[j].cols, m->in[j].x,
+                par_sgemm(CblasNoTrans, CblasTrans, B, no, m->in[j].cols, m->in[j].x,
                           m->in[j].ld, W + c, ni, j ? 1.0f : 0.0f, Y, no);
                 c += m->in[j].cols;
             }
         } else {
-            par_sgemm(m, CblasNoTrans, CblasTrans, B, no, ni, m->act[l - 1], ni, W, ni, 0.0f, Y,
+            par_sgemm(CblasNoTrans, CblasTrans, B, no, ni, m->act[l - 1], ni, W, ni, 0.0f, Y,
                       no);
         }
         add_bias(Y, bias, B, no, l + 1 < m->n_layers);
@@ -352,7 +385,7 @@ static void grad_panel(const nn_mlp *m, int l, int k, const float *x, int ldx, i
     /* dW_k = D_k^T X_k: the only place where groups are split. One group
      * (a summed gradient) is split over the MLP's threads by rows of dW. */
     if (split)
-        par_sgemm((nn_mlp *)m, CblasTrans, CblasNoTrans, no, nc, nk, D + (long)r0 * no, no,
+        par_sgemm(CblasTrans, CblasNoTrans, no, nc, nk, D + (long)r0 * no, no,
                   x + (long)r0 * ldx, ldx, acc ? 1.0f : 0.0f, gw, ni);
     else
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, nc, nk, 1.0f,
@@ -478,22 +511,6 @@ static int gram_scratch(nn_mlp *m, int K, int T)
     return 0;
 }
 
-static nn_pool *get_pool(nn_mlp *m, int T)
-{
-    if (T < 2)
-        return NULL;
-    if (m->pool && nn_pool_threads(m->pool) != T) {
-        nn_pool_destroy(m->pool);
-        m->pool = NULL;
-    }
-    if (!m->pool) {
-        mtrl_err ignored;
-        if (nn_pool_create(&m->pool, T, &ignored))
-            m->pool = NULL;
-    }
-    return m->pool;
-}
-
 /* Layer by layer: its per-group products, then the Gram of its columns
  * while they are still warm in cache, on the pool when there is one. */
 static void layers_with_gram(nn_mlp *m, const grad_job *j, double *gram, nn_pool *pool)
@@ -581,7 +598,7 @@ static int param_grads(nn_mlp *m, float *grad, long ld_grad, int K, const int *o
             grad_worker(&j);
         return 0;
     }
-    nn_pool *pool = get_pool(m, T); /* NULL: the same tasks, all on this thread */
+    nn_pool *pool = pool_acquire(T); /* NULL: the same tasks, all on this thread */
     /* OpenBLAS is on one thread while the tasks run: each task is one
      * single-threaded sgemm. (Switching costs nanoseconds: it only sets the
      * count OpenBLAS uses for its next call.) */
@@ -592,6 +609,7 @@ static int param_grads(nn_mlp *m, float *grad, long ld_grad, int K, const int *o
         nn_pool_run(pool, grad_worker, &j);
     else
         grad_worker(&j);
+    pool_release(pool);
     openblas_set_num_threads(blas_threads);
     return 0;
 }
@@ -657,13 +675,13 @@ int nn_mlp_backward(nn_mlp *m, const float *dy, const nn_bwd *req, mtrl_err *e)
     for (int l = L - 1; l > 0; l--) {
         int ni = m->dims[l], no = m->dims[l + 1];
         float *Dn = m->delta[l - 1];
-        par_sgemm(m, CblasNoTrans, CblasNoTrans, B, ni, no, m->dsig[l], no, w0 + m->w_off[l], ni,
+        par_sgemm(CblasNoTrans, CblasNoTrans, B, ni, no, m->dsig[l], no, w0 + m->w_off[l], ni,
                   0.0f, Dn, ni);
         relu_mask(Dn, m->act[l - 1], (long)B * ni);
         m->dsig[l - 1] = Dn;
     }
     if (req->dx)
-        par_sgemm(m, CblasNoTrans, CblasNoTrans, B, ncols, m->dims[1], m->dsig[0], m->dims[1],
+        par_sgemm(CblasNoTrans, CblasNoTrans, B, ncols, m->dims[1], m->dsig[0], m->dims[1],
                   w0 + m->w_off[0] + col0, in_dim, 0.0f, req->dx, ld_dx);
     if (req->grad)
         return param_grads(m, req->grad, ld_grad, K, off, req->accumulate, req->gram, e);

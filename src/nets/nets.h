@@ -92,8 +92,9 @@ int nn_adam_step(nn_params *p, const float *d, const nn_adam_cfg *cfg, mtrl_err 
 /* Threads                                                                   */
 
 /* Threads the MLPs use for their matrix products (process-wide; read at each
- * forward/backward). T >= 1: each MLP splits its products over T threads of
- * its own (the caller's and T - 1 pool workers that sleep between calls),
+ * forward/backward). T >= 1: the MLPs split their products over T threads
+ * (the caller's and T - 1 workers of one pool that all MLPs of the process
+ * share, started at first use and asleep between passes),
  * every piece a single-threaded OpenBLAS call; the caller should then set
  * OpenBLAS to 1 thread (openblas_set_num_threads(1)), so that one set of
  * threads does the work: OpenBLAS's own workers busy-wait (sched_yield) for
@@ -203,10 +204,10 @@ typedef struct nn_bwd {
  * The gradient of group k is sum over its rows of d(row loss)/d(params).
  * Cost: one pass of backprop signals over all B rows, plus the weight
  * products split per group (the same FLOPs as the summed gradient).
- * Threads: with n_groups > 1 and OpenBLAS on T > 1 threads, the per-group
- * products run as independent tasks on this thread and T - 1 workers that
- * the MLP starts at its first such backward and keeps, asleep between calls,
- * until nn_mlp_destroy (or restarts when T changes); each task is a
+ * Threads: with n_groups > 1 and T > 1 threads (nn_threads(), or OpenBLAS's
+ * count when that is 0), the per-group products run as independent tasks on
+ * this thread and the T - 1 workers of the shared pool (nn_set_threads); a
+ * second thread finding the pool busy runs its tasks alone; each task is a
  * single-threaded sgemm (OpenBLAS is set to 1 thread meanwhile and restored
  * to T before returning); the Gram (req->gram) is shared out over the same
  * threads in column units, each summed on its own and added in unit order
