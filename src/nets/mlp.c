@@ -35,6 +35,8 @@ struct nn_mlp {
     float *gbuf;
     long gbuf_len;
     int gK, gT;
+    int *pfx;      /* per-group task prefixes (grad_job.pfx), pf_cap ints */
+    long pf_cap;
 
     int B;         /* batch of the last forward; 0 before any */
     int n_in;
@@ -222,6 +224,7 @@ void nn_mlp_destroy(nn_mlp *m)
         return;
     free(m->gpart);
     free(m->gbuf);
+    free(m->pfx);
     free(m->mem);
     free(m->dsig);
     free(m->delta);
@@ -407,7 +410,13 @@ typedef struct grad_job {
     const int *off;
     int acc;
     int split;     /* not pooled: each product split over the MLP's threads */
-    int np[64];    /* panels per layer */
+    int np[64];    /* panels per layer (of a group of average size) */
+    /* Per layer l > 0: group k's panels are tasks [pf[l][k], pf[l][k+1]) of
+     * the layer (pf = pfx + l * (K + 1)); a group with many rows (CAGrad-
+     * Fast's remainder block) gets more panels, so no one task holds the
+     * other threads up. cnt[l]: the layer's tasks. */
+    const int *pfx;
+    long cnt[64];
     int order[64]; /* layers, the most FLOPs per task first (see param_grads) */
     /* Gram jobs: columns [g_c0, g_c0 + g_n) of the K rows, in units of
      * GRAM_UNIT columns taken by the next counter; slot: each thread's
@@ -425,10 +434,24 @@ static void run_task(grad_job *j, long t)
 {
     const nn_mlp *m = j->m;
     int i = 0;
-    while (t >= (long)j->K * j->np[j->order[i]])
-        t -= (long)j->K * j->np[j->order[i++]];
+    while (t >= j->cnt[j->order[i]])
+        t -= j->cnt[j->order[i++]];
     int l = j->order[i];
-    int k = (int)(t / j->np[l]), panel = (int)(t % j->np[l]);
+    int k, panel, npk;
+    if (l == 0) {
+        k = (int)(t / j->np[0]), panel = (int)(t % j->np[0]), npk = j->np[0];
+    } else {
+        const int *pf = j->pfx + (long)l * (j->K + 1);
+        int lo = 0, hi = j->K - 1; /* the last k with pf[k] <= t */
+        while (lo < hi) {
+            int mid = (lo + hi + 1) / 2;
+            if (pf[mid] <= t)
+                lo = mid;
+            else
+                hi = mid - 1;
+        }
+        k = lo, panel = (int)(t - pf[k]), npk = pf[k + 1] - pf[k];
+    }
     if (l == 0) {
         int c0 = 0;
         for (int b = 0; b < panel; b++)
@@ -437,7 +460,7 @@ static void run_task(grad_job *j, long t)
                    j->ld_grad, j->off, j->acc, j->split);
     } else {
         int ni = m->dims[l];
-        int c0 = (int)((long)ni * panel / j->np[l]), c1 = (int)((long)ni * (panel + 1) / j->np[l]);
+        int c0 = (int)((long)ni * panel / npk), c1 = (int)((long)ni * (panel + 1) / npk);
         grad_panel(m, l, k, m->act[l - 1] + c0, ni, c0, c1 - c0, j->grad, j->ld_grad, j->off,
                    j->acc, j->split);
     }
@@ -520,7 +543,7 @@ static void layers_with_gram(nn_mlp *m, const grad_job *j, double *gram, nn_pool
         int l = j->order[i];
         grad_job one = *j;
         one.order[0] = l;
-        one.n_tasks = (long)K * j->np[l];
+        one.n_tasks = j->cnt[l];
         atomic_init(&one.next, 0);
         if (pool)
             nn_pool_run(pool, grad_worker, &one);
@@ -562,13 +585,35 @@ static int param_grads(nn_mlp *m, float *grad, long ld_grad, int K, const int *o
                   .split = !pooled};
     /* Column panels give every thread work when K < T (at least 64 columns each). */
     int want = K >= 2 * T ? 1 : (2 * T + K - 1) / K;
+    if (m->pf_cap < (long)m->n_layers * (K + 1)) {
+        int *pf = malloc(sizeof(int) * (size_t)m->n_layers * (size_t)(K + 1));
+        if (!pf)
+            return err_set(e, MTRL_ENOMEM, "nn_mlp_backward: out of memory for %d groups", K);
+        free(m->pfx);
+        m->pfx = pf, m->pf_cap = (long)m->n_layers * (K + 1);
+    }
+    j.pfx = m->pfx;
+    double avg = (double)(off[K] - off[0]) / K;
     j.n_tasks = 0;
     for (int l = 0; l < m->n_layers; l++) {
         int maxp = m->dims[l] / 64 > 1 ? m->dims[l] / 64 : 1;
         j.np[l] = l == 0 ? m->n_in : (want < maxp ? want : maxp);
         if (!pooled)
             j.np[l] = l == 0 ? m->n_in : 1;
-        j.n_tasks += (long)K * j.np[l];
+        int *pf = m->pfx + (long)l * (K + 1);
+        pf[0] = 0;
+        for (int k = 0; k < K; k++) {
+            int p = j.np[l];
+            if (l > 0 && pooled && avg > 0) {
+                /* ceil(rows / average) times the average group's panels */
+                int f = (int)ceil((off[k + 1] - off[k]) / avg);
+                p = f > 1 ? p * f : p;
+                p = p < maxp ? p : maxp > j.np[l] ? maxp : j.np[l];
+            }
+            pf[k + 1] = pf[k] + p;
+        }
+        j.cnt[l] = l == 0 ? (long)K * j.np[0] : pf[K];
+        j.n_tasks += j.cnt[l];
     }
     /* Big tasks first, small ones last (the critic's 400 x 1 output layer,
      * the input layer's narrow blocks): the threads then run out of work at
