@@ -95,6 +95,48 @@ static void test_workers_take_part(void **st)
     assert_true(helped >= 5);
 }
 
+/* Many tiny jobs on more threads than cores: workers often come late, after
+ * the caller has finished a job alone and started the next. A late worker
+ * must not run a finished job (its frame is gone): every call must belong
+ * to the job open at that moment. */
+static atomic_long open_job, stale_calls;
+
+typedef struct tagged {
+    long id;
+    atomic_int calls;
+} tagged;
+
+static void check_open(void *arg)
+{
+    tagged *t = arg;
+    if (t->id != atomic_load(&open_job))
+        atomic_fetch_add(&stale_calls, 1);
+    atomic_fetch_add(&t->calls, 1);
+}
+
+static void one_tagged_job(nn_pool *p, long id)
+{
+    tagged t = {.id = id};
+    atomic_init(&t.calls, 0);
+    atomic_store(&open_job, id);
+    nn_pool_run(p, check_open, &t);
+    atomic_store(&open_job, -1);
+    assert_in_range(atomic_load(&t.calls), 1, nn_pool_threads(p));
+}
+
+static void test_late_workers_stay_out(void **st)
+{
+    (void)st;
+    mtrl_err e;
+    nn_pool *p;
+    assert_int_equal(nn_pool_create(&p, 6, &e), 0);
+    atomic_store(&stale_calls, 0);
+    for (long id = 0; id < 20000; id++)
+        one_tagged_job(p, id);
+    nn_pool_destroy(p);
+    assert_int_equal(atomic_load(&stale_calls), 0);
+}
+
 static void test_shared_work(void **st)
 {
     (void)st;
@@ -172,6 +214,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_thread_once),
         cmocka_unit_test(test_workers_take_part),
+        cmocka_unit_test(test_late_workers_stay_out),
         cmocka_unit_test(test_shared_work),
         cmocka_unit_test(test_cycles),
         cmocka_unit_test(test_idle_sleeps),

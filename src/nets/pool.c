@@ -58,14 +58,16 @@ static void *worker(void *arg)
         if (atomic_load(&p->quit))
             break;
         seen = g;
-        /* Enter, then look whether the caller has already finished the job
-         * (it does the work itself when no worker comes): a late worker
-         * leaves without touching the job, which lives on the caller's
-         * stack. Both sides use sequentially consistent operations, so
-         * either the caller sees this worker active or the worker sees the
-         * job closed. */
+        /* Enter, then look whether job g is still the open one: the caller
+         * does the work itself when no worker comes, and may since have
+         * closed g and even run later jobs (this thread was kept off the
+         * cores). A late worker leaves without touching the job, which
+         * lives on the caller's stack. Both sides use sequentially
+         * consistent operations, so either the caller sees this worker
+         * active (and waits, keeping fn and arg those of job g) or the
+         * worker sees the job closed or replaced. */
         atomic_fetch_add(&p->active, 1);
-        if (atomic_load(&p->closed) != g)
+        if (atomic_load(&p->gen) == g && atomic_load(&p->closed) != g)
             p->fn(p->arg);
         if (atomic_fetch_sub(&p->active, 1) == 1) {
             pthread_mutex_lock(&p->mu);
