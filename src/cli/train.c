@@ -1,5 +1,6 @@
 #include "cli/train.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "core/runlog.h"
 #include "core/timer.h"
 #include "envs/envs.h"
+#include "nets/nets.h"
 #include "replay/replay.h"
 
 #define OBS ENV_OBS_DIM
@@ -28,6 +30,15 @@ void train_env_opts(const mtrl_config *cfg, env_opts *o)
     o->seed = (uint64_t)cfg->run.seed;
     o->max_episode_steps = cfg->env.max_episode_steps;
     o->threads = cfg->run.threads;
+}
+
+int train_set_threads(const mtrl_config *cfg)
+{
+    long n = cfg->run.threads > 0 ? cfg->run.threads : sysconf(_SC_NPROCESSORS_ONLN);
+    int T = n < 1 ? 1 : n > 256 ? 256 : (int)n;
+    nn_set_threads(T);
+    openblas_set_num_threads(1);
+    return T;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -531,6 +542,7 @@ static int trainer_init(trainer *tr, const mtrl_config *cfg, const train_opts *o
      * checkpoint, so a resumed run draws the same sampled goals. */
     o.auto_reset = 0;
     tr->L = o.max_episode_steps;
+    train_set_threads(cfg);
     int rc;
     if ((rc = env_vec_create(&tr->envs, cfg->env.benchmark, &o, e)))
         return rc;

@@ -84,6 +84,13 @@ int train_run(const mtrl_config *cfg, const train_opts *opts, mtrl_err *e);
 /* The env options a config asks for (goals, seeds, episode cap, threads). */
 void train_env_opts(const mtrl_config *cfg, env_opts *o);
 
+/* The learner's threads, from run.threads (0: the number of cores), the same
+ * count as the env workers: the networks split their products over that
+ * many threads of their own (nn_set_threads) and OpenBLAS runs on one, so
+ * the env workers, the networks' workers and no spinning OpenBLAS threads
+ * take turns on the cores. Returns the count. */
+int train_set_threads(const mtrl_config *cfg);
+
 /* Prints r as a table: per task success, return, steps to success. */
 void train_print_eval(FILE *f, const eval_result *r);
 

@@ -107,7 +107,7 @@ static const key_def keys[] = {
     {"run.iterations", CFG_T_INT64, OFF(run, iterations), "2000000", 1, NOMAX, NULL, NULL,
      "training loop iterations; one iteration steps every task's env once"},
     {"run.threads", CFG_T_INT, OFF(run, threads), "0", 0, 1024, 0, NULL, NULL,
-     "env worker threads; 0 = number of cores"},
+     "env workers and learner threads (OpenBLAS on 1); 0 = number of cores"},
     /* env */
     {"env.benchmark", CFG_T_STRING, OFF(env, benchmark), "mt10", 0, 0, 0, NULL, check_benchmark,
      "task set: mt10, mt50 or mt1:<task>"},
