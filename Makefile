@@ -6,7 +6,7 @@
 #   make asan       tests under AddressSanitizer + UBSan (build-asan/)
 #   make fuzz       libFuzzer targets (clang, ASan + UBSan; build-fuzz/), each
 #                   for FUZZ_SECONDS (60); not part of make test
-#   make deps       install the Debian packages mtrl needs
+#   make deps       install the Debian packages mtrl needs (and Slurm, for its tests)
 CC      ?= cc
 BUILD   ?= build
 OPT     ?= -O2 -march=x86-64-v2
@@ -17,14 +17,16 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmujoco -llapacke -lm
 TEST_LDLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 # Modules and what each may link against (DESIGN.md: dependencies point one way).
-MODULES   := core nets mtl replay envs sac
+MODULES   := core nets mtl replay envs sac sweep report
 DEPS_core :=
 DEPS_nets := core
 DEPS_mtl  := core
 DEPS_replay := core
 DEPS_envs := core
 DEPS_sac  := nets mtl replay core
-DEPS_cli  := sac nets mtl replay envs core
+DEPS_sweep := core
+DEPS_report := core
+DEPS_cli  := sweep report sac nets mtl replay envs core
 DEPS_e2e  := $(DEPS_cli)
 
 lib = $(BUILD)/lib$(1).a

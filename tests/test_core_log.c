@@ -48,7 +48,7 @@ static void test_mkdirs_and_run_dirs(void **st)
     assert_int_equal(fs_mkdirs(tpath("a/b"), &e), 0); /* existing is fine */
     FILE *fp = fopen(tpath("a/file"), "w");
     fclose(fp);
-    assert_int_equal(fs_mkdirs(tpath("a/file/sub"), &e), MTRL_EIO);
+    assert_int_equal(fs_mkdirs(tpath("a/file/sub"), &e), MTRL_EINPUT);
     assert_non_null(strstr(e.msg, "a/file"));
 
     char d1[512], d2[512];
@@ -413,6 +413,75 @@ static void test_drop_after_checkpoint_step(void **st)
     assert_int_equal(log_drop_after(tpath("log5"), 0, &e), 0);
 }
 
+/* A crash or a full disk cuts any of the three logs mid-line; the repair at
+ * resume drops the fragment (and rows past the checkpoint) in each, so the
+ * resumed run appends well-formed rows. */
+static void test_drop_after_repairs_cut_lines(void **st)
+{
+    (void)st;
+    mtrl_err e = {0};
+    const char *dir = tpath("log6");
+    assert_int_equal(fs_prepare_run_dir(dir, 0, &e), 0);
+    log_writer *w;
+    assert_int_equal(log_open(&w, dir, 0, &e), 0);
+    const char *en[1] = {"success"};
+    for (int s = 1; s <= 4; s++) {
+        double v[3] = {s, s, s};
+        assert_int_equal(log_event(w, "train", s * 100, 3, train_names, v, &e), 0);
+        assert_int_equal(log_event(w, "eval", s * 100, 1, en, v, &e), 0);
+    }
+    log_close(w);
+    /* Each file ends in the middle of a row of step 500. */
+    const char *cut[3][2] = {{"log6/train.csv", "500,1700000000.1,5,5"},
+                             {"log6/eval.csv", "500,17000"},
+                             {"log6/metrics.jsonl", "{\"kind\":\"eval\",\"step\":500,\"wall_t"}};
+    for (int i = 0; i < 3; i++) {
+        FILE *fp = fopen(tpath(cut[i][0]), "a");
+        fputs(cut[i][1], fp);
+        fclose(fp);
+    }
+    /* And a fragment glued to a later whole line (a write that failed, then
+     * one that did not), before the checkpoint step. */
+    char *js = test_slurp(tpath("log6/metrics.jsonl"));
+    assert_non_null(js);
+    char *second = strchr(js, '\n') + 1;
+    FILE *fp = fopen(tpath("log6/metrics.jsonl"), "w");
+    fwrite(js, 1, (size_t)(second - js), fp);
+    fputs("{\"kind\":\"train\",\"st", fp);
+    fputs(second, fp);
+    fclose(fp);
+    free(js);
+
+    assert_int_equal(log_drop_after(dir, 300, &e), 0);
+    assert_int_equal(log_open(&w, dir, 1, &e), 0);
+    double v[3] = {9, 9, 9};
+    assert_int_equal(log_event(w, "train", 400, 3, train_names, v, &e), 0);
+    assert_int_equal(log_event(w, "eval", 400, 1, en, v, &e), 0);
+    log_close(w);
+
+    const char *csvs[2] = {"log6/train.csv", "log6/eval.csv"};
+    int cols[2] = {5, 3};
+    for (int f = 0; f < 2; f++) {
+        char *csv = slurp(tpath(csvs[f]));
+        assert_int_equal(count_lines(csv), 5); /* header, 100, 200, 300, 400 */
+        char *save;
+        int row = 0;
+        for (char *l = strtok_r(csv, "\n", &save); l; l = strtok_r(NULL, "\n", &save), row++) {
+            char *fl[8];
+            assert_int_equal(split_csv(l, fl, 8), cols[f]);
+            if (row > 0)
+                assert_int_equal(atoi(fl[0]), row * 100);
+        }
+        free(csv);
+    }
+    js = slurp(tpath("log6/metrics.jsonl"));
+    assert_jsonl_well_formed(js);
+    /* 100..400 of both kinds but the eval of 100, glued to the fragment. */
+    assert_int_equal(count_lines(js), 7);
+    assert_null(strstr(js, "\"step\":500"));
+    free(js);
+}
+
 /* ---- progress ---- */
 
 static char *run_progress(int tty, double plain_s, int64_t total, int64_t steps, double dt)
@@ -529,6 +598,7 @@ int main(void)
         cmocka_unit_test(test_resume_appends_without_second_header),
         cmocka_unit_test(test_mismatching_columns_and_bad_names),
         cmocka_unit_test(test_drop_after_checkpoint_step),
+        cmocka_unit_test(test_drop_after_repairs_cut_lines),
         cmocka_unit_test(test_progress_plain_lines),
         cmocka_unit_test(test_progress_rate_follows_speed_changes),
         cmocka_unit_test(test_progress_terminal_redraws),

@@ -118,7 +118,8 @@ static void test_train_resume_eval(void **st)
     assert_int_equal(test_sh("%s eval %s/full --json | grep -q '\"mean_success\"'", bin, tmp), 0);
 }
 
-/* SIGINT: the run finishes its episode, writes a checkpoint and exits 0. */
+/* SIGINT: the run finishes its episode, writes a checkpoint and exits 3
+ * (stopped, resumable: not 0, which means finished). */
 static void test_sigint_checkpoints(void **st)
 {
     (void)st;
@@ -144,7 +145,7 @@ static void test_sigint_checkpoints(void **st)
     int status;
     waitpid(pid, &status, 0);
     assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(WEXITSTATUS(status), 3);
     h5_file *f;
     mtrl_err e = {0};
     assert_int_equal(h5_open(&f, ck, &e), 0);

@@ -1,7 +1,10 @@
 /* mtrl plot: learning curves of one or more runs as a self-contained SVG
  * (no plotting library needed): mean evaluation success over iterations,
  * one line per run, plus per-task success of the first run and its training
- * episode return. Reads the runs' eval.csv and train.csv. */
+ * episode return. Reads the runs' eval.csv and train.csv. With --group (or
+ * when the runs given form groups of several seeds, as src/report groups
+ * them), one curve per group instead: the mean over seeds with a band of
+ * +- one standard error. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +12,7 @@
 
 #include "cli.h"
 #include "core/fsutil.h"
+#include "report/report.h"
 
 #define MAX_COLS 128
 #define MAX_RUNS 8
@@ -82,7 +86,8 @@ typedef struct panel {
 static double px(const panel *p, double x) { return p->x0 + (x - p->xmin) / (p->xmax - p->xmin) * p->w; }
 static double py(const panel *p, double y) { return p->y0 + p->h - (y - p->ymin) / (p->ymax - p->ymin) * p->h; }
 
-static void panel_frame(FILE *o, const panel *p, const char *title, const char *ylabel)
+static void panel_frame(FILE *o, const panel *p, const char *title, const char *xlabel,
+                        const char *ylabel)
 {
     fprintf(o, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='none' stroke='#444'/>\n",
             p->x0, p->y0, p->w, p->h);
@@ -97,8 +102,8 @@ static void panel_frame(FILE *o, const panel *p, const char *title, const char *
         fprintf(o, "<text x='%.1f' y='%.1f' font-size='11' text-anchor='middle'>%.0f</text>\n",
                 px(p, x), p->y0 + p->h + 14, x);
     }
-    fprintf(o, "<text x='%.1f' y='%.1f' font-size='11' text-anchor='middle'>iteration</text>\n",
-            p->x0 + p->w / 2, p->y0 + p->h + 30);
+    fprintf(o, "<text x='%.1f' y='%.1f' font-size='11' text-anchor='middle'>%s</text>\n",
+            p->x0 + p->w / 2, p->y0 + p->h + 30, xlabel);
     fprintf(o, "<text x='%.1f' y='%.1f' font-size='11' transform='rotate(-90 %.1f %.1f)' "
                "text-anchor='middle'>%s</text>\n",
             p->x0 - 62, p->y0 + p->h / 2, p->x0 - 62, p->y0 + p->h / 2, ylabel);
@@ -137,23 +142,128 @@ static void col_range(const csv_table *t, int c, double *lo, double *hi)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: mtrl plot RUN_DIR [RUN_DIR ...] [--out FILE.svg]\n\n"
-               "Writes learning curves as an SVG (default RUN_DIR/curves.svg of the first run):\n"
+    fprintf(f, "usage: mtrl plot RUN_DIR [RUN_DIR ...] [--out FILE.svg]\n"
+               "       mtrl plot --group DIR... [--by KEYS] [--x iterations|env_steps] [--out FILE.svg]\n\n"
+               "Writes learning curves as an SVG (default DIR/curves.svg of the first DIR):\n"
                "mean evaluation success of every run, the per-task success of the first run,\n"
-               "and its training episode return. Open the SVG in any browser.\n");
+               "and its training episode return. Open the SVG in any browser.\n\n"
+               "Group curves (--group, or automatically when the runs given form groups of\n"
+               "more than one seed): runs are found and grouped as mtrl report does (DIR may\n"
+               "be a sweep directory; --by KEYS groups by those config keys); per group the\n"
+               "mean eval success over seeds with a band of +- one standard error, on the\n"
+               "iterations every run of the group has evaluated at.\n"
+               "  --x env_steps   x axis in environment steps (iterations x tasks)\n");
 }
+
+/* A colour per group; band = mean +- s.e. as one closed polygon. */
+static int plot_groups(const rep_report *rp, int env_steps, const char *out)
+{
+    int G = rep_report_n_groups(rp), rc = 1;
+    rep_curve *cv = calloc((size_t)G, sizeof *cv);
+    double *xs = calloc((size_t)G, sizeof *xs);
+    mtrl_err e = {0};
+    if (!cv || !xs)
+        goto done;
+    double xmax = 1;
+    for (int g = 0; g < G; g++) {
+        if (rep_group_curve(rp, g, &cv[g], &e)) {
+            fprintf(stderr, "mtrl plot: %s\n", e.msg);
+            goto done;
+        }
+        const rep_run *r0 = rep_report_run(rp, rep_report_group(rp, g)->run[0]);
+        xs[g] = env_steps ? (r0->n_tasks ? r0->n_tasks : 1) : 1;
+        for (int i = 0; i < cv[g].n; i++)
+            xmax = fmax(xmax, (double)cv[g].step[i] * xs[g]);
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *o = open_memstream(&buf, &len);
+    if (!o)
+        goto done;
+    fprintf(o, "<svg xmlns='http://www.w3.org/2000/svg' width='1300' height='420' "
+               "font-family='sans-serif'>\n<rect width='100%%' height='100%%' fill='white'/>\n");
+    panel p = {90, 40, 780, 300, 0, xmax, 0, 1};
+    panel_frame(o, &p, "mean evaluation success over seeds (band: +- standard error)",
+                env_steps ? "environment steps" : "iteration", "success");
+    for (int g = 0; g < G; g++) {
+        const char *c = palette[g % 10];
+        const rep_curve *k = &cv[g];
+        fprintf(o, "<polygon class='band' fill='%s' fill-opacity='0.18' stroke='none' points='", c);
+        for (int i = 0; i < k->n; i++)
+            fprintf(o, "%.1f,%.1f ", px(&p, (double)k->step[i] * xs[g]),
+                    py(&p, fmin(1, k->mean[i] + (isfinite(k->se[i]) ? k->se[i] : 0))));
+        for (int i = k->n - 1; i >= 0; i--)
+            fprintf(o, "%.1f,%.1f ", px(&p, (double)k->step[i] * xs[g]),
+                    py(&p, fmax(0, k->mean[i] - (isfinite(k->se[i]) ? k->se[i] : 0))));
+        fprintf(o, "'/>\n<polyline class='mean' fill='none' stroke='%s' stroke-width='2' points='", c);
+        for (int i = 0; i < k->n; i++)
+            fprintf(o, "%.1f,%.1f ", px(&p, (double)k->step[i] * xs[g]), py(&p, k->mean[i]));
+        fprintf(o, "'/>\n");
+        char label[600];
+        const rep_group *gr = rep_report_group(rp, g);
+        snprintf(label, sizeof label, "%s (%d seed%s)", gr->label, gr->n, gr->n == 1 ? "" : "s");
+        /* Labels come from config values: keep them valid XML. */
+        char esc[1600];
+        size_t m = 0;
+        for (const char *q = label; *q && m + 8 < sizeof esc; q++) {
+            const char *rep = *q == '<' ? "&lt;" : *q == '>' ? "&gt;" : *q == '&' ? "&amp;"
+                            : *q == '\'' ? "&apos;" : NULL;
+            if (rep)
+                m += (size_t)snprintf(esc + m, sizeof esc - m, "%s", rep);
+            else
+                esc[m++] = *q;
+        }
+        esc[m] = '\0';
+        legend(o, &p, g, c, esc);
+    }
+    fprintf(o, "</svg>\n");
+    fclose(o);
+    if (fs_write_atomic(out, buf, len, &e)) {
+        fprintf(stderr, "mtrl plot: %s\n", e.msg);
+    } else {
+        printf("%s\n", out);
+        rc = 0;
+    }
+    free(buf);
+done:
+    for (int g = 0; cv && g < G; g++)
+        rep_curve_free(&cv[g]);
+    free(cv);
+    free(xs);
+    return rc;
+}
+
+#define MAX_DIRS 256
 
 int cmd_plot(int argc, char **argv)
 {
-    const char *runs[MAX_RUNS], *out = NULL;
-    int n_runs = 0;
+    const char *runs[MAX_DIRS], *out = NULL, *by[64];
+    int n_runs = 0, group = 0, env_steps = 0, n_by = 0;
+    char *by_buf = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return 0;
         } else if (!strcmp(argv[i], "--out") && i + 1 < argc) {
             out = argv[++i];
-        } else if (argv[i][0] == '-' || n_runs == MAX_RUNS) {
+        } else if (!strcmp(argv[i], "--group")) {
+            group = 1;
+        } else if (!strcmp(argv[i], "--by") && i + 1 < argc) {
+            free(by_buf);
+            by_buf = strdup(argv[++i]);
+            n_by = 0;
+            for (char *t = by_buf ? strtok(by_buf, ",") : NULL; t && n_by < 64; t = strtok(NULL, ","))
+                by[n_by++] = t;
+            group = 1;
+        } else if (!strcmp(argv[i], "--x") && i + 1 < argc) {
+            const char *x = argv[++i];
+            if (strcmp(x, "iterations") && strcmp(x, "env_steps")) {
+                fprintf(stderr, "mtrl plot: --x '%s': expected iterations or env_steps\n", x);
+                free(by_buf);
+                return 2;
+            }
+            env_steps = !strcmp(x, "env_steps");
+        } else if (argv[i][0] == '-' || n_runs == MAX_DIRS) {
             fprintf(stderr, "mtrl plot: unexpected argument '%s' (mtrl plot --help)\n", argv[i]);
             return 2;
         } else {
@@ -162,7 +272,44 @@ int cmd_plot(int argc, char **argv)
     }
     if (!n_runs) {
         usage(stderr);
+        free(by_buf);
         return 2;
+    }
+    /* Group curves: asked for, or found (several seeds of one setting). */
+    {
+        rep_run *rs;
+        int nr;
+        mtrl_err e = {0};
+        rep_opts ro = {.stat = REP_STAT_MEAN, .bootstrap = 1, .at = -1, .n_by = n_by, .by = by};
+        rep_report *rp = NULL;
+        int lrc = rep_find_runs(runs, n_runs, &rs, &nr, &e);
+        if (!lrc)
+            lrc = rep_report_create(&rp, rs, nr, &ro, &e);
+        int multi = 0;
+        for (int g = 0; !lrc && g < rep_report_n_groups(rp); g++)
+            multi |= rep_report_group(rp, g)->n > 1;
+        if (group && lrc) {
+            fprintf(stderr, "mtrl plot: %s\n", e.msg);
+            free(by_buf);
+            return err_exit_code(lrc);
+        }
+        if (!lrc && (group || multi)) {
+            char def[4200];
+            if (!out) {
+                snprintf(def, sizeof def, "%s/curves.svg", runs[0]);
+                out = def;
+            }
+            int prc = plot_groups(rp, env_steps, out);
+            rep_report_destroy(rp);
+            free(by_buf);
+            return prc;
+        }
+        rep_report_destroy(rp);
+        free(by_buf);
+        if (n_runs > MAX_RUNS) {
+            fprintf(stderr, "mtrl plot: at most %d runs as separate curves\n", MAX_RUNS);
+            return 2;
+        }
     }
     csv_table ev[MAX_RUNS], tr;
     char err[512], path[4200];
@@ -196,14 +343,14 @@ int cmd_plot(int argc, char **argv)
         col_range(&ev[r], 0, &lo, &xmax);
     }
     panel p1 = {90, 40, 780, 260, 0, xmax, 0, 1};
-    panel_frame(o, &p1, "mean evaluation success", "success");
+    panel_frame(o, &p1, "mean evaluation success", "iteration", "success");
     for (int r = 0; r < n_runs; r++) {
         const char *c = palette[r % 10];
         polyline(o, &p1, &ev[r], 0, csv_col(&ev[r], "success"), c, 2);
         legend(o, &p1, r, c, runs[r]);
     }
     panel p2 = {90, 370, 780, 260, 0, xmax, 0, 1};
-    panel_frame(o, &p2, "per-task evaluation success (first run)", "success");
+    panel_frame(o, &p2, "per-task evaluation success (first run)", "iteration", "success");
     int li = 0;
     for (int c = 0; c < ev[0].n_cols; c++) {
         if (strncmp(ev[0].names[c], "success_", 8))
@@ -220,7 +367,7 @@ int cmd_plot(int argc, char **argv)
         if (!(hi > lo))
             lo = 0, hi = 1;
         panel p3 = {90, 700, 780, 240, 0, x1, lo, hi};
-        panel_frame(o, &p3, "training episode return (mean over tasks)", "return");
+        panel_frame(o, &p3, "training episode return (mean over tasks)", "iteration", "return");
         polyline(o, &p3, &tr, 0, cr, palette[0], 1.5);
     }
     fprintf(o, "</svg>\n");

@@ -641,9 +641,12 @@ static int trainer_iteration(trainer *tr, mtrl_err *e)
     return 0;
 }
 
-static int at_boundary_due(int64_t iter, int64_t last, int64_t every)
+/* True when a multiple of `every` lies in (iter - L, iter]: the boundary at
+ * iter is the first one at or past it. Stateless, so interruptions do not
+ * shift the schedule. */
+static int due_at(int64_t iter, int64_t L, int64_t every)
 {
-    return every > 0 && iter - last >= every;
+    return every > 0 && iter >= L && iter / every != (iter - L) / every;
 }
 
 int train_run(const mtrl_config *cfg, const train_opts *opts, mtrl_err *e)
@@ -655,20 +658,37 @@ int train_run(const mtrl_config *cfg, const train_opts *opts, mtrl_err *e)
     const mtrl_config *c = &tr.cfg;
     int64_t ckpt_every = c->log.checkpoint_every == 0 ? c->eval.every : c->log.checkpoint_every;
     int64_t log_every = c->log.every > 0 ? c->log.every : tr.L;
-    int fresh = tr.iter == 0;
+    if (opts->on_start && (rc = opts->on_start(opts->ctx, tr.iter, tr.best_success, e)))
+        goto done;
+    /* Decided after trainer_resume has checked the whole checkpoint: a
+     * damaged file is reported even when there is nothing left to run. */
+    if (opts->resume && tr.iter >= c->run.iterations) {
+        fprintf(stderr,
+                "mtrl run: %s has already finished (%lld of %lld iterations); nothing to do "
+                "(--set run.iterations=N extends it)\n",
+                opts->run_dir, (long long)tr.iter, (long long)c->run.iterations);
+        goto done;
+    }
+    /* A resumed run starts at the boundary of its checkpoint, whose
+     * evaluation and checkpoint were done before it stopped. */
+    int resumed_boundary = opts->resume;
     for (;;) {
         if (tr.iter % tr.L == 0) {
             int last = tr.iter >= c->run.iterations;
-            if (c->eval.every > 0 &&
-                (fresh || last || at_boundary_due(tr.iter, tr.last_eval, c->eval.every)) &&
+            if (c->eval.every > 0 && !resumed_boundary &&
+                (tr.iter == 0 || last || due_at(tr.iter, tr.L, c->eval.every)) &&
                 (rc = trainer_eval(&tr, e)))
                 goto done;
-            fresh = 0;
             int stop = opts->stop && *opts->stop;
-            if ((last || stop || (c->log.checkpoint_every >= 0 &&
-                                  at_boundary_due(tr.iter, tr.last_ckpt, ckpt_every))) &&
-                (rc = trainer_checkpoint(&tr, e)))
-                goto done;
+            if (last || stop ||
+                (!resumed_boundary && ckpt_every > 0 && due_at(tr.iter, tr.L, ckpt_every))) {
+                if ((rc = trainer_checkpoint(&tr, e)))
+                    goto done;
+                if (opts->on_checkpoint &&
+                    (rc = opts->on_checkpoint(opts->ctx, tr.iter, tr.best_success, e)))
+                    goto done;
+            }
+            resumed_boundary = 0;
             if (last || stop)
                 break;
             if (trainer_boundary_reset(&tr)) {

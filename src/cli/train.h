@@ -42,10 +42,22 @@ typedef struct train_opts {
     volatile sig_atomic_t *stop; /* set by a signal: checkpoint and return */
     eval_result *last_eval;      /* if not NULL: the latest evaluation (K = 0: none) */
     double *best_success;        /* if not NULL: the best mean eval success so far */
+    /* If not NULL: called once the run is set up (with --resume: the config
+     * checked against the checkpoint and the state loaded) and before the
+     * first iteration, with the iteration it starts from and the best eval
+     * success so far (-1: none). An error ends the run. */
+    int (*on_start)(void *ctx, int64_t iteration, double best_success, mtrl_err *e);
+    /* If not NULL: called after every checkpoint written. */
+    int (*on_checkpoint)(void *ctx, int64_t iteration, double best_success, mtrl_err *e);
+    void *ctx;
 } train_opts;
 
 /* Trains until cfg->run.iterations or *opts->stop. Writes train.csv,
- * eval.csv, metrics.jsonl and checkpoint.h5 into the run directory. */
+ * eval.csv, metrics.jsonl and checkpoint.h5 into the run directory.
+ * Evaluations come at iteration 0, at the end, and at the first episode
+ * boundary at or past each multiple of eval.every; checkpoints likewise for
+ * their interval. The schedule depends on the iteration alone, so a stopped
+ * and resumed run evaluates where the uninterrupted one does. */
 int train_run(const mtrl_config *cfg, const train_opts *opts, mtrl_err *e);
 
 /* The env options a config asks for (goals, seeds, episode cap, threads). */

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <yaml.h>
@@ -66,13 +68,37 @@ static const char *check_benchmark(const char *s)
 
 static const char *check_nonempty(const char *s) { return s[0] ? NULL : "a non-empty string"; }
 
+/* A run name becomes part of a directory name and of paths in messages,
+ * shell commands and reports: keep it short and plain. Empty means "the
+ * config file's name". */
+#define RUN_NAME_MAX 100
+static int run_name_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '-' || c == '_' || c == '.' || c == '+';
+}
+
+static const char *check_run_name(const char *s)
+{
+    static const char *want = "a name of at most 100 characters from A-Z a-z 0-9 - _ . + "
+                              "(not starting with '.' or '-'), or \"\" for the config file's name";
+    size_t n = strlen(s);
+    if (n == 0)
+        return NULL;
+    if (n > RUN_NAME_MAX || s[0] == '.' || s[0] == '-')
+        return want;
+    for (const char *p = s; *p; p++)
+        if (!run_name_char(*p))
+            return want;
+    return NULL;
+}
+
 #define OFF(sec, field) offsetof(mtrl_config, sec) + offsetof(cfg_##sec, field)
 #define NOMAX 0, F_NOMAX
 
 /* The order here is the order of printing and of configs/base.yaml. */
 static const key_def keys[] = {
     /* run */
-    {"run.name", CFG_T_STRING, OFF(run, name), "\"\"", 0, 0, 0, NULL, NULL,
+    {"run.name", CFG_T_STRING, OFF(run, name), "\"\"", 0, 0, 0, NULL, check_run_name,
      "run name, first part of the run directory; empty: the config file's name"},
     {"run.runs_dir", CFG_T_STRING, OFF(run, runs_dir), "runs", 0, 0, 0, NULL, check_nonempty,
      "where run directories <name>-<timestamp>/ are created (mtrl run --out overrides)"},
@@ -254,11 +280,18 @@ static int fail(mtrl_err *err, const where *w, const char *key, const char *fmt,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    /* An override names its key already; repeat it only for list items. */
+    /* An override names its key already; repeat it only for list items. A
+     * long one is shortened so the reason still fits in the message. */
     if (w && w->override) {
+        char ov[200];
+        size_t n = strlen(w->override);
+        if (n < sizeof ov)
+            snprintf(ov, sizeof ov, "%s", w->override);
+        else
+            snprintf(ov, sizeof ov, "%.120s... (%zu characters)", w->override, n);
         if (key && w->okey && strcmp(key, w->okey))
-            return err_set(err, MTRL_EINPUT, "--set %s: %s: %s", w->override, key, msg);
-        return err_set(err, MTRL_EINPUT, "--set %s: %s", w->override, msg);
+            return err_set(err, MTRL_EINPUT, "--set %s: %s: %s", ov, key, msg);
+        return err_set(err, MTRL_EINPUT, "--set %s: %s", ov, msg);
     }
     if (w && w->file && key)
         return err_set(err, MTRL_EINPUT, "%s:%d: %s: %s", w->file, w->line, key, msg);
@@ -548,8 +581,12 @@ static int set_node(mtrl_config *c, const key_def *k, yaml_document_t *doc, yaml
     where w = *w0;
     if (w.file)
         w.line = (int)n->start_mark.line + 1;
-    if (n->type == YAML_SCALAR_NODE)
+    if (n->type == YAML_SCALAR_NODE) {
+        /* "\0abc" in double quotes: C would see an empty string. */
+        if (strlen((const char *)n->data.scalar.value) != n->data.scalar.length)
+            return fail(err, &w, k->path, "the value contains a NUL character (\\0)");
         return set_scalar(c, k, (const char *)n->data.scalar.value, node_is_null(n), &w, err);
+    }
     char want[512];
     describe(k, 0, want, sizeof want);
     if (k->type != CFG_T_INT_LIST || n->type != YAML_SEQUENCE_NODE)
@@ -581,22 +618,75 @@ static int set_node(mtrl_config *c, const key_def *k, yaml_document_t *doc, yaml
     return 0;
 }
 
-/* Loads text (a default or an override value) as a one-document YAML. */
-static int load_text(yaml_document_t *doc, const char *text, char *problem, size_t n)
+/* libyaml's scanner spends time proportional to the nesting depth on each
+ * token, so a deeply nested input takes time quadratic in its size before
+ * any error. A config needs 3 levels; the event pass below stops at the
+ * first one past CFG_MAX_NESTING, having read only that far. */
+#define CFG_MAX_NESTING 32
+
+/* 0 if text nests at most CFG_MAX_NESTING lists/mappings deep, else the
+ * 1-based line where it goes deeper. Syntax errors are left to the loader,
+ * which reports them. */
+static int too_deep_at(const char *text, size_t len)
 {
     yaml_parser_t p;
     if (!yaml_parser_initialize(&p))
+        return 0;
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    int depth = 0, line = 0;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&p, &ev))
+            break;
+        yaml_event_type_t t = ev.type;
+        if (t == YAML_SEQUENCE_START_EVENT || t == YAML_MAPPING_START_EVENT) {
+            if (++depth > CFG_MAX_NESTING)
+                line = (int)ev.start_mark.line + 1;
+        } else if (t == YAML_SEQUENCE_END_EVENT || t == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+        yaml_event_delete(&ev);
+        if (line || t == YAML_STREAM_END_EVENT)
+            break;
+    }
+    yaml_parser_delete(&p);
+    return line;
+}
+
+/* Loads text (a default or an override value) as one YAML value, with
+ * nothing after it: "[32,32]]" or "[32] [5]" are errors, not [32,32], [32]. */
+static int load_text(yaml_document_t *doc, const char *text, char *problem, size_t n)
+{
+    size_t len = strlen(text);
+    if (too_deep_at(text, len)) {
+        snprintf(problem, n, "lists nested deeper than %d levels", CFG_MAX_NESTING);
+        return -1;
+    }
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p))
         return snprintf(problem, n, "out of memory"), -1;
-    yaml_parser_set_input_string(&p, (const unsigned char *)text, strlen(text));
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
     int ok = yaml_parser_load(&p, doc);
     if (!ok)
         snprintf(problem, n, "%s", p.problem ? p.problem : "bad YAML");
-    yaml_parser_delete(&p);
     if (ok && !yaml_document_get_root_node(doc)) {
         yaml_document_delete(doc);
         snprintf(problem, n, "no value");
-        return -1;
+        ok = 0;
+    } else if (ok) {
+        /* The rest must be the end of the stream: no second document. */
+        yaml_document_t rest;
+        int ok2 = yaml_parser_load(&p, &rest);
+        int more = !ok2 || yaml_document_get_root_node(&rest);
+        if (ok2)
+            yaml_document_delete(&rest);
+        if (more) {
+            yaml_document_delete(doc);
+            snprintf(problem, n, "unexpected text after the value");
+            ok = 0;
+        }
     }
+    yaml_parser_delete(&p);
     return ok ? 0 : -1;
 }
 
@@ -835,6 +925,61 @@ static int apply_map(loader *L, yaml_document_t *doc, yaml_node_t *map, const ch
     return 0;
 }
 
+#define CFG_MAX_FILE_BYTES (4 << 20)
+
+/* The whole config file. Only a regular file: opening a FIFO would block
+ * until someone writes to it, a directory gives libyaml's "input error". */
+static int read_config_text(const char *open_path, const char *disp, const where *from,
+                            char **text, size_t *len, mtrl_err *err)
+{
+    char why[160] = "";
+    int fd = open(open_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
+        snprintf(why, sizeof why, "%s", strerror(errno));
+    else if (fstat(fd, &st) != 0)
+        snprintf(why, sizeof why, "%s", strerror(errno));
+    else if (S_ISDIR(st.st_mode))
+        snprintf(why, sizeof why, "it is a directory, not a YAML file");
+    else if (!S_ISREG(st.st_mode))
+        snprintf(why, sizeof why, "not a regular file (%s)",
+                 S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISSOCK(st.st_mode) ? "a socket" : "a device");
+    else if (st.st_size > CFG_MAX_FILE_BYTES)
+        snprintf(why, sizeof why, "%lld bytes, more than a config can be (%d)",
+                 (long long)st.st_size, CFG_MAX_FILE_BYTES);
+    char *buf = NULL;
+    size_t n = 0;
+    if (!why[0]) {
+        buf = malloc((size_t)st.st_size + 1);
+        if (!buf) {
+            close(fd);
+            return err_set(err, MTRL_ENOMEM, "%s: out of memory", disp);
+        }
+        while (n < (size_t)st.st_size) {
+            ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0)
+                snprintf(why, sizeof why, "%s", strerror(errno));
+            if (r <= 0)
+                break;
+            n += (size_t)r;
+        }
+        buf[n] = 0;
+    }
+    if (fd >= 0)
+        close(fd);
+    if (why[0]) {
+        free(buf);
+        if (from)
+            return fail(err, from, "include", "cannot read %s: %s", disp, why);
+        return err_set(err, MTRL_EINPUT, "%s: cannot read: %s", disp, why);
+    }
+    *text = buf;
+    *len = n;
+    return 0;
+}
+
 static int apply_file(loader *L, const char *open_path, const char *disp, const where *from,
                       mtrl_err *err)
 {
@@ -857,28 +1002,35 @@ static int apply_file(loader *L, const char *open_path, const char *disp, const 
     }
     if (L->depth >= MAX_INCLUDE_DEPTH)
         return fail(err, from, "include", "includes nested deeper than %d files", MAX_INCLUDE_DEPTH);
-    FILE *f = fopen(open_path, "rb");
-    if (!f) {
-        if (from)
-            return fail(err, from, "include", "cannot read %s: %s", disp, strerror(errno));
-        return err_set(err, MTRL_EINPUT, "%s: cannot read: %s", disp, strerror(errno));
-    }
+    char *text = NULL;
+    size_t text_len = 0;
+    int rc = read_config_text(open_path, disp, from, &text, &text_len, err);
+    if (rc)
+        return rc;
     snprintf(L->real[L->depth], PATH_MAX, "%s", real);
     snprintf(L->disp[L->depth], PATH_MAX, "%s", disp);
     snprintf(L->opened[L->depth], PATH_MAX, "%s", open_path);
     L->depth++;
     const char *file = L->disp[L->depth - 1];
 
-    int rc = 0;
     yaml_parser_t parser;
     yaml_document_t doc;
     int have_doc = 0;
+    int deep = too_deep_at(text, text_len);
+    if (deep) {
+        where w = {file, deep, NULL, NULL};
+        rc = fail(err, &w, NULL, "lists or mappings nested deeper than %d levels",
+                  CFG_MAX_NESTING);
+        free(text);
+        L->depth--;
+        return rc;
+    }
     if (!yaml_parser_initialize(&parser)) {
-        fclose(f);
+        free(text);
         L->depth--;
         return err_set(err, MTRL_ENOMEM, "%s: out of memory", disp);
     }
-    yaml_parser_set_input_file(&parser, f);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, text_len);
     if (!yaml_parser_load(&parser, &doc)) {
         if (parser.context)
             rc = err_set(err, MTRL_EINPUT, "%s:%d:%d: bad YAML: %s (%s started at line %d)", file,
@@ -940,7 +1092,7 @@ done:
     if (have_doc)
         yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
-    fclose(f);
+    free(text);
     L->depth--;
     return rc;
 }
@@ -957,8 +1109,13 @@ static int apply_override(loader *L, const char *kv, mtrl_err *err)
         a++;
     while (b > a && isspace((unsigned char)b[-1]))
         b--;
-    if (b == a || (size_t)(b - a) >= sizeof key)
+    if (b == a)
         return fail(err, &w, NULL, "expected key.path=value");
+    if ((size_t)(b - a) >= sizeof key)
+        return fail(err, &w, NULL,
+                    "a key of %zu characters is not a config key (the longest has under 40; "
+                    "mtrl config --keys lists them)",
+                    (size_t)(b - a));
     memcpy(key, a, (size_t)(b - a));
     key[b - a] = 0;
     w.okey = key;
@@ -972,11 +1129,17 @@ static int apply_override(loader *L, const char *kv, mtrl_err *err)
     const char *v = eq + 1;
     while (isspace((unsigned char)*v))
         v++;
-    char val[1024];
-    snprintf(val, sizeof val, "%s", v);
-    for (size_t n = strlen(val); n && isspace((unsigned char)val[n - 1]); n--)
-        val[n - 1] = 0;
+    /* The whole value, however long: a cut one would be a different value. */
+    size_t vn = strlen(v);
+    while (vn && isspace((unsigned char)v[vn - 1]))
+        vn--;
+    char *val = malloc(vn + 1);
+    if (!val)
+        return err_set(err, MTRL_ENOMEM, "--set %s: out of memory", key);
+    memcpy(val, v, vn);
+    val[vn] = 0;
     int rc = set_text(L->c, k, val, &w, err);
+    free(val);
     if (!rc)
         note_origin(L, k, &w);
     return rc;
@@ -1121,10 +1284,15 @@ int cfg_load(mtrl_config *c, const char *path, const char *const *sets, int n_se
         const char *base = strrchr(path, '/');
         base = base ? base + 1 : path;
         size_t n = strcspn(base, ".");
-        if (n >= CFG_STR_LEN)
-            n = CFG_STR_LEN - 1;
+        if (n > RUN_NAME_MAX)
+            n = RUN_NAME_MAX;
         memcpy(tmp->run.name, base, n);
         tmp->run.name[n] = 0;
+        /* A file name may hold anything but '/': keep what a run name
+         * allows (check_run_name), so the directory name stays plain. */
+        for (char *q = tmp->run.name; *q; q++)
+            if (!run_name_char(*q) || (q == tmp->run.name && *q == '-'))
+                *q = '_';
     }
     rc = check(tmp, origin, is_set, err);
     if (!rc)

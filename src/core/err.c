@@ -43,5 +43,7 @@ int err_exit_code(int code)
 {
     if (code == MTRL_OK)
         return 0;
+    if (code == MTRL_ELOCKED)
+        return 4;
     return code == MTRL_EINPUT ? 2 : 1;
 }

@@ -11,6 +11,7 @@ enum {
     MTRL_EINPUT = -2,   /* bad input: config, argument, file content (exit 2) */
     MTRL_EIO = -3,      /* a file could not be read or written (exit 1) */
     MTRL_ENOMEM = -4,   /* allocation failed (exit 1) */
+    MTRL_ELOCKED = -5,  /* a run directory is locked by another live process (exit 4) */
 };
 
 #define MTRL_ERR_MSG_LEN 1024
@@ -30,7 +31,8 @@ int err_prefix(mtrl_err *e, const char *fmt, ...) __attribute__((format(printf, 
 
 void err_clear(mtrl_err *e);
 
-/* Process exit code for an error code: 0 ok, 2 bad input, 1 otherwise. */
+/* Process exit code for an error code: 0 ok, 2 bad input, 4 locked, 1
+ * otherwise. */
 int err_exit_code(int code);
 
 #endif

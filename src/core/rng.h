@@ -24,6 +24,7 @@ enum {
     RNG_STREAM_INIT = 4,
     RNG_STREAM_GOALS = 5,
     RNG_STREAM_EVAL = 6,
+    RNG_STREAM_REPORT = 7, /* bootstrap resamples of `mtrl report` */
     RNG_STREAM_ENV = 1000,
 };
 

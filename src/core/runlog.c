@@ -384,9 +384,34 @@ static const char *json_field(const char *line, const char *key)
     return p ? p + strlen(pat) : NULL;
 }
 
+/* Commas outside nothing: our CSV values and names never hold quotes. */
+static int count_commas(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == ',';
+    return n;
+}
+
+/* Our JSON lines are one flat object: "{...}" with no other brace (names
+ * and kinds hold none). */
+static int json_line_shaped(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 2 || s[0] != '{' || s[n - 1] != '}')
+        return 0;
+    for (size_t i = 1; i + 1 < n; i++)
+        if (s[i] == '{' || s[i] == '}')
+            return 0;
+    return 1;
+}
+
 /* Keeps the first `head` lines of path and the lines whose step is at most
- * max_step, and writes the result atomically. For JSON lines, the kinds seen
- * on any line (kept or not) are collected into kinds. */
+ * max_step, and writes the result atomically. A line that does not have the
+ * shape of ours (a CSV row with another column count than the header, a
+ * JSON line not "{...}") is a remnant of a failed write glued to a later
+ * one: it is dropped, as is a last line without its newline. For JSON
+ * lines, the kinds seen on any line (kept or not) are collected into kinds. */
 static int filter_file(const char *path, int head, int64_t max_step, int is_json,
                        char kinds[][32], int *nkinds, mtrl_err *e)
 {
@@ -403,13 +428,21 @@ static int filter_file(const char *path, int head, int64_t max_step, int is_json
         return err_set(e, MTRL_ENOMEM, "out of memory");
     }
     size_t o = 0;
-    int lineno = 0;
+    int lineno = 0, header_commas = 0;
     for (char *p = data; p < data + len;) {
         char *nl = memchr(p, '\n', (size_t)(data + len - p));
         if (!nl)
             break; /* partial last line: drop it */
         *nl = '\0';
         int keep = lineno < head;
+        if (lineno == 0 && !is_json)
+            header_commas = count_commas(p);
+        int shaped = is_json ? json_line_shaped(p) : lineno == 0 || count_commas(p) == header_commas;
+        if (!keep && !shaped) {
+            lineno++;
+            p = nl + 1;
+            continue;
+        }
         if (!keep) {
             const char *s = is_json ? json_field(p, "step") : p;
             char *end;

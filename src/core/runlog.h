@@ -43,7 +43,9 @@ void log_close(log_writer *w);
 
 /* For resuming from a checkpoint taken at `step`: rewrites metrics.jsonl and
  * each <kind>.csv it mentions (atomically) keeping only events with
- * step <= `step`. Missing files are fine (nothing was logged). */
+ * step <= `step`, and dropping what a failed write left: a last line without
+ * its newline, a line not of the file's shape (a fragment glued to a later
+ * line). Missing files are fine (nothing was logged). */
 int log_drop_after(const char *run_dir, int64_t step, mtrl_err *e);
 
 #endif

@@ -1,4 +1,4 @@
-/* MT50 group D: sweep, sweep-into, soccer, hammer, stick-push, stick-pull
+/* MT50 sweeps, soccer and tools: sweep, sweep-into, soccer, hammer, stick-push, stick-pull
  * (spec metaworld-mt50.md §4.K-L) and the mt50 benchmark list (§1).
  * Scripted policies reach max(0.9, Meta-World's target of spec Appendix F)
  * over the 50 goals of goal seed 1, and Meta-World's noisy targets with 10 %

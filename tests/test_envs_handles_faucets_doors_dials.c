@@ -1,4 +1,4 @@
-/* MT50 group B: handle-press, handle-press-side, handle-pull,
+/* MT50 handles, faucets, doors, dial and lever: handle-press, handle-press-side, handle-pull,
  * handle-pull-side, faucet-open, faucet-close, door-close, door-lock,
  * door-unlock, dial-turn, lever-pull (spec metaworld-mt50.md §4.D-G).
  * Scripted policies reach Meta-World's success targets (spec Appendix F, all

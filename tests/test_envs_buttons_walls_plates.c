@@ -1,4 +1,4 @@
-/* MT50 group A: button-press-topdown-wall, button-press, button-press-wall,
+/* MT50 buttons, walls and plate slides: button-press-topdown-wall, button-press, button-press-wall,
  * coffee-button, reach-wall, push-wall, pick-place-wall, push-back and the
  * four plate-slides (spec metaworld-mt50.md §4.A-C). Scripted policies reach
  * at least 0.9 (or Meta-World's higher target, spec Appendix F) over 50

@@ -1,4 +1,4 @@
-/* MT50 group C: coffee-pull, coffee-push, assembly, disassemble, basketball,
+/* MT50 coffee, assembly, bins, box, shelf and holes: coffee-pull, coffee-push, assembly, disassemble, basketball,
  * bin-picking, box-close, hand-insert, pick-out-of-hole, shelf-place,
  * peg-unplug-side (spec metaworld-mt50.md §4.H-J). Scripted policies reach
  * at least 0.9 (or Meta-World's higher target, spec Appendix F) over 50

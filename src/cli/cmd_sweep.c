@@ -1,0 +1,320 @@
+/* mtrl sweep: expands a sweep file into runs and runs them with the local
+ * or the Slurm executor (subcommands exec and status in their own files). */
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cli/sweep_cli.h"
+#include "core/cfg.h"
+#include "core/fsutil.h"
+#include "envs/envs.h"
+#include "sweep/sweep.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: mtrl sweep SWEEP.yaml [--out DIR] [--executor local|slurm] [--dry-run]\n"
+            "                  [--parallel N] [--partition P] [--time T] [--cpus-per-task N]\n"
+            "                  [--mem M] [--account A]\n"
+            "       mtrl sweep status SWEEP_DIR [--json]\n"
+            "       mtrl sweep exec SWEEP_DIR INDEX\n\n"
+            "Expands SWEEP.yaml (configs x axes x seeds; see sweeps/small.yaml) into runs, validates\n"
+            "every run's config, and runs the runs that are not done yet into DIR (default\n"
+            "sweeps-out/<name>): sweep.yaml, manifest.csv, runs/<name>/, logs/<name>.log, slurm/.\n"
+            "Running it again skips finished runs and resumes the others from their checkpoints;\n"
+            "a DIR holding a different grid is refused.\n"
+            "  --dry-run           list the runs and their overrides, run nothing\n"
+            "  --executor local    (default) N runs at a time here, one progress line; Ctrl-C stops\n"
+            "                      every run at a checkpoint (exit 3)\n"
+            "  --parallel N        local runs at a time (default local.parallel, else cores /\n"
+            "                      run.threads; 1 when run.threads is 0, i.e. every core)\n"
+            "  --executor slurm    one job array (one task per unfinished run) submitted with\n"
+            "                      sbatch; the script stays in DIR/slurm/submit.sbatch\n"
+            "  --partition, --time, --cpus-per-task, --mem, --account   override slurm: keys\n"
+            "Exit: 0 every run done (local) or submitted (slurm), 1 a run failed, 2 bad input,\n"
+            "3 stopped by a signal (resumable).\n");
+}
+
+int sweep_cli_self(char *out, size_t cap)
+{
+    ssize_t n = readlink("/proc/self/exe", out, cap - 1);
+    if (n <= 0 || (size_t)n >= cap - 1) {
+        fprintf(stderr, "mtrl sweep: cannot find the mtrl binary (/proc/self/exe)\n");
+        return -1;
+    }
+    out[n] = 0;
+    return 0;
+}
+
+static volatile sig_atomic_t stop_flag;
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static int is_tty;
+
+static void show_progress(void *ctx, const sweep_progress *p)
+{
+    const char *name = ctx;
+    static double last_print = -100;
+    static char last[256];
+    char line[256];
+    int sec = (int)p->elapsed;
+    char it[64] = "";
+    if (p->iterations > 0)
+        snprintf(it, sizeof it, " | iterations %lld/%lld (%.0f%%)", (long long)p->iteration,
+                 (long long)p->iterations, 100.0 * (double)p->iteration / (double)p->iterations);
+    snprintf(line, sizeof line, "sweep %s: %d done, %d running, %d pending, %d failed%s%s | %dh%02dm%02ds", name,
+             p->done, p->running, p->pending + p->stopped, p->failed, p->stopped ? " (some stopped)" : "", it,
+             sec / 3600, sec / 60 % 60, sec % 60);
+    if (is_tty) {
+        fprintf(stderr, "\r%s\033[K", line);
+    } else {
+        /* Not a terminal (a log file): a line when the counts change, else every 30 s. */
+        char *bar = strchr(line, '|');
+        size_t k = bar ? (size_t)(bar - line) : strlen(line);
+        if (strncmp(line, last, k) || p->elapsed - last_print >= 30) {
+            fprintf(stderr, "%s\n", line);
+            last_print = p->elapsed;
+        }
+    }
+    snprintf(last, sizeof last, "%s", line);
+}
+
+static int dry_run(const sweep_spec *s, const char *dir)
+{
+    printf("sweep %s: %d runs -> %s\n", s->name, s->n_runs, dir);
+    printf("%5s  %-40s  %s\n", "index", "name", "config and overrides");
+    char ov[8192];
+    for (int i = 0; i < s->n_runs; i++) {
+        sweep_run_overrides(s, &s->runs[i], ov, sizeof ov);
+        printf("%5d  %-40s  %s %s\n", i, s->runs[i].name, s->configs[s->runs[i].config].path, ov);
+    }
+    /* Say now if the directory holds another grid. */
+    char p[PATH_MAX + 32], *old = NULL, *man = sweep_manifest_text(s);
+    snprintf(p, sizeof p, "%s/manifest.csv", dir);
+    int rc = 0;
+    if (man && !fs_read_all(p, &old, NULL, NULL) && strcmp(old, man)) {
+        fprintf(stderr, "mtrl sweep: %s holds a different sweep (its manifest.csv differs): running this "
+                        "sweep there would be refused; use another --out\n", dir);
+        rc = 2;
+    }
+    free(old);
+    free(man);
+    return rc;
+}
+
+/* What the config loader cannot know: the benchmark's task names. */
+static int check_tasks(const mtrl_config *c, mtrl_err *err)
+{
+    int idx[64], n;
+    int rc = env_benchmark_tasks(c->env.benchmark, idx, 64, &n, err);
+    if (rc)
+        err_prefix(err, "env.benchmark");
+    return rc;
+}
+
+typedef struct opts {
+    const char *file, *out, *executor;
+    int dry, parallel;
+    const char *partition, *time, *mem, *account;
+    int cpus;
+} opts;
+
+static int parse_args(int argc, char **argv, opts *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--dry-run")) {
+            o->dry = 1;
+        } else if (v && (!strcmp(a, "--out") || !strcmp(a, "--executor") || !strcmp(a, "--partition") ||
+                         !strcmp(a, "--time") || !strcmp(a, "--mem") || !strcmp(a, "--account") ||
+                         !strcmp(a, "--parallel") || !strcmp(a, "--cpus-per-task"))) {
+            i++;
+            if (!strcmp(a, "--out"))
+                o->out = v;
+            else if (!strcmp(a, "--executor"))
+                o->executor = v;
+            else if (!strcmp(a, "--partition"))
+                o->partition = v;
+            else if (!strcmp(a, "--time"))
+                o->time = v;
+            else if (!strcmp(a, "--mem"))
+                o->mem = v;
+            else if (!strcmp(a, "--account"))
+                o->account = v;
+            else {
+                char *end;
+                long n = strtol(v, &end, 10);
+                if (*end || end == v || n < 1 || n > 4096) {
+                    fprintf(stderr, "mtrl sweep: %s: expected an integer in [1, 4096], got \"%s\"\n", a, v);
+                    return 2;
+                }
+                *(!strcmp(a, "--parallel") ? &o->parallel : &o->cpus) = (int)n;
+            }
+        } else if (a[0] == '-') {
+            fprintf(stderr, "mtrl sweep: unknown option or missing value: '%s' (mtrl sweep --help)\n", a);
+            return 2;
+        } else if (!o->file) {
+            o->file = a;
+        } else {
+            fprintf(stderr, "mtrl sweep: one SWEEP.yaml only, got '%s' and '%s'\n", o->file, a);
+            return 2;
+        }
+    }
+    if (!o->file) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(o->executor, "local") && strcmp(o->executor, "slurm")) {
+        fprintf(stderr, "mtrl sweep: --executor: expected local or slurm, got \"%s\"\n", o->executor);
+        return 2;
+    }
+    return -1;
+}
+
+static void set_str(char *dst, const char *v)
+{
+    if (v)
+        snprintf(dst, SWEEP_VAL_LEN, "%s", v);
+}
+
+static int run_slurm(sweep_spec *s, const char *dir, const char *self)
+{
+    char(*states)[32] = calloc((size_t)s->n_runs, 32);
+    int *idx = calloc((size_t)s->n_runs, sizeof *idx);
+    if (!states || !idx) {
+        free(states);
+        free(idx);
+        return 1;
+    }
+    sweep_slurm_states(s, dir, states);
+    int n = 0, active = 0, done = 0;
+    for (int i = 0; i < s->n_runs; i++) {
+        char rd[PATH_MAX];
+        sweep_run_dir(dir, &s->runs[i], rd, sizeof rd);
+        sweep_run_status st;
+        sweep_read_status(rd, NULL, &st);
+        if (st.state == SWEEP_DONE)
+            done++;
+        else if (states[i][0] && strcmp(states[i], "COMPLETED") && strcmp(states[i], "FAILED") &&
+                 strcmp(states[i], "CANCELLED") && strcmp(states[i], "TIMEOUT"))
+            active++; /* still queued or running in an earlier job */
+        else
+            idx[n++] = i;
+    }
+    int rc = 0;
+    if (!n) {
+        printf("sweep %s: nothing to submit (%d done, %d queued or running in Slurm)\n", s->name, done, active);
+    } else {
+        char job[64];
+        mtrl_err err = {0};
+        if (sweep_slurm_submit(s, dir, self, idx, n, job, sizeof job, &err)) {
+            fprintf(stderr, "mtrl sweep: %s\n", err.msg);
+            rc = 1;
+        } else {
+            printf("sweep %s: submitted Slurm job %s: %d array tasks (%d done, %d already queued)\n"
+                   "  script: %s/slurm/submit.sbatch\n  status: mtrl sweep status %s\n",
+                   s->name, job, n, done, active, dir, dir);
+        }
+    }
+    free(states);
+    free(idx);
+    return rc;
+}
+
+int cmd_sweep(int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "exec"))
+        return cmd_sweep_exec(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "status"))
+        return cmd_sweep_status(argc - 1, argv + 1);
+    opts o = {.executor = "local"};
+    int prc = parse_args(argc, argv, &o);
+    if (prc >= 0)
+        return prc;
+    mtrl_err err = {0};
+    sweep_spec *s;
+    int rc = sweep_load_checked(&s, o.file, check_tasks, &err);
+    if (rc) {
+        fprintf(stderr, "mtrl sweep: %s\n", err.msg);
+        return err_exit_code(rc);
+    }
+    set_str(s->slurm.partition, o.partition);
+    set_str(s->slurm.time, o.time);
+    set_str(s->slurm.mem, o.mem);
+    set_str(s->slurm.account, o.account);
+    if (o.cpus)
+        s->slurm.cpus_per_task = o.cpus;
+    char dir[PATH_MAX], self[PATH_MAX];
+    if (o.out)
+        snprintf(dir, sizeof dir, "%s", o.out);
+    else
+        snprintf(dir, sizeof dir, "sweeps-out/%s", s->name);
+    if (o.dry) {
+        rc = dry_run(s, dir);
+        sweep_destroy(s);
+        return rc;
+    }
+    if (sweep_cli_self(self, sizeof self)) {
+        sweep_destroy(s);
+        return 1;
+    }
+    if ((rc = sweep_dir_prepare(s, dir, &err))) {
+        fprintf(stderr, "mtrl sweep: %s\n", err.msg);
+        sweep_destroy(s);
+        return err_exit_code(rc);
+    }
+    /* Absolute from here on: Slurm tasks and children may run elsewhere. */
+    char abs[PATH_MAX];
+    if (!realpath(dir, abs)) {
+        fprintf(stderr, "mtrl sweep: %s: cannot resolve the path\n", dir);
+        sweep_destroy(s);
+        return 1;
+    }
+    if (!strcmp(o.executor, "slurm")) {
+        rc = run_slurm(s, abs, self);
+        sweep_destroy(s);
+        return rc;
+    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int par = o.parallel ? o.parallel : s->local_parallel;
+    if (!par)
+        par = s->max_threads > 0 && !s->all_cores ? (int)(cores / s->max_threads) : 1;
+    if (par < 1)
+        par = 1;
+    fprintf(stderr, "mtrl sweep: %s: %d runs, %d at a time -> %s (logs in %s/logs/)\n", s->name, s->n_runs, par,
+            dir, dir);
+    struct sigaction sa = {0};
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    is_tty = isatty(2);
+    sweep_local_opts lo = {.self = self, .parallel = par, .stop = &stop_flag, .progress = show_progress,
+                           .ctx = s->name};
+    int result;
+    rc = sweep_local(s, abs, &lo, &result, &err);
+    if (is_tty)
+        fprintf(stderr, "\n");
+    if (rc)
+        fprintf(stderr, "mtrl sweep: %s\n", err.msg);
+    else if (result == 0)
+        fprintf(stderr, "mtrl sweep: every run done; mtrl sweep status %s\n", dir);
+    else if (result == 3)
+        fprintf(stderr, "mtrl sweep: stopped; every run kept its checkpoint: run the same command again to resume\n");
+    else
+        fprintf(stderr, "mtrl sweep: some runs failed: mtrl sweep status %s (logs in %s/logs/)\n", dir, dir);
+    sweep_destroy(s);
+    return rc ? 1 : result;
+}

@@ -1,0 +1,13 @@
+/* The pieces of the mtrl sweep command shared by its files. */
+#ifndef MTRL_CLI_SWEEP_CLI_H
+#define MTRL_CLI_SWEEP_CLI_H
+
+#include <stddef.h>
+
+/* The absolute path of the running mtrl (/proc/self/exe); prints why not. */
+int sweep_cli_self(char *out, size_t cap);
+
+int cmd_sweep_exec(int argc, char **argv);
+int cmd_sweep_status(int argc, char **argv);
+
+#endif

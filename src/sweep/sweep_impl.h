@@ -1,0 +1,37 @@
+/* sweep internals shared by the module's files; not a public header. */
+#ifndef MTRL_SWEEP_IMPL_H
+#define MTRL_SWEEP_IMPL_H
+
+#include <string.h>
+
+#include "sweep/sweep.h"
+
+/* Copies src into dst[cap], cut short if longer (names, messages). */
+static inline void sweep_copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
+/* parse.c: the file into s (configs resolved, nothing expanded). */
+int sweep_parse_file(sweep_spec *s, const char *path, mtrl_err *err);
+
+/* status.c: a flat JSON object's field as text ("" for null), or -1. */
+int sweep_json_field(const char *json, const char *key, char *out, size_t cap);
+
+/* exec.c: starts argv[0] with argv in its own process group (so a terminal's
+ * Ctrl-C reaches only us, and we pass on exactly one signal), stdout and
+ * stderr appended to log_path (NULL: inherited). Returns the pid or -1. */
+int sweep_spawn(char *const argv[], const char *log_path, mtrl_err *err);
+
+/* A growing text buffer (text NULL after an allocation failure). */
+typedef struct sweep_buf {
+    char *text;
+    size_t len, cap;
+} sweep_buf;
+void sweep_buf_printf(sweep_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
