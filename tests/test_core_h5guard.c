@@ -156,6 +156,20 @@ static void test_giant_element_type_is_refused(void **st)
     h5_close(f);
 }
 
+/* Found by fuzz_combine: a 2 KB file in the original (unchecksummed) format
+ * on which libhdf5 1.10.8 itself reads through a NULL pointer (SIGSEGV in
+ * H5Lexists). h5_open has a child process walk the file first. */
+static void test_file_that_crashes_libhdf5_is_refused(void **st)
+{
+    (void)st;
+    h5_file *f = (h5_file *)1;
+    mtrl_err e = {0};
+    assert_int_equal(h5_open(&f, "tests/fuzz/regress/combine/h5py-style-null-read.h5", &e),
+                     MTRL_EINPUT);
+    assert_null(f);
+    assert_non_null(strstr(e.msg, "damaged HDF5 file"));
+}
+
 /* Checksums: every dataset h5io writes is verified on read, large (digest
  * attribute) and small (compact, object header checksum) alike. */
 static void flip_byte(const char *path, long off)
@@ -267,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_wrapping_count_fails_the_expected_size),
         cmocka_unit_test(test_sparse_claim_is_refused_before_allocating),
         cmocka_unit_test(test_giant_element_type_is_refused),
+        cmocka_unit_test(test_file_that_crashes_libhdf5_is_refused),
         cmocka_unit_test(test_flipped_data_is_refused_naming_the_dataset),
         cmocka_unit_test(test_error_stream_gets_the_stack),
     };
