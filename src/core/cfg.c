@@ -99,7 +99,8 @@ static const char *check_run_name(const char *s)
 static const key_def keys[] = {
     /* run */
     {"run.name", CFG_T_STRING, OFF(run, name), "\"\"", 0, 0, 0, NULL, check_run_name,
-     "run name, first part of the run directory; empty: the config file's name"},
+     "run name, first part of the run directory (at most 100 of A-Z a-z 0-9 - _ . +); "
+     "empty: the config file's name"},
     {"run.runs_dir", CFG_T_STRING, OFF(run, runs_dir), "runs", 0, 0, 0, NULL, check_nonempty,
      "where run directories <name>-<timestamp>/ are created (mtrl run --out overrides)"},
     {"run.seed", CFG_T_INT64, OFF(run, seed), "1", 0, NOMAX, NULL, NULL,
