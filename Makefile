@@ -13,11 +13,16 @@ OPT     ?= -O2 -march=x86-64-v2
 PKGS    := hdf5 openblas yaml-0.1
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(OPT) -g -pthread -MMD -MP \
            -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmujoco -llapacke -lm -pthread
+# libav headers only: src/render loads the libraries with dlopen at run time.
+AV_PKGS := libavformat libavcodec libavutil
+CFLAGS  += $(shell pkg-config --cflags $(AV_PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmujoco -llapacke -lz -ldl -lm -pthread
 TEST_LDLIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+# The video test reads MP4s back with libavformat itself (linked, unlike mtrl).
+TEST_LDLIBS_test_render_video := $(shell pkg-config --libs $(AV_PKGS) 2>/dev/null)
 
 # Modules and what each may link against (DESIGN.md: dependencies point one way).
-MODULES   := core nets mtl replay envs sac sweep report
+MODULES   := core nets mtl replay envs sac sweep report render
 DEPS_core :=
 DEPS_nets := core
 DEPS_mtl  := core
@@ -26,7 +31,8 @@ DEPS_envs := core
 DEPS_sac  := nets mtl replay core
 DEPS_sweep := core
 DEPS_report := core
-DEPS_cli  := sweep report sac nets mtl replay envs core
+DEPS_render := envs core
+DEPS_cli  := render sweep report sac nets mtl replay envs core
 DEPS_e2e  := $(DEPS_cli)
 
 lib = $(BUILD)/lib$(1).a
@@ -78,7 +84,7 @@ test_libs = $(if $(filter cli,$(call test_module,$(1))),$(call lib,cli)) \
             $(foreach m,$(filter $(MODULES),$(call test_module,$(1)) $(DEPS_$(call test_module,$(1)))),$(call lib,$(m)))
 $(BUILD)/tests/%: tests/%.c $$(call test_libs,$$@) tests/testutil.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -Itests -o $@ $< $(call test_libs,$@) $(TEST_LDLIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Itests -o $@ $< $(call test_libs,$@) $(TEST_LDLIBS) $(TEST_LDLIBS_$(notdir $@)) $(LDLIBS)
 
 # Every test binary runs from the repo root; e2e tests use build/mtrl.
 test: deps-check $(TESTS) $(BUILD)/mtrl

@@ -475,6 +475,7 @@ static const char *const nondefault[] = {
     "eval.every=30000",
     "eval.episodes=3",
     "eval.deterministic=false",
+    "eval.video_every=5000",
     "log.every=150",
     "log.checkpoint_every=-1",
     "log.save_replay=false",

@@ -139,7 +139,8 @@ static void test_bad_arguments(void **st)
         "--methods mean,nosuch",     "--methods mean,mean", "--benchmark mt20",
         "--updates 0",               "--updates x",         "--frobnicate",
         "--json --csv",              "--set agent.batch_size=-3",
-        "--set no.such.key=1",       "--methods",
+        "--set no.such.key=1",       "--methods",           "--threads 300",
+        "--threads -1",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char err[512];

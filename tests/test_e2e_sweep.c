@@ -340,7 +340,8 @@ static void test_slurm_requeue_resumes_bit_for_bit(void **st)
      * signal can arrive all the same): send until the task says it got it. */
     const char *log1 = p("%s/sl/logs/%s.log", "tiny-method=mean-seed2");
     for (int i = 0; i < 50 && !file_has(log1, "got signal 10"); i++) {
-        test_sh(SL "scancel --batch --signal=USR1 %s_1 2>/dev/null", slurm_tool, job);
+        /* scancel retries by itself on "try again later": bound it. */
+        test_sh(SL "timeout 10 scancel --batch --signal=USR1 %s_1 2>/dev/null", slurm_tool, job);
         usleep(200000);
     }
     if (!file_has(log1, "got signal 10"))

@@ -3,7 +3,7 @@
  * hidden layer at the training batch, timed round by round between the cases
  * it is compared with, so load from other processes hits both alike) and
  * order statistics of timing samples. cli-internal: nothing outside src/cli
- * includes it, and it depends on core and cblas only. */
+ * includes it, and it depends on core, nets and cblas only. */
 #ifndef MTRL_CLI_BENCH_H
 #define MTRL_CLI_BENCH_H
 
@@ -16,12 +16,18 @@
 typedef struct bench_sgemm {
     int B, H;
     float *x, *w, *y, *gw;
+    /* With the nets' own threads (nn_set_threads > 0) the products run as a
+     * one-layer MLP's forward and backward, split over threads as the
+     * networks' are (plus a bias add and a bias gradient: B H each). */
+    struct nn_mlp *mlp;
+    struct nn_params *p;
 } bench_sgemm;
 
 /* Operands drawn from r. MTRL_ENOMEM if they do not fit. */
 int bench_sgemm_init(bench_sgemm *s, int B, int H, rng_state *r, mtrl_err *e);
 void bench_sgemm_free(bench_sgemm *s);
-/* Runs the three products once; returns the seconds they took. */
+/* Runs the three products once (on the threads the networks use); returns
+ * the seconds they took. */
 double bench_sgemm_round(bench_sgemm *s);
 /* Floating-point operations of one round (3 x 2 B H H). */
 double bench_sgemm_flops(const bench_sgemm *s);

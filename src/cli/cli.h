@@ -26,6 +26,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_bench_nets(int argc, char **argv);
 int cmd_tasks(int argc, char **argv);
 int cmd_env_check(int argc, char **argv);
+int cmd_render(int argc, char **argv);
 int cmd_bench_env(int argc, char **argv);
 int cmd_bench_update(int argc, char **argv);
 int cmd_combine(int argc, char **argv);

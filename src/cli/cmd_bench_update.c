@@ -22,6 +22,7 @@
 #include "core/rng.h"
 #include "core/timer.h"
 #include "envs/envs.h"
+#include "nets/nets.h"
 #include "replay/replay.h"
 #include "sac/sac.h"
 
@@ -46,6 +47,7 @@ typedef struct opts {
     int n_sets;
     int updates, warmup, block, fill, episodes, episode_iters;
     int json, csv, quick, stand_in;
+    int threads; /* -1: as training (run.threads); 0: OpenBLAS's own threading */
 } opts;
 
 /* One (benchmark, method) result. Times in seconds; NAN where not measured. */
@@ -71,6 +73,7 @@ typedef struct skip {
 } skip;
 
 static result results[MAX_BENCH * MAX_METHODS];
+static int blas_threads0; /* OpenBLAS's thread count at start (--threads 0) */
 static int n_results;
 static skip skips[MAX_BENCH];
 static int n_skips;
@@ -90,8 +93,10 @@ static void usage(FILE *f)
             "batches, so load from other processes hits all of them alike.\n\n"
             "Per row: median, min and max ms per update; the ratio to `mean` measured in the\n"
             "same run (of the medians, and of the minima); the split, medians per update\n"
-            "(forward/backward including the per-task gradient products, the part of it\n"
-            "beyond mean's, Gram + solve, combine + Adam + Polyak, the rest);\n"
+            "(forward/backward including the per-task gradient products and, for the\n"
+            "Gram-based methods, the Gram formed inside the backward pass; the part of it\n"
+            "beyond mean's; the combiner's own Gram (if any) + solve; combine + Adam +\n"
+            "Polyak; the rest);\n"
             "the update's matrix-product GFLOP and GFLOP/s next to this machine's sgemm\n"
             "GFLOP/s measured in the same run; and seconds per episode of the whole loop\n"
             "(K env steps + 1 update per iteration, as `mtrl run`), the figure of CAGrad's\n"
@@ -110,6 +115,12 @@ static void usage(FILE *f)
             "                     (default 1; 0 skips it)\n"
             "  --episode-iters N  loop iterations timed per episode (default: the episode\n"
             "                     length env.max_episode_steps; --quick 10)\n"
+            "  --threads T        learner threads, as `mtrl run` uses run.threads: the\n"
+            "                     networks split their products over T threads of their own\n"
+            "                     and OpenBLAS runs on 1; the env workers are T too (default:\n"
+            "                     the config's run.threads, 0 there = the number of cores).\n"
+            "                     0: the old way, OpenBLAS threading every product itself\n"
+            "                     (OPENBLAS_NUM_THREADS) beside the per-task product workers\n"
             "  --config CONFIG    one config instead of the paper configs\n"
             "  --set k=v          override a config key (repeatable; mtl.method is set per row)\n"
             "  --stand-in         time a benchmark whose tasks are not all registered yet with\n"
@@ -177,6 +188,7 @@ static int parse_methods(const char *list, opts *o)
 static int parse_args(int argc, char **argv, opts *o)
 {
     int updates = -1, warmup = -1, block = -1, fill = -1, episodes = -1, ep_iters = -1;
+    o->threads = -1;
     const char *methods = default_methods, *bench = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -198,6 +210,7 @@ static int parse_args(int argc, char **argv, opts *o)
                    !strcmp(a, "--updates") || !strcmp(a, "--warmup") || !strcmp(a, "--block") ||
                    !strcmp(a, "--fill") || !strcmp(a, "--episodes") ||
                    !strcmp(a, "--episode-iters") || !strcmp(a, "--config") ||
+                   !strcmp(a, "--threads") ||
                    !strcmp(a, "--set") || !strcmp(a, "-s")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "mtrl bench update: %s needs a value\n", a);
@@ -212,6 +225,8 @@ static int parse_args(int argc, char **argv, opts *o)
                 o->config = v;
             else if (!strcmp(a, "--set") || !strcmp(a, "-s"))
                 o->sets[o->n_sets++] = v;
+            else if (!strcmp(a, "--threads"))
+                rc = parse_int(a, v, 0, 256, &o->threads);
             else if (!strcmp(a, "--updates"))
                 rc = parse_int(a, v, 1, 1000000, &updates);
             else if (!strcmp(a, "--warmup"))
@@ -423,6 +438,8 @@ static int load_config(const opts *o, const char *bench, mtrl_config *c, mtrl_er
         sets[n++] = o->sets[i];
     int rc = cfg_load(c, path, sets, n, e);
     free(sets);
+    if (!rc && o->threads > 0)
+        c->run.threads = o->threads;
     return rc;
 }
 
@@ -693,10 +710,12 @@ static void print_bench_text(const brun *b, const result *r0, int n)
 {
     static int header_done;
     if (!header_done)
-        printf("mtrl bench update: OpenBLAS %d threads (%s); methods interleaved in round-robin "
-               "blocks of %d updates, every method on the same batches, so load from other "
-               "processes hits all methods alike\n",
-               openblas_get_num_threads(), openblas_get_config(), b->o->block);
+        printf("mtrl bench update: %d learner threads (%s), OpenBLAS %d threads (%s); methods "
+               "interleaved in round-robin blocks of %d updates, every method on the same "
+               "batches, so load from other processes hits all methods alike\n",
+               nn_threads() ? nn_threads() : openblas_get_num_threads(),
+               nn_threads() ? "the networks' own" : "OpenBLAS's", openblas_get_num_threads(),
+               openblas_get_config(), b->o->block);
     header_done = 1;
     shapes s;
     get_shapes(&b->cfg, b->K, &s);
@@ -751,6 +770,12 @@ static int run_bench(const opts *o, const char *bench_arg, mtrl_err *e)
     int rc = load_config(o, bench_arg, &b.cfg, e);
     if (rc)
         return rc;
+    if (o->threads == 0) {
+        nn_set_threads(0);
+        openblas_set_num_threads(blas_threads0);
+    } else {
+        train_set_threads(&b.cfg);
+    }
     snprintf(b.name, sizeof b.name, "%s", b.cfg.env.benchmark);
     b.K = cfg_num_tasks(&b.cfg);
     b.B = b.cfg.agent.batch_size;
@@ -869,11 +894,13 @@ static void json_num(const char *key, double v, int comma)
 
 static void print_json(const opts *o)
 {
-    printf("{\"command\": \"bench update\", \"openblas_threads\": %d, \"cores\": %ld, "
+    printf("{\"command\": \"bench update\", \"threads\": %d, \"openblas_threads\": %d, "
+           "\"cores\": %ld, "
            "\"interleaved\": \"round-robin blocks of %d updates per method; every method draws "
            "the same batches\", \"updates\": %d, \"warmup\": %d, \"fill_iterations\": %d,\n"
            " \"skipped\": [",
-           openblas_get_num_threads(), sysconf(_SC_NPROCESSORS_ONLN), o->block, o->updates,
+           nn_threads(), openblas_get_num_threads(), sysconf(_SC_NPROCESSORS_ONLN), o->block,
+           o->updates,
            o->warmup, o->fill);
     for (int i = 0; i < n_skips; i++) {
         printf("%s{\"benchmark\": ", i ? ", " : "");
@@ -998,6 +1025,7 @@ int cmd_bench_update(int argc, char **argv)
         return rc < 0 ? 0 : rc;
     }
     n_results = n_skips = 0;
+    blas_threads0 = openblas_get_num_threads();
     mtrl_err e = {0};
     for (int i = 0; i < o.n_bench; i++) {
         if ((rc = run_bench(&o, o.bench[i], &e))) {

@@ -135,7 +135,7 @@ static void env_check_usage(FILE *f)
 {
     fprintf(f,
             "usage: mtrl env-check BENCHMARK|TASK [--episodes N] [--seed S] [--threads T]\n"
-            "                      [--noise X] [--full] [--max-steps N]\n\n"
+            "                      [--noise X] [--full] [--max-steps N] [--video FILE]\n\n"
             "Runs each task's scripted policy (Meta-World's hand-written strategies) for N\n"
             "episodes, episode i on goal i mod 50 of the goal set of seed S, stopping an\n"
             "episode at its first success (Meta-World's protocol) unless --full. Prints per\n"
@@ -150,12 +150,20 @@ static void env_check_usage(FILE *f)
             "  --noise X      Gaussian action noise std (Meta-World's 10%% noise = 0.2)\n"
             "  --full         run every episode to the step limit\n"
             "  --max-steps N  episode step limit (default 500)\n"
+            "  --video FILE   also write a video (FILE.mp4, or .gif) of the first episode\n"
+            "                 (goal 0, run to the step limit) with FILE.csv beside it;\n"
+            "                 one task only; camera and size options as mtrl render\n"
             "  -h, --help     this help\n");
 }
 
 int cmd_env_check(int argc, char **argv)
 {
-    const char *bench = NULL;
+    const char *bench = NULL, *video = NULL;
+    /* camera/size options, passed on to mtrl render for --video */
+    char **vargs = calloc((size_t)argc + 16, sizeof *vargs);
+    int nv = 0;
+    if (!vargs)
+        return 1;
     long episodes = 50, seed = 1, threads = 0, max_steps = ENV_DEFAULT_MAX_STEPS;
     int full = 0;
     double noise = 0;
@@ -166,7 +174,19 @@ int cmd_env_check(int argc, char **argv)
             return 0;
         }
         int has = i + 1 < argc;
-        if (!strcmp(a, "--full"))
+        static const char *const vopts[] = {"--camera", "--azimuth", "--elevation", "--distance",
+                                            "--lookat", "--width", "--height", "--fps", NULL};
+        int is_v = 0;
+        for (int k = 0; vopts[k]; k++)
+            is_v |= !strcmp(a, vopts[k]);
+        if (!strcmp(a, "--flip")) {
+            vargs[nv++] = argv[i];
+        } else if (is_v && has) {
+            vargs[nv++] = argv[i];
+            vargs[nv++] = argv[++i];
+        } else if (!strcmp(a, "--video") && has)
+            video = argv[++i];
+        else if (!strcmp(a, "--full"))
             full = 1;
         else if (!strcmp(a, "--episodes") && has) {
             if (parse_long(a, argv[++i], 1, 1000000, &episodes))
@@ -204,8 +224,32 @@ int cmd_env_check(int argc, char **argv)
     mtrl_err err = {0};
     if (env_benchmark_tasks(bench, idx, 256, &n, &err)) {
         fprintf(stderr, "mtrl env-check: %s\n", err.msg);
+        free(vargs);
         return err_exit_code(err.code);
     }
+    if (video && n != 1) {
+        fprintf(stderr, "mtrl env-check: --video needs one task, %s has %d\n", bench, n);
+        free(vargs);
+        return 2;
+    }
+    if (video) {
+        /* The video first: a missing GL context fails before the long part. */
+        char seed_s[32], steps_s[32];
+        snprintf(seed_s, sizeof seed_s, "%ld", seed);
+        snprintf(steps_s, sizeof steps_s, "%ld", max_steps);
+        char *rargv[64] = {"render", (char *)env_task_name(idx[0]), "--policy", "scripted",
+                           "--episodes", "1", "--seed", seed_s, "--max-steps", steps_s,
+                           "--out", (char *)video};
+        int rn = 12;
+        for (int k = 0; k < nv && rn < 63; k++)
+            rargv[rn++] = vargs[k];
+        int vrc = cmd_render(rn, rargv);
+        if (vrc) {
+            free(vargs);
+            return vrc;
+        }
+    }
+    free(vargs);
     check_job *jobs = calloc((size_t)n, sizeof *jobs);
     if (!jobs) {
         fprintf(stderr, "mtrl env-check: out of memory\n");

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli/eval_video.h"
 #include "cli/train.h"
 #include "core/cfg.h"
 #include "core/fsutil.h"
@@ -309,7 +310,30 @@ int cmd_run(int argc, char **argv)
                        .on_start = on_start,
                        .on_checkpoint = on_checkpoint,
                        .ctx = &ctx};
-    if ((rc = train_run(&cfg, &opts, &err)))
+    /* Evaluation videos: the only way a run touches GL, and only if asked. */
+    eval_video *ev = NULL;
+    if (cfg.eval.video_every > 0) {
+        char vdir[4200];
+        vrec_opts vo;
+        vrec_opts_default(&vo);
+        snprintf(vdir, sizeof vdir, "%s/videos", run_dir);
+        if (!(ev = malloc(sizeof *ev))) {
+            rc = err_set(&err, MTRL_ENOMEM, "out of memory");
+            goto fail;
+        }
+        if ((rc = eval_video_init(ev, vdir, &vo, &err))) {
+            free(ev);
+            err_prefix(&err, "eval.video_every = %lld", (long long)cfg.eval.video_every);
+            goto fail;
+        }
+        opts.eval_video = &ev->obs;
+    }
+    rc = train_run(&cfg, &opts, &err);
+    if (ev) {
+        eval_video_free(ev);
+        free(ev);
+    }
+    if (rc)
         goto fail;
     int finished = ctx.iteration >= cfg.run.iterations;
     if ((rc = put_status(&ctx, finished ? "done" : "stopped", NULL, &err)))
@@ -358,13 +382,19 @@ out:
 
 static void eval_usage(FILE *f)
 {
-    fprintf(f, "usage: mtrl eval CHECKPOINT|RUN_DIR [--episodes N] [--json]\n\n"
+    fprintf(f, "usage: mtrl eval CHECKPOINT|RUN_DIR [--episodes N] [--json] [--video DIR\n"
+               "                 [camera and size options]]\n\n"
                "Evaluates a trained agent with the deterministic policy: per task the success\n"
                "rate (success at any step of an episode), mean return and mean steps to\n"
                "success, and the means over tasks.\n"
                "  --episodes N   episodes per task (default: eval.episodes of the run's config;\n"
                "                 with N > 1 episode i uses goal i %% 50 of the task)\n"
-               "  --json         one JSON object on stdout instead of the table\n");
+               "  --json         one JSON object on stdout instead of the table\n"
+               "  --video DIR    also write one video per task of the evaluation episodes:\n"
+               "                 DIR/<task>.mp4 and DIR/<task>.csv (frame, episode, step,\n"
+               "                 reward, success); needs an offscreen GL context (exit 1\n"
+               "                 if none)\n"
+               VREC_USAGE);
 }
 
 static void print_json_num(double x)
@@ -377,11 +407,20 @@ static void print_json_num(double x)
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *path = NULL;
+    const char *path = NULL, *video = NULL;
     int episodes = 0, json = 0;
+    vrec_opts vo;
+    vrec_opts_default(&vo);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+        int vr = vrec_parse_arg("eval", argc, argv, &i, &vo);
+        if (vr < 0)
+            return 2;
+        if (vr > 0)
+            continue;
+        if (!strcmp(a, "--video") && i + 1 < argc) {
+            video = argv[++i];
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             eval_usage(stdout);
             return 0;
         } else if (!strcmp(a, "--episodes") && i + 1 < argc) {
@@ -415,9 +454,20 @@ int cmd_eval(int argc, char **argv)
     mtrl_err err = {0};
     sac_agent *agent = NULL;
     eval_result r;
+    eval_video *ev = NULL;
     int rc = train_load_agent(ckpt, &cfg, &agent, &err);
+    if (!rc && video) {
+        if (!(ev = malloc(sizeof *ev)))
+            rc = err_set(&err, MTRL_ENOMEM, "out of memory");
+        else if ((rc = eval_video_init(ev, video, &vo, &err)))
+            err_prefix(&err, "--video %s", video);
+    }
     if (!rc)
-        rc = train_evaluate(agent, &cfg, episodes ? episodes : cfg.eval.episodes, &r, &err);
+        rc = train_evaluate_observed(agent, &cfg, episodes ? episodes : cfg.eval.episodes,
+                                     ev ? &ev->obs : NULL, -1, &r, &err);
+    if (ev && ev->gl)
+        eval_video_free(ev);
+    free(ev);
     sac_destroy(agent);
     if (rc) {
         fprintf(stderr, "mtrl eval: %s\n", err.msg);

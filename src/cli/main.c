@@ -17,6 +17,7 @@ static const cli_command commands[] = {
     {"report", "results table of runs and sweeps: success over seeds per group", cmd_report},
     {"tasks", "list the tasks and benchmarks", cmd_tasks},
     {"env-check", "run the scripted policies: success rate per task", cmd_env_check},
+    {"render", "videos of a task's episodes; contact sheet of a benchmark", cmd_render},
     {"bench", "benchmarks: nets, env, update", cmd_bench},
     {"combine", "apply a multi-task combiner to a gradient matrix in HDF5", cmd_combine},
 };

@@ -1,5 +1,6 @@
 #include "cli/train.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "core/runlog.h"
 #include "core/timer.h"
 #include "envs/envs.h"
+#include "nets/nets.h"
 #include "replay/replay.h"
 
 #define OBS ENV_OBS_DIM
@@ -30,13 +32,28 @@ void train_env_opts(const mtrl_config *cfg, env_opts *o)
     o->threads = cfg->run.threads;
 }
 
+int train_set_threads(const mtrl_config *cfg)
+{
+    long n = cfg->run.threads > 0 ? cfg->run.threads : sysconf(_SC_NPROCESSORS_ONLN);
+    int T = n < 1 ? 1 : n > 256 ? 256 : (int)n;
+    nn_set_threads(T);
+    openblas_set_num_threads(1);
+    return T;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Evaluation */
 
 int train_evaluate(sac_agent *agent, const mtrl_config *cfg, int episodes, eval_result *out,
                    mtrl_err *e)
 {
-    int idx[TRAIN_MAX_TASKS], K, rc;
+    return train_evaluate_observed(agent, cfg, episodes, NULL, -1, out, e);
+}
+
+int train_evaluate_observed(sac_agent *agent, const mtrl_config *cfg, int episodes,
+                            const eval_observer *watch, int64_t iter, eval_result *out, mtrl_err *e)
+{
+    int idx[TRAIN_MAX_TASKS], K, rc, observing = 0;
     if ((rc = env_benchmark_tasks(cfg->env.benchmark, idx, TRAIN_MAX_TASKS, &K, e)))
         return rc;
     env_opts o;
@@ -57,6 +74,9 @@ int train_evaluate(sac_agent *agent, const mtrl_config *cfg, int episodes, eval_
         snprintf(out->task[k], sizeof out->task[k], "%s", env_task_name(idx[k]));
         out->steps_to_success[k] = 0;
     }
+    if (watch && (rc = watch->begin(watch->ctx, iter, K, envs, e)))
+        goto done;
+    observing = watch != NULL;
     int n_success[TRAIN_MAX_TASKS] = {0};
     for (int ep = 0; ep < episodes; ep++) {
         int active[TRAIN_MAX_TASKS];
@@ -64,7 +84,7 @@ int train_evaluate(sac_agent *agent, const mtrl_config *cfg, int episodes, eval_
         for (int k = 0; k < K; k++) {
             rc = episodes == 1 ? env_reset(envs[k], obs + k * OBS)
                                : env_reset_goal(envs[k], ep % ENV_NUM_GOALS, obs + k * OBS);
-            if (rc)
+            if (rc || (observing && (rc = watch->step(watch->ctx, k, ep, 0, NULL, e))))
                 goto done;
             active[k] = 1;
         }
@@ -77,7 +97,8 @@ int train_evaluate(sac_agent *agent, const mtrl_config *cfg, int episodes, eval_
                     continue;
                 env_info info;
                 env_step_flags fl;
-                if ((rc = env_step(envs[k], act + k * ACT, obs + k * OBS, &info, &fl)))
+                if ((rc = env_step(envs[k], act + k * ACT, obs + k * OBS, &info, &fl)) ||
+                    (observing && (rc = watch->step(watch->ctx, k, ep, t + 1, &info, e))))
                     goto done;
                 ret[k] += info.reward;
                 if (info.success) {
@@ -102,6 +123,11 @@ int train_evaluate(sac_agent *agent, const mtrl_config *cfg, int episodes, eval_
         out->mean_return += out->ret[k] / K;
     }
 done:
+    if (observing) {
+        int end_rc = watch->end(watch->ctx, rc == 0, rc ? NULL : e);
+        if (!rc)
+            rc = end_rc;
+    }
     for (int k = 0; k < K; k++)
         env_destroy(envs[k]);
     return rc;
@@ -139,6 +165,7 @@ typedef struct trainer {
     int64_t consecutive_skips;  /* checkpoint */
     double best_success;        /* checkpoint: best mean eval success so far */
     int64_t last_eval, last_ckpt;
+    int64_t last_video; /* iteration of the last evaluation video; -1 none */
     float *obs, *act;
     int32_t *task;
     int *ep_len;
@@ -186,9 +213,19 @@ static int trainer_log_eval(trainer *tr, const eval_result *r, mtrl_err *e)
 static int trainer_eval(trainer *tr, mtrl_err *e)
 {
     eval_result r;
-    int rc = train_evaluate(tr->agent, &tr->cfg, tr->cfg.eval.episodes, &r, e);
+    /* Videos only when eval.video_every asks and cmd_run passed a recorder. */
+    int64_t vevery = tr->cfg.eval.video_every;
+    const eval_observer *watch =
+        tr->opts->eval_video && vevery > 0 &&
+                (tr->last_video < 0 || tr->iter - tr->last_video >= vevery)
+            ? tr->opts->eval_video
+            : NULL;
+    int rc = train_evaluate_observed(tr->agent, &tr->cfg, tr->cfg.eval.episodes, watch, tr->iter,
+                                     &r, e);
     if (rc)
         return rc;
+    if (watch)
+        tr->last_video = tr->iter;
     tr->last_eval = tr->iter;
     if ((rc = trainer_log_eval(tr, &r, e)))
         return rc;
@@ -505,6 +542,7 @@ static int trainer_init(trainer *tr, const mtrl_config *cfg, const train_opts *o
      * checkpoint, so a resumed run draws the same sampled goals. */
     o.auto_reset = 0;
     tr->L = o.max_episode_steps;
+    train_set_threads(cfg);
     int rc;
     if ((rc = env_vec_create(&tr->envs, cfg->env.benchmark, &o, e)))
         return rc;
@@ -529,6 +567,7 @@ static int trainer_init(trainer *tr, const mtrl_config *cfg, const train_opts *o
     for (int k = 0; k < K; k++)
         tr->task[k] = k;
     tr->best_success = -1;
+    tr->last_video = -1;
     if (opts->resume && (rc = trainer_resume(tr, e)))
         return rc;
     if ((rc = log_open(&tr->log, opts->run_dir, opts->resume, e)))

@@ -35,6 +35,25 @@ typedef struct eval_result {
 int train_evaluate(sac_agent *agent, const mtrl_config *cfg, int episodes, eval_result *out,
                    mtrl_err *e);
 
+/* Watches an evaluation as it runs (evaluation videos), on the evaluating
+ * thread. The training code knows nothing of rendering: cmd_run/cmd_eval
+ * pass one in only when videos were asked for. */
+typedef struct eval_observer {
+    void *ctx;
+    /* Before the first episode: iter is the training iteration (-1 for
+     * mtrl eval), envs[k] the env of task slot k. */
+    int (*begin)(void *ctx, int64_t iter, int K, env_sawyer *const *envs, mtrl_err *e);
+    /* After each reset (step 0, info NULL) and each step of an env whose
+     * episode is still running. */
+    int (*step)(void *ctx, int k, int episode, int step, const env_info *info, mtrl_err *e);
+    /* After the evaluation; ok = 0 when it failed (drop what was begun). */
+    int (*end)(void *ctx, int ok, mtrl_err *e);
+} eval_observer;
+
+/* train_evaluate with an observer (NULL: none). */
+int train_evaluate_observed(sac_agent *agent, const mtrl_config *cfg, int episodes,
+                            const eval_observer *obs, int64_t iter, eval_result *out, mtrl_err *e);
+
 typedef struct train_opts {
     const char *run_dir;  /* where logs and checkpoints go (must exist) */
     int resume;           /* 1: continue from run_dir/checkpoint.h5 */
@@ -42,6 +61,8 @@ typedef struct train_opts {
     volatile sig_atomic_t *stop; /* set by a signal: checkpoint and return */
     eval_result *last_eval;      /* if not NULL: the latest evaluation (K = 0: none) */
     double *best_success;        /* if not NULL: the best mean eval success so far */
+    /* if not NULL: watches the evaluations due by eval.video_every */
+    const eval_observer *eval_video;
     /* If not NULL: called once the run is set up (with --resume: the config
      * checked against the checkpoint and the state loaded) and before the
      * first iteration, with the iteration it starts from and the best eval
@@ -62,6 +83,13 @@ int train_run(const mtrl_config *cfg, const train_opts *opts, mtrl_err *e);
 
 /* The env options a config asks for (goals, seeds, episode cap, threads). */
 void train_env_opts(const mtrl_config *cfg, env_opts *o);
+
+/* The learner's threads, from run.threads (0: the number of cores), the same
+ * count as the env workers: the networks split their products over that
+ * many threads of their own (nn_set_threads) and OpenBLAS runs on one, so
+ * the env workers, the networks' workers and no spinning OpenBLAS threads
+ * take turns on the cores. Returns the count. */
+int train_set_threads(const mtrl_config *cfg);
 
 /* Prints r as a table: per task success, return, steps to success. */
 void train_print_eval(FILE *f, const eval_result *r);

@@ -108,7 +108,7 @@ static const key_def keys[] = {
     {"run.iterations", CFG_T_INT64, OFF(run, iterations), "2000000", 1, NOMAX, NULL, NULL,
      "training loop iterations; one iteration steps every task's env once"},
     {"run.threads", CFG_T_INT, OFF(run, threads), "0", 0, 1024, 0, NULL, NULL,
-     "env worker threads; 0 = number of cores"},
+     "env workers and learner threads (OpenBLAS on 1); 0 = number of cores"},
     /* env */
     {"env.benchmark", CFG_T_STRING, OFF(env, benchmark), "mt10", 0, 0, 0, NULL, check_benchmark,
      "task set: mt10, mt50 or mt1:<task>"},
@@ -226,6 +226,8 @@ static const key_def keys[] = {
      "iterations between evaluations (also at iteration 0); 0 = never"},
     {"eval.episodes", CFG_T_INT, OFF(eval, episodes), "1", 1, NOMAX, NULL, NULL,
      "evaluation episodes per task"},
+    {"eval.video_every", CFG_T_INT64, OFF(eval, video_every), "0", 0, NOMAX, NULL, NULL,
+     "iterations between evaluation videos (run_dir/videos/); 0 = never (no GL)"},
     {"eval.deterministic", CFG_T_BOOL, OFF(eval, deterministic), "true", 0, 0, 0, NULL, NULL,
      "evaluate the mean action tanh(mu) instead of sampling"},
     /* log */

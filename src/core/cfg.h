@@ -126,6 +126,7 @@ typedef struct cfg_eval {
     int64_t every; /* iterations; 0 = never */
     int episodes;  /* per task */
     int deterministic;
+    int64_t video_every; /* iterations between evaluation videos; 0 = never */
 } cfg_eval;
 
 typedef struct cfg_log {

@@ -5,9 +5,10 @@
  * standard little-endian types and row-major dims so h5py/pandas read them.
  * HDF5's own error printing is silenced; every failure becomes an mtrl_err
  * naming the file and the dataset or attribute. Every dataset written is
- * checksummed (Fletcher-32 or, for small ones, the object header's checksum
- * of the 1.10 file format), so a damaged file is refused on read; every size
- * read from a file is checked for overflow before anything is allocated.
+ * checksummed (a 64-bit digest in an attribute, or for small ones the object
+ * header's checksum of the 1.10 file format), so a damaged file is refused on
+ * read; every size read from a file is checked for overflow before anything
+ * is allocated.
  * A missing, non-HDF5, truncated or damaged file is MTRL_EINPUT.
  * Depends on core/err.h and libhdf5 only. */
 #ifndef MTRL_CORE_H5IO_H

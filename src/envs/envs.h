@@ -165,6 +165,15 @@ env_sawyer *env_vec_env(env_vec *v, int k);
 void env_vec_get_rng(const env_vec *v, rng_state *out);
 void env_vec_set_rng(env_vec *v, const rng_state *in);
 
+/* ---- rendering (the render module draws an env's current state) ---- */
+
+struct mjModel_;
+struct mjData_;
+/* The MuJoCo model and data behind e (the env's private model copy where the
+ * task edits it). Read only: writing them would change the episode. */
+const struct mjModel_ *env_model(const env_sawyer *e);
+struct mjData_ *env_data(const env_sawyer *e);
+
 /* ---- benchmarking ---- */
 
 /* Scene file of task i ("sawyer_obj.xml"). */

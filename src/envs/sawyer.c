@@ -684,3 +684,13 @@ int env_time_physics(env_sawyer *e, int n, double *sec_per_step)
     return 0;
 }
 long env_unstable_count(const env_sawyer *e) { return e->unstable_episodes; }
+
+const struct mjModel_ *env_model(const env_sawyer *e)
+{
+    return e->m;
+}
+
+struct mjData_ *env_data(const env_sawyer *e)
+{
+    return e->d;
+}

@@ -192,11 +192,15 @@ static void fast_on_rows(mtl_combiner *c, int k, const int *perm, const int *in_
 {
     const long P = c->P;
     int ns = c->o.fast_subset, n = ns + 1, rest = k - ns;
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, n, (int)P, 1.0f, R, (int)P, 0.0f,
-                c->Af, n);
     double *H = c->work, *Hs = H + (long)n * n, *u = Hs + (long)n * n, *coef = u + n,
            *dw = coef + n;
-    mtl_sym_to_double(n, c->Af, H);
+    if (c->given_gram) {
+        mtl_sym_full(n, c->given_gram, H);
+    } else {
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, n, (int)P, 1.0f, R, (int)P, 0.0f,
+                    c->Af, n);
+        mtl_sym_to_double(n, c->Af, H);
+    }
     double t1 = tm_now();
     st->t_gram = t1 - t0;
     for (int i = 0; i < k; i++)

@@ -139,6 +139,13 @@ void mtl_sym_to_double(int k, const float *Af, double *A)
             A[(long)i * k + j] = A[(long)j * k + i] = (double)Af[(long)i * k + j];
 }
 
+void mtl_sym_full(int k, const double *U, double *A)
+{
+    for (int i = 0; i < k; i++)
+        for (int j = i; j < k; j++)
+            A[(long)i * k + j] = A[(long)j * k + i] = U[(long)i * k + j];
+}
+
 static int check_options(int K, long P, const mtl_options *o, mtrl_err *e)
 {
     if (K < 1)
@@ -494,9 +501,13 @@ int mtl_combine_in(mtl_combiner *c, const mtl_input *in, float *d, mtl_stats *st
         return 0;
     }
 
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, k, (int)P, 1.0f, G, (int)P, 0.0f,
-                c->Af, k);
-    mtl_sym_to_double(k, c->Af, c->A);
+    if (in->gram) {
+        mtl_sym_full(k, in->gram, c->A);
+    } else {
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, k, (int)P, 1.0f, G, (int)P, 0.0f,
+                    c->Af, k);
+        mtl_sym_to_double(k, c->Af, c->A);
+    }
     double t1 = tm_now();
     st->t_gram = t1 - t0;
     for (int i = 0; i < k; i++)
@@ -578,6 +589,12 @@ int mtl_fast_draw(mtl_combiner *c, int k, int *order, mtrl_err *e)
 
 int mtl_combine_fast(mtl_combiner *c, const float *R, float *d, mtl_stats *stats, mtrl_err *e)
 {
+    return mtl_combine_fast_gram(c, R, NULL, d, stats, e);
+}
+
+int mtl_combine_fast_gram(mtl_combiner *c, const float *R, const double *gram, float *d,
+                          mtl_stats *stats, mtrl_err *e)
+{
     mtl_stats local;
     mtl_stats *st = stats ? stats : &local;
     memset(st, 0, sizeof *st);
@@ -590,7 +607,9 @@ int mtl_combine_fast(mtl_combiner *c, const float *R, float *d, mtl_stats *stats
     st->K = c->fast_k;
     st->w = c->w;
     st->min_cos = 1;
+    c->given_gram = gram;
     mtl_cagrad_fast_given(c, R, d, st);
+    c->given_gram = NULL;
     if (!st->nonfinite) {
         double t1 = tm_now();
         st->nonfinite = any_nonfinite_f(d, c->P);

@@ -1,7 +1,8 @@
 /* mtl: multi-task gradient combiners. A K x P matrix G (row k = the gradient
  * of task k's loss, float32, row-major) goes in, one update vector d (P) comes
  * out; the caller writes d as the gradient before its optimizer step.
- * Gram-based methods form A = G G^T once (one ssyrk), solve a K-dimensional
+ * Gram-based methods form A = G G^T once (one ssyrk, or take it from the
+ * caller, mtl_input.gram), solve a K-dimensional
  * problem in double, and finish with one sgemv d = G^T w, so everything that
  * touches P costs one pass over G plus the Gram. Methods whose weights do not
  * look at G (RLW, FAMO, Nash-MTL between its updates) skip the Gram; GradDrop
@@ -239,6 +240,11 @@ typedef struct mtl_input {
      * with respect to a shared representation, or NULL (then the parameter
      * Gram). Ignored by the other methods. */
     const float *rep_gram;
+    /* The k x k Gram G G^T of the rows, row-major, upper triangle (i <= j)
+     * read, formed by the caller (e.g. inside its backward pass, nn_bwd.gram),
+     * or NULL: then the Gram-based methods form it with one ssyrk over G.
+     * With it, G is read only by the final d = G^T w. */
+    const double *gram;
 } mtl_input;
 int mtl_combine_in(mtl_combiner *c, const mtl_input *in, float *d, mtl_stats *stats,
                    mtrl_err *e);
@@ -263,6 +269,10 @@ int mtl_combine_in(mtl_combiner *c, const mtl_input *in, float *d, mtl_stats *st
 int mtl_fast_draw(mtl_combiner *c, int k, int *order, mtrl_err *e);
 int mtl_combine_fast(mtl_combiner *c, const float *R, float *d, mtl_stats *stats,
                      mtrl_err *e);
+/* The same with the (|S|+1) x (|S|+1) Gram of R given (row-major, upper
+ * triangle read), as mtl_input.gram; NULL: mtl_combine_fast. */
+int mtl_combine_fast_gram(mtl_combiner *c, const float *R, const double *gram, float *d,
+                          mtl_stats *stats, mtrl_err *e);
 
 /* For methods that learn from how the losses moved after the step (FAMO):
  * the losses recomputed on the same batch after the update, for the same

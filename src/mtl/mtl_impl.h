@@ -27,6 +27,9 @@ struct mtl_combiner {
      * the pending draw, 0 when none is pending. */
     int *fast_perm;
     int fast_k;
+    /* The Gram of the given rows for mtl_cagrad_fast_given (the caller's,
+     * upper triangle), or NULL: ssyrk. Set for one call only. */
+    const double *given_gram;
     /* Method state, kept in the float layout it is checkpointed in, so a
      * restored combiner continues bit for bit: Nash-MTL (K + 2) and FAMO
      * (5K + 2), see nash.c and famo.c. */
@@ -137,5 +140,7 @@ double mtl_rescale_factor(const mtl_options *o, int fast);
 /* Copies the upper triangle of the float k x k ssyrk result into the full
  * symmetric double matrix A (both k x k, leading dimension k). */
 void mtl_sym_to_double(int k, const float *Af, double *A);
+/* The same from a caller's double Gram (upper triangle read). */
+void mtl_sym_full(int k, const double *U, double *A);
 
 #endif

@@ -1,9 +1,11 @@
 /* MLP forward/backward on cblas sgemm, with per-group parameter gradients. */
+#include "gram.h"
 #include "nets.h"
 #include "pool.h"
 
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,10 +28,15 @@ struct nn_mlp {
     float **delta;
     const float **dsig; /* per backward: delta[l] or dy */
     void *mem;
-    /* Workers for the per-group products, started by the first backward that
-     * needs them and kept (sleeping) until destroy or a change of OpenBLAS's
-     * thread count; NULL when none could be started (tasks then run inline). */
-    nn_pool *pool;
+    /* Gram scratch (req->gram), sized at the first backward that asks for a
+     * Gram of gK rows on gT threads: per thread a K x K double partial sum
+     * and a packing buffer. */
+    double *gpart;
+    float *gbuf;
+    long gbuf_len;
+    int gK, gT;
+    int *pfx;      /* per-group task prefixes (grad_job.pfx), pf_cap ints */
+    long pf_cap;
 
     int B;         /* batch of the last forward; 0 before any */
     int n_in;
@@ -37,6 +44,118 @@ struct nn_mlp {
 };
 
 static long pad16(long n) { return (n + 15) & ~15L; }
+
+static atomic_int threads_setting;
+
+int nn_set_threads(int T) { return atomic_exchange(&threads_setting, T > 0 ? T : 0); }
+int nn_threads(void) { return atomic_load(&threads_setting); }
+
+/* Threads for this call's products: ours (nn_set_threads), or OpenBLAS's. */
+static int work_threads(void)
+{
+    enum { MAX_THREADS = 256 };
+    int T = nn_threads();
+    if (T == 0)
+        T = openblas_get_num_threads();
+    return T < 1 ? 1 : T < MAX_THREADS ? T : MAX_THREADS;
+}
+
+/* One pool of workers for every MLP of the process (the actor, the critics
+ * and their targets take turns, never overlap in a SAC update): per-MLP
+ * pools would leave one MLP's workers still watching for work (pool.h)
+ * while the next MLP's wake up, more threads than cores. Started on first
+ * use with T threads in all, restarted when T changes. A caller that finds
+ * it taken (an MLP used from another thread at the same time) runs its job
+ * inline instead: the jobs share out their work by atomic counters, so one
+ * thread completes them alone. NULL: no pool (T < 2, busy, or no worker
+ * could be started). */
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static nn_pool *pool_shared;
+static atomic_int pool_busy;
+
+static nn_pool *pool_acquire(int T)
+{
+    if (T < 2 || atomic_exchange(&pool_busy, 1))
+        return NULL;
+    pthread_mutex_lock(&pool_mu);
+    if (pool_shared && nn_pool_threads(pool_shared) != T) {
+        nn_pool_destroy(pool_shared);
+        pool_shared = NULL;
+    }
+    if (!pool_shared) {
+        mtrl_err ignored;
+        if (nn_pool_create(&pool_shared, T, &ignored))
+            pool_shared = NULL;
+    }
+    nn_pool *p = pool_shared;
+    pthread_mutex_unlock(&pool_mu);
+    if (!p)
+        atomic_store(&pool_busy, 0);
+    return p;
+}
+
+static void pool_release(nn_pool *p)
+{
+    if (p)
+        atomic_store(&pool_busy, 0);
+}
+
+/* One row-major C = op(A) op(B) + beta C split into row blocks of C, taken
+ * by threads as they come free. Each block is one single-threaded sgemm on
+ * its own rows of C, with the whole inner dimension: the result is the same
+ * as one call's, whatever the split. */
+typedef struct gemm_job {
+    CBLAS_TRANSPOSE ta, tb;
+    int M, N, Kd, lda, ldb, ldc, blocks;
+    const float *A, *B;
+    float beta;
+    float *C;
+    atomic_int next;
+} gemm_job;
+
+static void gemm_worker(void *arg)
+{
+    gemm_job *j = arg;
+    for (;;) {
+        int b = atomic_fetch_add(&j->next, 1);
+        if (b >= j->blocks)
+            break;
+        int m0 = (int)((long)j->M * b / j->blocks), m1 = (int)((long)j->M * (b + 1) / j->blocks);
+        if (m1 <= m0)
+            continue;
+        const float *A = j->ta == CblasNoTrans ? j->A + (long)m0 * j->lda : j->A + m0;
+        cblas_sgemm(CblasRowMajor, j->ta, j->tb, m1 - m0, j->N, j->Kd, 1.0f, A, j->lda, j->B,
+                    j->ldb, j->beta, j->C + (long)m0 * j->ldc, j->ldc);
+    }
+}
+
+/* C = op(A) op(B) + beta C on the MLP's threads (nn_set_threads), or as one
+ * OpenBLAS call when we do not split (T = 0 setting, one thread, or too few
+ * rows to be worth it). */
+static void par_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int Kd,
+                      const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                      int ldc)
+{
+    int T = nn_threads();
+    nn_pool *pool = M >= 32 ? pool_acquire(T) : NULL;
+    if (!pool) {
+        cblas_sgemm(CblasRowMajor, ta, tb, M, N, Kd, 1.0f, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    /* Two blocks per thread: a thread held up by another process costs
+     * half a share, not a whole one. */
+    int blocks = 2 * T < M / 16 ? 2 * T : M / 16;
+    gemm_job j = {.ta = ta, .tb = tb, .M = M, .N = N, .Kd = Kd, .lda = lda, .ldb = ldb,
+                  .ldc = ldc, .blocks = blocks, .A = A, .B = B, .beta = beta, .C = C};
+    atomic_init(&j.next, 0);
+    int was = openblas_get_num_threads();
+    if (was != 1)
+        openblas_set_num_threads(1);
+    nn_pool_run(pool, gemm_worker, &j);
+    pool_release(pool);
+    if (was != 1)
+        openblas_set_num_threads(was);
+}
 
 int nn_mlp_create(nn_mlp **out, int n_layers, const int *dims, int max_batch, mtrl_err *e)
 {
@@ -103,7 +222,9 @@ void nn_mlp_destroy(nn_mlp *m)
 {
     if (!m)
         return;
-    nn_pool_destroy(m->pool);
+    free(m->gpart);
+    free(m->gbuf);
+    free(m->pfx);
     free(m->mem);
     free(m->dsig);
     free(m->delta);
@@ -225,13 +346,13 @@ int nn_mlp_forward_in(nn_mlp *m, int B, int n_in, const nn_in *in, mtrl_err *e)
             /* Y = sum_j X_j W[:, c_j : c_j + cols_j]^T: the blocks are never copied. */
             int c = 0;
             for (int j = 0; j < n_in; j++) {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, no, m->in[j].cols, 1.0f,
-                            m->in[j].x, m->in[j].ld, W + c, ni, j ? 1.0f : 0.0f, Y, no);
+                par_sgemm(CblasNoTrans, CblasTrans, B, no, m->in[j].cols, m->in[j].x,
+                          m->in[j].ld, W + c, ni, j ? 1.0f : 0.0f, Y, no);
                 c += m->in[j].cols;
             }
         } else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, no, ni, 1.0f, m->act[l - 1],
-                        ni, W, ni, 0.0f, Y, no);
+            par_sgemm(CblasNoTrans, CblasTrans, B, no, ni, m->act[l - 1], ni, W, ni, 0.0f, Y,
+                      no);
         }
         add_bias(Y, bias, B, no, l + 1 < m->n_layers);
     }
@@ -248,7 +369,7 @@ int nn_mlp_forward(nn_mlp *m, int B, const float *x, mtrl_err *e)
  * read from x (row stride ldx, already offset to column c0); the bias
  * gradient goes with the panel that starts at column 0. */
 static void grad_panel(const nn_mlp *m, int l, int k, const float *x, int ldx, int c0, int nc,
-                       float *grad, long ld_grad, const int *off, int acc)
+                       float *grad, long ld_grad, const int *off, int acc, int split)
 {
     int ni = m->dims[l], no = m->dims[l + 1];
     int r0 = off[k], nk = off[k + 1] - off[k];
@@ -264,9 +385,14 @@ static void grad_panel(const nn_mlp *m, int l, int k, const float *x, int ldx, i
         }
         return;
     }
-    /* dW_k = D_k^T X_k: the only place where groups are split. */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, nc, nk, 1.0f, D + (long)r0 * no, no,
-                x + (long)r0 * ldx, ldx, acc ? 1.0f : 0.0f, gw, ni);
+    /* dW_k = D_k^T X_k: the only place where groups are split. One group
+     * (a summed gradient) is split over the MLP's threads by rows of dW. */
+    if (split)
+        par_sgemm(CblasTrans, CblasNoTrans, no, nc, nk, D + (long)r0 * no, no,
+                  x + (long)r0 * ldx, ldx, acc ? 1.0f : 0.0f, gw, ni);
+    else
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, nc, nk, 1.0f,
+                    D + (long)r0 * no, no, x + (long)r0 * ldx, ldx, acc ? 1.0f : 0.0f, gw, ni);
     if (c0 == 0) {
         if (!acc)
             memset(gb, 0, sizeof(float) * (size_t)no);
@@ -283,8 +409,23 @@ typedef struct grad_job {
     int K;
     const int *off;
     int acc;
-    int np[64];    /* panels per layer */
+    int split;     /* not pooled: each product split over the MLP's threads */
+    int np[64];    /* panels per layer (of a group of average size) */
+    /* Per layer l > 0: group k's panels are tasks [pf[l][k], pf[l][k+1]) of
+     * the layer (pf = pfx + l * (K + 1)); a group with many rows (CAGrad-
+     * Fast's remainder block) gets more panels, so no one task holds the
+     * other threads up. cnt[l]: the layer's tasks. */
+    const int *pfx;
+    long cnt[64];
     int order[64]; /* layers, the most FLOPs per task first (see param_grads) */
+    /* Gram jobs: columns [g_c0, g_c0 + g_n) of the K rows, in units of
+     * GRAM_UNIT columns taken by the next counter; slot: each thread's
+     * packing buffer */
+    long g_c0, g_n;
+    double *gpart;
+    float *gbuf;
+    long gbuf_len;
+    atomic_int slot;
     long n_tasks;
     atomic_long next;
 } grad_job;
@@ -293,21 +434,35 @@ static void run_task(grad_job *j, long t)
 {
     const nn_mlp *m = j->m;
     int i = 0;
-    while (t >= (long)j->K * j->np[j->order[i]])
-        t -= (long)j->K * j->np[j->order[i++]];
+    while (t >= j->cnt[j->order[i]])
+        t -= j->cnt[j->order[i++]];
     int l = j->order[i];
-    int k = (int)(t / j->np[l]), panel = (int)(t % j->np[l]);
+    int k, panel, npk;
+    if (l == 0) {
+        k = (int)(t / j->np[0]), panel = (int)(t % j->np[0]), npk = j->np[0];
+    } else {
+        const int *pf = j->pfx + (long)l * (j->K + 1);
+        int lo = 0, hi = j->K - 1; /* the last k with pf[k] <= t */
+        while (lo < hi) {
+            int mid = (lo + hi + 1) / 2;
+            if (pf[mid] <= t)
+                lo = mid;
+            else
+                hi = mid - 1;
+        }
+        k = lo, panel = (int)(t - pf[k]), npk = pf[k + 1] - pf[k];
+    }
     if (l == 0) {
         int c0 = 0;
         for (int b = 0; b < panel; b++)
             c0 += m->in[b].cols;
         grad_panel(m, 0, k, m->in[panel].x, m->in[panel].ld, c0, m->in[panel].cols, j->grad,
-                   j->ld_grad, j->off, j->acc);
+                   j->ld_grad, j->off, j->acc, j->split);
     } else {
         int ni = m->dims[l];
-        int c0 = (int)((long)ni * panel / j->np[l]), c1 = (int)((long)ni * (panel + 1) / j->np[l]);
+        int c0 = (int)((long)ni * panel / npk), c1 = (int)((long)ni * (panel + 1) / npk);
         grad_panel(m, l, k, m->act[l - 1] + c0, ni, c0, c1 - c0, j->grad, j->ld_grad, j->off,
-                   j->acc);
+                   j->acc, j->split);
     }
 }
 
@@ -322,6 +477,95 @@ static void grad_worker(void *arg)
     }
 }
 
+/* Columns per Gram work unit: large enough that the packing and the
+ * per-unit overhead vanish, small enough to share a 400 x 400 layer out. */
+#define GRAM_UNIT 8192L
+
+/* A layer's Gram, unit by unit as threads come free (a thread delayed by
+ * another process does not hold the others up); each unit into its own
+ * partial sum, added up in unit order afterwards, so the result depends on
+ * neither the timing nor the thread count. */
+static void gram_worker(void *arg)
+{
+    grad_job *j = arg;
+    int s = atomic_fetch_add(&j->slot, 1);
+    int K = j->K;
+    float *buf = j->gbuf + (long)s * j->gbuf_len;
+    for (;;) {
+        long u = atomic_fetch_add(&j->next, 1);
+        if (u * GRAM_UNIT >= j->g_n)
+            break;
+        long x0 = u * GRAM_UNIT, n = j->g_n - x0 < GRAM_UNIT ? j->g_n - x0 : GRAM_UNIT;
+        double *A = j->gpart + u * K * K;
+        memset(A, 0, sizeof(double) * (size_t)K * (size_t)K);
+        nn_gram_acc(K, j->grad + j->g_c0 + x0, j->ld_grad, n, A, buf);
+    }
+}
+
+/* Units of the MLP's largest layer. */
+static long max_units(const nn_mlp *m)
+{
+    long mx = 1;
+    for (int l = 0; l < m->n_layers; l++) {
+        long n = ((long)m->dims[l] * m->dims[l + 1] + m->dims[l + 1] + GRAM_UNIT - 1) / GRAM_UNIT;
+        mx = n > mx ? n : mx;
+    }
+    return mx;
+}
+
+/* Scratch for the Gram of K rows on T threads: a partial sum per unit, a
+ * packing buffer per thread (first use, or larger K/T). */
+static int gram_scratch(nn_mlp *m, int K, int T)
+{
+    if (m->gpart && K <= m->gK && T <= m->gT)
+        return 0;
+    int nk = K > m->gK ? K : m->gK, nt = T > m->gT ? T : m->gT;
+    long bl = (nn_gram_buf_len(nk) + 15) & ~15L;
+    double *gp = malloc(sizeof(double) * (size_t)max_units(m) * (size_t)nk * (size_t)nk);
+    float *gb = aligned_alloc(64, sizeof(float) * (size_t)bl * (size_t)nt);
+    if (!gp || !gb) {
+        free(gp);
+        free(gb);
+        return -1;
+    }
+    free(m->gpart);
+    free(m->gbuf);
+    m->gpart = gp, m->gbuf = gb, m->gbuf_len = bl, m->gK = nk, m->gT = nt;
+    return 0;
+}
+
+/* Layer by layer: its per-group products, then the Gram of its columns
+ * while they are still warm in cache, on the pool when there is one. */
+static void layers_with_gram(nn_mlp *m, const grad_job *j, double *gram, nn_pool *pool)
+{
+    int K = j->K;
+    for (int i = 0; i < m->n_layers; i++) {
+        int l = j->order[i];
+        grad_job one = *j;
+        one.order[0] = l;
+        one.n_tasks = j->cnt[l];
+        atomic_init(&one.next, 0);
+        if (pool)
+            nn_pool_run(pool, grad_worker, &one);
+        else
+            grad_worker(&one);
+        one.g_c0 = m->off + m->w_off[l];
+        one.g_n = (long)m->dims[l] * m->dims[l + 1] + m->dims[l + 1];
+        one.gpart = m->gpart, one.gbuf = m->gbuf, one.gbuf_len = m->gbuf_len;
+        atomic_init(&one.next, 0);
+        atomic_init(&one.slot, 0);
+        if (pool)
+            nn_pool_run(pool, gram_worker, &one);
+        else
+            gram_worker(&one);
+        long units = (one.g_n + GRAM_UNIT - 1) / GRAM_UNIT;
+        for (long u = 0; u < units; u++)
+            for (int a = 0; a < K; a++)
+                for (int b = a; b < K; b++)
+                    gram[(long)a * K + b] += m->gpart[(u * K + a) * K + b];
+    }
+}
+
 /* Per-group parameter gradients. With one group, or one BLAS thread, each
  * product is one (possibly multi-threaded) sgemm call in turn. With K groups
  * the products are small (K = 50: ~26 rows each), and OpenBLAS's own
@@ -331,22 +575,45 @@ static void grad_worker(void *arg)
  * the K rows cost about what one summed gradient costs. Each task writes its
  * own part of grad: the result does not depend on the schedule, only on the
  * split into tasks, which depends on K, T and the shapes. */
-static void param_grads(nn_mlp *m, float *grad, long ld_grad, int K, const int *off, int acc)
+static int param_grads(nn_mlp *m, float *grad, long ld_grad, int K, const int *off, int acc,
+                       double *gram, mtrl_err *e)
 {
-    enum { MAX_THREADS = 256 };
     int blas_threads = openblas_get_num_threads();
-    int T = blas_threads < MAX_THREADS ? blas_threads : MAX_THREADS;
+    int T = work_threads();
     int pooled = K > 1 && T > 1;
-    grad_job j = {.m = m, .grad = grad, .ld_grad = ld_grad, .K = K, .off = off, .acc = acc};
+    grad_job j = {.m = m, .grad = grad, .ld_grad = ld_grad, .K = K, .off = off, .acc = acc,
+                  .split = !pooled};
     /* Column panels give every thread work when K < T (at least 64 columns each). */
     int want = K >= 2 * T ? 1 : (2 * T + K - 1) / K;
+    if (m->pf_cap < (long)m->n_layers * (K + 1)) {
+        int *pf = malloc(sizeof(int) * (size_t)m->n_layers * (size_t)(K + 1));
+        if (!pf)
+            return err_set(e, MTRL_ENOMEM, "nn_mlp_backward: out of memory for %d groups", K);
+        free(m->pfx);
+        m->pfx = pf, m->pf_cap = (long)m->n_layers * (K + 1);
+    }
+    j.pfx = m->pfx;
+    double avg = (double)(off[K] - off[0]) / K;
     j.n_tasks = 0;
     for (int l = 0; l < m->n_layers; l++) {
         int maxp = m->dims[l] / 64 > 1 ? m->dims[l] / 64 : 1;
         j.np[l] = l == 0 ? m->n_in : (want < maxp ? want : maxp);
         if (!pooled)
             j.np[l] = l == 0 ? m->n_in : 1;
-        j.n_tasks += (long)K * j.np[l];
+        int *pf = m->pfx + (long)l * (K + 1);
+        pf[0] = 0;
+        for (int k = 0; k < K; k++) {
+            int p = j.np[l];
+            if (l > 0 && pooled && avg > 0) {
+                /* ceil(rows / average) times the average group's panels */
+                int f = (int)ceil((off[k + 1] - off[k]) / avg);
+                p = f > 1 ? p * f : p;
+                p = p < maxp ? p : maxp > j.np[l] ? maxp : j.np[l];
+            }
+            pf[k + 1] = pf[k] + p;
+        }
+        j.cnt[l] = l == 0 ? (long)K * j.np[0] : pf[K];
+        j.n_tasks += j.cnt[l];
     }
     /* Big tasks first, small ones last (the critic's 400 x 1 output layer,
      * the input layer's narrow blocks): the threads then run out of work at
@@ -364,28 +631,32 @@ static void param_grads(nn_mlp *m, float *grad, long ld_grad, int K, const int *
         j.order[i] = l;
     }
     atomic_init(&j.next, 0);
+    atomic_init(&j.slot, 0);
+    if (!pooled)
+        T = 1;
+    if (gram && gram_scratch(m, K, T))
+        return err_set(e, MTRL_ENOMEM, "nn_mlp_backward: out of memory for the Gram scratch");
     if (!pooled) {
-        grad_worker(&j);
-        return;
+        if (gram)
+            layers_with_gram(m, &j, gram, NULL); /* products split inside, if at all */
+        else
+            grad_worker(&j);
+        return 0;
     }
-    if (m->pool && nn_pool_threads(m->pool) != T) {
-        nn_pool_destroy(m->pool);
-        m->pool = NULL;
-    }
-    if (!m->pool) {
-        mtrl_err ignored;
-        if (nn_pool_create(&m->pool, T, &ignored))
-            m->pool = NULL; /* no workers: the same tasks, all on this thread */
-    }
+    nn_pool *pool = pool_acquire(T); /* NULL: the same tasks, all on this thread */
     /* OpenBLAS is on one thread while the tasks run: each task is one
      * single-threaded sgemm. (Switching costs nanoseconds: it only sets the
      * count OpenBLAS uses for its next call.) */
     openblas_set_num_threads(1);
-    if (m->pool)
-        nn_pool_run(m->pool, grad_worker, &j);
+    if (gram)
+        layers_with_gram(m, &j, gram, pool);
+    else if (pool)
+        nn_pool_run(pool, grad_worker, &j);
     else
         grad_worker(&j);
+    pool_release(pool);
     openblas_set_num_threads(blas_threads);
+    return 0;
 }
 
 /* Through a ReLU: act > 0 exactly where its input was. The sign pattern is
@@ -428,6 +699,8 @@ int nn_mlp_backward(nn_mlp *m, const float *dy, const nn_bwd *req, mtrl_err *e)
                                "nn_mlp_backward: group offsets decrease at group %d (%d > %d)", k,
                                off[k], off[k + 1]);
     }
+    if (req->gram && !req->grad)
+        return err_set(e, MTRL_EINPUT, "nn_mlp_backward: a Gram needs the gradient rows (grad)");
     long ld_grad = req->ld_grad ? req->ld_grad : m->p->n;
     if (req->grad && ld_grad < m->off + m->n_params && K > 1)
         return err_set(e, MTRL_EINPUT, "nn_mlp_backward: gradient row stride %ld < %ld", ld_grad,
@@ -447,15 +720,15 @@ int nn_mlp_backward(nn_mlp *m, const float *dy, const nn_bwd *req, mtrl_err *e)
     for (int l = L - 1; l > 0; l--) {
         int ni = m->dims[l], no = m->dims[l + 1];
         float *Dn = m->delta[l - 1];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, ni, no, 1.0f, m->dsig[l], no,
-                    w0 + m->w_off[l], ni, 0.0f, Dn, ni);
+        par_sgemm(CblasNoTrans, CblasNoTrans, B, ni, no, m->dsig[l], no, w0 + m->w_off[l], ni,
+                  0.0f, Dn, ni);
         relu_mask(Dn, m->act[l - 1], (long)B * ni);
         m->dsig[l - 1] = Dn;
     }
     if (req->dx)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, ncols, m->dims[1], 1.0f,
-                    m->dsig[0], m->dims[1], w0 + m->w_off[0] + col0, in_dim, 0.0f, req->dx, ld_dx);
+        par_sgemm(CblasNoTrans, CblasNoTrans, B, ncols, m->dims[1], m->dsig[0], m->dims[1],
+                  w0 + m->w_off[0] + col0, in_dim, 0.0f, req->dx, ld_dx);
     if (req->grad)
-        param_grads(m, req->grad, ld_grad, K, off, req->accumulate);
+        return param_grads(m, req->grad, ld_grad, K, off, req->accumulate, req->gram, e);
     return 0;
 }

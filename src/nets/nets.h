@@ -89,6 +89,23 @@ nn_adam_cfg nn_adam_default(void);
 int nn_adam_step(nn_params *p, const float *d, const nn_adam_cfg *cfg, mtrl_err *e);
 
 /* ------------------------------------------------------------------------ */
+/* Threads                                                                   */
+
+/* Threads the MLPs use for their matrix products (process-wide; read at each
+ * forward/backward). T >= 1: the MLPs split their products over T threads
+ * (the caller's and T - 1 workers of one pool that all MLPs of the process
+ * share, started at first use and asleep between passes),
+ * every piece a single-threaded OpenBLAS call; the caller should then set
+ * OpenBLAS to 1 thread (openblas_set_num_threads(1)), so that one set of
+ * threads does the work: OpenBLAS's own workers busy-wait (sched_yield) for
+ * a while after each threaded call, and beside our workers and the env
+ * workers they oversubscribe the cores. T = 0 (the default): no split of our
+ * own, OpenBLAS threads each product with its own thread count, and the
+ * per-group products use that many threads. Returns the previous value. */
+int nn_set_threads(int T);
+int nn_threads(void); /* the value set (0: OpenBLAS's) */
+
+/* ------------------------------------------------------------------------ */
 /* MLP: Linear -> ReLU -> ... -> Linear (no activation after the last layer) */
 
 typedef struct nn_mlp nn_mlp;
@@ -167,6 +184,13 @@ typedef struct nn_bwd {
      * outside [off[0], off[K]) contribute to no row. */
     const int *group_off;
     int accumulate;       /* 1: add into grad; 0: overwrite the MLP's columns */
+    /* K x K row-major (double): its upper triangle (i <= j) gets += the Gram
+     * of the K gradient rows restricted to this MLP's columns, formed layer
+     * by layer right after that layer's per-group products (while the block
+     * is still in cache), so a Gram-based combiner needs no pass over G of
+     * its own (twin critics: both MLPs add into the same matrix; the caller
+     * zeroes it first). Needs grad. NULL: none. */
+    double *gram;
     /* Input gradient dL/dX for input columns [dx_col0, dx_col0 + dx_cols) of
      * the (concatenated) input, B rows with stride ld_dx (0 means the column
      * count); dx_cols 0 means all columns from dx_col0. Always overwritten.
@@ -180,14 +204,17 @@ typedef struct nn_bwd {
  * The gradient of group k is sum over its rows of d(row loss)/d(params).
  * Cost: one pass of backprop signals over all B rows, plus the weight
  * products split per group (the same FLOPs as the summed gradient).
- * Threads: with n_groups > 1 and OpenBLAS on T > 1 threads, the per-group
- * products run as independent tasks on this thread and T - 1 workers that
- * the MLP starts at its first such backward and keeps, asleep between calls,
- * until nn_mlp_destroy (or restarts when T changes); each task is a
+ * Threads: with n_groups > 1 and T > 1 threads (nn_threads(), or OpenBLAS's
+ * count when that is 0), the per-group products run as independent tasks on
+ * this thread and the T - 1 workers of the shared pool (nn_set_threads); a
+ * second thread finding the pool busy runs its tasks alone; each task is a
  * single-threaded sgemm (OpenBLAS is set to 1 thread meanwhile and restored
- * to T before returning). Results are identical run to run for a given T
- * (and equal up to rounding across T). Do not use one nn_mlp from two
- * threads at once. */
+ * to T before returning); the Gram (req->gram) is shared out over the same
+ * threads in column units, each summed on its own and added in unit order
+ * (so the Gram of given rows does not depend on T). Results are identical
+ * run to run for a
+ * given T (and equal up to rounding across T). Do not use one nn_mlp from
+ * two threads at once. */
 int nn_mlp_backward(nn_mlp *m, const float *dy, const nn_bwd *req, mtrl_err *e);
 
 /* ------------------------------------------------------------------------ */

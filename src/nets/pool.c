@@ -2,17 +2,37 @@
 #include "pool.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+
+/* Bursts of jobs come microseconds apart inside a backward pass (two per
+ * layer), so a worker first watches for the next job for a short while
+ * (pause instructions, no system call) and only then sleeps on the
+ * condition variable; the caller likewise watches for the workers to finish
+ * before sleeping. A futex wake/wait pair per job costs several
+ * microseconds of kernel time each, on every core; between bursts (env
+ * steps) the workers are asleep. The spin is bounded, never sched_yield. */
+#define SPIN_ROUNDS 4000
+
+static inline void relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
 
 struct nn_pool {
     int n_workers;
     pthread_t *tid;
     pthread_mutex_t mu;
     pthread_cond_t wake; /* workers wait here for a new generation or quit */
-    pthread_cond_t done; /* the caller waits here for pending == 0 */
-    unsigned long gen;   /* bumped once per job: a worker runs each job once */
-    int pending;         /* workers still inside the current job */
-    int quit;
+    pthread_cond_t done; /* the caller waits here for active == 0 */
+    atomic_ulong gen;    /* bumped once per job: a worker runs each job once */
+    atomic_ulong closed; /* the last job whose work is all done */
+    atomic_int active;   /* workers inside fn (or about to check closed) */
+    atomic_int quit;
+    int sleepers;        /* workers blocked on wake (under mu) */
+    int caller_waiting;  /* the caller blocked on done (under mu) */
     void (*fn)(void *);
     void *arg;
 };
@@ -21,29 +41,48 @@ static void *worker(void *arg)
 {
     nn_pool *p = arg;
     unsigned long seen = 0;
-    pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (p->gen == seen && !p->quit)
-            pthread_cond_wait(&p->wake, &p->mu);
-        if (p->quit)
+        unsigned long g = atomic_load_explicit(&p->gen, memory_order_acquire);
+        for (int i = 0; i < SPIN_ROUNDS && g == seen && !atomic_load(&p->quit); i++) {
+            relax();
+            g = atomic_load_explicit(&p->gen, memory_order_acquire);
+        }
+        if (g == seen && !atomic_load(&p->quit)) {
+            pthread_mutex_lock(&p->mu);
+            p->sleepers++;
+            while ((g = atomic_load(&p->gen)) == seen && !atomic_load(&p->quit))
+                pthread_cond_wait(&p->wake, &p->mu);
+            p->sleepers--;
+            pthread_mutex_unlock(&p->mu);
+        }
+        if (atomic_load(&p->quit))
             break;
-        seen = p->gen;
-        void (*fn)(void *) = p->fn;
-        void *fa = p->arg;
-        pthread_mutex_unlock(&p->mu);
-        fn(fa);
-        pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0)
-            pthread_cond_signal(&p->done);
+        seen = g;
+        /* Enter, then look whether job g is still the open one: the caller
+         * does the work itself when no worker comes, and may since have
+         * closed g and even run later jobs (this thread was kept off the
+         * cores). A late worker leaves without touching the job, which
+         * lives on the caller's stack. Both sides use sequentially
+         * consistent operations, so either the caller sees this worker
+         * active (and waits, keeping fn and arg those of job g) or the
+         * worker sees the job closed or replaced. */
+        atomic_fetch_add(&p->active, 1);
+        if (atomic_load(&p->gen) == g && atomic_load(&p->closed) != g)
+            p->fn(p->arg);
+        if (atomic_fetch_sub(&p->active, 1) == 1) {
+            pthread_mutex_lock(&p->mu);
+            if (p->caller_waiting)
+                pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
     }
-    pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
 static void stop_workers(nn_pool *p, int started)
 {
     pthread_mutex_lock(&p->mu);
-    p->quit = 1;
+    atomic_store(&p->quit, 1);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     for (int i = 0; i < started; i++)
@@ -64,6 +103,10 @@ int nn_pool_create(nn_pool **out, int n_threads, mtrl_err *e)
         free(p);
         return err_set(e, MTRL_ENOMEM, "nn_pool_create: out of memory");
     }
+    atomic_init(&p->gen, 0);
+    atomic_init(&p->closed, 0);
+    atomic_init(&p->active, 0);
+    atomic_init(&p->quit, 0);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
@@ -96,20 +139,29 @@ int nn_pool_threads(const nn_pool *p) { return p->n_workers + 1; }
 
 void nn_pool_run(nn_pool *p, void (*fn)(void *arg), void *arg)
 {
-    if (p->n_workers > 0) {
-        pthread_mutex_lock(&p->mu);
-        p->fn = fn;
-        p->arg = arg;
-        p->pending = p->n_workers;
-        p->gen++;
-        pthread_cond_broadcast(&p->wake);
-        pthread_mutex_unlock(&p->mu);
+    if (p->n_workers == 0) {
+        fn(arg);
+        return;
     }
+    p->fn = fn;
+    p->arg = arg;
+    pthread_mutex_lock(&p->mu);
+    unsigned long g = atomic_fetch_add_explicit(&p->gen, 1, memory_order_release) + 1;
+    if (p->sleepers)
+        pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
     fn(arg);
-    if (p->n_workers > 0) {
+    /* fn returned here: the work is all taken. Workers that have not come
+     * in yet must not start it; those inside finish their part. */
+    atomic_store(&p->closed, g);
+    for (int i = 0; i < SPIN_ROUNDS && atomic_load(&p->active) > 0; i++)
+        relax();
+    if (atomic_load(&p->active) > 0) {
         pthread_mutex_lock(&p->mu);
-        while (p->pending > 0)
+        p->caller_waiting = 1;
+        while (atomic_load(&p->active) > 0)
             pthread_cond_wait(&p->done, &p->mu);
+        p->caller_waiting = 0;
         pthread_mutex_unlock(&p->mu);
     }
 }

@@ -20,6 +20,9 @@ typedef struct sac_component {
     float *loss;        /* K: per-task losses of the current update */
     float *loss_after;  /* K: the same losses after the step (FAMO), or NULL */
     float *rep_gram;    /* K x K Gram of the representation gradients (Aligned-MTL-UB), or NULL */
+    double *gram;       /* K x K Gram of the rows of G formed in the backward pass, or NULL
+                         * (the combiner does not solve on a Gram) */
+    int use_gram;       /* this update's backward pass forms gram */
     nn_adam_cfg adam;
     double clip;        /* max norm of d (agent.grad_clip); 0 = off */
 } sac_component;
@@ -57,6 +60,7 @@ struct sac_agent {
     int *order;                    /* K: compacted groups in layout order */
     int *gs;                       /* K: first row of each group in the layout */
     int *boff;                     /* K + 1: backward group offsets */
+    int backward_gram;             /* sac_set_backward_gram */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -145,6 +149,20 @@ static int component_init(sac_component *c, const mtrl_config *cfg, int K, long 
     c->G = malloc((size_t)K * (size_t)P * sizeof(float));
     if (!c->G)
         return err_set(e, MTRL_ENOMEM, "out of memory for a %d x %ld gradient matrix", K, P);
+    /* The methods that always solve on the full Gram of the rows get it from
+     * the backward pass (the temperature has no backward pass of nets). */
+    static const mtl_method on_gram[] = {MTL_PCGRAD,   MTL_CAGRAD,      MTL_CAGRAD_FAST,
+                                         MTL_MGDA,     MTL_ALIGNED_MTL, MTL_IMTL_G,
+                                         MTL_UPGRAD,   MTL_DUALPROJ,    MTL_CONFIG};
+    int wants = 0;
+    for (size_t i = 0; i < sizeof on_gram / sizeof on_gram[0]; i++)
+        wants |= o.method == on_gram[i];
+    /* CAGrad-Fast's subset route never forms the full Gram. */
+    if (o.method == MTL_CAGRAD_FAST && o.fast_gram == MTL_FAST_GRAM_SUBSET &&
+        o.fast_subset < K)
+        wants = 0;
+    if (wants && component != 2 && !(c->gram = calloc((size_t)K * (size_t)K, sizeof(double))))
+        return err_set(e, MTRL_ENOMEM, "out of memory");
     /* The temperature has no representation layer: its Aligned-MTL-UB is
      * Aligned-MTL on the parameter Gram (rep_gram stays NULL). */
     unsigned needs = mtl_needs(c->comb);
@@ -165,6 +183,7 @@ static void component_free(sac_component *c)
     free(c->loss);
     free(c->loss_after);
     free(c->rep_gram);
+    free(c->gram);
 }
 
 void sac_destroy(sac_agent *a)
@@ -267,6 +286,7 @@ int sac_create(sac_agent **out, const mtrl_config *cfg, int K, int obs_dim, int 
     a->off = malloc((size_t)(K + 1) * sizeof(int));
     a->group_task = malloc((size_t)K * sizeof(int));
     a->fast_rows = 1;
+    a->backward_gram = 1;
     a->pobs = malloc(fb * (size_t)obs_dim), a->pact = malloc(fa), a->py = malloc(fb);
     a->eps_raw = malloc(fa), a->eps_perm = malloc(fa);
     a->ptask = malloc((size_t)B * sizeof(int32_t));
@@ -358,11 +378,12 @@ static int component_step(sac_component *c, int k, const int *tasks, int fast,
         mtl_stats ms;
         /* tasks: the task of each compacted group, for the combiners that
          * keep per-task state (FAMO's logits, Nash-MTL's weights). */
+        const double *gram = c->use_gram ? c->gram : NULL;
         mtl_input in = {.k = k, .G = c->G, .losses = c->loss, .tasks = tasks,
-                        .rep_gram = c->rep_gram};
+                        .rep_gram = c->rep_gram, .gram = gram};
         /* fast: G holds CAGrad-Fast's |S|+1 rows for the subset drawn by
          * lay_out_rows. */
-        *rc = fast ? mtl_combine_fast(c->comb, c->G, c->d, &ms, e)
+        *rc = fast ? mtl_combine_fast_gram(c->comb, c->G, gram, c->d, &ms, e)
                    : mtl_combine_in(c->comb, &in, c->d, &ms, e);
         if (*rc)
             return 0;
@@ -484,12 +505,19 @@ static int in_rest(const sac_agent *a, int g)
 static nn_bwd component_grad_request(const sac_agent *a, sac_component *c, int groups,
                                      int whole[2])
 {
+    /* The Gram of the rows, accumulated by each backward pass (zeroed here,
+     * before the component's first one). */
+    int rows = c->comb && a->fast_ns > 0 ? a->fast_ns + 1 : groups;
+    c->use_gram = c->gram && a->backward_gram;
+    if (c->use_gram)
+        memset(c->gram, 0, sizeof(double) * (size_t)rows * (size_t)rows);
+    double *gram = c->use_gram ? c->gram : NULL;
     if (c->comb && a->fast_ns > 0)
         return (nn_bwd){.grad = c->G, .ld_grad = c->p->n, .n_groups = a->fast_ns + 1,
-                        .group_off = a->boff};
+                        .group_off = a->boff, .gram = gram};
     if (c->comb)
         return (nn_bwd){.grad = c->G, .ld_grad = c->p->n, .n_groups = groups,
-                        .group_off = a->off};
+                        .group_off = a->off, .gram = gram};
     whole[0] = a->off[0];
     whole[1] = a->off[groups];
     return (nn_bwd){.grad = c->d, .ld_grad = c->p->n, .n_groups = 1, .group_off = whole};
@@ -778,6 +806,7 @@ int64_t sac_num_updates(const sac_agent *a) { return a->updates; }
 int64_t sac_num_skipped(const sac_agent *a) { return a->skipped; }
 rng_state *sac_rng(sac_agent *a) { return &a->rng; }
 void sac_set_fast_rows(sac_agent *a, int on) { a->fast_rows = on != 0; }
+void sac_set_backward_gram(sac_agent *a, int on) { a->backward_gram = on != 0; }
 long sac_num_params(const sac_agent *a, int critic)
 {
     return critic ? a->critic_c.p->n : a->actor_c.p->n;

@@ -32,7 +32,8 @@ typedef struct sac_update_stats {
     int fast_rows;      /* components combined from CAGrad-Fast's |S|+1 rows
                          * (sac_set_fast_rows) instead of all per-task rows */
     /* Time split (seconds): forward + backward passes (with the per-task
-     * weight-gradient products), the combiners' Gram + solve, the combiners'
+     * weight-gradient products, and the Gram when it is formed there, see
+     * sac_set_backward_gram), the combiners' Gram + solve, the combiners'
      * final product + Adam + Polyak. */
     double t_fwd_bwd, t_gram_solve, t_combine_adam;
 } sac_update_stats;
@@ -76,6 +77,16 @@ rng_state *sac_rng(sac_agent *a);
  * already drawn its S on the first route, never on the second, so after
  * such a skip the two follow different draws; each stays deterministic.) */
 void sac_set_fast_rows(sac_agent *a, int on);
+
+/* Where the Gram-based combiners (PCGrad, CAGrad, CAGrad-Fast, MGDA,
+ * Aligned-MTL, IMTL-G, UPGrad, DualProj, ConFIG) get the K x K Gram of the
+ * per-task gradient rows. on = 1 (the default): formed inside the backward
+ * pass, layer by layer while each layer's rows are still in cache
+ * (nn_bwd.gram), and handed to the combiner (mtl_input.gram). on = 0: the
+ * combiner forms it afterwards with one ssyrk over G. The same updates up to
+ * float rounding (the second route is there to check the first and to time
+ * it). */
+void sac_set_backward_gram(sac_agent *a, int on);
 
 /* Everything needed to continue exactly: parameters, targets, Adam moments
  * and steps, temperatures, combiner states, rng, counters. load checks the
