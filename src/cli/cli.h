@@ -14,6 +14,10 @@ typedef struct cli_command {
 
 const cli_command *cli_commands(int *n);
 
+/* Parses an integer option value in [lo, hi]; on failure prints
+ * "mtrl CMD: OPT needs an integer in [lo, hi], not 'S'" and returns 2. */
+int cli_parse_long(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
+
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_config(int argc, char **argv);

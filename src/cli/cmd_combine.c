@@ -72,20 +72,6 @@ static int parse_double(const char *opt, const char *s, double *out)
     return 0;
 }
 
-static int parse_long(const char *opt, const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "mtrl combine: %s needs an integer in [%ld, %ld], got '%s'\n", opt, lo,
-                hi, s);
-        return 2;
-    }
-    *out = v;
-    return 0;
-}
-
 /* Rows like per-task gradients: a shared direction with a per-task strength
  * in [-0.5, 1] (so some tasks conflict) plus noise, per-task scales spread
  * over a decade. Only for timing and trying the methods out. */
@@ -179,9 +165,9 @@ int cmd_combine(int argc, char **argv)
         else if (!strcmp(a, "--upgrad-reg-eps"))
             rc = parse_double(a, v, &up_reg), have_up_reg = 1;
         else if (!strcmp(a, "--nash-every"))
-            rc = parse_long(a, v, 1, 1000000000, &nash_every), have_nash_every = 1;
+            rc = cli_parse_long("combine", a, v, 1, 1000000000, &nash_every), have_nash_every = 1;
         else if (!strcmp(a, "--nash-iters"))
-            rc = parse_long(a, v, 1, 1000, &nash_iters), have_nash_iters = 1;
+            rc = cli_parse_long("combine", a, v, 1, 1000, &nash_iters), have_nash_iters = 1;
         else if (!strcmp(a, "--c"))
             rc = parse_double(a, v, &c), have_c = 1;
         else if (!strcmp(a, "--lr"))
@@ -189,13 +175,13 @@ int cmd_combine(int argc, char **argv)
         else if (!strcmp(a, "--momentum"))
             rc = parse_double(a, v, &mom), have_mom = 1;
         else if (!strcmp(a, "--seed"))
-            rc = parse_long(a, v, 0, 0x7fffffffffffffffL, &seed);
+            rc = cli_parse_long("combine", a, v, 0, 0x7fffffffffffffffL, &seed);
         else if (!strcmp(a, "--subset"))
-            rc = parse_long(a, v, 1, 1000000, &subset), have_subset = 1;
+            rc = cli_parse_long("combine", a, v, 1, 1000000, &subset), have_subset = 1;
         else if (!strcmp(a, "--steps"))
-            rc = parse_long(a, v, 0, 100000, &steps), have_steps = 1;
+            rc = cli_parse_long("combine", a, v, 0, 100000, &steps), have_steps = 1;
         else
-            rc = parse_long(a, v, 1, 1000000, &repeat);
+            rc = cli_parse_long("combine", a, v, 1, 1000000, &repeat);
         if (rc)
             return rc;
     }

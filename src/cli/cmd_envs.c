@@ -12,18 +12,6 @@
 #include "core/timer.h"
 #include "envs/envs.h"
 
-static int parse_long(const char *opt, const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) {
-        fprintf(stderr, "mtrl: %s needs an integer in [%ld, %ld], not '%s'\n", opt, lo, hi, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 int cmd_tasks(int argc, char **argv)
 {
     if (argc > 1) {
@@ -189,16 +177,16 @@ int cmd_env_check(int argc, char **argv)
         else if (!strcmp(a, "--full"))
             full = 1;
         else if (!strcmp(a, "--episodes") && has) {
-            if (parse_long(a, argv[++i], 1, 1000000, &episodes))
+            if (cli_parse_long("env-check", a, argv[++i], 1, 1000000, &episodes))
                 return 2;
         } else if (!strcmp(a, "--seed") && has) {
-            if (parse_long(a, argv[++i], 0, 0x7fffffffffffffffL, &seed))
+            if (cli_parse_long("env-check", a, argv[++i], 0, 0x7fffffffffffffffL, &seed))
                 return 2;
         } else if (!strcmp(a, "--threads") && has) {
-            if (parse_long(a, argv[++i], 0, 1024, &threads))
+            if (cli_parse_long("env-check", a, argv[++i], 0, 1024, &threads))
                 return 2;
         } else if (!strcmp(a, "--max-steps") && has) {
-            if (parse_long(a, argv[++i], 1, 100000000, &max_steps))
+            if (cli_parse_long("env-check", a, argv[++i], 1, 100000000, &max_steps))
                 return 2;
         } else if (!strcmp(a, "--noise") && has) {
             char *end;

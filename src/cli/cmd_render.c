@@ -36,18 +36,6 @@ static void render_usage(FILE *f)
             "A missing GL context (no libosmesa6 / libegl-mesa0) is an error (exit 1).\n");
 }
 
-static int parse_long(const char *opt, const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) {
-        fprintf(stderr, "mtrl render: %s needs an integer in [%ld, %ld], not '%s'\n", opt, lo, hi, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 static int render_grid(const char *bench, const vrec_opts *vo, const char *out, int tile_given)
 {
     int idx[256], n;
@@ -140,13 +128,13 @@ int cmd_render(int argc, char **argv)
         } else if (!strcmp(a, "--out") && has) {
             out = argv[++i];
         } else if (!strcmp(a, "--episodes") && has) {
-            if (parse_long(a, argv[++i], 1, 10000, &episodes))
+            if (cli_parse_long("render", a, argv[++i], 1, 10000, &episodes))
                 return 2;
         } else if (!strcmp(a, "--seed") && has) {
-            if (parse_long(a, argv[++i], 0, 0x7fffffffffffffffL, &seed))
+            if (cli_parse_long("render", a, argv[++i], 0, 0x7fffffffffffffffL, &seed))
                 return 2;
         } else if (!strcmp(a, "--max-steps") && has) {
-            if (parse_long(a, argv[++i], 1, 100000, &max_steps))
+            if (cli_parse_long("render", a, argv[++i], 1, 100000, &max_steps))
                 return 2;
         } else if (a[0] != '-' && !task) {
             task = a;
