@@ -148,10 +148,8 @@ int cmd_env_check(int argc, char **argv)
 {
     const char *bench = NULL, *video = NULL;
     /* camera/size options, passed on to mtrl render for --video */
-    char **vargs = calloc((size_t)argc + 16, sizeof *vargs);
+    char *vargs[48];
     int nv = 0;
-    if (!vargs)
-        return 1;
     long episodes = 50, seed = 1, threads = 0, max_steps = ENV_DEFAULT_MAX_STEPS;
     int full = 0;
     double noise = 0;
@@ -167,6 +165,10 @@ int cmd_env_check(int argc, char **argv)
         int is_v = 0;
         for (int k = 0; vopts[k]; k++)
             is_v |= !strcmp(a, vopts[k]);
+        if ((is_v || !strcmp(a, "--flip")) && nv + 2 > (int)(sizeof vargs / sizeof *vargs)) {
+            fprintf(stderr, "mtrl env-check: too many camera and size options\n");
+            return 2;
+        }
         if (!strcmp(a, "--flip")) {
             vargs[nv++] = argv[i];
         } else if (is_v && has) {
@@ -212,12 +214,10 @@ int cmd_env_check(int argc, char **argv)
     mtrl_err err = {0};
     if (env_benchmark_tasks(bench, idx, 256, &n, &err)) {
         fprintf(stderr, "mtrl env-check: %s\n", err.msg);
-        free(vargs);
         return err_exit_code(err.code);
     }
     if (video && n != 1) {
         fprintf(stderr, "mtrl env-check: --video needs one task, %s has %d\n", bench, n);
-        free(vargs);
         return 2;
     }
     if (video) {
@@ -232,12 +232,9 @@ int cmd_env_check(int argc, char **argv)
         for (int k = 0; k < nv && rn < 63; k++)
             rargv[rn++] = vargs[k];
         int vrc = cmd_render(rn, rargv);
-        if (vrc) {
-            free(vargs);
+        if (vrc)
             return vrc;
-        }
     }
-    free(vargs);
     check_job *jobs = calloc((size_t)n, sizeof *jobs);
     if (!jobs) {
         fprintf(stderr, "mtrl env-check: out of memory\n");
