@@ -572,7 +572,12 @@ static int trainer_init(trainer *tr, const mtrl_config *cfg, const train_opts *o
         return rc;
     if ((rc = log_open(&tr->log, opts->run_dir, opts->resume, e)))
         return rc;
-    if ((rc = env_vec_reset_all(tr->envs, tr->obs)))
+    /* A fresh run's envs take their first reset at the boundary of
+     * iteration 0 (env_vec_reset_done: a new env needs one), after its
+     * checkpoint, like every later boundary: a run stopped at 0 then
+     * resumes with the same goal draws. A resumed run resets here, from the
+     * streams its checkpoint restored. */
+    if (opts->resume && (rc = env_vec_reset_all(tr->envs, tr->obs)))
         return err_set(e, MTRL_ERUNTIME, "resetting the envs failed");
     tr->progress = prog_create(cfg->run.iterations, opts->quiet ? 0 : -1);
     if (opts->quiet)
