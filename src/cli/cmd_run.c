@@ -92,17 +92,6 @@ static void run_usage(FILE *f)
             "     are named)\n");
 }
 
-static const char *file_stem(const char *path, char *buf, size_t cap)
-{
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    snprintf(buf, cap, "%s", base);
-    char *dot = strrchr(buf, '.');
-    if (dot && dot != buf)
-        *dot = '\0';
-    return buf;
-}
-
 /* The files a run writes; a failed fresh start removes these (it made the
  * directory, or found it empty under the lock, so they are its own). */
 static const char *const run_files[] = {"config.yaml", "status.json", "metrics.jsonl",
@@ -272,8 +261,6 @@ int cmd_run(int argc, char **argv)
     } else {
         if ((rc = cfg_load(&cfg, path, sets, n_sets, &err)))
             goto fail;
-        if (!cfg.run.name[0])
-            file_stem(path, cfg.run.name, sizeof cfg.run.name);
         if (out) {
             made_dir = !fs_is_dir(out) && access(out, F_OK) != 0;
             snprintf(run_dir, sizeof run_dir, "%s", out);

@@ -385,3 +385,12 @@ int fs_remove_stale_temps(const char *dir, const char *const *names, int *remove
     closedir(d);
     return rc;
 }
+
+char *fs_join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}

@@ -15,6 +15,10 @@
  * MTRL_EINPUT (a bad path from the user), other failures MTRL_EIO. */
 int fs_mkdirs(const char *path, mtrl_err *e);
 
+/* "dir/name" in a new malloc'd string (free it), or NULL when out of
+ * memory. */
+char *fs_join(const char *dir, const char *name);
+
 /* 1 if path exists and is a directory, 0 otherwise. */
 int fs_is_dir(const char *path);
 /* 1 if path is a directory with no entries (besides . and ..), or does not

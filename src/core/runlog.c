@@ -32,15 +32,6 @@ struct log_writer {
     size_t line_cap;
 };
 
-static char *join(const char *dir, const char *file)
-{
-    size_t n = strlen(dir) + strlen(file) + 2;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", dir, file);
-    return p;
-}
-
 static double wall_now(void)
 {
     struct timespec ts;
@@ -97,8 +88,8 @@ int log_open(log_writer **out, const char *run_dir, int append, mtrl_err *e)
     if (!w)
         return err_set(e, MTRL_ENOMEM, "out of memory");
     w->append = append;
-    w->dir = join(run_dir, "");
-    w->jsonl_path = join(run_dir, "metrics.jsonl");
+    w->dir = fs_join(run_dir, "");
+    w->jsonl_path = fs_join(run_dir, "metrics.jsonl");
     w->line_cap = 1024;
     w->line = malloc(w->line_cap);
     if (!w->dir || !w->jsonl_path || !w->line) {
@@ -250,7 +241,7 @@ static int open_kind(log_writer *w, log_kind *kd, const char *kind, int n,
     snprintf(kd->name, sizeof kd->name, "%s", kind);
     char file[48];
     snprintf(file, sizeof file, "%s.csv", kind);
-    kd->csv_path = join(w->dir, file);
+    kd->csv_path = fs_join(w->dir, file);
     kd->cols = calloc((size_t)(n ? n : 1), sizeof *kd->cols);
     if (!kd->csv_path || !kd->cols)
         return err_set(e, MTRL_ENOMEM, "out of memory");
@@ -488,7 +479,7 @@ static int filter_file(const char *path, int head, int64_t max_step, int is_json
 
 int log_drop_after(const char *run_dir, int64_t step, mtrl_err *e)
 {
-    char *jp = join(run_dir, "metrics.jsonl");
+    char *jp = fs_join(run_dir, "metrics.jsonl");
     if (!jp)
         return err_set(e, MTRL_ENOMEM, "out of memory");
     /* The CSVs to filter are those of every kind metrics.jsonl mentions. */
@@ -499,7 +490,7 @@ int log_drop_after(const char *run_dir, int64_t step, mtrl_err *e)
     for (int k = 0; k < nkinds && !rc; k++) {
         char file[48];
         snprintf(file, sizeof file, "%.31s.csv", kinds[k]);
-        char *cp = join(run_dir, file);
+        char *cp = fs_join(run_dir, file);
         if (!cp)
             return err_set(e, MTRL_ENOMEM, "out of memory");
         rc = filter_file(cp, 1, step, 0, NULL, NULL, e);

@@ -28,18 +28,9 @@ static char *dup_str(const char *s, size_t n)
     return p;
 }
 
-static char *path_join(const char *a, const char *b)
-{
-    size_t n = strlen(a) + strlen(b) + 2;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", a, b);
-    return p;
-}
-
 static int file_exists(const char *dir, const char *name)
 {
-    char *p = path_join(dir, name);
+    char *p = fs_join(dir, name);
     struct stat st;
     int ok = p && stat(p, &st) == 0 && S_ISREG(st.st_mode);
     free(p);
@@ -104,7 +95,7 @@ static int parse_printed_config(rep_run *r, char *text, mtrl_err *e)
 
 static int load_config(rep_run *r, mtrl_err *e)
 {
-    char *path = path_join(r->dir, "config.yaml");
+    char *path = fs_join(r->dir, "config.yaml");
     if (!path)
         return err_set(e, MTRL_ENOMEM, "out of memory");
     mtrl_config cfg;
@@ -241,7 +232,7 @@ fail:
 
 static int load_eval(rep_run *r, mtrl_err *e)
 {
-    char *path = path_join(r->dir, "eval.csv");
+    char *path = fs_join(r->dir, "eval.csv");
     if (!path)
         return err_set(e, MTRL_ENOMEM, "out of memory");
     csv t;
@@ -293,7 +284,7 @@ done:
  * is not counted while evaluation time is. */
 static int load_train(rep_run *r, mtrl_err *e)
 {
-    char *path = path_join(r->dir, "train.csv");
+    char *path = fs_join(r->dir, "train.csv");
     if (!path)
         return err_set(e, MTRL_ENOMEM, "out of memory");
     csv t;
@@ -347,7 +338,7 @@ static const char *json_value(const char *s, const char *key)
  * lock file. A shared, non-blocking probe, released at once. */
 static int lock_held(const char *dir)
 {
-    char *path = path_join(dir, ".lock");
+    char *path = fs_join(dir, ".lock");
     int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
     free(path);
     if (fd < 0)
@@ -359,7 +350,7 @@ static int lock_held(const char *dir)
 
 static void load_status(rep_run *r)
 {
-    char *path = path_join(r->dir, "status.json"), *text = NULL;
+    char *path = fs_join(r->dir, "status.json"), *text = NULL;
     mtrl_err ignore = {0};
     int have = path && file_exists(r->dir, "status.json") &&
                fs_read_all(path, &text, NULL, &ignore) == 0;
@@ -472,7 +463,7 @@ static int find_in(const char *dir, int depth, path_list *l, mtrl_err *e)
     while (!rc && (de = readdir(d))) {
         if (de->d_name[0] == '.')
             continue;
-        char *sub = path_join(dir, de->d_name);
+        char *sub = fs_join(dir, de->d_name);
         if (!sub) {
             rc = err_set(e, MTRL_ENOMEM, "out of memory");
             break;
