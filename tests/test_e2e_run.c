@@ -204,6 +204,29 @@ static void test_stop_at_iteration_0_resumes_exactly(void **st)
     assert_same_dataset(a, ck, "agent/critic/w");
 }
 
+/* run.iterations that is not a whole number of episodes: the run ends at
+ * the next boundary, and resuming it finds it finished (not a damaged
+ * checkpoint). */
+static void test_run_ends_at_an_episode_boundary(void **st)
+{
+    (void)st;
+    const char *bin = test_mtrl_bin(), *tmp = test_tmpdir();
+    write_config();
+    assert_int_equal(test_sh("%s run %s --quiet --out %s/odd --set run.iterations=50 2>/dev/null",
+                             bin, cfg_path, tmp),
+                     0);
+    char ck[600];
+    snprintf(ck, sizeof ck, "%s/odd/checkpoint.h5", tmp);
+    h5_file *f;
+    mtrl_err e = {0};
+    int64_t iter;
+    assert_int_equal(h5_open(&f, ck, &e), 0);
+    assert_int_equal(h5_read_attr_i64(f, "/", "iteration", &iter, &e), 0);
+    h5_close(f);
+    assert_int_equal(iter, 80); /* episodes of 40 steps */
+    assert_int_equal(test_sh("%s run --resume %s/odd --quiet 2>/dev/null", bin, tmp), 0);
+}
+
 static void test_bad_input_exits_2_and_keeps_runs(void **st)
 {
     (void)st;
@@ -237,6 +260,7 @@ int main(void)
         cmocka_unit_test(test_train_resume_eval),
         cmocka_unit_test(test_sigint_checkpoints),
         cmocka_unit_test(test_stop_at_iteration_0_resumes_exactly),
+        cmocka_unit_test(test_run_ends_at_an_episode_boundary),
         cmocka_unit_test(test_bad_input_exits_2_and_keeps_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

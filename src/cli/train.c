@@ -431,6 +431,13 @@ int train_load_agent(const char *checkpoint, mtrl_config *cfg, sac_agent **agent
     return rc;
 }
 
+/* A run ends, and writes its last checkpoint, at an episode boundary: the
+ * first at or past run.iterations. */
+static int64_t run_end(const mtrl_config *cfg, int L)
+{
+    return (cfg->run.iterations + L - 1) / L * L;
+}
+
 /* The counters must describe a state this config's trainer can be in:
  * checkpoints are written at episode boundaries only, within the run's
  * iterations; every boundary ends one episode per env (an unstable env may
@@ -440,11 +447,12 @@ static int check_resume_state(trainer *tr, const int64_t *c, const char *path, m
 {
     const mtrl_config *cfg = &tr->cfg;
     int64_t iter = c[0], episodes = c[1], skips = c[2];
-    if (iter < 0 || iter > cfg->run.iterations)
+    int64_t end = run_end(cfg, tr->L);
+    if (iter < 0 || iter > end)
         return err_set(e, MTRL_EINPUT,
                        "%s: trainer/counters: iteration %lld is outside [0, run.iterations = "
-                       "%lld]",
-                       path, (long long)iter, (long long)cfg->run.iterations);
+                       "%lld] (whose last episode ends at %lld)",
+                       path, (long long)iter, (long long)cfg->run.iterations, (long long)end);
     if (iter % tr->L != 0)
         return err_set(e, MTRL_EINPUT,
                        "%s: trainer/counters: iteration %lld is not at an episode boundary "
@@ -579,7 +587,7 @@ static int trainer_init(trainer *tr, const mtrl_config *cfg, const train_opts *o
      * streams its checkpoint restored. */
     if (opts->resume && (rc = env_vec_reset_all(tr->envs, tr->obs)))
         return err_set(e, MTRL_ERUNTIME, "resetting the envs failed");
-    tr->progress = prog_create(cfg->run.iterations, opts->quiet ? 0 : -1);
+    tr->progress = prog_create(run_end(cfg, tr->L), opts->quiet ? 0 : -1);
     if (opts->quiet)
         prog_set_interval(tr->progress, 1e9, 1e9);
     tr->row_t0 = tm_now();
