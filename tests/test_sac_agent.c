@@ -13,6 +13,8 @@
 #define ACT 2
 #define B 24
 
+#include "sac_testutil.h"
+
 static void small_config(mtrl_config *c, const char *method)
 {
     cfg_defaults(c);
@@ -62,29 +64,6 @@ static rb_batch *sample_mode(rb_buffer *rb, uint64_t seed, rb_sampling mode)
 static rb_batch *sample(rb_buffer *rb, uint64_t seed)
 {
     return sample_mode(rb, seed, RB_SAMPLE_BALANCED);
-}
-
-static sac_agent *make_agent(const mtrl_config *c)
-{
-    sac_agent *a;
-    mtrl_err e = {0};
-    int rc = sac_create(&a, c, K, OBS, ACT, &e);
-    if (rc)
-        fail_msg("sac_create: %s", e.msg);
-    return a;
-}
-
-static void actions_of(sac_agent *a, float *act)
-{
-    float obs[K * OBS];
-    int32_t task[K];
-    for (int k = 0; k < K; k++) {
-        task[k] = k;
-        for (int j = 0; j < OBS; j++)
-            obs[k * OBS + j] = 0.1f * (float)(j - k);
-    }
-    mtrl_err e;
-    assert_int_equal(sac_act(a, K, obs, task, 1, act, &e), 0);
 }
 
 /* CAGrad with c = 0 is the mean of the per-task gradients, so an agent that

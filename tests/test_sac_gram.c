@@ -21,6 +21,8 @@
 #define ACT 2
 #define B 80
 
+#include "sac_testutil.h"
+
 static void config(mtrl_config *c, const char *method)
 {
     cfg_defaults(c);
@@ -64,28 +66,6 @@ static rb_buffer *make_buffer(void)
             assert_int_equal(rb_add(rb, k, o, a, rew, o2, 0, &e), 0);
         }
     return rb;
-}
-
-static sac_agent *make_agent(const mtrl_config *c)
-{
-    sac_agent *a;
-    mtrl_err e = {0};
-    if (sac_create(&a, c, K, OBS, ACT, &e))
-        fail_msg("sac_create: %s", e.msg);
-    return a;
-}
-
-static void actions_of(sac_agent *a, float *act)
-{
-    float obs[K * OBS];
-    int32_t task[K];
-    for (int k = 0; k < K; k++) {
-        task[k] = k;
-        for (int j = 0; j < OBS; j++)
-            obs[k * OBS + j] = 0.1f * (float)(j - k);
-    }
-    mtrl_err e;
-    assert_int_equal(sac_act(a, K, obs, task, 1, act, &e), 0);
 }
 
 static void follow(const char *method)
