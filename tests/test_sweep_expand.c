@@ -237,6 +237,28 @@ static void test_dry_run_lists_runs(void **st)
     free(t);
 }
 
+/* A sweep file is read as configs are: a FIFO or a directory is refused
+ * by name (a FIFO used to block the reader forever), and so is nesting
+ * deeper than a config may go. */
+static void test_hostile_sweep_files(void **st)
+{
+    (void)st;
+    char fifo[1100], sub[1100];
+    snprintf(fifo, sizeof fifo, "%s/fifo.yaml", dir);
+    snprintf(sub, sizeof sub, "%s/adir.yaml", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    expect_error("fifo.yaml", "fifo.yaml", "a FIFO", NULL);
+    expect_error("adir.yaml", "adir.yaml", "directory", NULL);
+    char deep[400] = "name: x\naxes: ";
+    for (int i = 0; i < 100; i++)
+        strcat(deep, "[");
+    for (int i = 0; i < 100; i++)
+        strcat(deep, "]");
+    put("deep.yaml", deep);
+    expect_error("deep.yaml", "deep.yaml:2", "nested deeper", NULL);
+}
+
 static void test_slurm_script(void **st)
 {
     (void)st;
@@ -324,6 +346,7 @@ int main(void)
         cmocka_unit_test(test_errors_name_file_line_key),
         cmocka_unit_test(test_other_grid_refused),
         cmocka_unit_test(test_dry_run_lists_runs),
+        cmocka_unit_test(test_hostile_sweep_files),
         cmocka_unit_test(test_slurm_script),
         cmocka_unit_test(test_run_state_from_directory),
     };

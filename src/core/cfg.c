@@ -624,9 +624,7 @@ static int set_node(mtrl_config *c, const key_def *k, yaml_document_t *doc, yaml
 /* libyaml's scanner spends time proportional to the nesting depth on each
  * token, so a deeply nested input takes time quadratic in its size before
  * any error. A config needs 3 levels; the event pass below stops at the
- * first one past CFG_MAX_NESTING, having read only that far. */
-#define CFG_MAX_NESTING 32
-
+ * first one past CFG_MAX_NESTING (cfg.h), having read only that far. */
 /* 0 if text nests at most CFG_MAX_NESTING lists/mappings deep, else the
  * 1-based line where it goes deeper. Syntax errors are left to the loader,
  * which reports them. */
@@ -1542,3 +1540,10 @@ void cfg_key_get(int i, cfg_key_info *out)
     out->type = keys[i].type;
     out->doc = keys[i].doc;
 }
+
+int cfg_read_yaml_text(const char *path, char **text, size_t *len, mtrl_err *err)
+{
+    return read_config_text(path, path, NULL, text, len, err);
+}
+
+int cfg_yaml_too_deep(const char *text, size_t len) { return too_deep_at(text, len); }

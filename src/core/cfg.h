@@ -159,6 +159,15 @@ int cfg_load(mtrl_config *c, const char *path, const char *const *sets, int n_se
  * the cross-field checks; each key still gets its own type and range check. */
 int cfg_read_file(mtrl_config *c, const char *path, mtrl_err *err);
 
+/* For other YAML inputs (sweep files): reads the regular file at path into
+ * a new NUL-terminated buffer (free it), refusing directories, FIFOs and
+ * devices and oversized files with a message naming path; then 0 if the
+ * text nests at most as deep as a config may, else the 1-based line where
+ * it goes deeper (checked before libyaml, whose scan is quadratic in depth). */
+int cfg_read_yaml_text(const char *path, char **text, size_t *len, mtrl_err *err);
+int cfg_yaml_too_deep(const char *text, size_t len);
+#define CFG_MAX_NESTING 32
+
 /* Applies one "key.path=value" override (value as it would appear in YAML;
  * lists as [64, 64]). Messages start with "--set key.path=value: ". */
 int cfg_apply_override(mtrl_config *c, const char *kv, mtrl_err *err);

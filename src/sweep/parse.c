@@ -12,6 +12,8 @@
 
 #include <yaml.h>
 
+#include "core/cfg.h"
+
 typedef struct pctx {
     const char *file;
     yaml_document_t *doc;
@@ -418,18 +420,26 @@ int sweep_parse_file(sweep_spec *s, const char *path, mtrl_err *err)
     if (strlen(path) >= SWEEP_PATH_LEN)
         return err_set(err, MTRL_EINPUT, "%s: path too long", path);
     snprintf(s->file, sizeof s->file, "%s", path);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return err_set(err, errno == ENOENT ? MTRL_EINPUT : MTRL_EIO, "%s: cannot open: %s", path,
-                       strerror(errno));
+    /* The config loader's reader: regular files only (a FIFO would block),
+     * size-capped, nesting capped before libyaml's quadratic scan. */
+    char *text;
+    size_t len;
+    int rc = cfg_read_yaml_text(path, &text, &len, err);
+    if (rc)
+        return rc;
+    int deep = cfg_yaml_too_deep(text, len);
+    if (deep) {
+        free(text);
+        return err_set(err, MTRL_EINPUT, "%s:%d: lists or mappings nested deeper than %d levels",
+                       path, deep, CFG_MAX_NESTING);
+    }
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser)) {
-        fclose(f);
+        free(text);
         return err_set(err, MTRL_ENOMEM, "%s: cannot start the YAML parser", path);
     }
-    yaml_parser_set_input_file(&parser, f);
-    int rc;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &doc)) {
         rc = err_set(err, MTRL_EINPUT, "%s:%d: YAML error: %s", path, (int)parser.problem_mark.line + 1,
                      parser.problem ? parser.problem : "unknown");
@@ -443,6 +453,6 @@ int sweep_parse_file(sweep_spec *s, const char *path, mtrl_err *err)
         yaml_document_delete(&doc);
     }
     yaml_parser_delete(&parser);
-    fclose(f);
+    free(text);
     return rc;
 }
