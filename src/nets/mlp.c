@@ -239,10 +239,8 @@ long nn_mlp_nparams(const nn_mlp *m) { return m->n_params; }
 int nn_mlp_in_dim(const nn_mlp *m) { return m->dims[0]; }
 int nn_mlp_out_dim(const nn_mlp *m) { return m->dims[m->n_layers]; }
 int nn_mlp_n_layers(const nn_mlp *m) { return m->n_layers; }
-int nn_mlp_max_batch(const nn_mlp *m) { return m->max_batch; }
 long nn_mlp_offset(const nn_mlp *m) { return m->off; }
 const float *nn_mlp_out(const nn_mlp *m) { return m->act[m->n_layers - 1]; }
-int nn_mlp_batch(const nn_mlp *m) { return m->B; }
 
 float *nn_mlp_weight(const nn_mlp *m, int l)
 {

@@ -141,7 +141,6 @@ void nn_mlp_init(nn_mlp *m, nn_init kind, rng_state *r);
 int nn_mlp_in_dim(const nn_mlp *m);
 int nn_mlp_out_dim(const nn_mlp *m);
 int nn_mlp_n_layers(const nn_mlp *m);
-int nn_mlp_max_batch(const nn_mlp *m);
 long nn_mlp_offset(const nn_mlp *m);          /* where it is bound in its buffer */
 float *nn_mlp_weight(const nn_mlp *m, int l); /* W_l inside the bound buffer */
 float *nn_mlp_bias(const nn_mlp *m, int l);   /* b_l inside the bound buffer */
@@ -165,7 +164,6 @@ int nn_mlp_forward(nn_mlp *m, int B, const float *x, mtrl_err *e);
 /* The last forward's output, B x out_dim row-major, inside the workspace
  * (valid until the next forward on this MLP). */
 const float *nn_mlp_out(const nn_mlp *m);
-int nn_mlp_batch(const nn_mlp *m); /* B of the last forward */
 
 /* What a backward pass should produce. Zero fields mean: no parameter
  * gradient, one group over the whole batch, no input gradient; use C99
