@@ -183,11 +183,12 @@ typedef struct nn_bwd {
     const int *group_off;
     int accumulate;       /* 1: add into grad; 0: overwrite the MLP's columns */
     /* K x K row-major (double): its upper triangle (i <= j) gets += the Gram
-     * of the K gradient rows restricted to this MLP's columns, formed layer
-     * by layer right after that layer's per-group products (while the block
-     * is still in cache), so a Gram-based combiner needs no pass over G of
-     * its own (twin critics: both MLPs add into the same matrix; the caller
-     * zeroes it first). Needs grad. NULL: none. */
+     * of the K gradient rows restricted to this MLP's columns, formed tile
+     * by tile (a few output rows of a layer for all K groups) right after
+     * the tile's per-group products, while they are still in cache, so a
+     * Gram-based combiner needs no pass over G of its own (twin critics:
+     * both MLPs add into the same matrix; the caller zeroes it first). Needs
+     * grad. NULL: none. */
     double *gram;
     /* Input gradient dL/dX for input columns [dx_col0, dx_col0 + dx_cols) of
      * the (concatenated) input, B rows with stride ld_dx (0 means the column
@@ -207,9 +208,9 @@ typedef struct nn_bwd {
  * this thread and the T - 1 workers of the shared pool (nn_set_threads); a
  * second thread finding the pool busy runs its tasks alone; each task is a
  * single-threaded sgemm (OpenBLAS is set to 1 thread meanwhile and restored
- * to T before returning); the Gram (req->gram) is shared out over the same
- * threads in column units, each summed on its own and added in unit order
- * (so the Gram of given rows does not depend on T). Results are identical
+ * to T before returning); with a Gram (req->gram, any K) the tasks are the
+ * tiles, each tile's Gram summed on its own and added in tile order (so the
+ * Gram of given rows does not depend on T). Results are identical
  * run to run for a
  * given T (and equal up to rounding across T). Do not use one nn_mlp from
  * two threads at once. */
