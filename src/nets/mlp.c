@@ -482,11 +482,18 @@ static void grad_worker(void *arg)
  * rate. */
 #define GRAM_TILE_FLOATS (768L * 1024)
 
-static int tile_count(const nn_mlp *m, int l, int K)
+/* Tiles of layer l for K groups on T threads: rows of about
+ * GRAM_TILE_FLOATS, at least two per thread (a thread held up by another
+ * process then costs half a share). */
+static int tile_count(const nn_mlp *m, int l, int K, int T)
 {
+    long no = m->dims[l + 1];
     long r = GRAM_TILE_FLOATS / ((long)K * m->dims[l]);
     r = r < 1 ? 1 : r;
-    return (int)((m->dims[l + 1] + r - 1) / r);
+    long n = (no + r - 1) / r, want = 2L * T;
+    if (n < want)
+        n = want < no ? want : no;
+    return (int)n;
 }
 
 typedef struct tile_job {
@@ -559,7 +566,7 @@ static void tile_worker(void *arg)
 
 /* Scratch for the Gram of K rows on T threads: a partial sum per tile task,
  * a packing buffer per thread (first use, or larger K/T; the tasks times
- * K x K only grow with K). */
+ * K x K only grow with K and T). */
 static int gram_scratch(nn_mlp *m, int K, int T)
 {
     if (m->gpart && K <= m->gK && T <= m->gT)
@@ -567,7 +574,7 @@ static int gram_scratch(nn_mlp *m, int K, int T)
     int nk = K > m->gK ? K : m->gK, nt = T > m->gT ? T : m->gT;
     long tasks = 1;
     for (int l = 0; l < m->n_layers; l++)
-        tasks = tile_count(m, l, nk) + 1 > tasks ? tile_count(m, l, nk) + 1 : tasks;
+        tasks = tile_count(m, l, nk, nt) + 1 > tasks ? tile_count(m, l, nk, nt) + 1 : tasks;
     long bl = (nn_gram_buf_len(nk) + 15) & ~15L;
     double *gp = malloc(sizeof(double) * (size_t)tasks * (size_t)nk * (size_t)nk);
     float *gb = aligned_alloc(64, sizeof(float) * (size_t)bl * (size_t)nt);
@@ -584,8 +591,9 @@ static int gram_scratch(nn_mlp *m, int K, int T)
 
 /* The per-group gradients with their Gram (req->gram), layer by layer, its
  * tiles on T threads (the caller and the pool's workers, each product a
- * single-threaded sgemm); the partial Grams are added in task order, so the
- * result depends on neither the timing nor the thread count. */
+ * single-threaded sgemm); the partial Grams are added in tile order, so the
+ * result does not depend on the timing (the tiles depend on K, T and the
+ * shapes). */
 static int grads_with_gram(nn_mlp *m, float *grad, long ld_grad, int K, const int *off, int acc,
                            double *gram, mtrl_err *e)
 {
@@ -597,7 +605,7 @@ static int grads_with_gram(nn_mlp *m, float *grad, long ld_grad, int K, const in
     openblas_set_num_threads(1);
     for (int l = m->n_layers - 1; l >= 0; l--) {
         tile_job j = {.m = m, .grad = grad, .ld_grad = ld_grad, .K = K, .l = l,
-                      .n_tiles = tile_count(m, l, K), .acc = acc, .off = off,
+                      .n_tiles = tile_count(m, l, K, T), .acc = acc, .off = off,
                       .gpart = m->gpart, .gbuf = m->gbuf, .gbuf_len = m->gbuf_len};
         atomic_init(&j.slot, 0);
         atomic_init(&j.next, 0);

@@ -209,8 +209,7 @@ typedef struct nn_bwd {
  * second thread finding the pool busy runs its tasks alone; each task is a
  * single-threaded sgemm (OpenBLAS is set to 1 thread meanwhile and restored
  * to T before returning); with a Gram (req->gram, any K) the tasks are the
- * tiles, each tile's Gram summed on its own and added in tile order (so the
- * Gram of given rows does not depend on T). Results are identical
+ * tiles, each tile's Gram summed on its own and added in tile order. Results are identical
  * run to run for a
  * given T (and equal up to rounding across T). Do not use one nn_mlp from
  * two threads at once. */
