@@ -17,6 +17,8 @@
 
 #include <yaml.h>
 
+#include "core/strutil.h"
+
 /* ------------------------------------------------------------------ schema */
 
 enum {
@@ -724,26 +726,6 @@ static int set_text(mtrl_config *c, const key_def *k, const char *text, const wh
 
 /* ------------------------------------------------------------- suggestions */
 
-static int edit_distance(const char *a, const char *b)
-{
-    int la = (int)strlen(a), lb = (int)strlen(b);
-    if (la > 127 || lb > 127)
-        return 1000;
-    int prev[128], cur[128];
-    for (int j = 0; j <= lb; j++)
-        prev[j] = j;
-    for (int i = 1; i <= la; i++) {
-        cur[0] = i;
-        for (int j = 1; j <= lb; j++) {
-            int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            int del = prev[j] + 1, ins = cur[j - 1] + 1;
-            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-        memcpy(prev, cur, sizeof(int) * (size_t)(lb + 1));
-    }
-    return prev[lb];
-}
-
 /* The known key closest to a misspelt one, or NULL if none is close. A key
  * put in the wrong section (agent.capacity) is found by its last part. */
 static const char *closest_key(const char *path)
@@ -753,7 +735,7 @@ static const char *closest_key(const char *path)
     const char *leaf = strrchr(path, '.');
     leaf = leaf ? leaf + 1 : path;
     for (int i = 0; i < NKEYS; i++) {
-        int d = edit_distance(path, keys[i].path);
+        int d = str_edit_distance(path, keys[i].path);
         const char *kl = strrchr(keys[i].path, '.') + 1;
         if (!strcmp(kl, leaf) && d > 1)
             d = 1; /* same name, other section */
@@ -762,7 +744,7 @@ static const char *closest_key(const char *path)
     }
     if (!strchr(path, '.')) /* a misspelt section: compare with section names */
         for (int i = 0; i < NSECTIONS; i++) {
-            int d = edit_distance(path, sections[i]);
+            int d = str_edit_distance(path, sections[i]);
             if (d < bestd)
                 bestd = d, best = sections[i];
         }
