@@ -296,7 +296,7 @@ static void test_scale_invariance_and_rescale(void **st_)
     memcpy(d1, p.d, sizeof(float) * 500);
     o.method = MTL_CAGRAD_FAST; /* fast's default is the reference's 1 + c */
     o.fast_subset = 10;         /* |S| >= K: CAGrad on all rows */
-    o.rescale = MTL_RESCALE_DEFAULT;
+    o.rescale = MTL_RESCALE_REFERENCE;
     run(&p, &o, &a);
     for (long i = 0; i < 500; i++)
         p.dd[i] = d1[i];

@@ -40,19 +40,19 @@ typedef struct key_def {
     const char *doc;
 } key_def;
 
-static const char *const w_goals[] = {"fixed", "sampled", NULL};
-static const char *const w_task_input[] = {"onehot", "none", NULL};
-static const char *const w_alpha[] = {"per_task", "shared", NULL};
-static const char *const w_reward_norm[] = {"std", "ema", "none", NULL};
-static const char *const w_sampling[] = {"balanced", "uniform", NULL};
-static const char *const w_method[] = {
-    "mean",     "sum",      "pcgrad", "cagrad", "cagrad_fast", "mgda",   "aligned_mtl", "aligned_mtl_ub",
-    "imtl_g",   "graddrop", "rlw",    "nash_mtl", "famo",      "upgrad", "dualproj",    "config",
-    NULL};
-static const char *const w_rescale[] = {"reference", "none", "c2", "c", NULL};
-static const char *const w_fast_gram[] = {"full", "subset", NULL};
-static const char *const w_mgda_norm[] = {"l2", "none", NULL};
-static const char *const w_rlw_dist[] = {"dirichlet", "normal", NULL};
+/* Enum words, NULL-terminated, from the one list of each setting (cfg.h). */
+#define WORDS(LIST) {LIST(CFG_ENUM_WORD, _) NULL}
+static const char *const w_goals[] = WORDS(CFG_GOALS_LIST);
+static const char *const w_task_input[] = WORDS(CFG_TASK_INPUT_LIST);
+static const char *const w_alpha[] = WORDS(CFG_ALPHA_LIST);
+static const char *const w_reward_norm[] = WORDS(CFG_REWARD_NORM_LIST);
+static const char *const w_sampling[] = WORDS(CFG_SAMPLING_LIST);
+static const char *const w_method[] = WORDS(CFG_MTL_METHOD_LIST);
+static const char *const w_rescale[] = WORDS(CFG_RESCALE_LIST);
+static const char *const w_fast_gram[] = WORDS(CFG_FAST_GRAM_LIST);
+static const char *const w_mgda_norm[] = WORDS(CFG_MGDA_NORM_LIST);
+static const char *const w_rlw_dist[] = WORDS(CFG_RLW_DIST_LIST);
+static const char *const w_famo_scale[] = WORDS(CFG_FAMO_SCALE_LIST);
 
 static const char *check_benchmark(const char *s)
 {
@@ -219,6 +219,8 @@ static const key_def keys[] = {
      "FAMO: Adam learning rate of the task logits"},
     {"mtl.famo_gamma", CFG_T_DOUBLE, OFF(mtl, famo_gamma), "0.01", 0, NOMAX, NULL, NULL,
      "FAMO: weight decay of the task logits"},
+    {"mtl.famo_scale", CFG_T_ENUM, OFF(mtl, famo_scale), "paper", 0, 0, 0, w_famo_scale, NULL,
+     "FAMO: paper: weights sum to 1; mtrl: FAMO's mtrl patch (the paper's update times c^2)"},
     {"mtl.upgrad_norm_eps", CFG_T_DOUBLE, OFF(mtl, upgrad_norm_eps), "1e-4", 0, NOMAX, NULL, NULL,
      "UPGrad/DualProj: below this Gram trace the mean is returned"},
     {"mtl.upgrad_reg_eps", CFG_T_DOUBLE, OFF(mtl, upgrad_reg_eps), "1e-4", 0, NOMAX, NULL, NULL,

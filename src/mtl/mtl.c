@@ -13,82 +13,11 @@
 #include "core/timer.h"
 
 static const char *const method_names[MTL_METHOD_COUNT] = {
-    "mean",     "sum",      "pcgrad", "cagrad",   "cagrad_fast", "mgda",
-    "aligned_mtl", "aligned_mtl_ub", "imtl_g", "graddrop", "rlw", "nash_mtl",
-    "famo",     "upgrad",   "dualproj", "config",
-};
+    CFG_MTL_METHOD_LIST(CFG_ENUM_WORD, _)};
 
 const char *mtl_method_name(mtl_method m)
 {
     return (m >= 0 && m < MTL_METHOD_COUNT) ? method_names[m] : "?";
-}
-
-int mtl_method_parse(const char *name, mtl_method *out, mtrl_err *e)
-{
-    for (int m = 0; m < MTL_METHOD_COUNT; m++)
-        if (name && !strcmp(name, method_names[m])) {
-            *out = (mtl_method)m;
-            return 0;
-        }
-    return err_set(e, MTRL_EINPUT,
-                   "unknown multi-task method '%s' (valid: mean, sum, pcgrad, cagrad, "
-                   "cagrad_fast, mgda, aligned_mtl, aligned_mtl_ub, imtl_g, graddrop, rlw, "
-                   "nash_mtl, famo, upgrad, dualproj, config)",
-                   name ? name : "(null)");
-}
-
-int mtl_rescale_parse(const char *name, mtl_rescale *out, mtrl_err *e)
-{
-    static const char *const names[] = {"default", "none", "c2", "c"};
-    for (int i = 0; i < 4; i++)
-        if (name && !strcmp(name, names[i])) {
-            *out = (mtl_rescale)i;
-            return 0;
-        }
-    return err_set(e, MTRL_EINPUT, "unknown CAGrad rescale '%s' (valid: default, none, c2, c)",
-                   name ? name : "(null)");
-}
-
-int mtl_fast_gram_parse(const char *name, mtl_fast_gram *out, mtrl_err *e)
-{
-    if (name && !strcmp(name, "full")) {
-        *out = MTL_FAST_GRAM_FULL;
-        return 0;
-    }
-    if (name && !strcmp(name, "subset")) {
-        *out = MTL_FAST_GRAM_SUBSET;
-        return 0;
-    }
-    return err_set(e, MTRL_EINPUT, "unknown CAGrad-Fast Gram route '%s' (valid: full, subset)",
-                   name ? name : "(null)");
-}
-
-int mtl_rlw_dist_parse(const char *name, mtl_rlw_dist *out, mtrl_err *e)
-{
-    if (name && !strcmp(name, "dirichlet")) {
-        *out = MTL_RLW_DIRICHLET;
-        return 0;
-    }
-    if (name && !strcmp(name, "normal")) {
-        *out = MTL_RLW_NORMAL;
-        return 0;
-    }
-    return err_set(e, MTRL_EINPUT, "unknown RLW distribution '%s' (valid: dirichlet, normal)",
-                   name ? name : "(null)");
-}
-
-int mtl_famo_scale_parse(const char *name, mtl_famo_scale *out, mtrl_err *e)
-{
-    if (name && !strcmp(name, "paper")) {
-        *out = MTL_FAMO_PAPER;
-        return 0;
-    }
-    if (name && !strcmp(name, "mtrl")) {
-        *out = MTL_FAMO_MTRL;
-        return 0;
-    }
-    return err_set(e, MTRL_EINPUT, "unknown FAMO scale '%s' (valid: paper, mtrl)",
-                   name ? name : "(null)");
 }
 
 void mtl_options_default(mtl_options *o, mtl_method m)
@@ -99,7 +28,7 @@ void mtl_options_default(mtl_options *o, mtl_method m)
     o->lr = 0; /* auto: 25, or 50 for a 50-row solve (reference) */
     o->momentum = 0.5;
     o->steps = 20;
-    o->rescale = MTL_RESCALE_DEFAULT;
+    o->rescale = MTL_RESCALE_REFERENCE;
     o->fast_subset = 4;
     o->fast_gram = MTL_FAST_GRAM_FULL;
     o->mgda_normalize = 1;
@@ -126,7 +55,7 @@ double mtl_rescale_factor(const mtl_options *o, int fast)
         return 1.0 + o->c * o->c;
     case MTL_RESCALE_C:
         return 1.0 + o->c;
-    case MTL_RESCALE_DEFAULT:
+    case MTL_RESCALE_REFERENCE:
     default:
         return fast ? 1.0 + o->c : 1.0 + o->c * o->c;
     }
@@ -164,7 +93,7 @@ static int check_options(int K, long P, const mtl_options *o, mtrl_err *e)
         return err_set(e, MTRL_EINPUT, "mtl: momentum must be in [0, 1) (got %g)", o->momentum);
     if (o->steps < 0 || o->steps > 100000)
         return err_set(e, MTRL_EINPUT, "mtl: steps must be in [0, 100000] (got %d)", o->steps);
-    if (o->rescale < MTL_RESCALE_DEFAULT || o->rescale > MTL_RESCALE_C)
+    if (o->rescale < MTL_RESCALE_REFERENCE || o->rescale > MTL_RESCALE_C)
         return err_set(e, MTRL_EINPUT, "mtl: unknown rescale id %d", (int)o->rescale);
     if (o->method == MTL_CAGRAD_FAST && o->fast_subset < 1)
         return err_set(e, MTRL_EINPUT, "mtl: cagrad_fast subset size must be >= 1 (got %d)",

@@ -10,7 +10,7 @@
  * allocated by mtl_create; mtl_combine never allocates. Every random draw
  * (PCGrad's orders, CAGrad-Fast's subsets, RLW's weights, GradDrop's masks)
  * comes from the combiner's own seeded rng stream.
- * Depends on core (err, rng, timer, h5io), BLAS and LAPACKE only: never on
+ * Depends on core (cfg, err, rng, timer, h5io), BLAS and LAPACKE only: never on
  * nets, sac, replay or envs. Facts and constants: spec/mtrl-cagrad.md §5 and
  * spec/mtl-methods.md. */
 #ifndef MTRL_MTL_MTL_H
@@ -18,117 +18,106 @@
 
 #include <stdint.h>
 
+#include "core/cfg.h"
 #include "core/err.h"
 #include "core/h5io.h"
 #include "core/rng.h"
 
-typedef enum mtl_method {
-    /* Unitary scalarization: d = mean of the rows (w = 1/K). No Gram. */
-    MTL_MEAN = 0,
-    /* d = sum of the rows (w = 1), the scale Kurin et al.'s SMTOs use. */
-    MTL_SUM = 1,
-    /* PCGrad as run by mtrl (spec §5.4): each task's gradient is projected
-     * against the other tasks it conflicts with, in an independent random
-     * order per task; d = mean of the projected rows. Done on the Gram in
-     * coefficient space (each projected row is a combination of the rows). */
-    MTL_PCGRAD = 2,
-    /* CAGrad (spec §5.1): the dual over softmax weights solved by `steps`
-     * heavy-ball steps on the scale-normalised Gram, best of steps+1 iterates;
-     * d = G^T (1/K + lambda w*) / rescale. */
-    MTL_CAGRAD = 3,
-    /* CAGrad-Fast (paper Eq. 4, spec §5.3 without the reference's dropped
-     * task): a random subset S of fast_subset tasks plus one remainder row
-     * (K g0 - sum_S g_i)/(K - |S|), CAGrad's solver on those |S|+1 rows with
-     * the ball around the true g0. |S| >= K degenerates to CAGrad on all rows. */
-    MTL_CAGRAD_FAST = 4,
-    /* MGDA: the min-norm point of the convex hull of the rows (l2-normalised
-     * rows by default, as Kurin et al. ran it), solved exactly in double by
-     * Wolfe's min-norm-point active-set method on the Gram. */
-    MTL_MGDA = 5,
-    /* Aligned-MTL (Senushkin et al. 2023, spec/mtl-methods.md §2): the rows
-     * made orthogonal with the common norm sqrt(lambda_min) of the Gram's
-     * smallest non-negligible eigenvalue, summed with task weights 1 (the
-     * SamsungLabs code: a sum); w = sqrt(lambda_min) V L^(-1/2) V^T 1 from one
-     * symmetric eigendecomposition of the Gram. */
-    MTL_ALIGNED_MTL = 6,
-    /* Aligned-MTL-UB (§3): the same solver on the Gram of the task gradients
-     * with respect to a shared representation H, given by the caller in
-     * mtl_input.rep_gram; the weights then apply to G. Without rep_gram it is
-     * Aligned-MTL on the parameter Gram. */
-    MTL_ALIGNED_MTL_UB = 7,
-    /* IMTL-G (Liu et al. 2021, §4): equal projections of d onto every unit
-     * task gradient, weights summing to 1: w = v / sum(v), v = A^+ n (n_k =
-     * ||g_k||, pseudo-inverse by eigendecomposition); w = 0 if |sum v| <
-     * 1e-12 (TorchJD's guard). The original equations, not Kurin's
-     * transposed solve. */
-    MTL_IMTL_G = 8,
-    /* GradDrop (Chen et al. 2020) as Kurin et al. ran it on parameter
-     * gradients (§5): per coordinate, keep only the positive or only the
-     * negative task contributions, chosen with probability P = 0.5 + k S/(2T
-     * + 1e-7) from one uniform draw; the result rescaled to ||sum of rows||.
-     * Elementwise: no Gram, one pass over G. */
-    MTL_GRADDROP = 9,
-    /* Random loss weighting (Lin et al. 2022; Kurin's variants, §6): a fresh
-     * draw every call, Dirichlet(1) or softmax(N(0, I)), scaled to sum K (a
-     * sum on average). Needs nothing from G but the final sgemv. */
-    MTL_RLW = 10,
-    /* Nash-MTL (Navon et al. 2022, §7): alpha > 0 with alpha_k (A alpha)_k = 1
-     * (the Nash bargaining point, ||d||^2 = K), solved by damped Newton on the
-     * convex f(a) = a^T A a / 2 - sum log a_k, warm-started from the last
-     * solution; recomputed every nash_update_every calls, reused in between;
-     * optional max-norm. No solution (a Pareto-stationary point): the
-     * previous alpha is kept, as the reference does (stats.fallback). */
-    MTL_NASH_MTL = 11,
-    /* FAMO (Liu et al. 2023, §8): weights from the per-task losses and
-     * logits xi kept across calls; needs the losses in mtl_combine and the
-     * same batch's losses after the model step in mtl_after_step, which moves
-     * xi by one Adam step. No Gram. */
-    MTL_FAMO = 12,
-    /* UPGrad (Quinton & Rey, TorchJD, §9): the sum over i of the projections of
-     * g_i / K onto the dual cone {x : <g_k, x> >= 0}, as K bound-constrained
-     * K x K QPs on the trace-normalised, ridge-regularised Gram. */
-    MTL_UPGRAD = 13,
-    /* DualProj (TorchJD; GEM's projection, §10): the mean projected onto the
-     * dual cone, one QP of UPGrad's kind. */
-    MTL_DUALPROJ = 14,
-    /* ConFIG (Liu et al. 2024, §11), Gram form: the direction with equal
-     * positive cosines to every task gradient (pseudo-inverse of the cosine
-     * matrix), with length sum_k <g_k, e>. */
-    MTL_CONFIG = 15,
-    MTL_METHOD_COUNT
-} mtl_method;
+/* The methods, their numbers and their config words are defined once, by
+ * the list CFG_MTL_METHOD_LIST in core/cfg.h (the config needs the words and
+ * sits below mtl); the same holds for every enum below. MTL_<ID> here is
+ * CFG_MTL_<ID> there, so (mtl_method)cfg->mtl.method is the method.
+ *
+ * MTL_MEAN ("mean"): unitary scalarization: d = mean of the rows (w = 1/K).
+ *   No Gram.
+ * MTL_SUM ("sum"): d = sum of the rows (w = 1), the scale Kurin et al.'s
+ *   SMTOs use.
+ * MTL_PCGRAD ("pcgrad"): PCGrad as run by mtrl (spec §5.4): each task's
+ *   gradient is projected against the other tasks it conflicts with, in an
+ *   independent random order per task; d = mean of the projected rows. Done
+ *   on the Gram in coefficient space (each projected row is a combination of
+ *   the rows).
+ * MTL_CAGRAD ("cagrad"): CAGrad (spec §5.1): the dual over softmax weights
+ *   solved by `steps` heavy-ball steps on the scale-normalised Gram, best of
+ *   steps+1 iterates; d = G^T (1/K + lambda w*) / rescale.
+ * MTL_CAGRAD_FAST ("cagrad_fast"): CAGrad-Fast (paper Eq. 4, spec §5.3
+ *   without the reference's dropped task): a random subset S of fast_subset
+ *   tasks plus one remainder row (K g0 - sum_S g_i)/(K - |S|), CAGrad's
+ *   solver on those |S|+1 rows with the ball around the true g0. |S| >= K
+ *   degenerates to CAGrad on all rows.
+ * MTL_MGDA ("mgda"): the min-norm point of the convex hull of the rows
+ *   (l2-normalised rows by default, as Kurin et al. ran it), solved exactly
+ *   in double by Wolfe's min-norm-point active-set method on the Gram.
+ * MTL_ALIGNED_MTL ("aligned_mtl"): Aligned-MTL (Senushkin et al. 2023,
+ *   spec/mtl-methods.md §2): the rows made orthogonal with the common norm
+ *   sqrt(lambda_min) of the Gram's smallest non-negligible eigenvalue, summed
+ *   with task weights 1 (the SamsungLabs code: a sum); w = sqrt(lambda_min)
+ *   V L^(-1/2) V^T 1 from one symmetric eigendecomposition of the Gram.
+ * MTL_ALIGNED_MTL_UB ("aligned_mtl_ub"): Aligned-MTL-UB (§3): the same
+ *   solver on the Gram of the task gradients with respect to a shared
+ *   representation H, given by the caller in mtl_input.rep_gram; the weights
+ *   then apply to G. Without rep_gram it is Aligned-MTL on the parameter Gram.
+ * MTL_IMTL_G ("imtl_g"): IMTL-G (Liu et al. 2021, §4): equal projections of
+ *   d onto every unit task gradient, weights summing to 1: w = v / sum(v),
+ *   v = A^+ n (n_k = ||g_k||, pseudo-inverse by eigendecomposition); w = 0 if
+ *   |sum v| < 1e-12 (TorchJD's guard). The original equations, not Kurin's
+ *   transposed solve.
+ * MTL_GRADDROP ("graddrop"): GradDrop (Chen et al. 2020) as Kurin et al. ran
+ *   it on parameter gradients (§5): per coordinate, keep only the positive
+ *   or only the negative task contributions, chosen with probability P = 0.5
+ *   + k S/(2T + 1e-7) from one uniform draw; the result rescaled to ||sum of
+ *   rows||. Elementwise: no Gram, one pass over G.
+ * MTL_RLW ("rlw"): random loss weighting (Lin et al. 2022; Kurin's variants,
+ *   §6): a fresh draw every call, Dirichlet(1) or softmax(N(0, I)), scaled to
+ *   sum K (a sum on average). Needs nothing from G but the final sgemv.
+ * MTL_NASH_MTL ("nash_mtl"): Nash-MTL (Navon et al. 2022, §7): alpha > 0
+ *   with alpha_k (A alpha)_k = 1 (the Nash bargaining point, ||d||^2 = K),
+ *   solved by damped Newton on the convex f(a) = a^T A a / 2 - sum log a_k,
+ *   warm-started from the last solution; recomputed every nash_update_every
+ *   calls, reused in between; optional max-norm. No solution (a
+ *   Pareto-stationary point): the previous alpha is kept, as the reference
+ *   does (stats.fallback).
+ * MTL_FAMO ("famo"): FAMO (Liu et al. 2023, §8): weights from the per-task
+ *   losses and logits xi kept across calls; needs the losses in mtl_combine
+ *   and the same batch's losses after the model step in mtl_after_step,
+ *   which moves xi by one Adam step. No Gram.
+ * MTL_UPGRAD ("upgrad"): UPGrad (Quinton & Rey, TorchJD, §9): the sum over
+ *   i of the projections of g_i / K onto the dual cone {x : <g_k, x> >= 0},
+ *   as K bound-constrained K x K QPs on the trace-normalised,
+ *   ridge-regularised Gram.
+ * MTL_DUALPROJ ("dualproj"): DualProj (TorchJD; GEM's projection, §10): the
+ *   mean projected onto the dual cone, one QP of UPGrad's kind.
+ * MTL_CONFIG ("config"): ConFIG (Liu et al. 2024, §11), Gram form: the
+ *   direction with equal positive cosines to every task gradient
+ *   (pseudo-inverse of the cosine matrix), with length sum_k <g_k, e>. */
+typedef enum mtl_method { CFG_MTL_METHOD_LIST(CFG_ENUM_ID, MTL_) MTL_METHOD_COUNT } mtl_method;
 
 /* CAGrad's final division of d. The paper has none; the reference divides
- * CAGrad by 1 + c^2 and its CAGrad-Fast by 1 + c (spec §5.1, §5.3). */
-typedef enum mtl_rescale {
-    MTL_RESCALE_DEFAULT = 0, /* the reference's factor for the method */
-    MTL_RESCALE_NONE = 1,    /* the paper: no division */
-    MTL_RESCALE_C2 = 2,      /* divide by 1 + c^2 */
-    MTL_RESCALE_C = 3,       /* divide by 1 + c */
-} mtl_rescale;
+ * CAGrad by 1 + c^2 and its CAGrad-Fast by 1 + c (spec §5.1, §5.3).
+ * MTL_RESCALE_REFERENCE ("reference"): the reference's factor for the method;
+ * MTL_RESCALE_NONE ("none"): the paper, no division; MTL_RESCALE_C2 ("c2"):
+ * divide by 1 + c^2; MTL_RESCALE_C ("c"): divide by 1 + c. */
+typedef enum mtl_rescale { CFG_RESCALE_LIST(CFG_ENUM_ID, MTL_RESCALE_) } mtl_rescale;
 
-/* How CAGrad-Fast gets the (|S|+1) x (|S|+1) Gram of its rows. */
-typedef enum mtl_fast_gram {
-    /* From the full K x K Gram (one ssyrk over all K rows), by a K x K
-     * congruence: nothing else touches P. Also gives the per-task stats. */
-    MTL_FAST_GRAM_FULL = 0,
-    /* Gathers the |S| rows and the remainder row into an (|S|+1) x P
-     * workspace and runs ssyrk on that: (K + (|S|+1)(|S|+2)/2) P flops instead
-     * of K(K+1)/2 P, the cheaper route for MT50. Same d up to rounding. */
-    MTL_FAST_GRAM_SUBSET = 1,
-} mtl_fast_gram;
+/* How CAGrad-Fast gets the (|S|+1) x (|S|+1) Gram of its rows.
+ * MTL_FAST_GRAM_FULL ("full"): from the full K x K Gram (one ssyrk over all
+ *   K rows), by a K x K congruence: nothing else touches P. Also gives the
+ *   per-task stats.
+ * MTL_FAST_GRAM_SUBSET ("subset"): gathers the |S| rows and the remainder row
+ *   into an (|S|+1) x P workspace and runs ssyrk on that: (K +
+ *   (|S|+1)(|S|+2)/2) P flops instead of K(K+1)/2 P, the cheaper route for
+ *   MT50. Same d up to rounding. */
+typedef enum mtl_fast_gram { CFG_FAST_GRAM_LIST(CFG_ENUM_ID, MTL_FAST_GRAM_) } mtl_fast_gram;
 
-typedef enum mtl_rlw_dist {
-    MTL_RLW_DIRICHLET = 0, /* lambda = K * Dirichlet(1, ..., 1) (Gamma(1) draws) */
-    MTL_RLW_NORMAL = 1,    /* lambda = K * softmax(z), z ~ N(0, I) */
-} mtl_rlw_dist;
+/* MTL_RLW_DIRICHLET ("dirichlet"): lambda = K * Dirichlet(1, ..., 1) (Gamma(1)
+ * draws); MTL_RLW_NORMAL ("normal"): lambda = K * softmax(z), z ~ N(0, I). */
+typedef enum mtl_rlw_dist { CFG_RLW_DIST_LIST(CFG_ENUM_ID, MTL_RLW_) } mtl_rlw_dist;
 
-/* FAMO's weights w_k = c z_k / (L_k + 1e-8). */
-typedef enum mtl_famo_scale {
-    MTL_FAMO_PAPER = 0, /* c = 1 / sum_k z_k / (L_k + 1e-8): weights sum to 1 */
-    MTL_FAMO_MTRL = 1,  /* c = sum_k z_k / (L_k + 1e-8), as FAMO's mtrl patch ran it:
-                         * the paper's update times c^2 (spec §8) */
-} mtl_famo_scale;
+/* FAMO's weights w_k = c z_k / (L_k + 1e-8).
+ * MTL_FAMO_PAPER ("paper"): c = 1 / sum_k z_k / (L_k + 1e-8): weights sum to 1;
+ * MTL_FAMO_MTRL ("mtrl"): c = sum_k z_k / (L_k + 1e-8), as FAMO's mtrl patch
+ *   ran it: the paper's update times c^2 (spec §8). */
+typedef enum mtl_famo_scale { CFG_FAMO_SCALE_LIST(CFG_ENUM_ID, MTL_FAMO_) } mtl_famo_scale;
 
 typedef struct mtl_options {
     mtl_method method;
@@ -157,24 +146,22 @@ typedef struct mtl_options {
 } mtl_options;
 
 /* Fills *o with the reference defaults for method m (c 0.5, lr auto,
- * momentum 0.5, 20 steps, rescale default, |S| 4, full Gram, MGDA on
+ * momentum 0.5, 20 steps, rescale reference, |S| 4, full Gram, MGDA on
  * normalised rows, GradDrop k 1, RLW Dirichlet, Nash every call with 20
  * iterations and no max-norm, FAMO lr 0.025, decay 0.01, paper scale,
  * UPGrad eps 1e-4 and 1e-4, seed 0, stream RNG_STREAM_MTL). */
 void mtl_options_default(mtl_options *o, mtl_method m);
 
-/* Names as used in configs and on the command line: "mean", "sum", "pcgrad",
- * "cagrad", "cagrad_fast", "mgda", "aligned_mtl", "aligned_mtl_ub",
- * "imtl_g", "graddrop", "rlw", "nash_mtl", "famo", "upgrad", "dualproj",
- * "config"; rescale: "default", "none", "c2", "c"; fast_gram: "full",
- * "subset"; rlw_dist: "dirichlet", "normal"; famo_scale: "paper", "mtrl".
- * Parsers return MTRL_EINPUT naming the value and the valid ones. */
+/* The method's config word ("cagrad_fast"), or "?" out of range. */
 const char *mtl_method_name(mtl_method m);
-int mtl_method_parse(const char *name, mtl_method *out, mtrl_err *e);
-int mtl_rescale_parse(const char *name, mtl_rescale *out, mtrl_err *e);
-int mtl_fast_gram_parse(const char *name, mtl_fast_gram *out, mtrl_err *e);
-int mtl_rlw_dist_parse(const char *name, mtl_rlw_dist *out, mtrl_err *e);
-int mtl_famo_scale_parse(const char *name, mtl_famo_scale *out, mtrl_err *e);
+
+/* The options from the config's mtl section (method and settings) and
+ * run.seed, for the combiner of an agent component (0 actor, 1 critic, 2
+ * temperature: rng stream RNG_STREAM_MTL * 256 + component) or, with
+ * component -1, a standalone one (stream RNG_STREAM_MTL; `mtrl combine`).
+ * FAMO on the actor or the temperature is MTRL_EINPUT naming the keys to set
+ * (the agent recomputes the losses after the step for the critic only). */
+int mtl_options_from_config(const mtrl_config *cfg, int component, mtl_options *o, mtrl_err *e);
 
 /* Per-call report. Pointers point into the combiner and stay valid until its
  * next mtl_combine or mtl_destroy. */

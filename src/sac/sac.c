@@ -77,48 +77,6 @@ static int make_mlp(nn_mlp **out, int in, const cfg_int_list *hidden, int out_di
     return nn_mlp_create(out, n - 1, dims, max_batch, e);
 }
 
-static int map_mtl_options(const mtrl_config *cfg, int component, mtl_options *o, mtrl_err *e)
-{
-    const char *word = cfg_enum_word("mtl.method", cfg->mtl.method);
-    mtl_method m;
-    mtrl_err pe;
-    if (!word || mtl_method_parse(word, &m, &pe) != 0)
-        return err_set(e, MTRL_EINPUT, "mtl.method: %s", word ? pe.msg : "unknown method id");
-    /* FAMO learns from the losses recomputed after the step; the agent does
-     * that for the critic only (as FAMO's own mtrl runs reweight only the
-     * critic; the actor's loss can be negative, and FAMO takes its log). */
-    if (m == MTL_FAMO && component != 1)
-        return err_set(e, MTRL_EINPUT,
-                       "mtl.method: famo reweights the critic only; set mtl.on_actor: false "
-                       "and mtl.on_alpha: false (the actor and temperature then use the mean)");
-    mtl_options_default(o, m);
-    o->c = cfg->mtl.cagrad_c;
-    o->lr = cfg->mtl.cagrad_lr;
-    o->momentum = cfg->mtl.cagrad_momentum;
-    o->steps = cfg->mtl.cagrad_steps;
-    static const mtl_rescale rescale[] = {[CFG_RESCALE_REFERENCE] = MTL_RESCALE_DEFAULT,
-                                          [CFG_RESCALE_NONE] = MTL_RESCALE_NONE,
-                                          [CFG_RESCALE_C2] = MTL_RESCALE_C2,
-                                          [CFG_RESCALE_C] = MTL_RESCALE_C};
-    o->rescale = rescale[cfg->mtl.cagrad_rescale];
-    o->fast_gram = cfg->mtl.cagrad_fast_gram == CFG_FAST_GRAM_SUBSET ? MTL_FAST_GRAM_SUBSET
-                                                                      : MTL_FAST_GRAM_FULL;
-    o->fast_subset = cfg->mtl.cagrad_fast_subset;
-    o->mgda_normalize = cfg->mtl.mgda_normalize == CFG_MGDA_NORM_L2;
-    o->graddrop_k = cfg->mtl.graddrop_k;
-    o->rlw_dist = cfg->mtl.rlw_dist == CFG_RLW_NORMAL ? MTL_RLW_NORMAL : MTL_RLW_DIRICHLET;
-    o->nash_update_every = cfg->mtl.nash_update_every;
-    o->nash_iters = cfg->mtl.nash_iters;
-    o->nash_max_norm = cfg->mtl.nash_max_norm;
-    o->famo_lr = cfg->mtl.famo_lr;
-    o->famo_gamma = cfg->mtl.famo_gamma;
-    o->upgrad_norm_eps = cfg->mtl.upgrad_norm_eps;
-    o->upgrad_reg_eps = cfg->mtl.upgrad_reg_eps;
-    o->seed = (uint64_t)cfg->run.seed;
-    o->stream = (uint64_t)RNG_STREAM_MTL * 256 + (uint64_t)component;
-    return 0;
-}
-
 static int component_init(sac_component *c, const mtrl_config *cfg, int K, long P, int combine,
                           int component, double lr, mtrl_err *e)
 {
@@ -138,7 +96,7 @@ static int component_init(sac_component *c, const mtrl_config *cfg, int K, long 
     if (!combine)
         return 0;
     mtl_options o;
-    if ((rc = map_mtl_options(cfg, component, &o, e)))
+    if ((rc = mtl_options_from_config(cfg, component, &o, e)))
         return rc;
     /* The mean of the per-task means needs no K x P matrix: one summed
      * backward pass with rows scaled by 1/(K n_k) gives it directly. */
