@@ -492,7 +492,7 @@ static int fill_replay(brun *b, mtrl_err *e)
     if (c->replay.reward_norm == CFG_REWARD_NORM_EMA &&
         (rc = rb_enable_reward_ema(b->rb, c->replay.reward_ema_rate, e)))
         return rc;
-    b->smp = c->replay.sampling == CFG_SAMPLING_UNIFORM ? RB_SAMPLE_UNIFORM : RB_SAMPLE_BALANCED;
+    b->smp = (rb_sampling)c->replay.sampling; /* the same list (core/cfg.h) */
     b->norm = c->replay.reward_norm == CFG_REWARD_NORM_STD ? RB_NORM_STD : RB_NORM_NONE;
     b->act = malloc(sizeof(float) * (size_t)K * ACT);
     b->task = malloc(sizeof(int32_t) * (size_t)K);

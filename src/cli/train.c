@@ -25,7 +25,7 @@
 void train_env_opts(const mtrl_config *cfg, env_opts *o)
 {
     env_opts_default(o);
-    o->goals = cfg->env.goals == CFG_GOALS_SAMPLED ? ENV_GOALS_SAMPLED : ENV_GOALS_FIXED;
+    o->goals = (env_goals_mode)cfg->env.goals; /* the same list (core/cfg.h) */
     o->goal_seed = (uint64_t)(cfg->env.goal_seed >= 0 ? cfg->env.goal_seed : cfg->run.seed);
     o->seed = (uint64_t)cfg->run.seed;
     o->max_episode_steps = cfg->env.max_episode_steps;
@@ -616,8 +616,7 @@ static int trainer_boundary_reset(trainer *tr)
 
 static int trainer_updates(trainer *tr, int64_t n, mtrl_err *e)
 {
-    rb_sampling smp = tr->cfg.replay.sampling == CFG_SAMPLING_UNIFORM ? RB_SAMPLE_UNIFORM
-                                                                       : RB_SAMPLE_BALANCED;
+    rb_sampling smp = (rb_sampling)tr->cfg.replay.sampling; /* the same list (core/cfg.h) */
     rb_reward_norm norm = tr->cfg.replay.reward_norm == CFG_REWARD_NORM_STD ? RB_NORM_STD
                                                                              : RB_NORM_NONE;
     for (int64_t i = 0; i < n; i++) {

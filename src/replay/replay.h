@@ -7,29 +7,29 @@
  * does not jump when old data is evicted (Kurin et al., spec §6.4).
  * Sampling writes into caller-owned batch arrays (no allocation per call),
  * grouped by task with offsets, so per-task losses and gradients can be
- * formed group by group. Depends on core (err, rng, h5io) only: never on
+ * formed group by group. Depends on core (cfg, err, rng, h5io) only: never on
  * nets, sac or envs. */
 #ifndef MTRL_REPLAY_REPLAY_H
 #define MTRL_REPLAY_REPLAY_H
 
 #include <stdint.h>
 
+#include "core/cfg.h"
 #include "core/err.h"
 #include "core/h5io.h"
 #include "core/rng.h"
 
 typedef struct rb_buffer rb_buffer; /* opaque */
 
-/* How a batch is spread over tasks. */
-typedef enum rb_sampling {
-    /* batch/K rows per task (batch must be divisible by K); rows
-     * [k*b, (k+1)*b) are task k. The default: no n_k noise between tasks. */
-    RB_SAMPLE_BALANCED = 0,
-    /* The reference (mtrl): uniform with replacement over all stored
-     * transitions of all tasks; rows are then grouped by task, so group
-     * sizes vary and a task may get 0 rows. */
-    RB_SAMPLE_UNIFORM = 1,
-} rb_sampling;
+/* How a batch is spread over tasks; values and words are the config's
+ * replay.sampling (CFG_SAMPLING_LIST, core/cfg.h).
+ * RB_SAMPLE_BALANCED ("balanced"): batch/K rows per task (batch must be
+ *   divisible by K); rows [k*b, (k+1)*b) are task k. The default: no n_k
+ *   noise between tasks.
+ * RB_SAMPLE_UNIFORM ("uniform"): the reference (mtrl): uniform with
+ *   replacement over all stored transitions of all tasks; rows are then
+ *   grouped by task, so group sizes vary and a task may get 0 rows. */
+typedef enum rb_sampling { CFG_SAMPLING_LIST(CFG_ENUM_ID, RB_SAMPLE_) } rb_sampling;
 
 /* What happens to rewards at sampling time. */
 typedef enum rb_reward_norm {
