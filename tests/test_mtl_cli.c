@@ -137,7 +137,8 @@ static void test_bad_input(void **st_)
     snprintf(args, sizeof args, "--method famo --input %s --output %s", in, out);
     assert_int_equal(run_cmd(args), 2);
     assert_false(exists(out));
-    snprintf(args, sizeof args, "--method rlw --set mtl.rlw_dist=gauss --input %s --output %s", in, out);
+    snprintf(args, sizeof args, "--method rlw --set mtl.rlw_dist=gauss --input %s --output %s",
+             in, out);
     assert_int_equal(run_cmd(args), 2);
     snprintf(args, sizeof args, "--method nash_mtl --set mtl.nash_iters=0 --input %s", in);
     assert_int_equal(run_cmd(args), 2);

@@ -50,7 +50,8 @@ typedef struct cfg_int_list {
     X(P, GRADDROP, "graddrop") X(P, RLW, "rlw") X(P, NASH_MTL, "nash_mtl")                 \
     X(P, FAMO, "famo") X(P, UPGRAD, "upgrad") X(P, DUALPROJ, "dualproj")                   \
     X(P, CONFIG, "config")
-#define CFG_RESCALE_LIST(X, P) X(P, REFERENCE, "reference") X(P, NONE, "none") X(P, C2, "c2") X(P, C, "c")
+#define CFG_RESCALE_LIST(X, P) \
+    X(P, REFERENCE, "reference") X(P, NONE, "none") X(P, C2, "c2") X(P, C, "c")
 #define CFG_FAST_GRAM_LIST(X, P) X(P, FULL, "full") X(P, SUBSET, "subset")
 #define CFG_MGDA_NORM_LIST(X, P) X(P, L2, "l2") X(P, NONE, "none")
 #define CFG_RLW_DIST_LIST(X, P) X(P, DIRICHLET, "dirichlet") X(P, NORMAL, "normal")
