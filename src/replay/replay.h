@@ -40,6 +40,17 @@ typedef enum rb_reward_norm {
     RB_NORM_STD = 1,
 } rb_reward_norm;
 
+/* What the config's replay section asks of sampling, in one place:
+ * replay.sampling as is; replay.reward_norm std -> RB_NORM_STD, ema and none
+ * -> RB_NORM_NONE (ema normalizes as rewards are stored); ema_rate:
+ * replay.reward_ema_rate for rb_enable_reward_ema with ema, else 0 (off). */
+typedef struct rb_modes {
+    rb_sampling sampling;
+    rb_reward_norm norm;
+    double ema_rate;
+} rb_modes;
+rb_modes rb_modes_from_config(const mtrl_config *c);
+
 /* Floor on the std divisor. Kurin et al. use sqrt(var + 1e-8), whose floor is
  * 1e-4; max(std, 1e-4) agrees with it to a relative 1e-8/var for any task
  * with real reward variation (Meta-World v2 rewards lie in [0, 10]) and only
