@@ -7,7 +7,9 @@
  * Every bad input is MTRL_EINPUT with a message naming file:line: key.
  * Depends on core/err only (and libyaml); it knows nothing about the
  * modules that consume the values, except the task count of a benchmark
- * name, needed to check that balanced batches divide evenly. */
+ * name, needed to check that balanced batches divide evenly. The modules
+ * that act on an enum-valued key expand their enum from its list here, so
+ * its values and words are defined once (see "Enum-valued keys"). */
 #ifndef MTRL_CORE_CFG_H
 #define MTRL_CORE_CFG_H
 
