@@ -809,6 +809,14 @@ int64_t sac_num_skipped(const sac_agent *a) { return a->skipped; }
 rng_state *sac_rng(sac_agent *a) { return &a->rng; }
 void sac_set_fast_rows(sac_agent *a, int on) { a->fast_rows = on != 0; }
 void sac_set_backward_gram(sac_agent *a, int on) { a->backward_gram = on != 0; }
+const float *sac_update_vector(const sac_agent *a, int component, long *n)
+{
+    const sac_component *c = component == 0 ? &a->actor_c
+                             : component == 1 ? &a->critic_c
+                                              : &a->alpha_c;
+    *n = c->p->n;
+    return c->d;
+}
 long sac_num_params(const sac_agent *a, int critic)
 {
     return critic ? a->critic_c.p->n : a->actor_c.p->n;
