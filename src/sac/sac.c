@@ -439,11 +439,12 @@ static void add_rep_gram(const sac_agent *a, const nn_mlp *m, int h, const float
                          int groups, float *rg)
 {
     const int L = nn_mlp_n_layers(m), out = nn_mlp_out_dim(m);
-    const int *off = a->rows->off;
+    const sac_rows *r = a->rows;
     const float *W = nn_mlp_weight(m, L - 1); /* out x h, row-major */
     for (int g = 0; g < groups; g++) {
         double acc = 0;
-        for (int i = off[g]; i < off[g + 1]; i++)
+        int i0 = sac_rows_first(r, g);
+        for (int i = i0; i < i0 + sac_rows_count(r, g); i++)
             for (int u = 0; u < h; u++) {
                 double v = 0;
                 for (int j = 0; j < out; j++)
