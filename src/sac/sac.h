@@ -88,6 +88,14 @@ void sac_set_fast_rows(sac_agent *a, int on);
  * it). */
 void sac_set_backward_gram(sac_agent *a, int on);
 
+/* For tests: the update vector the last sac_update handed to Adam for
+ * component 0 (the actor), 1 (the twin critic: Q1's parameters, then Q2's)
+ * or 2 (the log temperatures), after combining and clipping. With
+ * mtl.method mean and no clipping it is the gradient of the mean, over the
+ * tasks present in the batch, of their per-task mean losses. *n: its
+ * length. */
+const float *sac_update_vector(const sac_agent *a, int component, long *n);
+
 /* Everything needed to continue exactly: parameters, targets, Adam moments
  * and steps, temperatures, combiner states, rng, counters. load checks the
  * sizes against the agent and names any mismatch. */
