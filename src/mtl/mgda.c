@@ -57,12 +57,26 @@ static int affine_min(int m, const int *S, const double *M, int k, double *B, do
     return 0;
 }
 
-void mtl_mgda_weights(mtl_combiner *c, int k, int *iters)
+size_t mtl_mgda_work(const mtl_options *o, int K)
 {
+    (void)o;
+    return MTL_WS_D((long)K * K) + 4 * MTL_WS_D(K) + MTL_WS_D((long)(K + 1) * (K + 2)) +
+           2 * MTL_WS_I(K);
+}
+
+void mtl_mgda_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st)
+{
+    const int k = in->k;
     const double *A = c->A;
-    double *M = c->work, *scale = M + (long)k * k, *lam = scale + k, *mu = lam + k,
-           *y = mu + k, *B = y + k; /* B: (k+1) x (k+2) */
-    int *S = c->iwork, *in_s = S + k;
+    mtl_arena *ar = &c->arena;
+    double *M = mtl_arena_doubles(ar, (long)k * k), *scale = mtl_arena_doubles(ar, k),
+           *lam = mtl_arena_doubles(ar, k), *mu = mtl_arena_doubles(ar, k),
+           *y = mtl_arena_doubles(ar, k),
+           *B = mtl_arena_doubles(ar, (long)(k + 1) * (k + 2)); /* (k+1) x (k+2) */
+    int *S = mtl_arena_ints(ar, k), *in_s = mtl_arena_ints(ar, k);
+    int *iters = &st->iters;
+    if (!M || !scale || !lam || !mu || !y || !B || !S || !in_s)
+        return;
     double maxd = 0;
     for (int i = 0; i < k; i++) {
         double n2 = fmax(A[(long)i * k + i], 0);
