@@ -192,7 +192,7 @@ size_t mtl_cagrad_fast_work(const mtl_options *o, int K)
     /* |S| < k: the draw, then (subset and given routes) the rows' Gram and
      * the dual on n = |S| + 1 <= K rows; the full route needs less. */
     int n = o->fast_subset + 1;
-    size_t sub = 2 * MTL_WS_I(K) + MTL_WS_D((long)n * n) + dual_ws_size(n);
+    size_t sub = 2 * MTL_WS_I(K) + MTL_WS_D((long)n * n) + dual_ws_size(n) + MTL_WS_F(n);
     return sub > all ? sub : all;
 }
 
@@ -300,6 +300,9 @@ static void fast_on_rows(mtl_combiner *c, int k, const int *perm, const int *in_
     dual_ws ws;
     if (!H || !dual_ws_alloc(&c->arena, n, &ws))
         return;
+    float *cf = mtl_arena_floats(&c->arena, n); /* the coefficients for sgemv */
+    if (!cf)
+        return;
     double t1 = tm_now();
     st->t_gram = t1 - t0;
     for (int i = 0; i < k; i++)
@@ -316,7 +319,6 @@ static void fast_on_rows(mtl_combiner *c, int k, const int *perm, const int *in_
     memcpy(ws.H, H, sizeof(double) * n * n);
     st->iters = mtl_cagrad_dual(n, ws.H, u, c->o.c, c->o.lr, c->o.momentum, c->o.steps, coef,
                                 ws.dw);
-    float *cf = c->Af; /* n <= k <= K floats; the Gram is no longer needed */
     st->nonfinite |= !expand_coef(c, k, perm, in_s, coef, cf);
     double g0 = 0, dd = 0;
     for (int a = 0; a < n; a++)

@@ -3,7 +3,10 @@
  * Cholesky solve through LAPACKE's column-major *_work entry points, which
  * call LAPACK directly without allocating (the row-major wrappers copy),
  * and a bound-constrained QP. Symmetric matrices read the same in either
- * layout, so the row-major K x K arrays of the combiner go in as they are. */
+ * layout, so the row-major K x K arrays of the combiner go in as they are.
+ * Also the Gram copies (ssyrk's triangle, a caller's Gram) and the
+ * finiteness check over P that the pipeline and the methods share: here,
+ * below both, so no method file calls back into the pipeline. */
 #include "mtl/mtl_impl.h"
 
 #include <lapacke.h>
