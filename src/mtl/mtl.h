@@ -7,7 +7,7 @@
  * touches P costs one pass over G plus the Gram. Methods whose weights do not
  * look at G (RLW, FAMO, Nash-MTL between its updates) skip the Gram; GradDrop
  * is elementwise and makes one pass over G of its own. All workspace is
- * allocated by mtl_create; mtl_combine never allocates. Every random draw
+ * allocated by mtl_create; a combine never allocates. Every random draw
  * (PCGrad's orders, CAGrad-Fast's subsets, RLW's weights, GradDrop's masks)
  * comes from the combiner's own seeded rng stream.
  * Depends on core (cfg, err, rng, timer, h5io), BLAS and LAPACKE only: never on
@@ -78,7 +78,7 @@
  *   Pareto-stationary point): the previous alpha is kept, as the reference
  *   does (stats.fallback).
  * MTL_FAMO ("famo"): FAMO (Liu et al. 2023, §8): weights from the per-task
- *   losses and logits xi kept across calls; needs the losses in mtl_combine
+ *   losses and logits xi kept across calls; needs the losses in mtl_combine_in
  *   and the same batch's losses after the model step in mtl_after_step,
  *   which moves xi by one Adam step. No Gram.
  * MTL_UPGRAD ("upgrad"): UPGrad (Quinton & Rey, TorchJD, §9): the sum over
@@ -164,7 +164,7 @@ const char *mtl_method_name(mtl_method m);
 int mtl_options_from_config(const mtrl_config *cfg, int component, mtl_options *o, mtrl_err *e);
 
 /* Per-call report. Pointers point into the combiner and stay valid until its
- * next mtl_combine or mtl_destroy. */
+ * next combine or mtl_destroy. */
 typedef struct mtl_stats {
     int K;             /* rows combined */
     const float *w;    /* K task weights with d = G^T w (always filled). GradDrop
@@ -199,23 +199,12 @@ typedef struct mtl_combiner mtl_combiner; /* opaque */
 int mtl_create(mtl_combiner **out, int K, long P, const mtl_options *o, mtrl_err *e);
 void mtl_destroy(mtl_combiner *c); /* NULL is a no-op */
 
-/* d = combination of the K rows of G (K x P row-major float32). losses: the K
- * per-task loss values or NULL (only FAMO needs them, see mtl_needs; when
- * given they are checked for finiteness). stats may be NULL. G and d must not
- * overlap. Returns 0 (also when stats->nonfinite is set) or a negative code
- * for a usage error. */
-int mtl_combine(mtl_combiner *c, const float *G, const float *losses, float *d,
-                mtl_stats *stats, mtrl_err *e);
-/* The same for the first k <= K rows only (a batch where only k tasks are
- * present; the caller packs their rows first). Methods key on the actual k
- * (CAGrad's step size rule, the mean's 1/k). */
-int mtl_combine_k(mtl_combiner *c, int k, const float *G, const float *losses, float *d,
-                  mtl_stats *stats, mtrl_err *e);
-
-/* Everything a call can take. mtl_combine and mtl_combine_k are this with
- * tasks and rep_gram NULL. */
+/* Everything a call can take. */
 typedef struct mtl_input {
-    int k;                 /* rows in G, 1..K */
+    /* Rows in G, 1..K: a batch where only k tasks are present packs their
+     * rows first. Methods key on the actual k (CAGrad's step size rule, the
+     * mean's 1/k). */
+    int k;
     const float *G;        /* k x P row-major */
     const float *losses;   /* k per-task losses, or NULL (FAMO needs them) */
     /* The task index in [0, K) of each row (distinct), or NULL: row g is
@@ -233,6 +222,11 @@ typedef struct mtl_input {
      * With it, G is read only by the final d = G^T w. */
     const double *gram;
 } mtl_input;
+/* d = combination of the k rows of in->G (k x P row-major float32). losses:
+ * when given they are checked for finiteness. stats may be NULL. G and d
+ * must not overlap. Returns 0 (also when stats->nonfinite is set) or a
+ * negative code: a usage error, or MTRL_ERUNTIME if the method needed more
+ * scratch than it declares (a bug; d is not to be used). */
 int mtl_combine_in(mtl_combiner *c, const mtl_input *in, float *d, mtl_stats *stats,
                    mtrl_err *e);
 
@@ -240,30 +234,27 @@ int mtl_combine_in(mtl_combiner *c, const mtl_input *in, float *d, mtl_stats *st
  * |S|+1 gradient rows are ever computed: the caller draws S first, forms the
  * |S| sampled tasks' gradients and the remainder row, then combines them.
  * mtl_fast_draw draws S for a call on k tasks from the combiner's rng (the
- * very draw mtl_combine_k would make next, so seeds and checkpoints mean the
+ * very draw mtl_combine_in would make next, so seeds and checkpoints mean the
  * same on either path) and writes order[0..k): first the |S| sampled tasks
  * (row positions in [0, k)) in the order their rows must be given, then the
  * other k - |S| ascending. Returns |S| >= 1, or 0 when |S| >= k: then there
  * is no remainder, nothing is drawn, and the caller combines all k rows with
- * mtl_combine_k / mtl_combine_in. Not CAGrad-Fast, or k outside 1..K, is
- * MTRL_EINPUT.
- * mtl_combine_fast then takes R, (|S|+1) x P row-major: row a < |S| the
+ * mtl_combine_in. Not CAGrad-Fast, or k outside 1..K, is MTRL_EINPUT.
+ * mtl_combine_fast_gram then takes R, (|S|+1) x P row-major: row a < |S| the
  * gradient of task order[a], row |S| the remainder r = (1/(k-|S|)) sum of
  * the other tasks' gradients, and writes d for the pending draw (used up: a
- * second combine needs a new draw). The same d as mtl_combine_k on all k
+ * second combine needs a new draw). The same d as mtl_combine_in on all k
  * rows after the same rng state, up to float rounding; stats->w is expanded
- * to the k tasks, stats->gram is 0 (no k x k Gram exists). */
+ * to the k tasks, stats->gram is 0 (no k x k Gram exists). gram: the
+ * (|S|+1) x (|S|+1) Gram of R (row-major, upper triangle read), as
+ * mtl_input.gram, or NULL: one ssyrk over R. */
 int mtl_fast_draw(mtl_combiner *c, int k, int *order, mtrl_err *e);
-int mtl_combine_fast(mtl_combiner *c, const float *R, float *d, mtl_stats *stats,
-                     mtrl_err *e);
-/* The same with the (|S|+1) x (|S|+1) Gram of R given (row-major, upper
- * triangle read), as mtl_input.gram; NULL: mtl_combine_fast. */
 int mtl_combine_fast_gram(mtl_combiner *c, const float *R, const double *gram, float *d,
                           mtl_stats *stats, mtrl_err *e);
 
 /* For methods that learn from how the losses moved after the step (FAMO):
  * the losses recomputed on the same batch after the update, for the same
- * rows (and tasks) as the last mtl_combine, which must have given finite
+ * rows (and tasks) as the last mtl_combine_in, which must have given finite
  * weights (stats.nonfinite 0). With no such combine pending (it was
  * skipped, or the method does not need this) it returns 0 and changes
  * nothing; non-finite losses_after also leave the state as it is (the
@@ -273,7 +264,7 @@ int mtl_after_step(mtl_combiner *c, const float *losses_after, mtrl_err *e);
 
 /* What a method needs from the caller. */
 enum {
-    MTL_NEEDS_LOSSES = 1,       /* losses (>= 0) must be non-NULL in mtl_combine */
+    MTL_NEEDS_LOSSES = 1,       /* losses (>= 0) must be non-NULL in mtl_combine_in */
     MTL_NEEDS_AFTER_STEP = 2,   /* call mtl_after_step after every update */
     MTL_NEEDS_REP_GRAM = 4,     /* give mtl_input.rep_gram where a representation
                                  * exists (Aligned-MTL-UB) */
@@ -281,19 +272,14 @@ enum {
 unsigned mtl_needs(const mtl_combiner *c);
 
 mtl_method mtl_get_method(const mtl_combiner *c);
-const mtl_options *mtl_get_options(const mtl_combiner *c);
-int mtl_max_tasks(const mtl_combiner *c);
-long mtl_num_params(const mtl_combiner *c);
 
 /* Checkpoint state: the rng and a float vector (empty for stateless methods;
  * Nash-MTL: alpha per task, the call counter, a solved flag (K + 2);
  * FAMO: logits, their Adam moments and step count, and the pending pre-step
- * losses with their tasks (5K + 2)). mtl_state_set needs exactly
- * mtl_state_len floats. */
-rng_state *mtl_rng(mtl_combiner *c);
+ * losses with their tasks (5K + 2)). mtl_state_get writes mtl_state_len
+ * floats. */
 long mtl_state_len(const mtl_combiner *c);
 void mtl_state_get(const mtl_combiner *c, float *out);
-int mtl_state_set(mtl_combiner *c, const float *in, long n, mtrl_err *e);
 
 /* Saves / restores the rng and the float state under group in an open HDF5
  * file (the checkpoint's); load checks method and sizes against the file and

@@ -47,7 +47,7 @@ int sac_rows_begin(sac_rows *r, const rb_batch *b);
 
 /* The layout of one component's passes. fast: the component's CAGrad-Fast
  * combiner, which draws its subset S here, before any pass runs (the very
- * draw it would make inside mtl_combine); NULL: the batch as sampled.
+ * draw it would make inside mtl_combine_in); NULL: the batch as sampled.
  * with_act: also lay out the batch's actions (the critic). Returns |S|
  * (0: as sampled) or a negative code. */
 int sac_rows_lay_out(sac_rows *r, mtl_combiner *fast, const rb_batch *b, int with_act,

@@ -69,7 +69,7 @@ rng_state *sac_rng(sac_agent *a);
  * combined component draws its subset S before its passes and forms only
  * the |S| sampled tasks' gradients and the remainder row, in one backward
  * pass per network over a batch reordered for it (mtl_fast_draw,
- * mtl_combine_fast). on = 0: all per-task rows are formed and the combiner
+ * mtl_combine_fast_gram). on = 0: all per-task rows are formed and the combiner
  * draws S itself, as every other method. Both make the same draws, so an
  * agent gives the same updates either way up to float rounding (the second
  * route is there to check the first, and to time it). No effect for other
