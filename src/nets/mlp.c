@@ -476,10 +476,9 @@ static void grad_worker(void *arg)
  * is still written (the combiner forms d = G^T w from it). The K rows of a
  * tile hold about GRAM_TILE_FLOATS (3 MB: MT50's critic layer goes in tiles
  * of 39 rows). Measured on the MT50 twin critic (K = 50, one thread, CPU
- * time, 2 x 93-400-400-400-1, batch 1300): 192K floats (R = 9) made the
- * backward 8% slower than writing whole layers (small products), 768K 7%
- * faster, 1536K 4% faster; the Gram then runs near the kernel's in-cache
- * rate. */
+ * time, 2 x 93-400-400-400-1, batch 1300, against writing whole layers):
+ * 192K floats (R = 9: small products) 8-16% slower, 768K 4-7% faster (the
+ * Gram part 22-24 -> 19-20 ms), 1536K 4% faster; MT10 (K = 10) within 2%. */
 #define GRAM_TILE_FLOATS (768L * 1024)
 
 /* Tiles of layer l for K groups on T threads: rows of about
