@@ -59,15 +59,25 @@ static void zero_weights(mtl_combiner *c, int k)
         c->w[j] = 0.0f;
 }
 
+/* d = G^T w: the caller's row sum (mtl_input.row_sum), else one sgemv. */
+static void row_sum(const mtl_input *in, long P, const float *w, float *d)
+{
+    if (in->row_sum)
+        in->row_sum(in->k, P, in->G, w, d);
+    else
+        cblas_sgemv(CblasRowMajor, CblasTrans, in->k, (int)P, 1.0f, in->G, (int)P, w, 1, 0.0f,
+                    d, 1);
+}
+
 /* Weights in wd that did not come from a Gram: one sgemv, the finiteness
  * check, and ||d|| from d itself (there is no Gram to take it from). */
-static void combine_fixed(mtl_combiner *c, int k, const float *G, float *d, mtl_stats *st)
+static void combine_fixed(mtl_combiner *c, const mtl_input *in, float *d, mtl_stats *st)
 {
+    const int k = in->k;
     const long P = c->P;
     double t0 = tm_now();
     if (weights_to_float(c, k, st)) {
-        cblas_sgemv(CblasRowMajor, CblasTrans, k, (int)P, 1.0f, G, (int)P, c->w, 1, 0.0f, d,
-                    1);
+        row_sum(in, P, c->w, d);
         if (mtl_any_nonfinite(d, P))
             st->nonfinite = 1;
         else
@@ -85,8 +95,7 @@ static void route_fixed(mtl_combiner *c, const mtl_method_def *def, const mtl_in
     float wv = def->unit_weights ? 1.0f : 1.0f / (float)k;
     for (int i = 0; i < k; i++)
         c->w[i] = wv, c->wd[i] = wv;
-    cblas_sgemv(CblasRowMajor, CblasTrans, k, (int)P, 1.0f, in->G, (int)P, c->w, 1, 0.0f, d,
-                1);
+    row_sum(in, P, c->w, d);
     if (mtl_any_nonfinite(d, P))
         st->nonfinite = 1;
     else {
@@ -127,8 +136,7 @@ static void route_gram(mtl_combiner *c, const mtl_method_def *def, const mtl_inp
     fill_gram_stats(c, k, st);
     if (st->nonfinite)
         return;
-    cblas_sgemv(CblasRowMajor, CblasTrans, k, (int)P, 1.0f, in->G, (int)P, c->w, 1, 0.0f, d,
-                1);
+    row_sum(in, P, c->w, d);
     if (mtl_any_nonfinite(d, P))
         st->nonfinite = 1;
     st->t_combine = tm_now() - t2;
@@ -152,7 +160,7 @@ static void route_rep_gram(mtl_combiner *c, const mtl_method_def *def, const mtl
     if (c->arena.overflow)
         return;
     st->t_solve = tm_now() - t0;
-    combine_fixed(c, k, in->G, d, st);
+    combine_fixed(c, in, d, st);
 }
 
 static void route_blind(mtl_combiner *c, const mtl_method_def *def, const mtl_input *in,
@@ -163,7 +171,7 @@ static void route_blind(mtl_combiner *c, const mtl_method_def *def, const mtl_in
     if (c->arena.overflow)
         return;
     st->t_solve = tm_now() - t0;
-    combine_fixed(c, in->k, in->G, d, st);
+    combine_fixed(c, in, d, st);
     if (def->cap)
         def->cap(c, in->k, d, st);
 }

@@ -221,6 +221,13 @@ typedef struct mtl_input {
      * or NULL: then the Gram-based methods form it with one ssyrk over G.
      * With it, G is read only by the final d = G^T w. */
     const double *gram;
+    /* The final d = G^T w (k rows of n floats, row-major, stride n), or
+     * NULL: one cblas_sgemv. A caller with
+     * threads of its own gives its parallel row sum here (sac: nn_rows_wsum),
+     * which must leave d equal to sgemv's up to float rounding. Used by the
+     * methods with weights w (every route but GradDrop's and CAGrad-Fast's
+     * subset rows). */
+    void (*row_sum)(int k, long n, const float *G, const float *w, float *d);
 } mtl_input;
 /* d = combination of the k rows of in->G (k x P row-major float32). losses:
  * when given they are checked for finiteness. stats may be NULL. G and d

@@ -5,7 +5,6 @@
 
 #include <cblas.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,46 +59,6 @@ static int work_threads(void)
     return T < 1 ? 1 : T < MAX_THREADS ? T : MAX_THREADS;
 }
 
-/* One pool of workers for every MLP of the process (the actor, the critics
- * and their targets take turns, never overlap in a SAC update): per-MLP
- * pools would leave one MLP's workers still watching for work (pool.h)
- * while the next MLP's wake up, more threads than cores. Started on first
- * use with T threads in all, restarted when T changes. A caller that finds
- * it taken (an MLP used from another thread at the same time) runs its job
- * inline instead: the jobs share out their work by atomic counters, so one
- * thread completes them alone. NULL: no pool (T < 2, busy, or no worker
- * could be started). */
-static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
-static nn_pool *pool_shared;
-static atomic_int pool_busy;
-
-static nn_pool *pool_acquire(int T)
-{
-    if (T < 2 || atomic_exchange(&pool_busy, 1))
-        return NULL;
-    pthread_mutex_lock(&pool_mu);
-    if (pool_shared && nn_pool_threads(pool_shared) != T) {
-        nn_pool_destroy(pool_shared);
-        pool_shared = NULL;
-    }
-    if (!pool_shared) {
-        mtrl_err ignored;
-        if (nn_pool_create(&pool_shared, T, &ignored))
-            pool_shared = NULL;
-    }
-    nn_pool *p = pool_shared;
-    pthread_mutex_unlock(&pool_mu);
-    if (!p)
-        atomic_store(&pool_busy, 0);
-    return p;
-}
-
-static void pool_release(nn_pool *p)
-{
-    if (p)
-        atomic_store(&pool_busy, 0);
-}
-
 /* One row-major C = op(A) op(B) + beta C split into row blocks of C, taken
  * by threads as they come free. Each block is one single-threaded sgemm on
  * its own rows of C, with the whole inner dimension: the result is the same
@@ -137,7 +96,7 @@ static void par_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int 
                       int ldc)
 {
     int T = nn_threads();
-    nn_pool *pool = M >= 32 ? pool_acquire(T) : NULL;
+    nn_pool *pool = M >= 32 ? nn_pool_acquire(T) : NULL;
     if (!pool) {
         cblas_sgemm(CblasRowMajor, ta, tb, M, N, Kd, 1.0f, A, lda, B, ldb, beta, C, ldc);
         return;
@@ -152,7 +111,7 @@ static void par_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int 
     if (was != 1)
         openblas_set_num_threads(1);
     nn_pool_run(pool, gemm_worker, &j);
-    pool_release(pool);
+    nn_pool_release(pool);
     if (was != 1)
         openblas_set_num_threads(was);
 }
@@ -600,7 +559,7 @@ static int grads_with_gram(nn_mlp *m, float *grad, long ld_grad, int K, const in
     if (gram_scratch(m, K, T))
         return err_set(e, MTRL_ENOMEM, "nn_mlp_backward: out of memory for the Gram scratch");
     int blas_threads = openblas_get_num_threads();
-    nn_pool *pool = pool_acquire(T); /* NULL: all tiles on this thread */
+    nn_pool *pool = nn_pool_acquire(T); /* NULL: all tiles on this thread */
     openblas_set_num_threads(1);
     for (int l = m->n_layers - 1; l >= 0; l--) {
         tile_job j = {.m = m, .grad = grad, .ld_grad = ld_grad, .K = K, .l = l,
@@ -617,7 +576,7 @@ static int grads_with_gram(nn_mlp *m, float *grad, long ld_grad, int K, const in
                 for (int b = a; b < K; b++)
                     gram[(long)a * K + b] += m->gpart[((long)t * K + a) * K + b];
     }
-    pool_release(pool);
+    nn_pool_release(pool);
     openblas_set_num_threads(blas_threads);
     return 0;
 }
@@ -691,7 +650,7 @@ static int param_grads(nn_mlp *m, float *grad, long ld_grad, int K, const int *o
         grad_worker(&j);
         return 0;
     }
-    nn_pool *pool = pool_acquire(T); /* NULL: the same tasks, all on this thread */
+    nn_pool *pool = nn_pool_acquire(T); /* NULL: the same tasks, all on this thread */
     /* OpenBLAS is on one thread while the tasks run: each task is one
      * single-threaded sgemm. (Switching costs nanoseconds: it only sets the
      * count OpenBLAS uses for its next call.) */
@@ -700,7 +659,7 @@ static int param_grads(nn_mlp *m, float *grad, long ld_grad, int K, const int *o
         nn_pool_run(pool, grad_worker, &j);
     else
         grad_worker(&j);
-    pool_release(pool);
+    nn_pool_release(pool);
     openblas_set_num_threads(blas_threads);
     return 0;
 }

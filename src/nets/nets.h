@@ -105,6 +105,17 @@ int nn_adam_step(nn_params *p, const float *d, const nn_adam_cfg *cfg, mtrl_err 
 int nn_set_threads(int T);
 int nn_threads(void); /* the value set (0: OpenBLAS's) */
 
+/* d = G^T w: the sum of the K rows of G (K x n, row-major, stride n) with
+ * weights w, the last step of a multi-task combiner (mtl_input.row_sum).
+ * With T = nn_threads() >= 2 the columns are split into fixed chunks that
+ * the caller and the shared pool's workers take as they come free, each
+ * one single-threaded sgemv over all K rows; otherwise one sgemv (T = 0:
+ * threaded by OpenBLAS). Each d[i] is summed over the K rows in the same
+ * order whatever the split, so the result does not depend on the threads
+ * or their timing (and matches one sgemv over all n). d and G must not
+ * overlap. */
+void nn_rows_wsum(int K, long n, const float *G, const float *w, float *d);
+
 /* ------------------------------------------------------------------------ */
 /* MLP: Linear -> ReLU -> ... -> Linear (no activation after the last layer) */
 

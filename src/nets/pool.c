@@ -175,3 +175,41 @@ void nn_pool_run(nn_pool *p, void (*fn)(void *arg), void *arg)
         pthread_mutex_unlock(&p->mu);
     }
 }
+
+/* The process-wide pool (pool.h): one for every MLP of the process (the
+ * actor, the critics and their targets take turns, never overlap in a SAC
+ * update) and for nn_rows_wsum: per-MLP pools would leave one MLP's workers
+ * still watching for work while the next MLP's wake up, more threads than
+ * cores. A caller that finds it taken (an MLP used from another thread at
+ * the same time) runs its job inline instead: the jobs share out their
+ * work by atomic counters, so one thread completes them alone. */
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static nn_pool *pool_shared;
+static atomic_int pool_busy;
+
+nn_pool *nn_pool_acquire(int T)
+{
+    if (T < 2 || atomic_exchange(&pool_busy, 1))
+        return NULL;
+    pthread_mutex_lock(&pool_mu);
+    if (pool_shared && nn_pool_threads(pool_shared) != T) {
+        nn_pool_destroy(pool_shared);
+        pool_shared = NULL;
+    }
+    if (!pool_shared) {
+        mtrl_err ignored;
+        if (nn_pool_create(&pool_shared, T, &ignored))
+            pool_shared = NULL;
+    }
+    nn_pool *p = pool_shared;
+    pthread_mutex_unlock(&pool_mu);
+    if (!p)
+        atomic_store(&pool_busy, 0);
+    return p;
+}
+
+void nn_pool_release(nn_pool *p)
+{
+    if (p)
+        atomic_store(&pool_busy, 0);
+}

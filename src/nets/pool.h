@@ -27,4 +27,12 @@ int nn_pool_threads(const nn_pool *p);
  * not call it from two threads at once on the same pool. */
 void nn_pool_run(nn_pool *p, void (*fn)(void *arg), void *arg);
 
+/* The one pool of the process that the MLPs' products and nn_rows_wsum
+ * share (T threads in all, started on first use, restarted when T
+ * changes), taken for one job: NULL when T < 2, when another thread holds
+ * it (the caller then does the job alone) or when no worker could be
+ * started. Give it back with nn_pool_release (NULL is a no-op). */
+nn_pool *nn_pool_acquire(int T);
+void nn_pool_release(nn_pool *p);
+
 #endif

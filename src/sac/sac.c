@@ -305,7 +305,8 @@ static int component_step(sac_component *c, int k, const int *tasks, int fast,
          * keep per-task state (FAMO's logits, Nash-MTL's weights). */
         const double *gram = c->use_gram ? c->gram : NULL;
         mtl_input in = {.k = k, .G = c->G, .losses = c->loss, .tasks = tasks,
-                        .rep_gram = c->rep_gram, .gram = gram};
+                        .rep_gram = c->rep_gram, .gram = gram,
+                        .row_sum = nn_rows_wsum}; /* d = G^T w on our threads */
         /* fast: G holds CAGrad-Fast's |S|+1 rows for the subset drawn by
          * sac_rows_lay_out. */
         *rc = fast ? mtl_combine_fast_gram(c->comb, c->G, gram, c->d, &ms, e)
