@@ -100,19 +100,6 @@ static int pass(bnet *n, int B, int n_in, const nn_in *in, const float *dy, floa
     return 0;
 }
 
-static int parse_int(const char *opt, const char *s, int lo, int hi, int *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) {
-        fprintf(stderr, "mtrl bench nets: %s wants an integer in [%d, %d], got '%s'\n", opt, lo,
-                hi, s);
-        return 2;
-    }
-    *out = (int)v;
-    return 0;
-}
-
 int cmd_bench_nets(int argc, char **argv)
 {
     int rounds = 30, B = 1280, threads = 0;
@@ -131,11 +118,11 @@ int cmd_bench_nets(int argc, char **argv)
             }
             const char *v = argv[++i];
             if (!strcmp(a, "--rounds"))
-                rc = parse_int(a, v, 1, 100000, &rounds);
+                rc = cli_parse_int("bench nets", a, v, 1, 100000, &rounds);
             else if (!strcmp(a, "--batch"))
-                rc = parse_int(a, v, 50, 1 << 20, &B);
+                rc = cli_parse_int("bench nets", a, v, 50, 1 << 20, &B);
             else
-                rc = parse_int(a, v, 1, 1024, &threads);
+                rc = cli_parse_int("bench nets", a, v, 1, 1024, &threads);
         } else {
             fprintf(stderr, "mtrl bench nets: unknown argument '%s' (mtrl bench nets --help)\n", a);
             return 2;

@@ -132,19 +132,6 @@ static void usage(FILE *f)
             default_methods);
 }
 
-static int parse_int(const char *opt, const char *s, int lo, int hi, int *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) {
-        fprintf(stderr, "mtrl bench update: %s wants an integer in [%d, %d], got '%s'\n", opt,
-                lo, hi, s);
-        return 2;
-    }
-    *out = (int)v;
-    return 0;
-}
-
 static int parse_methods(const char *list, opts *o)
 {
     char buf[512];
@@ -226,19 +213,19 @@ static int parse_args(int argc, char **argv, opts *o)
             else if (!strcmp(a, "--set") || !strcmp(a, "-s"))
                 o->sets[o->n_sets++] = v;
             else if (!strcmp(a, "--threads"))
-                rc = parse_int(a, v, 0, 256, &o->threads);
+                rc = cli_parse_int("bench update", a, v, 0, 256, &o->threads);
             else if (!strcmp(a, "--updates"))
-                rc = parse_int(a, v, 1, 1000000, &updates);
+                rc = cli_parse_int("bench update", a, v, 1, 1000000, &updates);
             else if (!strcmp(a, "--warmup"))
-                rc = parse_int(a, v, 0, 1000000, &warmup);
+                rc = cli_parse_int("bench update", a, v, 0, 1000000, &warmup);
             else if (!strcmp(a, "--block"))
-                rc = parse_int(a, v, 1, 1000000, &block);
+                rc = cli_parse_int("bench update", a, v, 1, 1000000, &block);
             else if (!strcmp(a, "--fill"))
-                rc = parse_int(a, v, 1, 10000000, &fill);
+                rc = cli_parse_int("bench update", a, v, 1, 10000000, &fill);
             else if (!strcmp(a, "--episodes"))
-                rc = parse_int(a, v, 0, 100000, &episodes);
+                rc = cli_parse_int("bench update", a, v, 0, 100000, &episodes);
             else
-                rc = parse_int(a, v, 1, 1000000, &ep_iters);
+                rc = cli_parse_int("bench update", a, v, 1, 1000000, &ep_iters);
         } else {
             fprintf(stderr, "mtrl bench update: unknown argument '%s' (mtrl bench update --help)\n",
                     a);
