@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "cli/bench.h"
+#include "cli/collect.h"
 #include "cli/train.h"
 #include "core/cfg.h"
 #include "core/rng.h"
@@ -363,8 +364,7 @@ typedef struct brun {
     rb_batch *batch;
     rb_sampling smp;
     rb_reward_norm norm;
-    float *act;
-    int32_t *task;
+    collector *col;
     bench_sgemm sg;
     double *sg_t;
     int n_sg, sg_cap;
@@ -387,8 +387,7 @@ static void brun_free(brun *b)
     env_vec_destroy(b->env);
     rb_destroy(b->rb);
     rb_batch_destroy(b->batch);
-    free(b->act);
-    free(b->task);
+    collect_destroy(b->col);
     bench_sgemm_free(&b->sg);
     free(b->sg_t);
 }
@@ -481,31 +480,18 @@ static int fill_replay(brun *b, mtrl_err *e)
         return rc;
     b->smp = c->replay.sampling == CFG_SAMPLING_UNIFORM ? RB_SAMPLE_UNIFORM : RB_SAMPLE_BALANCED;
     b->norm = c->replay.reward_norm == CFG_REWARD_NORM_STD ? RB_NORM_STD : RB_NORM_NONE;
-    b->act = malloc(sizeof(float) * (size_t)K * ACT);
-    b->task = malloc(sizeof(int32_t) * (size_t)K);
-    if (!b->act || !b->task)
-        return err_set(e, MTRL_ENOMEM, "out of memory");
-    for (int k = 0; k < K; k++)
-        b->task[k] = k;
+    if ((rc = collect_create(&b->col, K, e)))
+        return rc;
     if (env_vec_reset_all(b->env, NULL))
         return err_set(e, MTRL_ERUNTIME, "%s: resetting the envs failed", b->name);
+    collect_observe(b->col, b->env);
     rng_state r;
     rng_seed(&r, (uint64_t)c->run.seed, STREAM_BENCH_ACTIONS);
     for (int it = 0; it < b->o->fill; it++) {
-        for (int i = 0; i < K * ACT; i++)
-            b->act[i] = (float)rng_range(&r, -1.0, 1.0);
-        const float *obs = env_vec_obs(b->env);
-        /* env_vec_obs is overwritten by the step: the transition's obs go in first. */
-        static float prev[MAX_TASKS * OBS];
-        memcpy(prev, obs, sizeof(float) * (size_t)K * OBS);
         env_step_result res;
-        if (env_vec_step(b->env, b->act, &res))
-            return err_set(e, MTRL_ERUNTIME, "%s: stepping the envs failed", b->name);
-        for (int k = 0; k < K; k++)
-            if (!res.unstable[k] &&
-                (rc = rb_add(b->rb, k, prev + k * OBS, b->act + k * ACT, res.reward[k],
-                             res.next_obs + k * OBS, 0, e)))
-                return rc;
+        if ((rc = collect_act(b->col, NULL, &r, e)) ||
+            (rc = collect_step(b->col, b->env, b->rb, &res, e)))
+            return err_prefix(e, "%s", b->name);
     }
     return 0;
 }
@@ -578,29 +564,21 @@ static int time_updates(brun *b, mtrl_err *e)
 static int time_episodes(brun *b, mtrl_err *e)
 {
     const opts *o = b->o;
-    int K = b->K, rc, n = 0;
+    int rc, n = 0;
     for (int ep = 0; ep < o->episodes; ep++) {
         for (int it = 0; it < b->ep_iters; it++, n++) {
             for (int i = 0; i < b->n_rows; i++) {
                 mrow *m = &b->rows[i];
-                static float obs[MAX_TASKS * OBS];
                 double t0 = tm_now();
-                memcpy(obs, env_vec_obs(b->env), sizeof(float) * (size_t)K * OBS);
                 sac_update_stats st;
                 double dt;
-                if ((rc = sac_act(m->agent, K, obs, b->task, 0, b->act, e)) ||
+                env_step_result res;
+                if ((rc = collect_act(b->col, m->agent, NULL, e)) ||
                     (rc = one_update(b, m, &st, &dt, e)))
                     return rc;
-                env_step_result res;
-                double te = tm_now();
-                if (env_vec_step(b->env, b->act, &res))
-                    return err_set(e, MTRL_ERUNTIME, "%s: stepping the envs failed", b->name);
-                m->ep_env[n] = tm_now() - te;
-                for (int k = 0; k < K; k++)
-                    if (!res.unstable[k] &&
-                        (rc = rb_add(b->rb, k, obs + k * OBS, b->act + k * ACT, res.reward[k],
-                                     res.next_obs + k * OBS, 0, e)))
-                        return rc;
+                if ((rc = collect_step(b->col, b->env, b->rb, &res, e)))
+                    return err_prefix(e, "%s", b->name);
+                m->ep_env[n] = collect_env_seconds(b->col);
                 m->ep[n] = tm_now() - t0;
             }
             if (it % 8 == 0)
