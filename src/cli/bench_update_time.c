@@ -46,8 +46,8 @@ int bu_time_updates(bu_run *b, mtrl_err *e)
                 m->t[m->n] = dt;
                 m->fwd[m->n] = st.t_fwd_bwd;
                 m->gram[m->n] = st.t_gram_solve;
-                m->comb[m->n] = st.t_combine_adam;
-                m->other[m->n] = dt - st.t_fwd_bwd - st.t_gram_solve - st.t_combine_adam;
+                m->comb[m->n] = st.t_combine_adam_polyak;
+                m->other[m->n] = dt - st.t_fwd_bwd - st.t_gram_solve - st.t_combine_adam_polyak;
                 m->round[round] += dt;
                 m->n++;
                 m->skipped += st.skipped != 0;
