@@ -76,6 +76,8 @@ typedef struct sweep_run {
 
 typedef struct sweep_spec {
     char file[SWEEP_PATH_LEN]; /* the sweep file as given */
+    char dir[SWEEP_PATH_LEN];  /* the sweep directory it was opened from ("" if none): runs
+                                * then resolve from their config snapshots there */
     char name[SWEEP_NAME_LEN];
     sweep_config configs[SWEEP_MAX_CONFIGS];
     int n_configs;
