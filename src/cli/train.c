@@ -588,9 +588,11 @@ static int trainer_init(trainer *tr, const mtrl_config *cfg, const train_opts *o
      * checkpoint, like every later boundary: a run stopped at 0 then
      * resumes with the same goal draws. A resumed run resets here, from the
      * streams its checkpoint restored. */
-    if (opts->resume && (rc = env_vec_reset_all(tr->envs, NULL)))
-        return err_set(e, MTRL_ERUNTIME, "resetting the envs failed");
-    collect_observe(tr->col, tr->envs);
+    if (opts->resume) {
+        if ((rc = env_vec_reset_all(tr->envs, NULL)))
+            return err_set(e, MTRL_ERUNTIME, "resetting the envs failed");
+        collect_observe(tr->col, tr->envs);
+    }
     tr->progress = prog_create(run_end(cfg, tr->L), opts->quiet ? 0 : -1);
     if (opts->quiet)
         prog_set_interval(tr->progress, 1e9, 1e9);
