@@ -191,7 +191,8 @@ typedef struct sweep_progress {
 typedef struct sweep_local_opts {
     const char *self;
     int parallel;
-    volatile sig_atomic_t *stop; /* non-zero: stop every run at a checkpoint */
+    volatile sig_atomic_t *stop; /* 1: stop every run at a checkpoint; 2: kill them now (a run
+                                  * resumes from its last checkpoint) */
     void (*progress)(void *ctx, const sweep_progress *p);
     void *ctx;
 } sweep_local_opts;
