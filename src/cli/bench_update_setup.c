@@ -200,11 +200,11 @@ int bu_fill_replay(bu_run *b, mtrl_err *e)
     if ((rc = rb_create(&b->rb, K, OBS, ACT, cap, e)) ||
         (rc = rb_batch_create(&b->batch, K, OBS, ACT, b->B, e)))
         return rc;
-    if (c->replay.reward_norm == CFG_REWARD_NORM_EMA &&
-        (rc = rb_enable_reward_ema(b->rb, c->replay.reward_ema_rate, e)))
+    const rb_modes rm = rb_modes_from_config(c);
+    if (rm.ema_rate > 0 && (rc = rb_enable_reward_ema(b->rb, rm.ema_rate, e)))
         return rc;
-    b->smp = c->replay.sampling == CFG_SAMPLING_UNIFORM ? RB_SAMPLE_UNIFORM : RB_SAMPLE_BALANCED;
-    b->norm = c->replay.reward_norm == CFG_REWARD_NORM_STD ? RB_NORM_STD : RB_NORM_NONE;
+    b->smp = rm.sampling;
+    b->norm = rm.norm;
     if ((rc = collect_create(&b->col, K, e)))
         return rc;
     if (env_vec_reset_all(b->env, NULL))
