@@ -30,7 +30,8 @@ struct env_vec {
     int *ep_length;
     long *unstable_counts;
     env_info *info;
-    int *rc; /* per env: 0 or the error of its last job */
+    int *rc;        /* per env: 0 or the error of its last job */
+    mtrl_err *errs; /* per env: the message of that error */
     /* Thread w steps envs order[first[w] .. first[w+1]). Contiguous at first;
      * after the first reset_all, rebalanced by each env's measured reset time
      * (a proxy for its step cost: scenes differ by up to 3x). Which thread
@@ -39,6 +40,7 @@ struct env_vec {
     double *cost;
     int balanced;
     const float *actions;
+    const uint8_t *also; /* JOB_RESET_DONE: envs to reset though still running */
 
     int job;
     unsigned gen;
@@ -96,7 +98,7 @@ static void to_float(const double *o, float *out)
 static void reset_env(env_vec *v, int k)
 {
     double t0 = tm_now();
-    v->rc[k] = env_reset(v->envs[k], v->obs + (size_t)ENV_OBS_DIM * k);
+    v->rc[k] = env_reset(v->envs[k], v->obs + (size_t)ENV_OBS_DIM * k, &v->errs[k]);
     v->cost[k] = tm_now() - t0;
     v->needs_reset[k] = v->rc[k] != 0;
 }
@@ -108,7 +110,7 @@ static void step_env(env_vec *v, int k)
     for (int i = 0; i < ENV_ACT_DIM; i++)
         a[i] = v->actions[(size_t)ENV_ACT_DIM * k + i];
     env_step_flags fl;
-    v->rc[k] = env_step_d(e, a, &v->info[k], &fl);
+    v->rc[k] = env_step_d(e, a, &v->info[k], &fl, &v->errs[k]);
     float *next = v->next_obs + (size_t)ENV_OBS_DIM * k;
     to_float(e->obs, next);
     v->reward[k] = (float)v->info[k].reward;
@@ -123,6 +125,8 @@ static void step_env(env_vec *v, int k)
         v->ep_success[k] = (uint8_t)e->ep_success;
         if (v->opts.auto_reset) {
             reset_env(v, k);
+            if (v->rc[k])
+                err_prefix(&v->errs[k], "resetting after its episode ended");
             return;
         }
         v->needs_reset[k] = 1;
@@ -136,7 +140,7 @@ static void run_slice(env_vec *v, int w)
         int k = v->order[i];
         if (v->job == JOB_STEP)
             step_env(v, k);
-        else if (v->job == JOB_RESET_ALL || v->needs_reset[k])
+        else if (v->job == JOB_RESET_ALL || v->needs_reset[k] || (v->also && v->also[k]))
             reset_env(v, k);
     }
 }
@@ -163,7 +167,9 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static int dispatch(env_vec *v, int job)
+/* Runs job on every thread's slice and waits for all; 0, or the error of
+ * the lowest failing env index (the same for any thread count). */
+static int dispatch(env_vec *v, int job, mtrl_err *err)
 {
     v->job = job;
     if (v->T > 1) {
@@ -181,8 +187,13 @@ static int dispatch(env_vec *v, int job)
         pthread_mutex_unlock(&v->mu);
     }
     for (int k = 0; k < v->K; k++)
-        if (v->rc[k])
+        if (v->rc[k]) {
+            if (err) {
+                *err = v->errs[k];
+                err_prefix(err, "env %d", k);
+            }
             return v->rc[k];
+        }
     return 0;
 }
 
@@ -219,6 +230,7 @@ void env_vec_destroy(env_vec *v)
     free(v->unstable_counts);
     free(v->info);
     free(v->rc);
+    free(v->errs);
     free(v->workers);
     free(v->order);
     free(v->first);
@@ -274,13 +286,14 @@ int env_vec_create(env_vec **out, const char *benchmark, const env_opts *opts, m
     v->unstable_counts = calloc((size_t)K, sizeof(long));
     v->info = calloc((size_t)K, sizeof(env_info));
     v->rc = calloc((size_t)K, sizeof(int));
+    v->errs = calloc((size_t)K, sizeof(mtrl_err));
     v->workers = calloc((size_t)T, sizeof(worker));
     v->order = calloc((size_t)K, sizeof(int));
     v->first = calloc((size_t)T + 1, sizeof(int));
     v->cost = calloc((size_t)K, sizeof(double));
     if (!v->envs || !v->obs || !v->next_obs || !v->reward || !v->ep_return || !v->success ||
         !v->truncated || !v->unstable || !v->done || !v->ep_success || !v->needs_reset ||
-        !v->ep_length || !v->unstable_counts || !v->info || !v->rc || !v->workers || !v->order ||
+        !v->ep_length || !v->unstable_counts || !v->info || !v->rc || !v->errs || !v->workers || !v->order ||
         !v->first || !v->cost) {
         env_vec_destroy(v);
         return err_set(err, MTRL_ENOMEM, "no memory for the vectorized env");
@@ -316,9 +329,9 @@ const float *env_vec_obs(const env_vec *v) { return v->obs; }
 const long *env_vec_unstable_counts(const env_vec *v) { return v->unstable_counts; }
 env_sawyer *env_vec_env(env_vec *v, int k) { return v->envs[k]; }
 
-int env_vec_reset_all(env_vec *v, float *obs)
+int env_vec_reset_all(env_vec *v, float *obs, mtrl_err *err)
 {
-    int rc = dispatch(v, JOB_RESET_ALL);
+    int rc = dispatch(v, JOB_RESET_ALL, err);
     if (!rc && !v->balanced && v->T > 1) {
         rebalance(v);
         v->balanced = 1;
@@ -328,15 +341,24 @@ int env_vec_reset_all(env_vec *v, float *obs)
     return rc;
 }
 
-int env_vec_reset_done(env_vec *v) { return dispatch(v, JOB_RESET_DONE); }
+int env_vec_reset_done(env_vec *v, const uint8_t *also, mtrl_err *err)
+{
+    v->also = also;
+    int rc = dispatch(v, JOB_RESET_DONE, err);
+    v->also = NULL;
+    return rc;
+}
 
-int env_vec_step(env_vec *v, const float *actions, env_step_result *out)
+int env_vec_step(env_vec *v, const float *actions, env_step_result *out, mtrl_err *err)
 {
     for (int k = 0; k < v->K; k++)
         if (v->needs_reset[k])
-            return MTRL_EINPUT; /* reset_all / reset_done first */
+            return err_set(err, MTRL_EINPUT,
+                           "env %d (task %s) has no running episode: reset it first "
+                           "(env_vec_reset_all, or env_vec_reset_done with auto_reset off)",
+                           k, v->envs[k]->task->name);
     v->actions = actions;
-    int rc = dispatch(v, JOB_STEP);
+    int rc = dispatch(v, JOB_STEP, err);
     v->actions = NULL;
     if (out) {
         out->next_obs = v->next_obs;
