@@ -225,6 +225,106 @@ static void test_local_interrupted_equals_uninterrupted(void **st)
     assert_int_equal(test_sh("cd %s && %s sweep tiny-sweep.yaml --out part 2>/dev/null", tmp, bin), 0);
 }
 
+/* (b) The sweep process killed outright (-9, no chance to pass a signal on):
+ * its runs stop at a checkpoint by themselves instead of running on
+ * unwatched, and the same command finishes them, equal to (a)'s runs. */
+static void test_local_sweep_killed_runs_stop(void **st)
+{
+    (void)st;
+    const char *bin = test_mtrl_bin();
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (chdir(tmp) || !freopen("killed.log", "w", stderr))
+            _exit(126);
+        execl(bin, bin, "sweep", "tiny-sweep.yaml", "--out", "killed", "--parallel", "2", (char *)NULL);
+        _exit(127);
+    }
+    struct stat sb;
+    const char *ck = p("%s/killed/runs/%s/checkpoint.h5", "tiny-method=mean-seed1");
+    for (int i = 0; i < 600 && stat(ck, &sb); i++)
+        usleep(20000);
+    assert_int_equal(stat(ck, &sb), 0);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    /* Within a bound every run has let go of its directory. */
+    sweep_spec *s = open_sweep(p("%s/killed%s", ""));
+    double t0 = now_s();
+    int live = 1, stopped = 0;
+    while (live && now_s() - t0 < 60) {
+        live = stopped = 0;
+        for (int i = 0; i < s->n_runs; i++) {
+            char rd[1200];
+            sweep_run_dir(p("%s/killed%s", ""), &s->runs[i], rd, sizeof rd);
+            sweep_run_status rs;
+            sweep_read_status(rd, NULL, &rs);
+            live += rs.state == SWEEP_RUNNING;
+            stopped += rs.state == SWEEP_STOPPED;
+        }
+        if (live)
+            usleep(50000);
+    }
+    fprintf(stderr, "   sweep killed -9: its runs stopped within %.1f s\n", now_s() - t0);
+    assert_int_equal(live, 0);
+    assert_true(stopped > 0);
+    assert_int_equal(test_sh("cd %s && %s sweep tiny-sweep.yaml --out killed --parallel 2 2>>killed.log", tmp, bin), 0);
+    assert_all_done(p("%s/killed%s", ""));
+    for (int i = 0; i < s->n_runs; i++) {
+        char a[1200], b[1200];
+        sweep_run_dir(p("%s/full%s", ""), &s->runs[i], a, sizeof a);
+        sweep_run_dir(p("%s/killed%s", ""), &s->runs[i], b, sizeof b);
+        assert_same_run(a, b);
+    }
+    sweep_destroy(s);
+}
+
+/* (c) Two interrupts: the second kills the runs at once; the sweep still
+ * exits 3 (resumable), no run is left holding its directory, and the same
+ * command finishes them from their last checkpoints, equal to (a)'s runs. */
+static void test_local_second_interrupt_kills(void **st)
+{
+    (void)st;
+    const char *bin = test_mtrl_bin();
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (chdir(tmp) || !freopen("twice.log", "w", stderr))
+            _exit(126);
+        execl(bin, bin, "sweep", "tiny-sweep.yaml", "--out", "twice", "--parallel", "2", (char *)NULL);
+        _exit(127);
+    }
+    struct stat sb;
+    const char *ck = p("%s/twice/runs/%s/checkpoint.h5", "tiny-method=mean-seed1");
+    for (int i = 0; i < 600 && stat(ck, &sb); i++)
+        usleep(20000);
+    assert_int_equal(stat(ck, &sb), 0);
+    /* Apart, so the two do not merge into one pending signal. */
+    kill(pid, SIGINT);
+    usleep(200000);
+    kill(pid, SIGINT);
+    int status;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 3);
+    assert_true(file_has(p("%s/twice.log%s", ""), "killing the runs now"));
+    sweep_spec *s = open_sweep(p("%s/twice%s", ""));
+    for (int i = 0; i < s->n_runs; i++) {
+        char rd[1200];
+        sweep_run_dir(p("%s/twice%s", ""), &s->runs[i], rd, sizeof rd);
+        sweep_run_status rs;
+        sweep_read_status(rd, NULL, &rs);
+        assert_int_not_equal(rs.state, SWEEP_RUNNING);
+        assert_int_not_equal(rs.state, SWEEP_FAILED);
+    }
+    assert_int_equal(test_sh("cd %s && %s sweep tiny-sweep.yaml --out twice --parallel 2 2>>twice.log", tmp, bin), 0);
+    assert_all_done(p("%s/twice%s", ""));
+    for (int i = 0; i < s->n_runs; i++) {
+        char a[1200], b[1200];
+        sweep_run_dir(p("%s/full%s", ""), &s->runs[i], a, sizeof a);
+        sweep_run_dir(p("%s/twice%s", ""), &s->runs[i], b, sizeof b);
+        assert_same_run(a, b);
+    }
+    sweep_destroy(s);
+}
+
 /* ------------------------------------------------------------- Slurm */
 
 static char slurm_tool[PATH_MAX];
@@ -406,6 +506,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_local_interrupted_equals_uninterrupted),
+        cmocka_unit_test(test_local_sweep_killed_runs_stop),
+        cmocka_unit_test(test_local_second_interrupt_kills),
         cmocka_unit_test(test_slurm_requeue_resumes_bit_for_bit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

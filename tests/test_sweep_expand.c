@@ -259,6 +259,53 @@ static void test_hostile_sweep_files(void **st)
     expect_error("deep.yaml", "deep.yaml:2", "nested deeper", NULL);
 }
 
+/* Each run's resolved config is kept in the sweep directory when the sweep is
+ * created: an edit of a config file mid-sweep is refused by a later `mtrl
+ * sweep` (naming the run and the key), and the sweep opened from its
+ * directory (what exec and status do) keeps resolving the runs as created. */
+static void test_config_snapshot_guards_edits(void **st)
+{
+    (void)st;
+    put("snap/cfg.yaml", "run: {iterations: 100, threads: 1}\nenv: {benchmark: mt10}\n"
+                         "agent: {batch_size: 20}\nmtl: {method: mean, cagrad_c: 0.5}\n");
+    put("snap/sw.yaml", "name: snap\nconfigs: [cfg.yaml]\nseeds: 2\n");
+    sweep_spec *s;
+    mtrl_err e = {0};
+    if (sweep_load(&s, path("snap/sw.yaml"), &e))
+        fail_msg("%s", e.msg);
+    char out[1024], snap[1300];
+    snprintf(out, sizeof out, "%s/snapdir", dir);
+    assert_int_equal(sweep_dir_prepare(s, out, &e), 0);
+    snprintf(snap, sizeof snap, "%s/configs/%s.yaml", out, s->runs[1].name);
+    assert_int_equal(access(snap, F_OK), 0);
+    assert_int_equal(sweep_dir_prepare(s, out, &e), 0); /* unchanged: fine */
+    sweep_destroy(s);
+
+    /* The config is edited (another c, and 200 iterations). */
+    put("snap/cfg.yaml", "run: {iterations: 200, threads: 1}\nenv: {benchmark: mt10}\n"
+                         "agent: {batch_size: 20}\nmtl: {method: mean, cagrad_c: 0.9}\n");
+    if (sweep_load(&s, path("snap/sw.yaml"), &e))
+        fail_msg("%s", e.msg);
+    assert_int_equal(s->runs[0].iterations, 200);
+    assert_int_equal(sweep_dir_prepare(s, out, &e), MTRL_EINPUT);
+    if (!strstr(e.msg, "cfg-seed1") || !strstr(e.msg, "run.iterations: 100 at creation, 200 now") || !strstr(e.msg, "changed since the sweep was created"))
+        fail_msg("unexpected error: %s", e.msg);
+    sweep_destroy(s);
+
+    /* Opened from its directory, the runs still resolve to the snapshot. */
+    if (sweep_dir_open(&s, out, &e))
+        fail_msg("%s", e.msg);
+    assert_int_equal(s->runs[0].iterations, 100);
+    assert_int_equal(s->runs[1].iterations, 100);
+    sweep_destroy(s);
+
+    /* A broken config file does not stop exec or status either. */
+    put("snap/cfg.yaml", "run: {iterations: [oops\n");
+    if (sweep_dir_open(&s, out, &e))
+        fail_msg("%s", e.msg);
+    sweep_destroy(s);
+}
+
 static void test_slurm_script(void **st)
 {
     (void)st;
@@ -347,6 +394,7 @@ int main(void)
         cmocka_unit_test(test_other_grid_refused),
         cmocka_unit_test(test_dry_run_lists_runs),
         cmocka_unit_test(test_hostile_sweep_files),
+        cmocka_unit_test(test_config_snapshot_guards_edits),
         cmocka_unit_test(test_slurm_script),
         cmocka_unit_test(test_run_state_from_directory),
     };

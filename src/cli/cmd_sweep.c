@@ -24,12 +24,15 @@ static void usage(FILE *f)
             "       mtrl sweep exec SWEEP_DIR INDEX\n\n"
             "Expands SWEEP.yaml (configs x axes x seeds; see sweeps/small.yaml) into runs, validates\n"
             "every run's config, and runs the runs that are not done yet into DIR (default\n"
-            "sweeps-out/<name>): sweep.yaml, manifest.csv, runs/<name>/, logs/<name>.log, slurm/.\n"
+            "sweeps-out/<name>): sweep.yaml, manifest.csv, configs/<name>.yaml (each run's resolved\n"
+            "config, taken at creation: runs start from it; a config that now resolves differently\n"
+            "is refused), runs/<name>/, logs/<name>.log, slurm/.\n"
             "Running it again skips finished runs and resumes the others from their checkpoints;\n"
             "a DIR holding a different grid is refused.\n"
             "  --dry-run           list the runs and their overrides, run nothing\n"
             "  --executor local    (default) N runs at a time here, one progress line; Ctrl-C stops\n"
-            "                      every run at a checkpoint (exit 3)\n"
+            "                      every run at a checkpoint (exit 3), a second Ctrl-C kills them\n"
+            "                      (they resume from their last checkpoint)\n"
             "  --parallel N        local runs at a time (default local.parallel, else cores /\n"
             "                      run.threads; 1 when run.threads is 0, i.e. every core)\n"
             "  --executor slurm    one job array (one task per unfinished run) submitted with\n"
@@ -54,7 +57,16 @@ static volatile sig_atomic_t stop_flag;
 static void on_stop(int sig)
 {
     (void)sig;
-    stop_flag = 1;
+    static const char first[] = "\nmtrl sweep: stopping every run at its next checkpoint (up to one episode); "
+                                "Ctrl-C again kills them now (they then resume from their last checkpoint)\n";
+    static const char second[] = "\nmtrl sweep: killing the runs now\n";
+    if (stop_flag < 2)
+        stop_flag++;
+    /* write(2) is async-signal-safe; a failed write has nowhere to go. */
+    if (stop_flag == 1 && write(2, first, sizeof first - 1) < 0)
+        return;
+    if (stop_flag == 2 && write(2, second, sizeof second - 1) < 0)
+        return;
 }
 
 static int is_tty;

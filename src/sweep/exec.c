@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@ int sweep_spawn(char *const argv[], const char *log_path, mtrl_err *err)
     int fd = -1;
     if (log_path && (fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666)) < 0)
         return err_set(err, MTRL_EIO, "%s: cannot open: %s", log_path, strerror(errno));
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         if (fd >= 0)
@@ -39,6 +41,12 @@ int sweep_spawn(char *const argv[], const char *log_path, mtrl_err *err)
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
         signal(SIGUSR1, SIG_DFL);
+        /* If we die without passing a signal on (kill -9, a crash), the
+         * child gets the SIGTERM we would have sent: it stops at a checkpoint
+         * instead of running on unwatched, holding its run directory. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(3); /* we died before the line above took effect */
         if (fd >= 0) {
             dup2(fd, 1);
             dup2(fd, 2);
@@ -84,7 +92,8 @@ int sweep_exec(const sweep_spec *s, const char *dir, int index, const sweep_exec
         return err_set(err, MTRL_EINPUT, "%s: run index %d out of range (the sweep has %d runs, 0 to %d)",
                        dir, index, s->n_runs, s->n_runs - 1);
     const sweep_run *r = &s->runs[index];
-    char run_dir[SWEEP_PATH_LEN + 256], log[SWEEP_PATH_LEN + 256], p[SWEEP_PATH_LEN + 300];
+    char run_dir[SWEEP_PATH_LEN + 256], log[SWEEP_PATH_LEN + 256], p[SWEEP_PATH_LEN + 300],
+        snap[SWEEP_PATH_LEN + SWEEP_NAME_LEN + 32];
     sweep_run_dir(dir, r, run_dir, sizeof run_dir);
     sweep_log_path(dir, r, log, sizeof log);
     snprintf(p, sizeof p, "%s/logs", dir);
@@ -124,11 +133,18 @@ int sweep_exec(const sweep_spec *s, const char *dir, int index, const sweep_exec
         argv[a++] = "--resume";
         argv[a++] = run_dir;
     } else {
-        argv[a++] = (char *)s->configs[r->config].path;
-        int n = sweep_run_sets(s, r, sets, MAXA);
-        for (int i = 0; i < n; i++) {
-            argv[a++] = "--set";
-            argv[a++] = sets[i];
+        /* From the config snapshot taken when the sweep was created; a sweep
+         * directory from before snapshots has none: its config file then. */
+        sweep_config_path(dir, r, snap, sizeof snap);
+        if (access(snap, F_OK) == 0)
+            argv[a++] = snap;
+        else {
+            argv[a++] = (char *)s->configs[r->config].path;
+            int n = sweep_run_sets(s, r, sets, MAXA);
+            for (int i = 0; i < n; i++) {
+                argv[a++] = "--set";
+                argv[a++] = sets[i];
+            }
         }
         argv[a++] = "--out";
         argv[a++] = run_dir;
@@ -140,8 +156,8 @@ int sweep_exec(const sweep_spec *s, const char *dir, int index, const sweep_exec
     if (resume)
         log_line(log, "run %d %s: resuming %s from its checkpoint%s", index, r->name, run_dir, where);
     else
-        log_line(log, "run %d %s: starting %s %s -> %s%s", index, r->name, s->configs[r->config].path, ov,
-                 run_dir, where);
+        log_line(log, "run %d %s: starting %s %s -> %s%s%s", index, r->name, s->configs[r->config].path, ov,
+                 run_dir, where, argv[2] == snap ? " (from the config snapshot taken at the sweep's creation)" : "");
 
     pid_t pid = sweep_spawn(argv, log, err);
     if (pid < 0)

@@ -221,21 +221,13 @@ static int validate(sweep_spec *s, sweep_check_fn check, mtrl_err *err)
         return rc;
     /* Then every run as mtrl run will load it: cross-field checks too. */
     mtrl_config *cfg = malloc(sizeof *cfg);
-    char(*sets)[SWEEP_KV_LEN] = malloc(MAX_RUN_SETS * sizeof *sets);
-    const char *ptrs[MAX_RUN_SETS];
-    if (!cfg || !sets) {
-        free(cfg);
-        free(sets);
+    if (!cfg)
         return err_set(err, MTRL_ENOMEM, "out of memory");
-    }
     s->max_threads = 0;
     for (int i = 0; !rc && i < s->n_runs; i++) {
         const sweep_run *r = &s->runs[i];
-        int n = sweep_run_sets(s, r, sets, MAX_RUN_SETS);
-        for (int k = 0; k < n; k++)
-            ptrs[k] = sets[k];
         mtrl_err e = {0};
-        if (cfg_load(cfg, s->configs[r->config].path, ptrs, n, &e) || (check && check(cfg, &e)))
+        if (sweep_resolve_run(s, r, cfg, &e) || (check && check(cfg, &e)))
             rc = err_set(err, MTRL_EINPUT, "%s: run %d (%s): %s", s->file, i, r->name, e.msg);
         else {
             s->runs[i].iterations = cfg->run.iterations;
@@ -245,7 +237,6 @@ static int validate(sweep_spec *s, sweep_check_fn check, mtrl_err *err)
         }
     }
     free(cfg);
-    free(sets);
     return rc;
 }
 
@@ -256,10 +247,16 @@ int sweep_load(sweep_spec **out, const char *path, mtrl_err *err)
 
 int sweep_load_checked(sweep_spec **out, const char *path, sweep_check_fn check, mtrl_err *err)
 {
+    return sweep_load_in(out, path, "", check, err);
+}
+
+int sweep_load_in(sweep_spec **out, const char *path, const char *dir, sweep_check_fn check, mtrl_err *err)
+{
     *out = NULL;
     sweep_spec *s = calloc(1, sizeof *s);
     if (!s)
         return err_set(err, MTRL_ENOMEM, "%s: out of memory", path);
+    sweep_copy(s->dir, sizeof s->dir, dir);
     int rc = sweep_parse_file(s, path, err);
     if (!rc) {
         label_configs(s);

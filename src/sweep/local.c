@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/fsutil.h"
+
 static double now_s(void)
 {
     struct timespec t;
@@ -23,6 +25,23 @@ typedef struct slot {
     pid_t pid;
     int run;
 } slot;
+
+/* The second interrupt: every running run killed at once, the run process
+ * (the pid in its directory's held lock) before its `sweep exec`. Its
+ * checkpoints are written by rename, so the last one stays whole. */
+static void kill_slots(const sweep_spec *s, const char *dir, const slot *slots, int par)
+{
+    for (int k = 0; k < par; k++) {
+        if (slots[k].pid <= 0)
+            continue;
+        char rd[SWEEP_PATH_LEN + 256];
+        sweep_run_dir(dir, &s->runs[slots[k].run], rd, sizeof rd);
+        long run_pid = 0;
+        if (fs_dir_locked(rd, &run_pid, NULL, 0) == 1 && run_pid > 0)
+            kill((pid_t)run_pid, SIGKILL);
+        kill(slots[k].pid, SIGKILL);
+    }
+}
 
 static void progress(const sweep_spec *s, const char *dir, const int *outcome, double t0,
                      const sweep_local_opts *o)
@@ -68,7 +87,7 @@ int sweep_local(const sweep_spec *s, const char *dir, const sweep_local_opts *o,
         free(slots);
         return err_set(err, MTRL_ENOMEM, "out of memory");
     }
-    int rc = 0, next = 0, active = 0, stopping = 0;
+    int rc = 0, next = 0, active = 0, stopping = 0, killed = 0;
     double t0 = now_s(), shown = 0;
     char idx[32];
     for (;;) {
@@ -77,6 +96,10 @@ int sweep_local(const sweep_spec *s, const char *dir, const sweep_local_opts *o,
             for (int k = 0; k < par; k++)
                 if (slots[k].pid > 0)
                     kill(slots[k].pid, SIGTERM);
+        }
+        if (*o->stop >= 2 && !killed) {
+            killed = 1;
+            kill_slots(s, dir, slots, par);
         }
         /* Launch in manifest order; runs already done are skipped. */
         while (!stopping && active < par && next < s->n_runs) {
@@ -115,7 +138,7 @@ int sweep_local(const sweep_spec *s, const char *dir, const sweep_local_opts *o,
             for (int k = 0; k < par; k++)
                 if (slots[k].pid == w) {
                     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-                    outcome[slots[k].run] = code == 0 ? 4 : code == 3 ? 3 : 2;
+                    outcome[slots[k].run] = code == 0 ? 4 : code == 3 || killed ? 3 : 2;
                     slots[k].pid = 0;
                     active--;
                 }

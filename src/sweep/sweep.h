@@ -76,6 +76,8 @@ typedef struct sweep_run {
 
 typedef struct sweep_spec {
     char file[SWEEP_PATH_LEN]; /* the sweep file as given */
+    char dir[SWEEP_PATH_LEN];  /* the sweep directory it was opened from ("" if none): runs
+                                * then resolve from their config snapshots there */
     char name[SWEEP_NAME_LEN];
     sweep_config configs[SWEEP_MAX_CONFIGS];
     int n_configs;
@@ -189,7 +191,8 @@ typedef struct sweep_progress {
 typedef struct sweep_local_opts {
     const char *self;
     int parallel;
-    volatile sig_atomic_t *stop; /* non-zero: stop every run at a checkpoint */
+    volatile sig_atomic_t *stop; /* 1: stop every run at a checkpoint; 2: kill them now (a run
+                                  * resumes from its last checkpoint) */
     void (*progress)(void *ctx, const sweep_progress *p);
     void *ctx;
 } sweep_local_opts;

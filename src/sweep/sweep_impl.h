@@ -27,6 +27,22 @@ int sweep_json_field(const char *json, const char *key, char *out, size_t cap);
  * stderr appended to log_path (NULL: inherited). Returns the pid or -1. */
 int sweep_spawn(char *const argv[], const char *log_path, mtrl_err *err);
 
+/* snapshot.c: run r's resolved config: its snapshot in s->dir/configs/
+ * when there is one, else its config file with the run's overrides. */
+struct mtrl_config;
+int sweep_resolve_run(const sweep_spec *s, const sweep_run *r, struct mtrl_config *cfg, mtrl_err *e);
+
+/* snapshot.c: dir/configs/<name>.yaml. */
+void sweep_config_path(const char *dir, const sweep_run *r, char *out, size_t cap);
+
+/* snapshot.c: writes each run's resolved config into dir/configs/, or, where
+ * a snapshot exists, refuses (MTRL_EINPUT, naming the run and the key) a
+ * config that now resolves to other values. */
+int sweep_snapshot_configs(const sweep_spec *s, const char *dir, mtrl_err *err);
+
+/* expand.c: sweep_load_checked for a sweep opened from its directory. */
+int sweep_load_in(sweep_spec **out, const char *path, const char *dir, sweep_check_fn check, mtrl_err *err);
+
 /* A growing text buffer (text NULL after an allocation failure). */
 typedef struct sweep_buf {
     char *text;

@@ -218,6 +218,8 @@ int sweep_dir_prepare(const sweep_spec *s, const char *dir, mtrl_err *err)
         snprintf(p, sizeof p, "%s/%s", dir, subs[i]);
         rc = fs_mkdirs(p, err);
     }
+    if (!rc)
+        rc = sweep_snapshot_configs(s, dir, err);
     snprintf(p, sizeof p, "%s/sweep.yaml", dir);
     if (!rc)
         rc = fs_write_atomic(p, res, strlen(res), err);
@@ -241,7 +243,7 @@ int sweep_dir_open(sweep_spec **out, const char *dir, mtrl_err *err)
         return err_prefix(err, "%s is not a sweep directory", dir), MTRL_EINPUT;
     snprintf(p, sizeof p, "%s/sweep.yaml", dir);
     sweep_spec *s;
-    rc = sweep_load(&s, p, err);
+    rc = sweep_load_in(&s, p, dir, NULL, err);
     if (!rc) {
         char *man = sweep_manifest_text(s);
         if (!man)
