@@ -1,7 +1,7 @@
 /* envs: Meta-World v2 style Sawyer manipulation tasks on MuJoCo 2.2.2, the
  * task registry and benchmark lists (mt10, mt1:<task>), a single-env API for
  * evaluation and scripted checks, and the vectorized env the trainer steps
- * (one env per task, worker threads each owning a fixed slice of envs).
+ * (one env per task, stepped by worker threads that take envs one at a time).
  * This is the only envs header other modules include. envs depends on core
  * only; it never includes nets, sac, mtl or replay.
  *
