@@ -375,7 +375,7 @@ static void note_unstable(env_sawyer *e, const char *where, int mj_error)
         if (i != mjWARN_VGEOMFULL && e->d->warning[i].number > 0 && len < sizeof names)
             len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", len ? ", " : "",
                                     warning_names[i] ? warning_names[i] : "mjWARN_?");
-    snprintf(e->unstable_why, sizeof e->unstable_why, "simulation unstable at %s (%s%s%s)", where,
+    snprintf(e->unstable_why, sizeof e->unstable_why, "simulation unstable at %.40s (%.159s%s%.255s)", where,
              mj_error ? "MuJoCo error" : names, tl_msg[0] ? ": " : "", tl_msg);
 }
 

@@ -139,7 +139,7 @@ struct env_sawyer {
     int fixed_goal;                      /* goal index used in ENV_GOALS_FIXED */
     int path_length;                     /* steps in this episode */
     int ended;                           /* episode over (truncated/unstable) */
-    char unstable_why[400];              /* why the state last became untrustworthy */
+    char unstable_why[512];              /* why the state last became untrustworthy */
     long unstable_episodes;
     int ep_success;                      /* success flag seen this episode */
     double ep_return;
