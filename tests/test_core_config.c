@@ -72,6 +72,7 @@ static void test_defaults(void **st)
     assert_int_equal(c.replay.reward_norm, CFG_REWARD_NORM_STD);
     assert_int_equal(c.mtl.method, CFG_MTL_CAGRAD);
     assert_true(c.mtl.cagrad_c == 0.9);
+    assert_int_equal(c.mtl.famo_scale, CFG_FAMO_PAPER);
     assert_int_equal(c.mtl.cagrad_steps, 20);
     assert_true(c.mtl.on_critic && c.mtl.on_actor && c.mtl.on_alpha);
     assert_int_equal(c.eval.episodes, 1);
@@ -470,6 +471,7 @@ static const char *const nondefault[] = {
     "mtl.nash_max_norm=1",
     "mtl.famo_lr=0.01",
     "mtl.famo_gamma=0.001",
+    "mtl.famo_scale=mtrl",
     "mtl.upgrad_norm_eps=0",
     "mtl.upgrad_reg_eps=1e-3",
     "eval.every=30000",
@@ -599,6 +601,7 @@ static void test_shipped_configs_load(void **st)
     assert_int_equal(cfg_num_tasks(&c), 10);
     assert_int_equal(c.mtl.method, CFG_MTL_CAGRAD);
     assert_true(c.mtl.cagrad_c == 0.9);
+    assert_int_equal(c.mtl.famo_scale, CFG_FAMO_PAPER);
     assert_int_equal(c.env.max_episode_steps, 150);
     assert_int_equal(c.agent.batch_size, 1280);
     assert_int_equal(cfg_load(&c, "configs/mt50/cagrad.yaml", NULL, 0, &e), 0);

@@ -5,6 +5,7 @@
  * forms (orthogonal rows, identical rows, one task, rank-deficient G), scale
  * invariance, and the golden value; UB on a representation Gram. */
 #include "testutil.h"
+#include "mtl_call.h"
 
 #include "mtl/mtl.h"
 #include "mtl_ref.h"
@@ -25,7 +26,7 @@ static void weights(mtl_method m, int K, long P, const float *G, double *w, mtl_
     mtl_combiner *c = make(m, K, P);
     float *d = malloc(sizeof(float) * P);
     mtrl_err e;
-    assert_int_equal(mtl_combine(c, G, NULL, d, st, &e), 0);
+    assert_int_equal(combine_rows(c, K, G, NULL, d, st, &e), 0);
     assert_int_equal(st->nonfinite, 0);
     for (int k = 0; k < K; k++)
         w[k] = st->w[k];
@@ -262,9 +263,9 @@ static void test_ub(void **st_)
     for (int k = 0; k < K; k++)
         assert_true(fabs(wub[k] - wz[k]) < 1e-4 * fabs(wz[k]) + 1e-6);
     /* No representation: Aligned-MTL on the parameter Gram, bit for bit. */
-    assert_int_equal(mtl_combine(c, G, NULL, d, &st, &e), 0);
+    assert_int_equal(combine_rows(c, K, G, NULL, d, &st, &e), 0);
     assert_int_equal(st.gram, 1);
-    assert_int_equal(mtl_combine(al, G, NULL, d2, NULL, &e), 0);
+    assert_int_equal(combine_rows(al, K, G, NULL, d2, NULL, &e), 0);
     assert_memory_equal(d, d2, sizeof d);
     /* A NaN in the representation Gram is flagged. */
     RG[5] = NAN;

@@ -3,6 +3,7 @@
  * a long precise solve of the paper's dual (FISTA on the simplex), the
  * paper's ball constraint, and CAGrad-Fast rebuilt from its sampled rows. */
 #include "testutil.h"
+#include "mtl_call.h"
 
 #include "mtl/mtl.h"
 #include "mtl_ref.h"
@@ -128,7 +129,7 @@ static void run(prob *p, const mtl_options *o, mtl_stats *st)
     mtl_combiner *c;
     mtrl_err e;
     assert_int_equal(mtl_create(&c, p->K, p->P, o, &e), 0);
-    assert_int_equal(mtl_combine(c, p->G, NULL, p->d, st, &e), 0);
+    assert_int_equal(combine_rows(c, p->K, p->G, NULL, p->d, st, &e), 0);
     assert_int_equal(st->nonfinite, 0);
     memcpy(p->w, st->w, sizeof(float) * p->K);
     st->w = p->w;
@@ -296,7 +297,7 @@ static void test_scale_invariance_and_rescale(void **st_)
     memcpy(d1, p.d, sizeof(float) * 500);
     o.method = MTL_CAGRAD_FAST; /* fast's default is the reference's 1 + c */
     o.fast_subset = 10;         /* |S| >= K: CAGrad on all rows */
-    o.rescale = MTL_RESCALE_DEFAULT;
+    o.rescale = MTL_RESCALE_REFERENCE;
     run(&p, &o, &a);
     for (long i = 0; i < 500; i++)
         p.dd[i] = d1[i];
@@ -414,9 +415,9 @@ static void test_fast_routes_agree_and_subset_k_minus_1(void **st_)
         o.fast_gram = MTL_FAST_GRAM_SUBSET;
         assert_int_equal(mtl_create(&b, 10, p.P, &o, &e), 0);
         for (int rep = 0; rep <= call; rep++) {
-            assert_int_equal(mtl_combine(a, p.G, NULL, d_full, &st, &e), 0);
+            assert_int_equal(combine_rows(a, 10, p.G, NULL, d_full, &st, &e), 0);
             memcpy(w_full, st.w, sizeof w_full);
-            assert_int_equal(mtl_combine(b, p.G, NULL, p.d, &st, &e), 0);
+            assert_int_equal(combine_rows(b, 10, p.G, NULL, p.d, &st, &e), 0);
         }
         for (int k = 0; k < 10; k++)
             assert_true(fabs(w_full[k] - st.w[k]) <= 1e-4 * fabs(w_full[k]));
@@ -445,7 +446,7 @@ static void test_fast_routes_agree_and_subset_k_minus_1(void **st_)
 
 /* The caller-formed route (mtl_fast_draw + mtl_combine_fast) is the same
  * combiner on the same draws: from the same seed, fed the |S| sampled rows
- * and the remainder row formed here, it gives the d of mtl_combine_k on the
+ * and the remainder row formed here, it gives the d of mtl_combine_in on the
  * whole G, call after call (so the rng stays in step), for every k, both
  * Gram routes, and hands back to the full path when |S| >= k. */
 static void test_fast_given_rows_match_full_path(void **st_)
@@ -478,13 +479,13 @@ static void test_fast_given_rows_match_full_path(void **st_)
             for (int call = 0; call < 5; call++) {
                 int k = ks[call];
                 mtl_stats so, sn;
-                assert_int_equal(mtl_combine_k(old, k, p.G, NULL, d_old, &so, &e), 0);
+                assert_int_equal(combine_rows(old, k, p.G, NULL, d_old, &so, &e), 0);
                 float w_old[64];
                 memcpy(w_old, so.w, sizeof(float) * k);
                 int n = mtl_fast_draw(neu, k, order, &e);
                 if (k <= ns[t]) {
                     assert_int_equal(n, 0);
-                    assert_int_equal(mtl_combine_k(neu, k, p.G, NULL, p.d, &sn, &e), 0);
+                    assert_int_equal(combine_rows(neu, k, p.G, NULL, p.d, &sn, &e), 0);
                 } else {
                     assert_int_equal(n, ns[t]);
                     /* order is a permutation of 0..k-1, the rest ascending */
@@ -504,9 +505,9 @@ static void test_fast_given_rows_match_full_path(void **st_)
                             s += p.Gd[(long)order[j] * P + i];
                         R[(long)n * P + i] = (float)(s / (k - n));
                     }
-                    assert_int_equal(mtl_combine_fast(neu, R, p.d, &sn, &e), 0);
+                    assert_int_equal(combine_fast(neu, R, p.d, &sn, &e), 0);
                     /* the draw is used up */
-                    assert_int_not_equal(mtl_combine_fast(neu, R, p.d, NULL, &e), 0);
+                    assert_int_not_equal(combine_fast(neu, R, p.d, NULL, &e), 0);
                     assert_true(strstr(e.msg, "mtl_fast_draw") != NULL);
                 }
                 assert_int_equal(sn.nonfinite, 0);
@@ -540,12 +541,12 @@ static void test_fast_given_rows_match_full_path(void **st_)
     assert_int_equal(mtl_create(&c, 4, 10, &o, &e), 0);
     assert_int_equal(mtl_fast_draw(c, 5, order, &e), MTRL_EINPUT);
     float R[30] = {0}, d[10];
-    assert_int_equal(mtl_combine_fast(c, R, d, NULL, &e), MTRL_EINPUT);
+    assert_int_equal(combine_fast(c, R, d, NULL, &e), MTRL_EINPUT);
     /* a full-path combine in between cancels a pending draw */
     float G[40] = {1, 2};
     assert_int_equal(mtl_fast_draw(c, 4, order, &e), 2);
-    assert_int_equal(mtl_combine_k(c, 4, G, NULL, d, NULL, &e), 0);
-    assert_int_equal(mtl_combine_fast(c, R, d, NULL, &e), MTRL_EINPUT);
+    assert_int_equal(combine_rows(c, 4, G, NULL, d, NULL, &e), 0);
+    assert_int_equal(combine_fast(c, R, d, NULL, &e), MTRL_EINPUT);
     mtl_destroy(c);
 }
 

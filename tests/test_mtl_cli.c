@@ -74,9 +74,9 @@ static void test_command_matches_library(void **st_)
                  methods[t], in, out);
         assert_int_equal(run_cmd(args), 0);
         mtl_options o;
-        mtl_method m;
+        mtl_method m = (mtl_method)t;
         mtrl_err e;
-        assert_int_equal(mtl_method_parse(methods[t], &m, &e), 0);
+        assert_string_equal(mtl_method_name(m), methods[t]);
         mtl_options_default(&o, m);
         o.c = 0.9, o.seed = 5, o.fast_subset = 3;
         mtl_combiner *c;
@@ -137,11 +137,12 @@ static void test_bad_input(void **st_)
     snprintf(args, sizeof args, "--method famo --input %s --output %s", in, out);
     assert_int_equal(run_cmd(args), 2);
     assert_false(exists(out));
-    snprintf(args, sizeof args, "--method rlw --rlw-dist gauss --input %s --output %s", in, out);
+    snprintf(args, sizeof args, "--method rlw --set mtl.rlw_dist=gauss --input %s --output %s",
+             in, out);
     assert_int_equal(run_cmd(args), 2);
-    snprintf(args, sizeof args, "--method nash_mtl --nash-iters 0 --input %s", in);
+    snprintf(args, sizeof args, "--method nash_mtl --set mtl.nash_iters=0 --input %s", in);
     assert_int_equal(run_cmd(args), 2);
-    snprintf(args, sizeof args, "--method famo --famo-lr -1 --random 3,10");
+    snprintf(args, sizeof args, "--set mtl.method=famo --set=mtl.famo_lr=-1 --random 3,10");
     assert_int_equal(run_cmd(args), 2);
     snprintf(args, sizeof args, "--method famo --random 3,10 --repeat 2");
     assert_int_equal(run_cmd(args), 0);
@@ -200,12 +201,116 @@ static void test_messages_name_shape_and_dataset(void **st_)
     free(m);
 }
 
+/* d of `mtrl combine ARGS --input in --output out` equals the library's for
+ * options o on the same G (and losses); returns it (free it). */
+static float *check_same_d(const char *args, const char *in, const char *out, int K, long P,
+                         const float *G, const float *losses, const mtl_options *o)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s --input %s --output %s", args, in, out);
+    assert_int_equal(run_cmd(cmd), 0);
+    mtrl_err e;
+    mtl_combiner *c;
+    mtl_stats st;
+    float *d = malloc(sizeof(float) * (size_t)P), *dc;
+    assert_int_equal(mtl_create(&c, K, P, o, &e), 0);
+    mtl_input min = {.k = K, .G = G, .losses = losses};
+    assert_int_equal(mtl_combine_in(c, &min, d, &st, &e), 0);
+    h5_file *f;
+    int rank;
+    long dims[H5IO_MAX_RANK];
+    assert_int_equal(h5_open(&f, out, &e), 0);
+    assert_int_equal(h5_read_f32(f, "d", &rank, dims, &dc, &e), 0);
+    h5_close(f);
+    assert_memory_equal(dc, d, sizeof(float) * (size_t)P);
+    free(d);
+    mtl_destroy(c);
+    return dc;
+}
+
+/* The settings are the config's keys (--set, --config), with its words. */
+static void test_config_keys(void **st_)
+{
+    (void)st_;
+    enum { K = 6 };
+    const long P = 300;
+    rng_state r;
+    rng_seed(&r, 3, 1);
+    float G[K * 300], losses[K];
+    ref_make_G(&r, K, P, -0.5, G);
+    for (int k = 0; k < K; k++)
+        losses[k] = (float)rng_range(&r, 0.5, 2);
+    char in[512], out[512], cfgp[512], args[1024];
+    snprintf(in, sizeof in, "%s/keys.h5", test_tmpdir());
+    snprintf(out, sizeof out, "%s/keys_d.h5", test_tmpdir());
+    snprintf(cfgp, sizeof cfgp, "%s/keys.yaml", test_tmpdir());
+    write_G_extra(in, "G", K, P, G, losses, NULL);
+    mtl_options o;
+    /* FAMO's mtrl scale, settable only here before it was a config key. */
+    mtl_options_default(&o, MTL_FAMO);
+    o.c = 0.9, o.seed = 1, o.famo_scale = MTL_FAMO_MTRL;
+    float *dm = check_same_d("--method famo --set mtl.famo_scale=mtrl", in, out, K, P, G,
+                             losses, &o);
+    o.famo_scale = MTL_FAMO_PAPER; /* the default, and a different d */
+    float *dp = check_same_d("--method famo", in, out, K, P, G, losses, &o);
+    assert_memory_not_equal(dp, dm, sizeof(float) * (size_t)P);
+    free(dm), free(dp);
+    /* CAGrad-Fast through -s / --set= and the short aliases. */
+    mtl_options_default(&o, MTL_CAGRAD_FAST);
+    o.c = 0.4, o.seed = 5, o.fast_subset = 2, o.fast_gram = MTL_FAST_GRAM_SUBSET;
+    o.rescale = MTL_RESCALE_NONE;
+    free(check_same_d("-s mtl.method=cagrad_fast --set=mtl.cagrad_fast_gram=subset "
+                      "--subset 2 --c 0.4 --seed 5 --set mtl.cagrad_rescale=none",
+                      in, out, K, P, G, NULL, &o));
+    /* A run config's values, then --set over them. */
+    FILE *f = fopen(cfgp, "w");
+    assert_non_null(f);
+    fprintf(f, "run:\n  seed: 9\nmtl:\n  method: mgda\n  mgda_normalize: none\n");
+    fclose(f);
+    mtl_options_default(&o, MTL_MGDA);
+    o.c = 0.9, o.seed = 9, o.mgda_normalize = 0;
+    snprintf(args, sizeof args, "--config %s", cfgp);
+    free(check_same_d(args, in, out, K, P, G, NULL, &o));
+    mtl_options_default(&o, MTL_PCGRAD);
+    o.c = 0.9, o.seed = 9;
+    snprintf(args, sizeof args, "--config %s --method pcgrad", cfgp);
+    free(check_same_d(args, in, out, K, P, G, NULL, &o));
+}
+
+/* A bad key or value: exit 2, the message names the key (and the words). */
+static void test_bad_keys_named(void **st_)
+{
+    (void)st_;
+    static const struct {
+        const char *args, *want1, *want2;
+    } cases[] = {
+        {"--set mtl.famo_scale=big", "mtl.famo_scale", "one of paper, mtrl"},
+        {"--set mtl.famo_scal=mtrl", "mtl.famo_scal", "did you mean mtl.famo_scale"},
+        {"--method cagrad-fast", "mtl.method", "cagrad_fast"},
+        {"--c -1", "mtl.cagrad_c", "non-negative"},
+        {"--set mtl.cagrad_rescale=default", "mtl.cagrad_rescale", "reference"},
+        {"--set agent.batch_size=8", "agent.batch_size", "mtl.* keys and run.seed"},
+        {"--famo-scale mtrl", "--famo-scale", "--set mtl."},
+    };
+    char args[512];
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        snprintf(args, sizeof args, "%s --random 3,10", cases[i].args);
+        int code;
+        char *m = run_msg(args, &code);
+        if (code != 2 || !strstr(m, cases[i].want1) || !strstr(m, cases[i].want2))
+            fail_msg("%s: exit %d, message: %s", cases[i].args, code, m);
+        free(m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_command_matches_library),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_messages_name_shape_and_dataset),
+        cmocka_unit_test(test_config_keys),
+        cmocka_unit_test(test_bad_keys_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

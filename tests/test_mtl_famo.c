@@ -5,6 +5,7 @@
  * non-finite losses, and the checkpoint (pending step included) resuming
  * bit for bit. */
 #include "testutil.h"
+#include "mtl_call.h"
 
 #include "mtl/mtl.h"
 #include "mtl_ref.h"
@@ -37,7 +38,7 @@ static void test_weights(void **st_)
     mtl_stats st;
     mtrl_err e;
     assert_int_equal(mtl_needs(c), MTL_NEEDS_LOSSES | MTL_NEEDS_AFTER_STEP);
-    assert_int_equal(mtl_combine(c, G, L, d, &st, &e), 0);
+    assert_int_equal(combine_rows(c, K, G, L, d, &st, &e), 0);
     assert_int_equal(st.gram, 0);
     /* xi = 0: z = 1/K, w_k proportional to 1/L_k, summing to 1. */
     double inv = 0;
@@ -49,7 +50,7 @@ static void test_weights(void **st_)
     /* mtrl scale: c = sum z/L, weights sum to c^2. */
     o.famo_scale = MTL_FAMO_MTRL;
     c = make_o(&o, K, K);
-    assert_int_equal(mtl_combine(c, G, L, d, &st, &e), 0);
+    assert_int_equal(combine_rows(c, K, G, L, d, &st, &e), 0);
     double cc = inv / K, s = 0;
     for (int k = 0; k < K; k++)
         s += d[k];
@@ -59,13 +60,13 @@ static void test_weights(void **st_)
     float g1[3] = {1, -2, 3}, d1[3], L1 = 0.25f;
     o.famo_scale = MTL_FAMO_PAPER;
     c = make_o(&o, 1, 3);
-    assert_int_equal(mtl_combine(c, g1, &L1, d1, &st, &e), 0);
+    assert_int_equal(combine_rows(c, 1, g1, &L1, d1, &st, &e), 0);
     for (int p = 0; p < 3; p++)
         assert_true(fabs(d1[p] - g1[p]) < 1e-6);
     mtl_destroy(c);
     o.famo_scale = MTL_FAMO_MTRL;
     c = make_o(&o, 1, 3);
-    assert_int_equal(mtl_combine(c, g1, &L1, d1, &st, &e), 0);
+    assert_int_equal(combine_rows(c, 1, g1, &L1, d1, &st, &e), 0);
     for (int p = 0; p < 3; p++)
         assert_true(fabs(d1[p] - g1[p] * 16) < 1e-4);
     mtl_destroy(c);
@@ -90,7 +91,7 @@ static void test_logit_direction_and_gradient(void **st_)
     /* delta = (0.1, 0.5): task 0 improved less, so z_0 grows. */
     mtl_combiner *c = make_o(&o, 2, 2);
     float L[2] = {1, 1}, La[2] = {(float)exp(-0.1), (float)exp(-0.5)}, xi[2];
-    assert_int_equal(mtl_combine(c, G, L, d, NULL, &e), 0);
+    assert_int_equal(combine_rows(c, 2, G, L, d, NULL, &e), 0);
     assert_int_equal(mtl_after_step(c, La, &e), 0);
     logits(c, 2, xi);
     assert_true(xi[0] > xi[1]);
@@ -100,7 +101,7 @@ static void test_logit_direction_and_gradient(void **st_)
     c = make_o(&o, 2, 2);
     float Le[2] = {0.5f, 0.5f};
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(mtl_combine(c, G, L, d, NULL, &e), 0);
+        assert_int_equal(combine_rows(c, 2, G, L, d, NULL, &e), 0);
         assert_int_equal(mtl_after_step(c, Le, &e), 0);
     }
     logits(c, 2, xi);
@@ -113,7 +114,7 @@ static void test_logit_direction_and_gradient(void **st_)
     float GK[K * K], dK[K], L5[K] = {1, 2, 0.5f, 3, 1.5f}, La5[K] = {0.9f, 1.0f, 0.45f, 2.0f, 1.4f};
     identity(K, GK);
     c = make_o(&o, K, K);
-    assert_int_equal(mtl_combine(c, GK, L5, dK, NULL, &e), 0);
+    assert_int_equal(combine_rows(c, K, GK, L5, dK, NULL, &e), 0);
     assert_int_equal(mtl_after_step(c, La5, &e), 0);
     float s[5 * K + 2];
     mtl_state_get(c, s);
@@ -160,7 +161,7 @@ static void test_run_against_reference(void **st_)
             La[k] = L[k] * (float)rng_range(&r, 0.7, 1.0);
         }
         mtl_stats st;
-        assert_int_equal(mtl_combine(c, G, L, d, &st, &e), 0);
+        assert_int_equal(combine_rows(c, K, G, L, d, &st, &e), 0);
         double z[K], zs = 0, q = 0;
         for (int k = 0; k < K; k++)
             zs += (z[k] = exp(xi[k]));
@@ -205,16 +206,16 @@ static void test_tasks_errors_checkpoint(void **st_)
     mtl_stats st;
     float L[K] = {1, 2, 3, 4}, La[K] = {0.5f, 2, 2.9f, 1};
     /* Losses are required; negative ones refused by name. */
-    assert_int_equal(mtl_combine(c, G, NULL, d, &st, &e), MTRL_EINPUT);
+    assert_int_equal(combine_rows(c, K, G, NULL, d, &st, &e), MTRL_EINPUT);
     assert_non_null(strstr(e.msg, "famo"));
     float Lneg[K] = {1, -2, 3, 4};
-    assert_int_equal(mtl_combine(c, G, Lneg, d, &st, &e), MTRL_EINPUT);
+    assert_int_equal(combine_rows(c, K, G, Lneg, d, &st, &e), MTRL_EINPUT);
     assert_non_null(strstr(e.msg, "log losses"));
     /* A NaN loss: flagged, and nothing pending (after_step does nothing). */
     float Lnan[K] = {1, NAN, 3, 4};
     float s0[5 * K + 2], s1[5 * K + 2];
     mtl_state_get(c, s0);
-    assert_int_equal(mtl_combine(c, G, Lnan, d, &st, &e), 0);
+    assert_int_equal(combine_rows(c, K, G, Lnan, d, &st, &e), 0);
     assert_int_equal(st.nonfinite, 1);
     assert_int_equal(mtl_after_step(c, La, &e), 0);
     mtl_state_get(c, s1);
@@ -232,7 +233,7 @@ static void test_tasks_errors_checkpoint(void **st_)
     assert_true(s1[2] > 0 && s1[0] < 0); /* task 2 improved less */
     mtl_destroy(cm);
     /* Non-finite losses after the step leave the logits alone. */
-    assert_int_equal(mtl_combine(c, G, L, d, &st, &e), 0);
+    assert_int_equal(combine_rows(c, K, G, L, d, &st, &e), 0);
     mtl_state_get(c, s0);
     assert_int_equal(mtl_after_step(c, Lnan, &e), 0);
     mtl_state_get(c, s1);
@@ -240,10 +241,10 @@ static void test_tasks_errors_checkpoint(void **st_)
     /* Checkpoint between combine and after_step: the restored combiner
      * finishes the pending step and continues identically. */
     for (int i = 0; i < 5; i++) {
-        assert_int_equal(mtl_combine(c, G, L, d, &st, &e), 0);
+        assert_int_equal(combine_rows(c, K, G, L, d, &st, &e), 0);
         assert_int_equal(mtl_after_step(c, La, &e), 0);
     }
-    assert_int_equal(mtl_combine(c, G, L, d, &st, &e), 0);
+    assert_int_equal(combine_rows(c, K, G, L, d, &st, &e), 0);
     char path[512];
     snprintf(path, sizeof path, "%s/famo.h5", test_tmpdir());
     h5_file *f;
@@ -260,8 +261,8 @@ static void test_tasks_errors_checkpoint(void **st_)
     for (int i = 0; i < 5; i++) {
         for (int k = 0; k < K; k++)
             L[k] = (float)rng_range(&r, 0.5, 2), La[k] = L[k] * (float)rng_range(&r, 0.6, 1);
-        assert_int_equal(mtl_combine(c, G, L, d, &st, &e), 0);
-        assert_int_equal(mtl_combine(c2, G, L, d2, &st, &e), 0);
+        assert_int_equal(combine_rows(c, K, G, L, d, &st, &e), 0);
+        assert_int_equal(combine_rows(c2, K, G, L, d2, &st, &e), 0);
         assert_memory_equal(d, d2, sizeof d);
         assert_int_equal(mtl_after_step(c, La, &e), 0);
         assert_int_equal(mtl_after_step(c2, La, &e), 0);

@@ -5,6 +5,7 @@
  * stats; and a Gram that says something else does change d, so it is
  * really used. */
 #include "testutil.h"
+#include "mtl_call.h"
 
 #include <math.h>
 
@@ -119,7 +120,7 @@ static void test_fast_rows_given_gram(void **st_)
         assert_int_equal(mtl_fast_draw(own, K, o1, &e), N - 1);
         assert_int_equal(mtl_fast_draw(given, K, o2, &e), N - 1);
         assert_memory_equal(o1, o2, sizeof o1);
-        assert_int_equal(mtl_combine_fast(own, R, d1, &s1, &e), 0);
+        assert_int_equal(combine_fast(own, R, d1, &s1, &e), 0);
         assert_int_equal(mtl_combine_fast_gram(given, R, A, d2, &s2, &e), 0);
         assert_true(rel_diff(d2, d1, P) < 1e-4);
         assert_true(fabs(s1.g0_norm - s2.g0_norm) <= 1e-4 * s1.g0_norm);

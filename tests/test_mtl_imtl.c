@@ -6,6 +6,7 @@
  * negative), orthogonal and zero rows; ConFIG's equal positive cosines, its
  * length rule, its golden value and its direction relative to IMTL-G. */
 #include "testutil.h"
+#include "mtl_call.h"
 
 #include "mtl/mtl.h"
 #include "mtl_ref.h"
@@ -18,7 +19,7 @@ static void weights(mtl_method m, int K, long P, const float *G, double *w, mtl_
     mtrl_err e;
     assert_int_equal(mtl_create(&c, K, P, &o, &e), 0);
     float *d = malloc(sizeof(float) * P);
-    assert_int_equal(mtl_combine(c, G, NULL, d, st, &e), 0);
+    assert_int_equal(combine_rows(c, K, G, NULL, d, st, &e), 0);
     assert_int_equal(st->nonfinite, 0);
     for (int k = 0; k < K; k++)
         w[k] = st->w[k];

@@ -3,6 +3,7 @@
  * solve written here (FISTA on the simplex, run long) and the optimality
  * condition <u_k, d> >= ||d||^2 for every row. */
 #include "testutil.h"
+#include "mtl_call.h"
 
 #include "mtl/mtl.h"
 #include "mtl_ref.h"
@@ -16,7 +17,7 @@ static void combine(int K, long P, const float *G, int normalize, float *d, floa
     mtl_combiner *c;
     mtrl_err e;
     assert_int_equal(mtl_create(&c, K, P, &o, &e), 0);
-    assert_int_equal(mtl_combine(c, G, NULL, d, st, &e), 0);
+    assert_int_equal(combine_rows(c, K, G, NULL, d, st, &e), 0);
     assert_int_equal(st->nonfinite, 0);
     memcpy(w, st->w, sizeof(float) * K);
     st->w = w;

@@ -5,6 +5,7 @@
  * update_every reuse, max-norm, per-task state with missing tasks, and the
  * checkpoint resuming bit for bit. */
 #include "testutil.h"
+#include "mtl_call.h"
 
 #include "mtl/mtl.h"
 #include "mtl_ref.h"
@@ -24,10 +25,11 @@ static mtl_combiner *make(int K, long P)
     return make_o(&o, K, P);
 }
 
-static void combine(mtl_combiner *c, const float *G, float *d, double *w, mtl_stats *st)
+static void combine(mtl_combiner *c, int k, const float *G, float *d, double *w,
+                    mtl_stats *st)
 {
     mtrl_err e;
-    assert_int_equal(mtl_combine(c, G, NULL, d, st, &e), 0);
+    assert_int_equal(combine_rows(c, k, G, NULL, d, st, &e), 0);
     for (int k = 0; k < st->K; k++)
         w[k] = st->w[k];
 }
@@ -68,7 +70,7 @@ static void test_nash_equations(void **st_)
         ref_make_G(&r, K, P, -0.3, G);
         ref_gram(K, P, G, Gd, A);
         mtl_stats st;
-        combine(c, G, d, w, &st);
+        combine(c, K, G, d, w, &st);
         assert_int_equal(st.nonfinite, 0);
         assert_int_equal(st.fallback, 0);
         assert_true(st.iters <= 20);
@@ -102,8 +104,8 @@ static void test_invariances_and_closed_forms(void **st_)
         for (int p = 0; p < P; p++)
             G2[k * P + p] = (float)(G[k * P + p] * cs[k]);
     mtl_combiner *c1 = make(K, P), *c2 = make(K, P);
-    combine(c1, G, d, w, &st);
-    combine(c2, G2, d2, w2, &st);
+    combine(c1, K, G, d, w, &st);
+    combine(c2, K, G2, d2, w2, &st);
     for (int k = 0; k < K; k++)
         assert_true(fabs(w2[k] * cs[k] - w[k]) < 1e-5 * w[k]);
     for (int p = 0; p < P; p++)
@@ -112,7 +114,7 @@ static void test_invariances_and_closed_forms(void **st_)
     /* Golden K = 2: alpha = (0.615920, 1.306563) = 1/(n_k sqrt(1 + cos)). */
     float Gg[4] = {3, 0, -1, 1};
     c1 = make(2, 2);
-    combine(c1, Gg, d, w, &st);
+    combine(c1, 2, Gg, d, w, &st);
     assert_true(fabs(w[0] - 0.615920) < 2e-6 && fabs(w[1] - 1.306563) < 2e-6);
     mtl_destroy(c1);
     /* Orthogonal rows: alpha_k = 1/n_k; identical rows: 1/(n sqrt K);
@@ -122,18 +124,18 @@ static void test_invariances_and_closed_forms(void **st_)
     for (int k = 0; k < 3; k++)
         Go[k * 6 + 2 * k + 1] = (float)n[k];
     c1 = make(3, 6);
-    combine(c1, Go, d, w, &st);
+    combine(c1, 3, Go, d, w, &st);
     for (int k = 0; k < 3; k++)
         assert_true(fabs(w[k] - 1 / n[k]) < 1e-5 / n[k]);
     mtl_destroy(c1);
     float Gi[3 * 2] = {3, 4, 3, 4, 3, 4};
     c1 = make(3, 2);
-    combine(c1, Gi, d, w, &st);
+    combine(c1, 3, Gi, d, w, &st);
     for (int k = 0; k < 3; k++)
         assert_true(fabs(w[k] - 1 / (5 * sqrt(3.0))) < 1e-6);
     mtl_destroy(c1);
     c1 = make(1, 2);
-    combine(c1, Gi, d, w, &st);
+    combine(c1, 1, Gi, d, w, &st);
     assert_true(fabs(w[0] - 0.2) < 1e-7);
     mtl_destroy(c1);
 }
@@ -147,21 +149,21 @@ static void test_no_solution_fallback(void **st_)
     double w[2];
     mtl_stats st;
     mtl_combiner *c = make(2, 2);
-    combine(c, Gopp, d, w, &st);
+    combine(c, 2, Gopp, d, w, &st);
     assert_int_equal(st.nonfinite, 0);
     assert_int_equal(st.fallback, 1);
     assert_true(w[0] == 1 && w[1] == 1);
-    combine(c, Gok, d, w, &st);
+    combine(c, 2, Gok, d, w, &st);
     assert_int_equal(st.fallback, 0);
     double w0 = w[0], w1 = w[1];
-    combine(c, Gopp, d, w, &st);
+    combine(c, 2, Gopp, d, w, &st);
     assert_int_equal(st.fallback, 1);
     assert_true(w[0] == (float)w0 && w[1] == (float)w1);
     for (int p = 0; p < 2; p++)
         assert_true(isfinite(d[p]));
     /* A zero row can never meet its equation: fallback too. */
     float Gz[4] = {0, 0, 1, 2};
-    combine(c, Gz, d, w, &st);
+    combine(c, 2, Gz, d, w, &st);
     assert_int_equal(st.fallback, 1);
     mtl_destroy(c);
     /* Three rows with g1 + g2 + g3 = 0 and no pair opposite: still no Nash
@@ -169,10 +171,10 @@ static void test_no_solution_fallback(void **st_)
     float G3[6] = {1, 0, -1, 1, 0, -1}, d3[2];
     double w3[3];
     c = make(3, 2);
-    combine(c, G3, d3, w3, &st);
+    combine(c, 3, G3, d3, w3, &st);
     assert_int_equal(st.fallback, 1);
     G3[4] = 1, G3[5] = -0.5f; /* now d = (1, 1.5) helps all three: a Nash point exists */
-    combine(c, G3, d3, w3, &st);
+    combine(c, 3, G3, d3, w3, &st);
     assert_int_equal(st.fallback, 0);
     for (int k = 0; k < 3; k++)
         assert_true(fabs(w3[k] * (G3[2 * k] * d3[0] + G3[2 * k + 1] * d3[1]) - 1) < 1e-4);
@@ -199,7 +201,7 @@ static void test_one_step_per_call(void **st_)
     double prev = INFINITY, res = 0;
     for (int call = 0; call < 10; call++) {
         mtl_stats st;
-        combine(c, G, d, w, &st);
+        combine(c, K, G, d, w, &st);
         assert_int_equal(st.fallback, 0);
         assert_true(st.iters <= 1);
         ref_combine(K, P, Gd, w, dd);
@@ -231,7 +233,7 @@ static void test_update_every_and_max_norm(void **st_)
     mtl_stats st;
     /* Call 0 solves on G0 (||d|| = sqrt 3 clipped to 1); calls 1, 2 reuse
      * that alpha on new G (no Gram); call 3 solves again. */
-    combine(c, G[0], d, w0, &st);
+    combine(c, K, G[0], d, w0, &st);
     assert_int_equal(st.gram, 1);
     assert_true(fabs(st.d_norm - 1.0) < 1e-6);
     double n0 = 0;
@@ -244,7 +246,7 @@ static void test_update_every_and_max_norm(void **st_)
     for (int k = 0; k < K; k++) /* clipped by 1/sqrt(3) */
         assert_true(fabs(w0[k] - alpha0[k] / sqrt(3.0)) < 1e-5 * alpha0[k]);
     for (int call = 1; call <= 2; call++) {
-        combine(c, G[call], d, w, &st);
+        combine(c, K, G[call], d, w, &st);
         assert_int_equal(st.gram, 0);
         ref_gram(K, P, G[call], Gd, A);
         ref_combine(K, P, Gd, alpha0, dd);
@@ -254,7 +256,7 @@ static void test_update_every_and_max_norm(void **st_)
         for (int k = 0; k < K; k++)
             assert_true(fabs(w[k] - f * alpha0[k]) < 1e-5 * alpha0[k]);
     }
-    combine(c, G[3], d, w, &st);
+    combine(c, K, G[3], d, w, &st);
     assert_int_equal(st.gram, 1);
     mtl_destroy(c);
 }
@@ -292,7 +294,7 @@ static void test_tasks_and_checkpoint(void **st_)
     /* Checkpoint after some calls; a fresh combiner restored from it gives
      * the same results call for call. */
     for (int i = 0; i < 3; i++)
-        assert_int_equal(mtl_combine(c, G, NULL, d1, NULL, &e), 0);
+        assert_int_equal(combine_rows(c, K, G, NULL, d1, NULL, &e), 0);
     char path[512];
     snprintf(path, sizeof path, "%s/nash.h5", test_tmpdir());
     h5_file *f;
@@ -305,8 +307,8 @@ static void test_tasks_and_checkpoint(void **st_)
     h5_close(f);
     for (int i = 0; i < 4; i++) {
         ref_make_G(&r, K, P, -0.2, G);
-        assert_int_equal(mtl_combine(c, G, NULL, d1, NULL, &e), 0);
-        assert_int_equal(mtl_combine(c2, G, NULL, d2, NULL, &e), 0);
+        assert_int_equal(combine_rows(c, K, G, NULL, d1, NULL, &e), 0);
+        assert_int_equal(combine_rows(c2, K, G, NULL, d2, NULL, &e), 0);
         assert_memory_equal(d1, d2, sizeof d1);
     }
     mtl_destroy(c);

@@ -3,6 +3,7 @@
  * batched projections, spec §5.4) for the same random orders, the two-task
  * closed form, and the non-conflicting case. */
 #include "testutil.h"
+#include "mtl_call.h"
 
 #include "mtl/mtl.h"
 #include "mtl_ref.h"
@@ -86,7 +87,7 @@ static void test_equals_direct_projection(void **st_)
         int *sigma = malloc(sizeof(int) * K * (K - 1 > 0 ? K - 1 : 1));
         for (int call = 0; call < 3; call++) { /* the stream advances call by call */
             mtl_stats st;
-            assert_int_equal(mtl_combine(c, G, NULL, d, &st, &e), 0);
+            assert_int_equal(combine_rows(c, K, G, NULL, d, &st, &e), 0);
             assert_int_equal(st.nonfinite, 0);
             draw_orders(&mirror, K, sigma);
             int count = direct_pcgrad(K, P, Gd, sigma, dd);
@@ -121,7 +122,7 @@ static void test_two_task_closed_form(void **st_)
     mtrl_err e;
     assert_int_equal(mtl_create(&c, 2, 3, &o, &e), 0);
     mtl_stats st;
-    assert_int_equal(mtl_combine(c, G, NULL, d, &st, &e), 0);
+    assert_int_equal(combine_rows(c, 2, G, NULL, d, &st, &e), 0);
     for (int p = 0; p < 3; p++)
         assert_float_equal(d[p], 0.5 * (p1[p] + p2[p]), 1e-6);
     assert_int_equal(st.iters, 2);
@@ -130,7 +131,7 @@ static void test_two_task_closed_form(void **st_)
     assert_true(p1[0] * G[3] + p1[1] * G[4] + p1[2] * G[5] > -1e-12);
     /* Non-conflicting rows: nothing is projected, d is the mean. */
     float H[6] = {1, 0, 0, 1, 2, 0.5f};
-    assert_int_equal(mtl_combine(c, H, NULL, d, &st, &e), 0);
+    assert_int_equal(combine_rows(c, 2, H, NULL, d, &st, &e), 0);
     assert_int_equal(st.iters, 0);
     assert_float_equal(d[0], 1.0, 1e-7);
     assert_float_equal(d[1], 1.0, 1e-7);
@@ -156,10 +157,10 @@ static void test_order_matters_and_seed_determines_it(void **st_)
     assert_int_equal(mtl_create(&c3, 3, 2, &o, &e), 0);
     int differ = 0;
     for (int call = 0; call < 8; call++) {
-        assert_int_equal(mtl_combine(c1, G, NULL, a, NULL, &e), 0);
-        assert_int_equal(mtl_combine(c2, G, NULL, b, NULL, &e), 0);
+        assert_int_equal(combine_rows(c1, 3, G, NULL, a, NULL, &e), 0);
+        assert_int_equal(combine_rows(c2, 3, G, NULL, b, NULL, &e), 0);
         assert_memory_equal(a, b, sizeof a);
-        assert_int_equal(mtl_combine(c3, G, NULL, b, NULL, &e), 0);
+        assert_int_equal(combine_rows(c3, 3, G, NULL, b, NULL, &e), 0);
         differ += memcmp(a, b, sizeof a) != 0;
     }
     assert_true(differ > 0);

@@ -8,6 +8,7 @@
  * over many draws, K = 1, disjoint supports, identical rows, NaN. The
  * Gamma sampler is internal to src/mtl (white-box, through mtl_impl.h). */
 #include "testutil.h"
+#include "mtl_call.h"
 
 #include "mtl/mtl_impl.h"
 #include "mtl_ref.h"
@@ -60,7 +61,7 @@ static void test_rlw(void **st_)
     const int N = 100000;
     double m1 = 0, m2 = 0;
     for (int i = 0; i < N; i++) {
-        assert_int_equal(mtl_combine(c, G, NULL, d, &st, &e), 0);
+        assert_int_equal(combine_rows(c, K, G, NULL, d, &st, &e), 0);
         assert_int_equal(st.gram, 0);
         double s = 0;
         for (int k = 0; k < K; k++) {
@@ -73,7 +74,7 @@ static void test_rlw(void **st_)
         m1 += x, m2 += x * x;
         if (i < 20) { /* same seed, same draws */
             float d2[K];
-            assert_int_equal(mtl_combine(c2, G, NULL, d2, NULL, &e), 0);
+            assert_int_equal(combine_rows(c2, K, G, NULL, d2, NULL, &e), 0);
             assert_memory_equal(d, d2, sizeof d);
         }
     }
@@ -89,7 +90,7 @@ static void test_rlw(void **st_)
     c = make_o(&o, K, K);
     m1 = m2 = 0;
     for (int i = 0; i < N; i++) {
-        assert_int_equal(mtl_combine(c, G, NULL, d, &st, &e), 0);
+        assert_int_equal(combine_rows(c, K, G, NULL, d, &st, &e), 0);
         double s = 0;
         for (int k = 0; k < K; k++)
             s += d[k];
@@ -103,7 +104,7 @@ static void test_rlw(void **st_)
     mtl_destroy(c);
     /* One task: lambda = 1. */
     c = make_o(&o, 1, K);
-    assert_int_equal(mtl_combine(c, G, NULL, d, &st, &e), 0);
+    assert_int_equal(combine_rows(c, 1, G, NULL, d, &st, &e), 0);
     assert_true(st.w[0] == 1.0f);
     mtl_destroy(c);
 }
@@ -150,7 +151,7 @@ static void test_graddrop_exact(void **st_)
     mtl_combiner *c = make_o(&o, K, P);
     mtrl_err e;
     mtl_stats st;
-    assert_int_equal(mtl_combine(c, G, NULL, d, &st, &e), 0);
+    assert_int_equal(combine_rows(c, K, G, NULL, d, &st, &e), 0);
     assert_int_equal(st.nonfinite, 0);
     assert_int_equal(st.gram, 0);
     ref_graddrop(K, P, G, 1.0, 9, ref);
@@ -188,7 +189,7 @@ static void test_graddrop_exact(void **st_)
     for (int k = 0; k < K; k++)
         memcpy(Gq + k * Q, G + k * P, sizeof(float) * Q);
     for (int i = 0; i < N; i++) {
-        assert_int_equal(mtl_combine(cq, Gq, NULL, dq, &st, &e), 0);
+        assert_int_equal(combine_rows(cq, K, Gq, NULL, dq, &st, &e), 0);
         for (long p = 0; p < Q; p++)
             acc[p] += dq[p] / st.w[0]; /* the masked sum t */
     }
@@ -223,7 +224,7 @@ static void test_graddrop_edges(void **st_)
     for (int p = 0; p < P; p++)
         G[p] = (float)((rng_uniform(&r) < 0.5 ? -1 : 1) * rng_range(&r, 1e-3, 1));
     mtl_combiner *c = make_o(&o, 1, P);
-    assert_int_equal(mtl_combine(c, G, NULL, d, &st, &e), 0);
+    assert_int_equal(combine_rows(c, 1, G, NULL, d, &st, &e), 0);
     for (int p = 0; p < P; p++)
         assert_true(fabs(d[p] - G[p]) < 1e-6 * fabs(G[p]));
     mtl_destroy(c);
@@ -232,25 +233,25 @@ static void test_graddrop_edges(void **st_)
     memset(G, 0, sizeof G);
     for (int p = 0; p < P; p++)
         G[(p % 3) * P + p] = (float)rng_range(&r, -1, 1);
-    assert_int_equal(mtl_combine(c, G, NULL, d, &st, &e), 0);
+    assert_int_equal(combine_rows(c, 3, G, NULL, d, &st, &e), 0);
     for (int p = 0; p < P; p++) {
         float s = G[p] + G[P + p] + G[2 * P + p];
         assert_true(fabs(d[p] - s) < 1e-6);
     }
     for (int p = 0; p < P; p++)
         G[p] = G[P + p] = G[2 * P + p] = (float)rng_range(&r, -1, 1);
-    assert_int_equal(mtl_combine(c, G, NULL, d, &st, &e), 0);
+    assert_int_equal(combine_rows(c, 3, G, NULL, d, &st, &e), 0);
     for (int p = 0; p < P; p++)
         assert_true(fabs(d[p] - 3 * G[p]) < 1e-5);
     /* NaN and Inf anywhere are flagged. */
     G[P + 17] = NAN;
-    assert_int_equal(mtl_combine(c, G, NULL, d, &st, &e), 0);
+    assert_int_equal(combine_rows(c, 3, G, NULL, d, &st, &e), 0);
     assert_int_equal(st.nonfinite, 1);
     G[P + 17] = INFINITY;
-    assert_int_equal(mtl_combine(c, G, NULL, d, &st, &e), 0);
+    assert_int_equal(combine_rows(c, 3, G, NULL, d, &st, &e), 0);
     assert_int_equal(st.nonfinite, 1);
     G[P + 17] = -INFINITY;
-    assert_int_equal(mtl_combine(c, G, NULL, d, &st, &e), 0);
+    assert_int_equal(combine_rows(c, 3, G, NULL, d, &st, &e), 0);
     assert_int_equal(st.nonfinite, 1);
     mtl_destroy(c);
 }

@@ -7,6 +7,7 @@
  * for two tasks, and the small-trace rule. mtl_qp_lower is internal to
  * src/mtl; this white-box test declares it through mtl_impl.h. */
 #include "testutil.h"
+#include "mtl_call.h"
 
 #include "mtl/mtl_impl.h"
 #include "mtl_ref.h"
@@ -18,7 +19,7 @@ static void weights_o(const mtl_options *o, int K, long P, const float *G, doubl
     mtrl_err e;
     assert_int_equal(mtl_create(&c, K, P, o, &e), 0);
     float *d = malloc(sizeof(float) * P);
-    assert_int_equal(mtl_combine(c, G, NULL, d, st, &e), 0);
+    assert_int_equal(combine_rows(c, K, G, NULL, d, st, &e), 0);
     assert_int_equal(st->nonfinite, 0);
     for (int k = 0; k < K; k++)
         w[k] = st->w[k];

@@ -489,11 +489,11 @@ static int fill_replay(brun *b, mtrl_err *e)
     if ((rc = rb_create(&b->rb, K, OBS, ACT, cap, e)) ||
         (rc = rb_batch_create(&b->batch, K, OBS, ACT, b->B, e)))
         return rc;
-    if (c->replay.reward_norm == CFG_REWARD_NORM_EMA &&
-        (rc = rb_enable_reward_ema(b->rb, c->replay.reward_ema_rate, e)))
+    const rb_modes rm = rb_modes_from_config(c);
+    if (rm.ema_rate > 0 && (rc = rb_enable_reward_ema(b->rb, rm.ema_rate, e)))
         return rc;
-    b->smp = c->replay.sampling == CFG_SAMPLING_UNIFORM ? RB_SAMPLE_UNIFORM : RB_SAMPLE_BALANCED;
-    b->norm = c->replay.reward_norm == CFG_REWARD_NORM_STD ? RB_NORM_STD : RB_NORM_NONE;
+    b->smp = rm.sampling;
+    b->norm = rm.norm;
     b->act = malloc(sizeof(float) * (size_t)K * ACT);
     b->task = malloc(sizeof(int32_t) * (size_t)K);
     if (!b->act || !b->task)

@@ -25,7 +25,7 @@
 void train_env_opts(const mtrl_config *cfg, env_opts *o)
 {
     env_opts_default(o);
-    o->goals = cfg->env.goals == CFG_GOALS_SAMPLED ? ENV_GOALS_SAMPLED : ENV_GOALS_FIXED;
+    o->goals = (env_goals_mode)cfg->env.goals; /* the same list (core/cfg.h) */
     o->goal_seed = (uint64_t)(cfg->env.goal_seed >= 0 ? cfg->env.goal_seed : cfg->run.seed);
     o->seed = (uint64_t)cfg->run.seed;
     o->max_episode_steps = cfg->env.max_episode_steps;
@@ -562,8 +562,8 @@ static int trainer_init(trainer *tr, const mtrl_config *cfg, const train_opts *o
         (rc = rb_batch_create(&tr->batch, K, OBS, ACT, cfg->agent.batch_size, e)) ||
         (rc = sac_create(&tr->agent, cfg, K, OBS, ACT, e)))
         return rc;
-    if (cfg->replay.reward_norm == CFG_REWARD_NORM_EMA &&
-        (rc = rb_enable_reward_ema(tr->rb, cfg->replay.reward_ema_rate, e)))
+    const rb_modes rm = rb_modes_from_config(cfg);
+    if (rm.ema_rate > 0 && (rc = rb_enable_reward_ema(tr->rb, rm.ema_rate, e)))
         return rc;
     rng_seed(&tr->replay_rng, (uint64_t)cfg->run.seed, RNG_STREAM_REPLAY);
     tr->obs = malloc((size_t)K * OBS * sizeof(float));
@@ -615,14 +615,11 @@ static int trainer_boundary_reset(trainer *tr, mtrl_err *e)
 
 static int trainer_updates(trainer *tr, int64_t n, mtrl_err *e)
 {
-    rb_sampling smp = tr->cfg.replay.sampling == CFG_SAMPLING_UNIFORM ? RB_SAMPLE_UNIFORM
-                                                                       : RB_SAMPLE_BALANCED;
-    rb_reward_norm norm = tr->cfg.replay.reward_norm == CFG_REWARD_NORM_STD ? RB_NORM_STD
-                                                                             : RB_NORM_NONE;
+    const rb_modes rm = rb_modes_from_config(&tr->cfg);
     for (int64_t i = 0; i < n; i++) {
         sac_update_stats st;
-        int rc = rb_sample(tr->rb, smp, norm, tr->cfg.agent.batch_size, &tr->replay_rng,
-                           tr->batch, e);
+        int rc = rb_sample(tr->rb, rm.sampling, rm.norm, tr->cfg.agent.batch_size,
+                           &tr->replay_rng, tr->batch, e);
         if (rc || (rc = sac_update(tr->agent, tr->batch, &st, e)))
             return rc;
         if (st.skipped) {

@@ -17,6 +17,8 @@
 
 #include <yaml.h>
 
+#include "core/strutil.h"
+
 /* ------------------------------------------------------------------ schema */
 
 enum {
@@ -38,19 +40,19 @@ typedef struct key_def {
     const char *doc;
 } key_def;
 
-static const char *const w_goals[] = {"fixed", "sampled", NULL};
-static const char *const w_task_input[] = {"onehot", "none", NULL};
-static const char *const w_alpha[] = {"per_task", "shared", NULL};
-static const char *const w_reward_norm[] = {"std", "ema", "none", NULL};
-static const char *const w_sampling[] = {"balanced", "uniform", NULL};
-static const char *const w_method[] = {
-    "mean",     "sum",      "pcgrad", "cagrad", "cagrad_fast", "mgda",   "aligned_mtl", "aligned_mtl_ub",
-    "imtl_g",   "graddrop", "rlw",    "nash_mtl", "famo",      "upgrad", "dualproj",    "config",
-    NULL};
-static const char *const w_rescale[] = {"reference", "none", "c2", "c", NULL};
-static const char *const w_fast_gram[] = {"full", "subset", NULL};
-static const char *const w_mgda_norm[] = {"l2", "none", NULL};
-static const char *const w_rlw_dist[] = {"dirichlet", "normal", NULL};
+/* Enum words, NULL-terminated, from the one list of each setting (cfg.h). */
+#define WORDS(LIST) {LIST(CFG_ENUM_WORD, _) NULL}
+static const char *const w_goals[] = WORDS(CFG_GOALS_LIST);
+static const char *const w_task_input[] = WORDS(CFG_TASK_INPUT_LIST);
+static const char *const w_alpha[] = WORDS(CFG_ALPHA_LIST);
+static const char *const w_reward_norm[] = WORDS(CFG_REWARD_NORM_LIST);
+static const char *const w_sampling[] = WORDS(CFG_SAMPLING_LIST);
+static const char *const w_method[] = WORDS(CFG_MTL_METHOD_LIST);
+static const char *const w_rescale[] = WORDS(CFG_RESCALE_LIST);
+static const char *const w_fast_gram[] = WORDS(CFG_FAST_GRAM_LIST);
+static const char *const w_mgda_norm[] = WORDS(CFG_MGDA_NORM_LIST);
+static const char *const w_rlw_dist[] = WORDS(CFG_RLW_DIST_LIST);
+static const char *const w_famo_scale[] = WORDS(CFG_FAMO_SCALE_LIST);
 
 static const char *check_benchmark(const char *s)
 {
@@ -217,6 +219,8 @@ static const key_def keys[] = {
      "FAMO: Adam learning rate of the task logits"},
     {"mtl.famo_gamma", CFG_T_DOUBLE, OFF(mtl, famo_gamma), "0.01", 0, NOMAX, NULL, NULL,
      "FAMO: weight decay of the task logits"},
+    {"mtl.famo_scale", CFG_T_ENUM, OFF(mtl, famo_scale), "paper", 0, 0, 0, w_famo_scale, NULL,
+     "FAMO: paper: weights sum to 1; mtrl: FAMO's mtrl patch (the paper's update times c^2)"},
     {"mtl.upgrad_norm_eps", CFG_T_DOUBLE, OFF(mtl, upgrad_norm_eps), "1e-4", 0, NOMAX, NULL, NULL,
      "UPGrad/DualProj: below this Gram trace the mean is returned"},
     {"mtl.upgrad_reg_eps", CFG_T_DOUBLE, OFF(mtl, upgrad_reg_eps), "1e-4", 0, NOMAX, NULL, NULL,
@@ -724,26 +728,6 @@ static int set_text(mtrl_config *c, const key_def *k, const char *text, const wh
 
 /* ------------------------------------------------------------- suggestions */
 
-static int edit_distance(const char *a, const char *b)
-{
-    int la = (int)strlen(a), lb = (int)strlen(b);
-    if (la > 127 || lb > 127)
-        return 1000;
-    int prev[128], cur[128];
-    for (int j = 0; j <= lb; j++)
-        prev[j] = j;
-    for (int i = 1; i <= la; i++) {
-        cur[0] = i;
-        for (int j = 1; j <= lb; j++) {
-            int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            int del = prev[j] + 1, ins = cur[j - 1] + 1;
-            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-        memcpy(prev, cur, sizeof(int) * (size_t)(lb + 1));
-    }
-    return prev[lb];
-}
-
 /* The known key closest to a misspelt one, or NULL if none is close. A key
  * put in the wrong section (agent.capacity) is found by its last part. */
 static const char *closest_key(const char *path)
@@ -753,7 +737,7 @@ static const char *closest_key(const char *path)
     const char *leaf = strrchr(path, '.');
     leaf = leaf ? leaf + 1 : path;
     for (int i = 0; i < NKEYS; i++) {
-        int d = edit_distance(path, keys[i].path);
+        int d = str_edit_distance(path, keys[i].path);
         const char *kl = strrchr(keys[i].path, '.') + 1;
         if (!strcmp(kl, leaf) && d > 1)
             d = 1; /* same name, other section */
@@ -762,7 +746,7 @@ static const char *closest_key(const char *path)
     }
     if (!strchr(path, '.')) /* a misspelt section: compare with section names */
         for (int i = 0; i < NSECTIONS; i++) {
-            int d = edit_distance(path, sections[i]);
+            int d = str_edit_distance(path, sections[i]);
             if (d < bestd)
                 bestd = d, best = sections[i];
         }

@@ -7,7 +7,9 @@
  * Every bad input is MTRL_EINPUT with a message naming file:line: key.
  * Depends on core/err only (and libyaml); it knows nothing about the
  * modules that consume the values, except the task count of a benchmark
- * name, needed to check that balanced batches divide evenly. */
+ * name, needed to check that balanced batches divide evenly. The modules
+ * that act on an enum-valued key expand their enum from its list here, so
+ * its values and words are defined once (see "Enum-valued keys"). */
 #ifndef MTRL_CORE_CFG_H
 #define MTRL_CORE_CFG_H
 
@@ -24,36 +26,50 @@ typedef struct cfg_int_list {
     int v[CFG_LIST_MAX];
 } cfg_int_list;
 
-/* Enum-valued keys. The words in the YAML are the lower-case names after
- * the prefix (e.g. CFG_ALPHA_PER_TASK <-> per_task). */
-typedef enum { CFG_GOALS_FIXED, CFG_GOALS_SAMPLED } cfg_goals;
-typedef enum { CFG_TASK_INPUT_ONEHOT, CFG_TASK_INPUT_NONE } cfg_task_input;
-typedef enum { CFG_ALPHA_PER_TASK, CFG_ALPHA_SHARED } cfg_alpha;
-typedef enum { CFG_REWARD_NORM_STD, CFG_REWARD_NORM_EMA, CFG_REWARD_NORM_NONE } cfg_reward_norm;
-typedef enum { CFG_SAMPLING_BALANCED, CFG_SAMPLING_UNIFORM } cfg_sampling;
-typedef enum {
-    CFG_MTL_MEAN,
-    CFG_MTL_SUM,
-    CFG_MTL_PCGRAD,
-    CFG_MTL_CAGRAD,
-    CFG_MTL_CAGRAD_FAST,
-    CFG_MTL_MGDA,
-    CFG_MTL_ALIGNED_MTL,
-    CFG_MTL_ALIGNED_MTL_UB,
-    CFG_MTL_IMTL_G,
-    CFG_MTL_GRADDROP,
-    CFG_MTL_RLW,
-    CFG_MTL_NASH_MTL,
-    CFG_MTL_FAMO,
-    CFG_MTL_UPGRAD,
-    CFG_MTL_DUALPROJ,
-    CFG_MTL_CONFIG,
-    CFG_MTL_COUNT
-} cfg_mtl_method;
-typedef enum { CFG_RESCALE_REFERENCE, CFG_RESCALE_NONE, CFG_RESCALE_C2, CFG_RESCALE_C } cfg_rescale;
-typedef enum { CFG_FAST_GRAM_FULL, CFG_FAST_GRAM_SUBSET } cfg_fast_gram;
-typedef enum { CFG_MGDA_NORM_L2, CFG_MGDA_NORM_NONE } cfg_mgda_norm;
-typedef enum { CFG_RLW_DIRICHLET, CFG_RLW_NORMAL } cfg_rlw_dist;
+/* Enum-valued keys. Each list below is THE definition of a setting's values
+ * and of their config words, in value order: X(P, ID, "word"). cfg's enums
+ * (cfg_goals: CFG_GOALS_FIXED, ...) and word tables are expanded from them,
+ * and so are the enums of the modules that act on a setting (mtl_method
+ * MTL_MEAN... in mtl.h, rb_sampling in replay.h, env_goals_mode in envs.h),
+ * so a value has one name, one number and one word everywhere and a module
+ * value converts from cfg's by a plain cast. The lists live here because
+ * cfg, in core, is below every module that uses them.
+ * Expand a list with CFG_ENUM_ID and a prefix for enum constants, with
+ * CFG_ENUM_WORD for its words. */
+#define CFG_ENUM_ID(P, id, word) P##id,
+#define CFG_ENUM_WORD(P, id, word) word,
+
+#define CFG_GOALS_LIST(X, P) X(P, FIXED, "fixed") X(P, SAMPLED, "sampled")
+#define CFG_TASK_INPUT_LIST(X, P) X(P, ONEHOT, "onehot") X(P, NONE, "none")
+#define CFG_ALPHA_LIST(X, P) X(P, PER_TASK, "per_task") X(P, SHARED, "shared")
+#define CFG_REWARD_NORM_LIST(X, P) X(P, STD, "std") X(P, EMA, "ema") X(P, NONE, "none")
+#define CFG_SAMPLING_LIST(X, P) X(P, BALANCED, "balanced") X(P, UNIFORM, "uniform")
+/* mtl.method: what each method does is documented in src/mtl/mtl.h. */
+#define CFG_MTL_METHOD_LIST(X, P)                                                          \
+    X(P, MEAN, "mean") X(P, SUM, "sum") X(P, PCGRAD, "pcgrad") X(P, CAGRAD, "cagrad")      \
+    X(P, CAGRAD_FAST, "cagrad_fast") X(P, MGDA, "mgda") X(P, ALIGNED_MTL, "aligned_mtl")   \
+    X(P, ALIGNED_MTL_UB, "aligned_mtl_ub") X(P, IMTL_G, "imtl_g")                          \
+    X(P, GRADDROP, "graddrop") X(P, RLW, "rlw") X(P, NASH_MTL, "nash_mtl")                 \
+    X(P, FAMO, "famo") X(P, UPGRAD, "upgrad") X(P, DUALPROJ, "dualproj")                   \
+    X(P, CONFIG, "config")
+#define CFG_RESCALE_LIST(X, P) \
+    X(P, REFERENCE, "reference") X(P, NONE, "none") X(P, C2, "c2") X(P, C, "c")
+#define CFG_FAST_GRAM_LIST(X, P) X(P, FULL, "full") X(P, SUBSET, "subset")
+#define CFG_MGDA_NORM_LIST(X, P) X(P, L2, "l2") X(P, NONE, "none")
+#define CFG_RLW_DIST_LIST(X, P) X(P, DIRICHLET, "dirichlet") X(P, NORMAL, "normal")
+#define CFG_FAMO_SCALE_LIST(X, P) X(P, PAPER, "paper") X(P, MTRL, "mtrl")
+
+typedef enum { CFG_GOALS_LIST(CFG_ENUM_ID, CFG_GOALS_) } cfg_goals;
+typedef enum { CFG_TASK_INPUT_LIST(CFG_ENUM_ID, CFG_TASK_INPUT_) } cfg_task_input;
+typedef enum { CFG_ALPHA_LIST(CFG_ENUM_ID, CFG_ALPHA_) } cfg_alpha;
+typedef enum { CFG_REWARD_NORM_LIST(CFG_ENUM_ID, CFG_REWARD_NORM_) } cfg_reward_norm;
+typedef enum { CFG_SAMPLING_LIST(CFG_ENUM_ID, CFG_SAMPLING_) } cfg_sampling;
+typedef enum { CFG_MTL_METHOD_LIST(CFG_ENUM_ID, CFG_MTL_) CFG_MTL_COUNT } cfg_mtl_method;
+typedef enum { CFG_RESCALE_LIST(CFG_ENUM_ID, CFG_RESCALE_) } cfg_rescale;
+typedef enum { CFG_FAST_GRAM_LIST(CFG_ENUM_ID, CFG_FAST_GRAM_) } cfg_fast_gram;
+typedef enum { CFG_MGDA_NORM_LIST(CFG_ENUM_ID, CFG_MGDA_NORM_) } cfg_mgda_norm;
+typedef enum { CFG_RLW_DIST_LIST(CFG_ENUM_ID, CFG_RLW_) } cfg_rlw_dist;
+typedef enum { CFG_FAMO_SCALE_LIST(CFG_ENUM_ID, CFG_FAMO_) } cfg_famo_scale;
 
 typedef struct cfg_run {
     char name[CFG_STR_LEN];     /* "" in the file: the config file's stem */
@@ -118,6 +134,7 @@ typedef struct cfg_mtl {
     double nash_max_norm; /* 0 = off */
     double famo_lr;
     double famo_gamma;
+    cfg_famo_scale famo_scale;
     double upgrad_norm_eps;
     double upgrad_reg_eps;
 } cfg_mtl;

@@ -20,6 +20,7 @@
 
 #include <stdint.h>
 
+#include "core/cfg.h"
 #include "core/err.h"
 #include "core/rng.h"
 
@@ -52,10 +53,10 @@ int env_benchmark_tasks(const char *name, int *idx, int max, int *n, mtrl_err *e
 
 /* ---- options ---- */
 
-typedef enum env_goals_mode {
-    ENV_GOALS_FIXED = 0, /* one of the task's 50 rand-vectors for the whole run */
-    ENV_GOALS_SAMPLED = 1, /* one of the 50 drawn at every reset */
-} env_goals_mode;
+/* ENV_GOALS_FIXED ("fixed"): one of the task's 50 rand-vectors for the whole
+ * run; ENV_GOALS_SAMPLED ("sampled"): one of the 50 drawn at every reset.
+ * Values and words are the config's env.goals (CFG_GOALS_LIST, core/cfg.h). */
+typedef enum env_goals_mode { CFG_GOALS_LIST(CFG_ENUM_ID, ENV_GOALS_) } env_goals_mode;
 
 typedef struct env_opts {
     env_goals_mode goals;
@@ -67,8 +68,6 @@ typedef struct env_opts {
 } env_opts;
 
 void env_opts_default(env_opts *o);
-/* Parses "fixed" / "sampled". */
-int env_goals_parse(const char *s, env_goals_mode *mode, mtrl_err *err);
 
 /* The 50 rand-vectors of a task for a goal seed (what ENV_GOALS_* choose
  * from). dim gets the task's rand-vector dimension (<= ENV_RAND_MAX_DIM);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/strutil.h"
 #include "task.h"
 
 /* reach, push, pick-place (task_reach_push_pick.c) */
@@ -194,26 +195,6 @@ const char *env_task_name(int i)
     return t ? t->name : NULL;
 }
 
-static int edit_distance(const char *a, const char *b)
-{
-    int la = (int)strlen(a), lb = (int)strlen(b);
-    if (la > 63 || lb > 63)
-        return 64;
-    int prev[64], cur[64];
-    for (int j = 0; j <= lb; j++)
-        prev[j] = j;
-    for (int i = 1; i <= la; i++) {
-        cur[0] = i;
-        for (int j = 1; j <= lb; j++) {
-            int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-            int del = prev[j] + 1, ins = cur[j - 1] + 1;
-            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-        memcpy(prev, cur, sizeof(int) * (size_t)(lb + 1));
-    }
-    return prev[lb];
-}
-
 int env_task_find(const char *name, int *index, mtrl_err *err)
 {
     for (int i = 0; i < env_task_table_len; i++)
@@ -224,7 +205,8 @@ int env_task_find(const char *name, int *index, mtrl_err *err)
     /* Suggest the three closest names; a substring match counts as close. */
     int best[3] = {-1, -1, -1}, bestd[3] = {1 << 30, 1 << 30, 1 << 30};
     for (int i = 0; i < env_task_table_len; i++) {
-        int d = strstr(env_task_table[i]->name, name) ? 0 : edit_distance(name, env_task_table[i]->name);
+        int d = strstr(env_task_table[i]->name, name) ? 0
+                                                      : str_edit_distance(name, env_task_table[i]->name);
         for (int s = 0; s < 3; s++)
             if (d < bestd[s]) {
                 for (int t = 2; t > s; t--)

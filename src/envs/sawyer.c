@@ -327,18 +327,6 @@ void env_opts_default(env_opts *o)
     o->auto_reset = 1;
 }
 
-int env_goals_parse(const char *s, env_goals_mode *mode, mtrl_err *err)
-{
-    if (s && !strcmp(s, "fixed"))
-        *mode = ENV_GOALS_FIXED;
-    else if (s && !strcmp(s, "sampled"))
-        *mode = ENV_GOALS_SAMPLED;
-    else
-        return err_set(err, MTRL_EINPUT, "env.goals must be 'fixed' or 'sampled', not '%s'",
-                       s ? s : "(null)");
-    return 0;
-}
-
 /* ---- simulation ---- */
 
 /* Any warning counter but the visual-geom one means the state can no longer

@@ -11,9 +11,19 @@
 #include <math.h>
 #include <string.h>
 
-int mtl_aligned_solve(int n, const double *M, double *w, double *work, int *iwork)
+size_t mtl_aligned_solve_work(int n)
 {
-    double *V = work, *ev = V + (long)n * n, *lw = ev + n;
+    return MTL_WS_D((long)n * n) + MTL_WS_D(n) + MTL_WS_D(mtl_eigh_work(n)) +
+           MTL_WS_I(mtl_eigh_iwork(n));
+}
+
+int mtl_aligned_solve(int n, const double *M, double *w, mtl_arena *a)
+{
+    double *V = mtl_arena_doubles(a, (long)n * n), *ev = mtl_arena_doubles(a, n),
+           *lw = mtl_arena_doubles(a, mtl_eigh_work(n));
+    int *iwork = mtl_arena_ints(a, mtl_eigh_iwork(n));
+    if (!V || !ev || !lw || !iwork)
+        return 0;
     memcpy(V, M, sizeof(double) * (size_t)n * (size_t)n);
     if (mtl_eigh(n, V, ev, lw, iwork) != 0) {
         for (int i = 0; i < n; i++)
@@ -43,7 +53,21 @@ int mtl_aligned_solve(int n, const double *M, double *w, double *work, int *iwor
     return R;
 }
 
-void mtl_aligned_weights(mtl_combiner *c, int k, int *iters)
+size_t mtl_aligned_work(const mtl_options *o, int K)
 {
-    *iters = mtl_aligned_solve(k, c->A, c->wd, c->work, c->iwork);
+    (void)o;
+    return mtl_aligned_solve_work(K);
+}
+
+/* On route GRAM c->A is the parameter Gram; on REP_GRAM the caller's
+ * representation Gram (Aligned-MTL-UB). */
+void mtl_aligned_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st)
+{
+    st->iters = mtl_aligned_solve(in->k, c->A, c->wd, &c->arena);
+}
+
+mtl_route mtl_aligned_pick(mtl_combiner *c, const mtl_input *in)
+{
+    (void)c;
+    return in->rep_gram ? MTL_ROUTE_REP_GRAM : MTL_ROUTE_GRAM;
 }

@@ -106,16 +106,67 @@ int mtl_cagrad_dual(int n, double *A, const double *u, double c, double lr, doub
     return kept;
 }
 
-void mtl_cagrad_weights(mtl_combiner *c, int k, int *iters)
+/* CAGrad's final division of d for CAGrad (fast = 0) or CAGrad-Fast (fast =
+ * 1), as the options give it. */
+static double rescale_factor(const mtl_options *o, int fast)
 {
-    double *Ah = c->work, *u = Ah + (long)k * k, *coef = u + k, *dw = coef + k;
-    memcpy(Ah, c->A, sizeof(double) * k * k); /* the dual scales its copy */
+    switch (o->rescale) {
+    case MTL_RESCALE_NONE:
+        return 1.0;
+    case MTL_RESCALE_C2:
+        return 1.0 + o->c * o->c;
+    case MTL_RESCALE_C:
+        return 1.0 + o->c;
+    case MTL_RESCALE_REFERENCE:
+    default:
+        return fast ? 1.0 + o->c : 1.0 + o->c * o->c;
+    }
+}
+
+/* The dual's inputs and output for n rows: a copy of their Gram (the dual
+ * scales it), the centre u, the coefficients and the dual's scratch. */
+typedef struct dual_ws {
+    double *H, *u, *coef, *dw;
+} dual_ws;
+
+static size_t dual_ws_size(int n)
+{
+    return MTL_WS_D((long)n * n) + 2 * MTL_WS_D(n) + MTL_WS_D(mtl_cagrad_dual_work(n));
+}
+
+static int dual_ws_alloc(mtl_arena *a, int n, dual_ws *ws)
+{
+    ws->H = mtl_arena_doubles(a, (long)n * n);
+    ws->u = mtl_arena_doubles(a, n);
+    ws->coef = mtl_arena_doubles(a, n);
+    ws->dw = mtl_arena_doubles(a, mtl_cagrad_dual_work(n));
+    return ws->H && ws->u && ws->coef && ws->dw;
+}
+
+size_t mtl_cagrad_work(const mtl_options *o, int K)
+{
+    (void)o;
+    return dual_ws_size(K);
+}
+
+/* CAGrad on all k rows of c->A, coefficients divided by resc into wd. */
+static void cagrad_all(mtl_combiner *c, int k, double resc, mtl_stats *st)
+{
+    dual_ws ws;
+    if (!dual_ws_alloc(&c->arena, k, &ws))
+        return;
+    memcpy(ws.H, c->A, sizeof(double) * k * k);
     for (int j = 0; j < k; j++)
-        u[j] = 1.0 / k;
-    *iters = mtl_cagrad_dual(k, Ah, u, c->o.c, c->o.lr, c->o.momentum, c->o.steps, coef, dw);
-    double resc = mtl_rescale_factor(&c->o, 0);
+        ws.u[j] = 1.0 / k;
+    st->iters = mtl_cagrad_dual(k, ws.H, ws.u, c->o.c, c->o.lr, c->o.momentum, c->o.steps,
+                                ws.coef, ws.dw);
     for (int j = 0; j < k; j++)
-        c->wd[j] = coef[j] / resc;
+        c->wd[j] = ws.coef[j] / resc;
+}
+
+void mtl_cagrad_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st)
+{
+    cagrad_all(c, in->k, rescale_factor(&c->o, 0), st);
 }
 
 /* Draws the subset S (first ns entries of perm) by a partial Fisher-Yates
@@ -133,27 +184,42 @@ static void draw_subset(mtl_combiner *c, int k, int ns, int *perm, int *in_s)
     }
 }
 
-void mtl_cagrad_fast_weights(mtl_combiner *c, int k, int *iters)
+size_t mtl_cagrad_fast_work(const mtl_options *o, int K)
 {
-    int ns = c->o.fast_subset;
-    double resc = mtl_rescale_factor(&c->o, 1);
+    size_t all = dual_ws_size(K); /* |S| >= k: CAGrad on all rows */
+    if (o->fast_subset >= K)
+        return all;
+    /* |S| < k: the draw, then (subset and given routes) the rows' Gram and
+     * the dual on n = |S| + 1 <= K rows; the full route needs less. */
+    int n = o->fast_subset + 1;
+    size_t sub = 2 * MTL_WS_I(K) + MTL_WS_D((long)n * n) + dual_ws_size(n) + MTL_WS_F(n);
+    return sub > all ? sub : all;
+}
+
+mtl_route mtl_cagrad_fast_pick(mtl_combiner *c, const mtl_input *in)
+{
+    /* The subset route never forms the k x k Gram: it gathers |S|+1 rows. */
+    return c->o.fast_gram == MTL_FAST_GRAM_SUBSET && c->o.fast_subset < in->k ? MTL_ROUTE_ROWS
+                                                                               : MTL_ROUTE_GRAM;
+}
+
+void mtl_cagrad_fast_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st)
+{
+    const int k = in->k, ns = c->o.fast_subset;
+    double resc = rescale_factor(&c->o, 1);
     if (ns >= k) {
         /* No remainder: CAGrad on all rows (with the fast method's rescale). */
-        double *Ah = c->work, *u = Ah + (long)k * k, *coef = u + k, *dw = coef + k;
-        memcpy(Ah, c->A, sizeof(double) * k * k);
-        for (int j = 0; j < k; j++)
-            u[j] = 1.0 / k;
-        *iters = mtl_cagrad_dual(k, Ah, u, c->o.c, c->o.lr, c->o.momentum, c->o.steps, coef,
-                                 dw);
-        for (int j = 0; j < k; j++)
-            c->wd[j] = coef[j] / resc;
+        cagrad_all(c, k, resc, st);
         return;
     }
     int n = ns + 1, rest = k - ns;
-    int *perm = c->iwork, *in_s = perm + k;
+    int *perm = mtl_arena_ints(&c->arena, k), *in_s = mtl_arena_ints(&c->arena, k);
+    dual_ws ws;
+    if (!perm || !in_s || !dual_ws_alloc(&c->arena, n, &ws))
+        return;
     draw_subset(c, k, ns, perm, in_s);
     const double *A = c->A;
-    double *H = c->work, *u = H + (long)n * n, *coef = u + n, *dw = coef + n;
+    double *H = ws.H, *u = ws.u, *coef = ws.coef;
     /* H = M A M^T with M = [e_{S_1}; ...; e_{S_ns}; (1/rest) 1_{not S}]:
      * the Gram of the |S| sampled rows and the remainder row. */
     double rr = 0;
@@ -177,12 +243,50 @@ void mtl_cagrad_fast_weights(mtl_combiner *c, int k, int *iters)
     for (int a = 0; a < ns; a++)
         u[a] = 1.0 / k;
     u[ns] = (double)rest / k;
-    *iters = mtl_cagrad_dual(n, H, u, c->o.c, c->o.lr, c->o.momentum, c->o.steps, coef, dw);
+    st->iters = mtl_cagrad_dual(n, H, u, c->o.c, c->o.lr, c->o.momentum, c->o.steps, coef,
+                                ws.dw);
     for (int a = 0; a < ns; a++)
         c->wd[perm[a]] = coef[a] / resc;
     for (int i = 0; i < k; i++)
         if (!in_s[i])
             c->wd[i] = coef[ns] / (resc * rest);
+}
+
+/* The rows' Gram H (n x n) into the arena: the caller's (given_gram) or one
+ * ssyrk over R. NULL if the arena is short. */
+static double *rows_gram(mtl_combiner *c, int n, const float *R)
+{
+    double *H = mtl_arena_doubles(&c->arena, (long)n * n);
+    if (!H)
+        return NULL;
+    if (c->given_gram) {
+        mtl_sym_full(n, c->given_gram, H);
+    } else {
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, n, (int)c->P, 1.0f, R, (int)c->P,
+                    0.0f, c->Af, n);
+        mtl_sym_to_double(n, c->Af, H);
+    }
+    return H;
+}
+
+/* The coefficients of the n rows into the weights of the k tasks (w and wd;
+ * also the float copy cf for the final product); 1 if all are finite. */
+static int expand_coef(mtl_combiner *c, int k, const int *perm, const int *in_s, double *coef,
+                       float *cf)
+{
+    int ns = c->o.fast_subset, n = ns + 1, rest = k - ns, ok = 1;
+    double resc = rescale_factor(&c->o, 1);
+    for (int a = 0; a < n; a++) {
+        coef[a] /= resc;
+        cf[a] = (float)coef[a];
+        ok &= isfinite(coef[a]) != 0;
+    }
+    for (int a = 0; a < ns; a++)
+        c->wd[perm[a]] = coef[a], c->w[perm[a]] = (float)coef[a];
+    for (int i = 0; i < k; i++)
+        if (!in_s[i])
+            c->wd[i] = coef[ns] / rest, c->w[i] = (float)(coef[ns] / rest);
+    return ok;
 }
 
 /* The solve and the final product on |S|+1 gathered rows R (the |S| sampled
@@ -192,15 +296,13 @@ static void fast_on_rows(mtl_combiner *c, int k, const int *perm, const int *in_
 {
     const long P = c->P;
     int ns = c->o.fast_subset, n = ns + 1, rest = k - ns;
-    double *H = c->work, *Hs = H + (long)n * n, *u = Hs + (long)n * n, *coef = u + n,
-           *dw = coef + n;
-    if (c->given_gram) {
-        mtl_sym_full(n, c->given_gram, H);
-    } else {
-        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, n, (int)P, 1.0f, R, (int)P, 0.0f,
-                    c->Af, n);
-        mtl_sym_to_double(n, c->Af, H);
-    }
+    double *H = rows_gram(c, n, R);
+    dual_ws ws;
+    if (!H || !dual_ws_alloc(&c->arena, n, &ws))
+        return;
+    float *cf = mtl_arena_floats(&c->arena, n); /* the coefficients for sgemv */
+    if (!cf)
+        return;
     double t1 = tm_now();
     st->t_gram = t1 - t0;
     for (int i = 0; i < k; i++)
@@ -210,24 +312,14 @@ static void fast_on_rows(mtl_combiner *c, int k, const int *perm, const int *in_
             st->nonfinite = 1;
             return;
         }
+    double *u = ws.u, *coef = ws.coef;
     for (int a = 0; a < ns; a++)
         u[a] = 1.0 / k;
     u[ns] = (double)rest / k;
-    memcpy(Hs, H, sizeof(double) * n * n);
-    st->iters = mtl_cagrad_dual(n, Hs, u, c->o.c, c->o.lr, c->o.momentum, c->o.steps, coef, dw);
-    double resc = mtl_rescale_factor(&c->o, 1);
-    float *cf = c->Af; /* n <= k <= K floats; the Gram is no longer needed */
-    for (int a = 0; a < n; a++) {
-        coef[a] /= resc;
-        cf[a] = (float)coef[a];
-        if (!isfinite(coef[a]))
-            st->nonfinite = 1;
-    }
-    for (int a = 0; a < ns; a++)
-        c->wd[perm[a]] = coef[a], c->w[perm[a]] = (float)coef[a];
-    for (int i = 0; i < k; i++)
-        if (!in_s[i])
-            c->wd[i] = coef[ns] / rest, c->w[i] = (float)(coef[ns] / rest);
+    memcpy(ws.H, H, sizeof(double) * n * n);
+    st->iters = mtl_cagrad_dual(n, ws.H, u, c->o.c, c->o.lr, c->o.momentum, c->o.steps, coef,
+                                ws.dw);
+    st->nonfinite |= !expand_coef(c, k, perm, in_s, coef, cf);
     double g0 = 0, dd = 0;
     for (int a = 0; a < n; a++)
         for (int b = 0; b < n; b++) {
@@ -241,6 +333,7 @@ static void fast_on_rows(mtl_combiner *c, int k, const int *perm, const int *in_
     if (st->nonfinite)
         return;
     cblas_sgemv(CblasRowMajor, CblasTrans, n, (int)P, 1.0f, R, (int)P, cf, 1, 0.0f, d, 1);
+    st->nonfinite = mtl_any_nonfinite(d, P);
     st->t_combine = tm_now() - t2;
 }
 
@@ -248,8 +341,10 @@ void mtl_cagrad_fast_subset(mtl_combiner *c, int k, const float *G, float *d, mt
 {
     const long P = c->P;
     int ns = c->o.fast_subset, rest = k - ns;
-    int *perm = c->iwork, *in_s = perm + k;
     double t0 = tm_now();
+    int *perm = mtl_arena_ints(&c->arena, k), *in_s = mtl_arena_ints(&c->arena, k);
+    if (!perm || !in_s)
+        return;
     draw_subset(c, k, ns, perm, in_s);
     float *R = c->rows;
     for (int a = 0; a < ns; a++)

@@ -10,11 +10,25 @@
 #include <float.h>
 #include <math.h>
 
-void mtl_config_weights(mtl_combiner *c, int k, int *iters)
+size_t mtl_config_work(const mtl_options *o, int K)
 {
+    (void)o;
+    return MTL_WS_D((long)K * K) + 4 * MTL_WS_D(K) + MTL_WS_D(mtl_eigh_work(K)) +
+           MTL_WS_I(mtl_eigh_iwork(K));
+}
+
+void mtl_config_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st)
+{
+    const int k = in->k;
     const double *A = c->A;
-    double *V = c->work, *ev = V + (long)k * k, *inv = ev + k, *y = inv + k, *v = y + k,
-           *lw = v + k;
+    mtl_arena *ar = &c->arena;
+    double *V = mtl_arena_doubles(ar, (long)k * k), *ev = mtl_arena_doubles(ar, k),
+           *inv = mtl_arena_doubles(ar, k), *y = mtl_arena_doubles(ar, k),
+           *v = mtl_arena_doubles(ar, k), *lw = mtl_arena_doubles(ar, mtl_eigh_work(k));
+    int *iw = mtl_arena_ints(ar, mtl_eigh_iwork(k));
+    int *iters = &st->iters;
+    if (!V || !ev || !inv || !y || !v || !lw || !iw)
+        return;
     *iters = 0;
     for (int i = 0; i < k; i++) {
         double n2 = A[(long)i * k + i];
@@ -23,7 +37,7 @@ void mtl_config_weights(mtl_combiner *c, int k, int *iters)
     for (int i = 0; i < k; i++)
         for (int j = 0; j < k; j++)
             V[(long)i * k + j] = A[(long)i * k + j] * inv[i] * inv[j];
-    if (mtl_eigh(k, V, ev, lw, c->iwork) != 0) {
+    if (mtl_eigh(k, V, ev, lw, iw) != 0) {
         for (int i = 0; i < k; i++)
             c->wd[i] = NAN;
         return;

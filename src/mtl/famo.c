@@ -39,10 +39,26 @@ static void task_softmax(const mtl_combiner *c, int k, const int *tasks, double 
         z[g] /= s;
 }
 
-void mtl_famo_weights(mtl_combiner *c, int k, const float *losses)
+size_t mtl_famo_work(const mtl_options *o, int K)
 {
-    const int K = c->K;
-    double *z = c->work;
+    (void)o;
+    /* mtl_famo_after_step's: z and delta (k each), grad (K), the tasks (k);
+     * mtl_famo_weights needs z only. */
+    return 3 * MTL_WS_D(K) + MTL_WS_I(K);
+}
+
+void mtl_famo_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st)
+{
+    const int K = c->K, k = in->k;
+    const float *losses = in->losses;
+    if (st->nonfinite) { /* a NaN loss: the weights would be NaN; record nothing */
+        for (int g = 0; g < k; g++)
+            c->wd[g] = 0;
+        return;
+    }
+    double *z = mtl_arena_doubles(&c->arena, k);
+    if (!z)
+        return;
     task_softmax(c, k, c->tasks, z);
     double q = 0;
     for (int g = 0; g < k; g++)
@@ -78,8 +94,15 @@ int mtl_famo_after_step(mtl_combiner *c, const float *losses_after, mtrl_err *e)
                            losses_after[g]);
     }
     const float *pt = c->state + 3 * K + 2, *pl = c->state + 4 * K + 2;
-    int *tasks = c->iwork;
-    double *z = c->work, *delta = z + k, *grad = delta + k;
+    mtl_arena *ar = &c->arena;
+    mtl_arena_clear(ar); /* outside any combine call: all of it is free */
+    double *z = mtl_arena_doubles(ar, k), *delta = mtl_arena_doubles(ar, k),
+           *grad = mtl_arena_doubles(ar, K);
+    int *tasks = mtl_arena_ints(ar, k);
+    if (!z || !delta || !grad || !tasks)
+        return err_set(e, MTRL_ERUNTIME,
+                       "mtl_after_step: famo needs %zu bytes of scratch, its work size is %zu",
+                       ar->want, ar->cap);
     for (int g = 0; g < k; g++)
         tasks[g] = (int)pt[g];
     task_softmax(c, k, tasks, z);

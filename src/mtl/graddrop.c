@@ -47,12 +47,23 @@ static void accumulate(int n, const float *g, float *S, float *pos, float *neg)
     }
 }
 
+size_t mtl_graddrop_work(const mtl_options *o, int K)
+{
+    (void)o, (void)K;
+    return 4 * MTL_WS_F(MTL_GD_BLOCK);
+}
+
 void mtl_graddrop(mtl_combiner *c, int k, const float *G, float *d, mtl_stats *st)
 {
     const long P = c->P;
     const float kf = (float)c->o.graddrop_k;
-    float *restrict S = c->fs, *restrict pos = S + MTL_GD_BLOCK,
-                    *restrict neg = pos + MTL_GD_BLOCK, *restrict u = neg + MTL_GD_BLOCK;
+    mtl_arena *ar = &c->arena;
+    float *restrict S = mtl_arena_floats(ar, MTL_GD_BLOCK),
+                    *restrict pos = mtl_arena_floats(ar, MTL_GD_BLOCK),
+                    *restrict neg = mtl_arena_floats(ar, MTL_GD_BLOCK),
+                    *restrict u = mtl_arena_floats(ar, MTL_GD_BLOCK);
+    if (!S || !pos || !neg || !u)
+        return;
     double t0 = tm_now(), s2 = 0;
     for (long j0 = 0; j0 < P; j0 += MTL_GD_BLOCK) {
         int nb = (int)(P - j0 < MTL_GD_BLOCK ? P - j0 : MTL_GD_BLOCK);
@@ -82,11 +93,8 @@ void mtl_graddrop(mtl_combiner *c, int k, const float *G, float *d, mtl_stats *s
         return;
     }
     cblas_sscal((int)P, ff, d, 1);
-    uint32_t bad = 0; /* ||d|| could still leave float's range after scaling */
-    const uint32_t *ud = (const uint32_t *)(const void *)d;
-    for (long j = 0; j < P; j++)
-        bad |= (ud[j] & 0x7f800000u) == 0x7f800000u;
-    st->nonfinite |= bad != 0;
+    /* ||d|| could still leave float's range after scaling. */
+    st->nonfinite |= mtl_any_nonfinite(d, P);
     st->g0_norm = sn / k;
     st->d_norm = f * tn;
     st->t_combine = tm_now() - t0;

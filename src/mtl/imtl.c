@@ -11,15 +11,30 @@
 #include <math.h>
 #include <string.h>
 
-void mtl_imtl_weights(mtl_combiner *c, int k, int *iters)
+size_t mtl_imtl_work(const mtl_options *o, int K)
 {
+    (void)o;
+    return MTL_WS_D((long)K * K) + 3 * MTL_WS_D(K) + MTL_WS_D(mtl_eigh_work(K)) +
+           MTL_WS_I(mtl_eigh_iwork(K));
+}
+
+void mtl_imtl_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st)
+{
+    const int k = in->k;
     const double *A = c->A;
-    double *V = c->work, *ev = V + (long)k * k, *nrm = ev + k, *v = nrm + k, *lw = v + k;
+    mtl_arena *ar = &c->arena;
+    double *V = mtl_arena_doubles(ar, (long)k * k), *ev = mtl_arena_doubles(ar, k),
+           *nrm = mtl_arena_doubles(ar, k), *v = mtl_arena_doubles(ar, k),
+           *lw = mtl_arena_doubles(ar, mtl_eigh_work(k));
+    int *iw = mtl_arena_ints(ar, mtl_eigh_iwork(k));
+    int *iters = &st->iters;
+    if (!V || !ev || !nrm || !v || !lw || !iw)
+        return;
     *iters = 0;
     memcpy(V, A, sizeof(double) * (size_t)k * (size_t)k);
     for (int i = 0; i < k; i++)
         nrm[i] = sqrt(fmax(A[(long)i * k + i], 0));
-    if (mtl_eigh(k, V, ev, lw, c->iwork) != 0) {
+    if (mtl_eigh(k, V, ev, lw, iw) != 0) {
         for (int i = 0; i < k; i++)
             c->wd[i] = NAN;
         return;

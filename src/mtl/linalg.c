@@ -3,11 +3,15 @@
  * Cholesky solve through LAPACKE's column-major *_work entry points, which
  * call LAPACK directly without allocating (the row-major wrappers copy),
  * and a bound-constrained QP. Symmetric matrices read the same in either
- * layout, so the row-major K x K arrays of the combiner go in as they are. */
+ * layout, so the row-major K x K arrays of the combiner go in as they are.
+ * Also the Gram copies (ssyrk's triangle, a caller's Gram) and the
+ * finiteness check over P that the pipeline and the methods share: here,
+ * below both, so no method file calls back into the pipeline. */
 #include "mtl/mtl_impl.h"
 
 #include <lapacke.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 long mtl_eigh_work(int n) { return 1 + 6L * n + 2L * n * n; }
@@ -107,4 +111,27 @@ int mtl_qp_lower(int n, const double *Q, const double *l, double *v, double *wor
         }
     }
     return changes;
+}
+
+void mtl_sym_to_double(int k, const float *Af, double *A)
+{
+    for (int i = 0; i < k; i++)
+        for (int j = i; j < k; j++)
+            A[(long)i * k + j] = A[(long)j * k + i] = (double)Af[(long)i * k + j];
+}
+
+void mtl_sym_full(int k, const double *U, double *A)
+{
+    for (int i = 0; i < k; i++)
+        for (int j = i; j < k; j++)
+            A[(long)i * k + j] = A[(long)j * k + i] = U[(long)i * k + j];
+}
+
+int mtl_any_nonfinite(const float *x, long n)
+{
+    const uint32_t *u = (const uint32_t *)(const void *)x;
+    uint32_t bad = 0;
+    for (long i = 0; i < n; i++)
+        bad |= ((u[i] & 0x7f800000u) == 0x7f800000u);
+    return bad != 0;
 }

@@ -57,12 +57,78 @@ static int affine_min(int m, const int *S, const double *M, int k, double *B, do
     return 0;
 }
 
-void mtl_mgda_weights(mtl_combiner *c, int k, int *iters)
+/* Wolfe's minor cycles after j joined S (m points): move lam towards the
+ * affine minimiser of S, dropping the points whose weight reaches 0, until
+ * that minimiser is inside the hull. Returns 1 if the algorithm stalled
+ * (nothing left to gain). */
+static int minor_cycles(int k, const double *M, int j, int *S, int *in_s, int *m_io,
+                        double *lam, double *mu, double *B)
 {
+    int m = *m_io, stalled = 0;
+    for (;;) {
+        if (affine_min(m, S, M, k, B, mu)) {
+            /* j is (numerically) in aff(S): nothing left to gain; the
+             * current lam is still a point of the hull. */
+            stalled = 1;
+            break;
+        }
+        int all_pos = 1;
+        for (int a = 0; a < m; a++)
+            all_pos &= mu[a] > 0;
+        if (all_pos) {
+            for (int a = 0; a < m; a++)
+                lam[S[a]] = mu[a];
+            break;
+        }
+        double theta = 1;
+        int amin = -1;
+        for (int a = 0; a < m; a++)
+            if (mu[a] <= 0) {
+                double l = lam[S[a]], den = l - mu[a];
+                double t = den > 0 ? l / den : 0;
+                if (t < theta || amin < 0)
+                    theta = t, amin = a;
+            }
+        for (int a = 0; a < m; a++)
+            lam[S[a]] = (1 - theta) * lam[S[a]] + theta * mu[a];
+        lam[S[amin]] = 0;
+        if (theta == 0 && S[amin] == j)
+            stalled = 1; /* the new point would get no weight */
+        int keep = 0;
+        for (int a = 0; a < m; a++) {
+            if (lam[S[a]] > 0)
+                S[keep++] = S[a];
+            else
+                in_s[S[a]] = 0, lam[S[a]] = 0;
+        }
+        m = keep;
+        if (stalled)
+            break;
+    }
+    *m_io = m;
+    return stalled;
+}
+
+size_t mtl_mgda_work(const mtl_options *o, int K)
+{
+    (void)o;
+    return MTL_WS_D((long)K * K) + 4 * MTL_WS_D(K) + MTL_WS_D((long)(K + 1) * (K + 2)) +
+           2 * MTL_WS_I(K);
+}
+
+void mtl_mgda_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st)
+{
+    const int k = in->k;
     const double *A = c->A;
-    double *M = c->work, *scale = M + (long)k * k, *lam = scale + k, *mu = lam + k,
-           *y = mu + k, *B = y + k; /* B: (k+1) x (k+2) */
-    int *S = c->iwork, *in_s = S + k;
+    mtl_arena *ar = &c->arena;
+    double *M = mtl_arena_doubles(ar, (long)k * k), *scale = mtl_arena_doubles(ar, k),
+           *lam = mtl_arena_doubles(ar, k), *mu = mtl_arena_doubles(ar, k),
+           *y = mtl_arena_doubles(ar, k),
+           *B = mtl_arena_doubles(ar, (long)(k + 1) * (k + 2)); /* (k+1) x (k+2) */
+    int *S = mtl_arena_ints(ar, k), *in_s = mtl_arena_ints(ar, k);
+    int *iters = &st->iters;
+    if (!M || !scale || !lam || !mu || !y || !B || !S || !in_s)
+        return;
     double maxd = 0;
     for (int i = 0; i < k; i++) {
         double n2 = fmax(A[(long)i * k + i], 0);
@@ -106,48 +172,7 @@ void mtl_mgda_weights(mtl_combiner *c, int k, int *iters)
         if (xx - y[j] <= tol || in_s[j])
             break;
         S[m++] = j, in_s[j] = 1, lam[j] = 0;
-        int stalled = 0;
-        for (;;) { /* minor cycle: move towards the affine minimiser of S */
-            if (affine_min(m, S, M, k, B, mu)) {
-                /* j is (numerically) in aff(S): nothing left to gain; the
-                 * current lam is still a point of the hull. */
-                stalled = 1;
-                break;
-            }
-            int all_pos = 1;
-            for (int a = 0; a < m; a++)
-                all_pos &= mu[a] > 0;
-            if (all_pos) {
-                for (int a = 0; a < m; a++)
-                    lam[S[a]] = mu[a];
-                break;
-            }
-            double theta = 1;
-            int amin = -1;
-            for (int a = 0; a < m; a++)
-                if (mu[a] <= 0) {
-                    double l = lam[S[a]], den = l - mu[a];
-                    double t = den > 0 ? l / den : 0;
-                    if (t < theta || amin < 0)
-                        theta = t, amin = a;
-                }
-            for (int a = 0; a < m; a++)
-                lam[S[a]] = (1 - theta) * lam[S[a]] + theta * mu[a];
-            lam[S[amin]] = 0;
-            if (theta == 0 && S[amin] == j) {
-                stalled = 1; /* the new point would get no weight */
-            }
-            int keep = 0;
-            for (int a = 0; a < m; a++) {
-                if (lam[S[a]] > 0)
-                    S[keep++] = S[a];
-                else
-                    in_s[S[a]] = 0, lam[S[a]] = 0;
-            }
-            m = keep;
-            if (stalled)
-                break;
-        }
+        int stalled = minor_cycles(k, M, j, S, in_s, &m, lam, mu, B);
         if (stalled)
             break;
     }

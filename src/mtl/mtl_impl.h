@@ -4,6 +4,7 @@
 #ifndef MTRL_MTL_IMPL_H
 #define MTRL_MTL_IMPL_H
 
+#include "mtl/arena.h"
 #include "mtl/mtl.h"
 
 struct mtl_combiner {
@@ -15,12 +16,10 @@ struct mtl_combiner {
     double *A;      /* K x K symmetric Gram of the rows being combined */
     double *wd;     /* K weights in double */
     float *w;       /* K weights, as reported and used by sgemv */
-    double *work;   /* scratch for the solvers */
-    long work_len;
-    int *iwork;
-    long iwork_len;
+    /* Scratch of the solvers: the method's declared work size (its
+     * mtl_method_def.work), sliced per call through the checked arena. */
+    mtl_arena arena;
     float *rows;    /* CAGrad-Fast subset route: (fast_subset + 1) x P */
-    float *fs;      /* GradDrop: per-block float scratch (4 x MTL_GD_BLOCK) */
     int *tasks;     /* K: task index of each row of the current call */
     /* CAGrad-Fast, caller-formed rows (mtl_fast_draw): the drawn S as
      * draw_subset leaves it (K) and membership flags (K); fast_k is the k of
@@ -37,53 +36,122 @@ struct mtl_combiner {
     long state_len;
 };
 
-/* Coordinates per GradDrop block (its scratch lives in fs). */
+/* How a call reaches d; each route is one function of combine.c. */
+typedef enum mtl_route {
+    MTL_ROUTE_FIXED,    /* mean, sum: constant weights, one sgemv */
+    MTL_ROUTE_GRAM,     /* the k x k Gram (formed, or the caller's), weights
+                         * from it (gram), one sgemv */
+    MTL_ROUTE_REP_GRAM, /* weights (gram) from the caller's rep_gram instead */
+    MTL_ROUTE_BLIND,    /* weights from nothing of G (blind), one sgemv */
+    MTL_ROUTE_ROWS,     /* the method works on G's rows itself (rows) */
+} mtl_route;
+
+/* Fills wd[0..in->k) (and st->iters, st->fallback); scratch only from
+ * c->arena: a slice that does not fit leaves the arena overflowed and the
+ * function returns at once (the call then fails with an error). */
+typedef void mtl_weights_fn(mtl_combiner *c, const mtl_input *in, mtl_stats *st);
+
+/* One row per method, indexed by mtl_method (methods.c): what a method
+ * needs and the functions that serve it. */
+typedef struct mtl_method_def {
+    mtl_route route;
+    /* The route of this call where it varies, called once per call before
+     * any work (it may advance per-call state: Nash-MTL's counter), or NULL:
+     * always route. */
+    mtl_route (*pick)(mtl_combiner *c, const mtl_input *in);
+    mtl_weights_fn *gram;  /* GRAM and REP_GRAM: wd from the Gram in c->A */
+    mtl_weights_fn *blind; /* BLIND: wd without looking at G */
+    /* ROWS: writes d and every stat from the k rows of G, including
+     * nonfinite (d unspecified then) and the times. */
+    void (*rows)(mtl_combiner *c, int k, const float *G, float *d, mtl_stats *st);
+    /* After a BLIND route's sgemv, with st->d_norm = ||d||: a cap on ||d||
+     * (Nash-MTL's max-norm), or NULL. */
+    void (*cap)(mtl_combiner *c, int k, float *d, mtl_stats *st);
+    /* The call ended non-finite (d is not to be used): drop what it
+     * recorded for a later step (FAMO), or NULL. */
+    void (*skipped)(mtl_combiner *c);
+    /* mtl_after_step (FAMO), or NULL: nothing to learn after the step. */
+    int (*after_step)(mtl_combiner *c, const float *losses_after, mtrl_err *e);
+    size_t (*work)(const mtl_options *o, int K); /* scratch bytes for up to K rows */
+    long (*state_len)(int K);  /* checkpointed floats, or NULL: none */
+    void (*init_state)(mtl_combiner *c);
+    unsigned needs;            /* MTL_NEEDS_* */
+    int unit_weights;          /* FIXED: w = 1 (a sum); 0: w = 1/k (the mean) */
+} mtl_method_def;
+
+extern const mtl_method_def mtl_methods[MTL_METHOD_COUNT];
+
+/* Coordinates per GradDrop block (its scratch: 4 blocks of floats). */
 #define MTL_GD_BLOCK 1024
 
-/* Each fills wd[0..k) with the weights on the k rows of G (d = G^T w) from
- * the k x k Gram in c->A; *iters gets the solver's iteration count. */
-void mtl_pcgrad_weights(mtl_combiner *c, int k, int *iters);
-void mtl_cagrad_weights(mtl_combiner *c, int k, int *iters);
-void mtl_mgda_weights(mtl_combiner *c, int k, int *iters);
-void mtl_aligned_weights(mtl_combiner *c, int k, int *iters);
-void mtl_imtl_weights(mtl_combiner *c, int k, int *iters);
-void mtl_upgrad_weights(mtl_combiner *c, int k, int *iters);
-void mtl_dualproj_weights(mtl_combiner *c, int k, int *iters);
-void mtl_config_weights(mtl_combiner *c, int k, int *iters);
+/* Work-size declarations: the bytes of each slice a method takes from the
+ * arena, added up in the same order as it allocates them. */
+#define MTL_WS_D(n) mtl_arena_size((long)(n), sizeof(double))
+#define MTL_WS_F(n) mtl_arena_size((long)(n), sizeof(float))
+#define MTL_WS_I(n) mtl_arena_size((long)(n), sizeof(int))
 
-/* Weights that do not look at G: RLW draws them; FAMO computes them from the
- * losses and its logits and records the call for mtl_famo_after_step
- * (checked, >= 0 losses). Both fill wd[0..k). */
-void mtl_rlw_weights(mtl_combiner *c, int k);
-void mtl_famo_weights(mtl_combiner *c, int k, const float *losses);
-void mtl_famo_cancel(mtl_combiner *c); /* the combine was skipped */
+/* The weights of the Gram methods (route GRAM): each fills wd[0..k) from
+ * the k x k Gram in c->A, with its work size beside it. */
+void mtl_pcgrad_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st);
+size_t mtl_pcgrad_work(const mtl_options *o, int K);
+void mtl_cagrad_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st);
+size_t mtl_cagrad_work(const mtl_options *o, int K);
+void mtl_mgda_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st);
+size_t mtl_mgda_work(const mtl_options *o, int K);
+/* Aligned-MTL and -UB (-UB: also on route REP_GRAM, mtl_aligned_pick). */
+void mtl_aligned_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st);
+size_t mtl_aligned_work(const mtl_options *o, int K);
+mtl_route mtl_aligned_pick(mtl_combiner *c, const mtl_input *in);
+void mtl_imtl_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st);
+size_t mtl_imtl_work(const mtl_options *o, int K);
+void mtl_upgrad_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st);
+void mtl_dualproj_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st);
+size_t mtl_upgrad_work(const mtl_options *o, int K); /* UPGrad and DualProj */
+void mtl_config_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st);
+size_t mtl_config_work(const mtl_options *o, int K);
+
+/* RLW: weights drawn, nothing of G looked at (route BLIND); no scratch. */
+void mtl_rlw_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st);
+
+/* FAMO (route BLIND): weights from the losses and the logits; the call is
+ * recorded for mtl_famo_after_step, and forgotten by mtl_famo_cancel when
+ * it was skipped (non-finite). With non-finite losses (st->nonfinite set by
+ * the input check) the weights are 0 and nothing is recorded. */
+void mtl_famo_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st);
+void mtl_famo_cancel(mtl_combiner *c);
 int mtl_famo_after_step(mtl_combiner *c, const float *losses_after, mtrl_err *e);
+size_t mtl_famo_work(const mtl_options *o, int K);
 long mtl_famo_state_len(int K);
 void mtl_famo_init_state(mtl_combiner *c);
 
-/* Nash-MTL: 1 if this call reuses the cached alpha (and advances the call
- * counter either way when told by mtl_nash_count). mtl_nash_weights solves
- * from c->A (Gram calls), mtl_nash_cached fills wd from the cache; both
- * apply nothing of the max-norm (the pipeline does, knowing ||d||). */
-int mtl_nash_reuse(const mtl_combiner *c);
-void mtl_nash_count(mtl_combiner *c);
-void mtl_nash_weights(mtl_combiner *c, int k, int *iters, int *fallback);
-void mtl_nash_cached(mtl_combiner *c, int k);
+/* Nash-MTL: mtl_nash_pick decides the call (BLIND: reuse the cached alpha,
+ * GRAM: solve) and advances the call counter; mtl_nash_weights solves from
+ * c->A and caps ||d|| on the weights, mtl_nash_cached fills wd from the
+ * cache and mtl_nash_cap caps d after the sgemv. Both caps are
+ * mtl_nash_clip's one rule. */
+mtl_route mtl_nash_pick(mtl_combiner *c, const mtl_input *in);
+void mtl_nash_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st);
+void mtl_nash_cached(mtl_combiner *c, const mtl_input *in, mtl_stats *st);
+void mtl_nash_cap(mtl_combiner *c, int k, float *d, mtl_stats *st);
+size_t mtl_nash_work(const mtl_options *o, int K);
 long mtl_nash_state_len(int K);
 void mtl_nash_init_state(mtl_combiner *c);
 
-/* GradDrop over G in one pass: writes d and the stats (w = the common
- * rescaling factor, g0_norm, d_norm, nonfinite, times). */
+/* GradDrop over G in one pass (route ROWS): writes d and the stats (w = the
+ * common rescaling factor, g0_norm, d_norm, nonfinite, times). */
 void mtl_graddrop(mtl_combiner *c, int k, const float *G, float *d, mtl_stats *st);
+size_t mtl_graddrop_work(const mtl_options *o, int K);
 
 /* A Gamma(shape, 1) draw (Marsaglia & Tsang 2000; shape < 1 by the
  * U^(1/shape) boost), from r only. shape > 0. */
 double mtl_gamma_draw(rng_state *r, double shape);
 
 /* Aligned-MTL's solver on any n x n Gram M (read only): writes the n
- * weights B 1 to w. Uses work (mtl_eigh_work(n) + n*n + n doubles) and
- * iwork (mtl_eigh_iwork(n)). Returns the rank kept. */
-int mtl_aligned_solve(int n, const double *M, double *w, double *work, int *iwork);
+ * weights B 1 to w, with scratch from a (mtl_aligned_solve_work(n) bytes).
+ * Returns the rank kept (w NaN if the eigensolver failed; nothing written
+ * if a does not hold the scratch). */
+int mtl_aligned_solve(int n, const double *M, double *w, mtl_arena *a);
+size_t mtl_aligned_solve_work(int n);
 
 /* Symmetric eigendecomposition with LAPACK's dsyevd, no allocation: on
  * entry V holds the n x n symmetric matrix, on return eigenvector r is
@@ -107,15 +175,19 @@ int mtl_spd_solve(int n, double *M, double *b);
 int mtl_qp_lower(int n, const double *Q, const double *l, double *v, double *work,
                  int *iwork);
 
-/* CAGrad-Fast on the full route: draws S, builds the (|S|+1)-row Gram from
- * c->A by a congruence, solves, and expands the row coefficients back to
- * the k task weights in wd. With |S| >= k it is CAGrad on all k rows. */
-void mtl_cagrad_fast_weights(mtl_combiner *c, int k, int *iters);
-/* CAGrad-Fast on the subset route (|S| < k): draws S, gathers the |S| rows
- * and the remainder row into c->rows, forms their Gram, solves, and writes
- * d from the gathered rows. Fills w (expanded to the k tasks), the times,
+/* CAGrad-Fast. mtl_cagrad_fast_pick: route ROWS (mtl_cagrad_fast_subset)
+ * when the options ask for the subset Gram and |S| < k, else GRAM.
+ * mtl_cagrad_fast_weights (GRAM): draws S, builds the (|S|+1)-row Gram
+ * from c->A by a congruence, solves, and expands the row coefficients back
+ * to the k task weights in wd; with |S| >= k it is CAGrad on all k rows.
+ * mtl_cagrad_fast_subset (ROWS, |S| < k): draws S, gathers the |S| rows and
+ * the remainder row into c->rows, forms their Gram, solves, and writes d
+ * from the gathered rows; fills w (expanded to the k tasks), the times,
  * g0_norm, d_norm, iters and nonfinite (d is unspecified then). */
+mtl_route mtl_cagrad_fast_pick(mtl_combiner *c, const mtl_input *in);
+void mtl_cagrad_fast_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st);
 void mtl_cagrad_fast_subset(mtl_combiner *c, int k, const float *G, float *d, mtl_stats *st);
+size_t mtl_cagrad_fast_work(const mtl_options *o, int K);
 
 /* CAGrad-Fast with the rows formed by the caller: mtl_cagrad_fast_draw
  * draws S for k rows exactly as the two routes above do (nothing when |S| >=
@@ -134,13 +206,14 @@ int mtl_cagrad_dual(int n, double *A, const double *u, double c, double lr, doub
                     int steps, double *coef, double *work);
 long mtl_cagrad_dual_work(int n);
 
-/* Divisor the options give for CAGrad (fast = 0) or CAGrad-Fast (fast = 1). */
-double mtl_rescale_factor(const mtl_options *o, int fast);
-
 /* Copies the upper triangle of the float k x k ssyrk result into the full
  * symmetric double matrix A (both k x k, leading dimension k). */
 void mtl_sym_to_double(int k, const float *Af, double *A);
 /* The same from a caller's double Gram (upper triangle read). */
 void mtl_sym_full(int k, const double *U, double *A);
+
+/* Nonzero if any of x[0..n) is NaN or +-Inf (runs over P on every update:
+ * an integer test on the exponent bits, so the loop vectorizes). */
+int mtl_any_nonfinite(const float *x, long n);
 
 #endif

@@ -7,12 +7,22 @@
 
 #include <math.h>
 
-void mtl_pcgrad_weights(mtl_combiner *c, int k, int *iters)
+size_t mtl_pcgrad_work(const mtl_options *o, int K)
 {
+    (void)o;
+    return MTL_WS_D((long)K * K) + MTL_WS_D(K) + MTL_WS_I(K);
+}
+
+void mtl_pcgrad_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st)
+{
+    const int k = in->k;
     const double *A = c->A;
-    double *C = c->work;         /* k x k coefficients, row i = p_i */
-    double *inv = C + (long)k * k; /* 1 / (||g_j|| + 1e-8), the reference's unit vectors */
-    int *order = c->iwork;
+    double *C = mtl_arena_doubles(&c->arena, (long)k * k); /* row i = p_i's coefficients */
+    double *inv = mtl_arena_doubles(&c->arena, k); /* 1 / (||g_j|| + 1e-8): the
+                                                    * reference's unit vectors */
+    int *order = mtl_arena_ints(&c->arena, k);
+    if (!C || !inv || !order)
+        return;
     for (int j = 0; j < k; j++)
         inv[j] = 1.0 / (sqrt(fmax(A[(long)j * k + j], 0)) + 1e-8);
     for (long t = 0; t < (long)k * k; t++)
@@ -48,5 +58,5 @@ void mtl_pcgrad_weights(mtl_combiner *c, int k, int *iters)
             s += C[(long)i * k + m];
         c->wd[m] = s / k;
     }
-    *iters = projections;
+    st->iters = projections;
 }

@@ -30,8 +30,10 @@ double mtl_gamma_draw(rng_state *r, double shape)
     }
 }
 
-void mtl_rlw_weights(mtl_combiner *c, int k)
+void mtl_rlw_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st)
 {
+    (void)st;
+    const int k = in->k;
     double s = 0;
     if (c->o.rlw_dist == MTL_RLW_DIRICHLET) {
         for (int g = 0; g < k; g++)

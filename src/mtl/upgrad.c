@@ -10,11 +10,34 @@
 
 #include <math.h>
 
-/* Q = normalised, regularised Gram in work; returns it. */
-static double *normalised(mtl_combiner *c, int k)
+/* The slices both methods take: the normalised Gram Q, the bounds l, a
+ * solution v and the QP's own scratch (mtl_qp_lower: n*n + 4n doubles, 2n
+ * ints). */
+typedef struct qp_ws {
+    double *Q, *l, *v, *qw;
+    int *qi;
+} qp_ws;
+
+size_t mtl_upgrad_work(const mtl_options *o, int K)
 {
+    (void)o;
+    return MTL_WS_D((long)K * K) + 2 * MTL_WS_D(K) + MTL_WS_D((long)K * K + 4L * K) +
+           MTL_WS_I(2L * K);
+}
+
+/* Q = the normalised, regularised Gram; 0 if the arena is short. */
+static int normalised(mtl_combiner *c, int k, qp_ws *ws)
+{
+    mtl_arena *ar = &c->arena;
+    ws->Q = mtl_arena_doubles(ar, (long)k * k);
+    ws->l = mtl_arena_doubles(ar, k);
+    ws->v = mtl_arena_doubles(ar, k);
+    ws->qw = mtl_arena_doubles(ar, (long)k * k + 4L * k);
+    ws->qi = mtl_arena_ints(ar, 2L * k);
+    if (!ws->Q || !ws->l || !ws->v || !ws->qw || !ws->qi)
+        return 0;
     const double *A = c->A;
-    double *Q = c->work, t = 0;
+    double *Q = ws->Q, t = 0;
     for (int i = 0; i < k; i++)
         t += A[(long)i * k + i];
     /* t <= 0 only for an all-zero G; that must not divide even with
@@ -24,39 +47,45 @@ static double *normalised(mtl_combiner *c, int k)
         Q[i] = A[i] * f;
     for (int i = 0; i < k; i++)
         Q[(long)i * k + i] += c->o.upgrad_reg_eps;
-    return Q;
+    return 1;
 }
 
 /* With both epsilons 0 a singular Gram has no Cholesky factor in the QP;
  * the weights are then NaN and the update is skipped as non-finite. */
-static int solve(int k, const double *Q, const double *l, double *v, double *work, int *iwork)
+static int solve(int k, const qp_ws *ws, double *v)
 {
-    int n = mtl_qp_lower(k, Q, l, v, work, iwork);
+    int n = mtl_qp_lower(k, ws->Q, ws->l, v, ws->qw, ws->qi);
     if (n < 0)
         for (int i = 0; i < k; i++)
             v[i] = NAN;
     return n < 0 ? 0 : n;
 }
 
-void mtl_upgrad_weights(mtl_combiner *c, int k, int *iters)
+void mtl_upgrad_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st)
 {
-    double *Q = normalised(c, k), *l = Q + (long)k * k, *v = l + k, *qw = v + k;
-    *iters = 0;
+    const int k = in->k;
+    qp_ws ws;
+    if (!normalised(c, k, &ws))
+        return;
+    st->iters = 0;
     for (int i = 0; i < k; i++)
         c->wd[i] = 0;
     for (int i = 0; i < k; i++) {
         for (int j = 0; j < k; j++)
-            l[j] = j == i ? 1.0 / k : 0.0;
-        *iters += solve(k, Q, l, v, qw, c->iwork);
+            ws.l[j] = j == i ? 1.0 / k : 0.0;
+        st->iters += solve(k, &ws, ws.v);
         for (int j = 0; j < k; j++)
-            c->wd[j] += v[j];
+            c->wd[j] += ws.v[j];
     }
 }
 
-void mtl_dualproj_weights(mtl_combiner *c, int k, int *iters)
+void mtl_dualproj_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st)
 {
-    double *Q = normalised(c, k), *l = Q + (long)k * k, *qw = l + k;
+    const int k = in->k;
+    qp_ws ws;
+    if (!normalised(c, k, &ws))
+        return;
     for (int j = 0; j < k; j++)
-        l[j] = 1.0 / k;
-    *iters = solve(k, Q, l, c->wd, qw, c->iwork);
+        ws.l[j] = 1.0 / k;
+    st->iters = solve(k, &ws, c->wd);
 }

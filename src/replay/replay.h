@@ -7,29 +7,29 @@
  * does not jump when old data is evicted (Kurin et al., spec §6.4).
  * Sampling writes into caller-owned batch arrays (no allocation per call),
  * grouped by task with offsets, so per-task losses and gradients can be
- * formed group by group. Depends on core (err, rng, h5io) only: never on
+ * formed group by group. Depends on core (cfg, err, rng, h5io) only: never on
  * nets, sac or envs. */
 #ifndef MTRL_REPLAY_REPLAY_H
 #define MTRL_REPLAY_REPLAY_H
 
 #include <stdint.h>
 
+#include "core/cfg.h"
 #include "core/err.h"
 #include "core/h5io.h"
 #include "core/rng.h"
 
 typedef struct rb_buffer rb_buffer; /* opaque */
 
-/* How a batch is spread over tasks. */
-typedef enum rb_sampling {
-    /* batch/K rows per task (batch must be divisible by K); rows
-     * [k*b, (k+1)*b) are task k. The default: no n_k noise between tasks. */
-    RB_SAMPLE_BALANCED = 0,
-    /* The reference (mtrl): uniform with replacement over all stored
-     * transitions of all tasks; rows are then grouped by task, so group
-     * sizes vary and a task may get 0 rows. */
-    RB_SAMPLE_UNIFORM = 1,
-} rb_sampling;
+/* How a batch is spread over tasks; values and words are the config's
+ * replay.sampling (CFG_SAMPLING_LIST, core/cfg.h).
+ * RB_SAMPLE_BALANCED ("balanced"): batch/K rows per task (batch must be
+ *   divisible by K); rows [k*b, (k+1)*b) are task k. The default: no n_k
+ *   noise between tasks.
+ * RB_SAMPLE_UNIFORM ("uniform"): the reference (mtrl): uniform with
+ *   replacement over all stored transitions of all tasks; rows are then
+ *   grouped by task, so group sizes vary and a task may get 0 rows. */
+typedef enum rb_sampling { CFG_SAMPLING_LIST(CFG_ENUM_ID, RB_SAMPLE_) } rb_sampling;
 
 /* What happens to rewards at sampling time. */
 typedef enum rb_reward_norm {
@@ -39,6 +39,17 @@ typedef enum rb_reward_norm {
      * fewer than 2 rewards were seen). No mean subtraction (as Kurin). */
     RB_NORM_STD = 1,
 } rb_reward_norm;
+
+/* What the config's replay section asks of sampling, in one place:
+ * replay.sampling as is; replay.reward_norm std -> RB_NORM_STD, ema and none
+ * -> RB_NORM_NONE (ema normalizes as rewards are stored); ema_rate:
+ * replay.reward_ema_rate for rb_enable_reward_ema with ema, else 0 (off). */
+typedef struct rb_modes {
+    rb_sampling sampling;
+    rb_reward_norm norm;
+    double ema_rate;
+} rb_modes;
+rb_modes rb_modes_from_config(const mtrl_config *c);
 
 /* Floor on the std divisor. Kurin et al. use sqrt(var + 1e-8), whose floor is
  * 1e-4; max(std, 1e-4) agrees with it to a relative 1e-8/var for any task

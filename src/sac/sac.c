@@ -7,6 +7,7 @@
 #include "core/timer.h"
 #include "mtl/mtl.h"
 #include "nets/nets.h"
+#include "sac/rows.h"
 
 #define MAX_LAYERS (CFG_LIST_MAX + 1)
 
@@ -37,30 +38,16 @@ struct sac_agent {
     sac_component actor_c, critic_c, alpha_c;
     rng_state rng;
     int64_t updates, skipped;
+    sac_rows *rows;                /* the batch's task groups, row layout, one-hot */
+    int fast_rows;                 /* sac_set_fast_rows */
+    int backward_gram;             /* sac_set_backward_gram */
 
     /* per-batch workspace, max_batch rows */
-    float *onehot;                 /* B x K (task one-hot), or NULL */
     float *act_next, *logp_next;   /* target policy sample */
     float *act_pi, *logp_pi;       /* actor-loss policy sample */
-    float *y, *dq1, *dq2;          /* targets, dL/dQ */
+    float *noise;                  /* actor noise in batch order (CAGrad-Fast's layout) */
+    float *y, *dq1, *dq2;          /* critic targets as sampled, dL/dQ */
     float *da1, *da2, *dlogp, *dhead;
-    int *off;                      /* K + 1 group offsets (compacted) */
-    int *group_task;               /* K: task of each compacted group */
-
-    /* CAGrad-Fast forming only |S|+1 gradient rows (fast_rows, the default):
-     * each combined component draws S first and lays the batch out so its
-     * sampled groups come first and all the others form one block, which
-     * one backward pass then turns into the remainder row. */
-    int fast_rows;
-    int fast_ns;                   /* |S| of the current layout; 0: as sampled */
-    int onehot_perm;               /* the one-hot holds the reordered rows */
-    float *pobs, *pact, *py;       /* the batch in that layout */
-    int32_t *ptask;
-    float *eps_raw, *eps_perm;     /* actor noise, drawn in batch order */
-    int *order;                    /* K: compacted groups in layout order */
-    int *gs;                       /* K: first row of each group in the layout */
-    int *boff;                     /* K + 1: backward group offsets */
-    int backward_gram;             /* sac_set_backward_gram */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -75,48 +62,6 @@ static int make_mlp(nn_mlp **out, int in, const cfg_int_list *hidden, int out_di
         dims[n++] = hidden->v[i];
     dims[n++] = out_dim;
     return nn_mlp_create(out, n - 1, dims, max_batch, e);
-}
-
-static int map_mtl_options(const mtrl_config *cfg, int component, mtl_options *o, mtrl_err *e)
-{
-    const char *word = cfg_enum_word("mtl.method", cfg->mtl.method);
-    mtl_method m;
-    mtrl_err pe;
-    if (!word || mtl_method_parse(word, &m, &pe) != 0)
-        return err_set(e, MTRL_EINPUT, "mtl.method: %s", word ? pe.msg : "unknown method id");
-    /* FAMO learns from the losses recomputed after the step; the agent does
-     * that for the critic only (as FAMO's own mtrl runs reweight only the
-     * critic; the actor's loss can be negative, and FAMO takes its log). */
-    if (m == MTL_FAMO && component != 1)
-        return err_set(e, MTRL_EINPUT,
-                       "mtl.method: famo reweights the critic only; set mtl.on_actor: false "
-                       "and mtl.on_alpha: false (the actor and temperature then use the mean)");
-    mtl_options_default(o, m);
-    o->c = cfg->mtl.cagrad_c;
-    o->lr = cfg->mtl.cagrad_lr;
-    o->momentum = cfg->mtl.cagrad_momentum;
-    o->steps = cfg->mtl.cagrad_steps;
-    static const mtl_rescale rescale[] = {[CFG_RESCALE_REFERENCE] = MTL_RESCALE_DEFAULT,
-                                          [CFG_RESCALE_NONE] = MTL_RESCALE_NONE,
-                                          [CFG_RESCALE_C2] = MTL_RESCALE_C2,
-                                          [CFG_RESCALE_C] = MTL_RESCALE_C};
-    o->rescale = rescale[cfg->mtl.cagrad_rescale];
-    o->fast_gram = cfg->mtl.cagrad_fast_gram == CFG_FAST_GRAM_SUBSET ? MTL_FAST_GRAM_SUBSET
-                                                                      : MTL_FAST_GRAM_FULL;
-    o->fast_subset = cfg->mtl.cagrad_fast_subset;
-    o->mgda_normalize = cfg->mtl.mgda_normalize == CFG_MGDA_NORM_L2;
-    o->graddrop_k = cfg->mtl.graddrop_k;
-    o->rlw_dist = cfg->mtl.rlw_dist == CFG_RLW_NORMAL ? MTL_RLW_NORMAL : MTL_RLW_DIRICHLET;
-    o->nash_update_every = cfg->mtl.nash_update_every;
-    o->nash_iters = cfg->mtl.nash_iters;
-    o->nash_max_norm = cfg->mtl.nash_max_norm;
-    o->famo_lr = cfg->mtl.famo_lr;
-    o->famo_gamma = cfg->mtl.famo_gamma;
-    o->upgrad_norm_eps = cfg->mtl.upgrad_norm_eps;
-    o->upgrad_reg_eps = cfg->mtl.upgrad_reg_eps;
-    o->seed = (uint64_t)cfg->run.seed;
-    o->stream = (uint64_t)RNG_STREAM_MTL * 256 + (uint64_t)component;
-    return 0;
 }
 
 static int component_init(sac_component *c, const mtrl_config *cfg, int K, long P, int combine,
@@ -138,7 +83,7 @@ static int component_init(sac_component *c, const mtrl_config *cfg, int K, long 
     if (!combine)
         return 0;
     mtl_options o;
-    if ((rc = map_mtl_options(cfg, component, &o, e)))
+    if ((rc = mtl_options_from_config(cfg, component, &o, e)))
         return rc;
     /* The mean of the per-task means needs no K x P matrix: one summed
      * backward pass with rows scaled by 1/(K n_k) gives it directly. */
@@ -200,20 +145,27 @@ void sac_destroy(sac_agent *a)
     component_free(&a->actor_c);
     component_free(&a->critic_c);
     component_free(&a->alpha_c);
-    float *bufs[] = {a->onehot, a->act_next, a->logp_next, a->act_pi, a->logp_pi, a->y,
-                     a->dq1,    a->dq2,      a->da1,       a->da2,    a->dlogp,   a->dhead};
+    sac_rows_destroy(a->rows);
+    float *bufs[] = {a->act_next, a->logp_next, a->act_pi, a->logp_pi, a->noise, a->y,
+                     a->dq1,      a->dq2,       a->da1,    a->da2,     a->dlogp, a->dhead};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
-    free(a->off);
-    free(a->group_task);
-    float *pbufs[] = {a->pobs, a->pact, a->py, a->eps_raw, a->eps_perm};
-    for (size_t i = 0; i < sizeof pbufs / sizeof pbufs[0]; i++)
-        free(pbufs[i]);
-    free(a->ptask);
-    free(a->order);
-    free(a->gs);
-    free(a->boff);
     free(a);
+}
+
+/* The per-batch workspace, max_batch rows. */
+static int workspace_create(sac_agent *a, mtrl_err *e)
+{
+    size_t fb = (size_t)a->max_batch * sizeof(float), fa = fb * (size_t)a->act_dim;
+    a->act_next = malloc(fa), a->logp_next = malloc(fb);
+    a->act_pi = malloc(fa), a->logp_pi = malloc(fb), a->noise = malloc(fa);
+    a->y = malloc(fb), a->dq1 = malloc(fb), a->dq2 = malloc(fb);
+    a->da1 = malloc(fa), a->da2 = malloc(fa), a->dlogp = malloc(fb);
+    a->dhead = malloc(2 * fa);
+    if (!a->act_next || !a->logp_next || !a->act_pi || !a->logp_pi || !a->noise || !a->y ||
+        !a->dq1 || !a->dq2 || !a->da1 || !a->da2 || !a->dlogp || !a->dhead)
+        return err_set(e, MTRL_ENOMEM, "out of memory for the agent's batch workspace");
+    return 0;
 }
 
 int sac_create(sac_agent **out, const mtrl_config *cfg, int K, int obs_dim, int act_dim,
@@ -276,30 +228,11 @@ int sac_create(sac_agent **out, const mtrl_config *cfg, int K, int obs_dim, int 
         a->alpha_c.p->w[k] = (float)log(cfg->agent.init_temperature);
     rng_seed(&a->rng, (uint64_t)cfg->run.seed, RNG_STREAM_AGENT);
 
-    size_t fb = (size_t)B * sizeof(float), fa = fb * (size_t)act_dim;
-    a->onehot = a->onehot_cols ? calloc((size_t)B * (size_t)K, sizeof(float)) : NULL;
-    a->act_next = malloc(fa), a->logp_next = malloc(fb);
-    a->act_pi = malloc(fa), a->logp_pi = malloc(fb);
-    a->y = malloc(fb), a->dq1 = malloc(fb), a->dq2 = malloc(fb);
-    a->da1 = malloc(fa), a->da2 = malloc(fa), a->dlogp = malloc(fb);
-    a->dhead = malloc(2 * fa);
-    a->off = malloc((size_t)(K + 1) * sizeof(int));
-    a->group_task = malloc((size_t)K * sizeof(int));
     a->fast_rows = 1;
     a->backward_gram = 1;
-    a->pobs = malloc(fb * (size_t)obs_dim), a->pact = malloc(fa), a->py = malloc(fb);
-    a->eps_raw = malloc(fa), a->eps_perm = malloc(fa);
-    a->ptask = malloc((size_t)B * sizeof(int32_t));
-    a->order = malloc((size_t)K * sizeof(int));
-    a->gs = malloc((size_t)K * sizeof(int));
-    a->boff = malloc((size_t)(K + 1) * sizeof(int));
-    if ((a->onehot_cols && !a->onehot) || !a->act_next || !a->logp_next || !a->act_pi ||
-        !a->logp_pi || !a->y || !a->dq1 || !a->dq2 || !a->da1 || !a->da2 || !a->dlogp ||
-        !a->dhead || !a->off || !a->group_task || !a->pobs || !a->pact || !a->py ||
-        !a->eps_raw || !a->eps_perm || !a->ptask || !a->order || !a->gs || !a->boff) {
-        rc = err_set(e, MTRL_ENOMEM, "out of memory for the agent's batch workspace");
+    if ((rc = sac_rows_create(&a->rows, K, obs_dim, act_dim, B, a->onehot_cols > 0, e)) ||
+        (rc = workspace_create(a, e)))
         goto fail;
-    }
     *out = a;
     return 0;
 fail:
@@ -322,19 +255,10 @@ static int input_blocks(const sac_agent *a, const float *obs, const float *act, 
     int n = 0;
     in[n++] = (nn_in){obs, a->obs_dim, 0};
     if (a->onehot_cols)
-        in[n++] = (nn_in){a->onehot, a->K, 0};
+        in[n++] = (nn_in){a->rows->onehot, a->K, 0};
     if (act)
         in[n++] = (nn_in){act, a->act_dim, 0};
     return n;
-}
-
-static void fill_onehot(sac_agent *a, int n, const int32_t *task)
-{
-    if (!a->onehot_cols)
-        return;
-    memset(a->onehot, 0, (size_t)n * (size_t)a->K * sizeof(float));
-    for (int i = 0; i < n; i++)
-        a->onehot[(size_t)i * (size_t)a->K + (size_t)task[i]] = 1.0f;
 }
 
 int sac_act(sac_agent *a, int n, const float *obs, const int32_t *task, int deterministic,
@@ -343,7 +267,7 @@ int sac_act(sac_agent *a, int n, const float *obs, const int32_t *task, int dete
     if (n < 1 || n > a->max_batch)
         return err_set(e, MTRL_EINPUT, "sac_act: %d rows, the agent takes 1..%d", n,
                        a->max_batch);
-    fill_onehot(a, n, task);
+    sac_rows_fill_onehot(a->rows, n, task);
     nn_in in[NN_MAX_IN];
     int rc = nn_mlp_forward_in(a->actor, n, input_blocks(a, obs, NULL, in), in, e);
     if (rc)
@@ -357,6 +281,7 @@ int sac_act(sac_agent *a, int n, const float *obs, const int32_t *task, int dete
 }
 
 /* ------------------------------------------------------------------------ */
+/* Combining and stepping a component */
 
 static int all_finite(const float *x, long n)
 {
@@ -382,7 +307,7 @@ static int component_step(sac_component *c, int k, const int *tasks, int fast,
         mtl_input in = {.k = k, .G = c->G, .losses = c->loss, .tasks = tasks,
                         .rep_gram = c->rep_gram, .gram = gram};
         /* fast: G holds CAGrad-Fast's |S|+1 rows for the subset drawn by
-         * lay_out_rows. */
+         * sac_rows_lay_out. */
         *rc = fast ? mtl_combine_fast_gram(c->comb, c->G, gram, c->d, &ms, e)
                    : mtl_combine_in(c->comb, &in, c->d, &ms, e);
         if (*rc)
@@ -409,93 +334,26 @@ static int component_step(sac_component *c, int k, const int *tasks, int fast,
     return 0;
 }
 
-/* Groups of the batch with at least one row, in task order: the reference
- * combines only the tasks present in a batch (spec §4.2). */
-static int compact_groups(sac_agent *a, const rb_batch *b)
+/* Steps a component on its losses of this update (loss: their mean over
+ * groups), counting a non-finite loss or gradient as a skip. fast: its
+ * passes ran on CAGrad-Fast's |S|+1 rows. Returns 1 if skipped. */
+static int component_update(sac_agent *a, sac_component *c, double loss, int fast,
+                            sac_update_stats *st, mtrl_err *e, int *rc)
 {
-    int k = 0;
-    a->off[0] = 0;
-    for (int t = 0; t < a->K; t++) {
-        int n = b->offsets[t + 1] - b->offsets[t];
-        if (n <= 0)
-            continue;
-        a->group_task[k] = t;
-        a->off[k + 1] = b->offsets[t + 1];
-        a->off[k] = b->offsets[t];
-        k++;
-    }
-    return k;
-}
-
-/* dL/d(out) scale of group g's rows: 1/n of its group, and for the groups
- * of CAGrad-Fast's remainder block also 1/(k - |S|), so that the block's
- * summed gradient is the remainder row (the mean of their per-task means). */
-static float group_scale(const sac_agent *a, int g, int groups, int is_rest)
-{
-    float s = 1.0f / (float)(a->off[g + 1] - a->off[g]);
-    return is_rest ? s / (float)(groups - a->fast_ns) : s;
-}
-
-/* Copies group g's rows of src (as sampled) to their place in the layout. */
-static void place_rows(const sac_agent *a, int groups, const float *src, float *dst, int width)
-{
-    for (int g = 0; g < groups; g++)
-        memcpy(dst + (size_t)a->gs[g] * (size_t)width, src + (size_t)a->off[g] * (size_t)width,
-               sizeof(float) * (size_t)(a->off[g + 1] - a->off[g]) * (size_t)width);
-}
-
-/* The row layout of one component's pass. A component combined by
- * CAGrad-Fast (with fast_rows on and |S| < groups) draws its subset here,
- * before any pass runs, from its combiner's own rng (the very draw the
- * combiner would make inside mtl_combine), and gets the batch reordered:
- * the sampled groups in draw order, then the other groups, ascending, as one
- * contiguous block. Rows keep their order within a group, so every per-task
- * sum below adds the same values in the same order either way. The one-hot
- * follows the layout. Returns |S| (0: the batch as sampled) or a negative
- * code. with_act: also reorder the batch's actions (the critic). */
-static int lay_out_rows(sac_agent *a, sac_component *c, const rb_batch *b, int groups,
-                        int with_act, mtrl_err *e)
-{
-    int ns = 0;
-    if (a->fast_rows && c->comb && mtl_get_method(c->comb) == MTL_CAGRAD_FAST) {
-        ns = mtl_fast_draw(c->comb, groups, a->order, e);
-        if (ns < 0)
-            return ns;
-    }
-    a->fast_ns = ns;
-    if (ns == 0) {
-        for (int g = 0; g < groups; g++)
-            a->gs[g] = a->off[g];
-        if (a->onehot_perm) {
-            fill_onehot(a, b->rows, b->task);
-            a->onehot_perm = 0;
-        }
+    *rc = 0;
+    if (isfinite(loss) &&
+        !component_step(c, a->rows->groups, a->rows->group_task, fast, st, e, rc))
         return 0;
-    }
-    int pos = a->off[0];
-    for (int j = 0; j < groups; j++) {
-        int g = a->order[j];
-        a->gs[g] = pos;
-        if (j <= ns)
-            a->boff[j] = pos;
-        pos += a->off[g + 1] - a->off[g];
-    }
-    a->boff[ns + 1] = pos;
-    place_rows(a, groups, b->obs, a->pobs, a->obs_dim);
-    if (with_act)
-        place_rows(a, groups, b->act, a->pact, a->act_dim);
-    for (int g = 0; g < groups; g++)
-        memcpy(a->ptask + a->gs[g], b->task + a->off[g],
-               sizeof(int32_t) * (size_t)(a->off[g + 1] - a->off[g]));
-    fill_onehot(a, b->rows, a->ptask);
-    a->onehot_perm = 1;
-    return ns;
+    st->skipped++;
+    return 1;
 }
 
-/* Whether group g is in the remainder block of the current layout. */
-static int in_rest(const sac_agent *a, int g)
+/* The component's combiner when it forms CAGrad-Fast's |S|+1 rows itself
+ * (sac_set_fast_rows), else NULL. */
+static mtl_combiner *fast_combiner(const sac_agent *a, const sac_component *c)
 {
-    return a->fast_ns > 0 && a->gs[g] >= a->boff[a->fast_ns];
+    return a->fast_rows && c->comb && mtl_get_method(c->comb) == MTL_CAGRAD_FAST ? c->comb
+                                                                                : NULL;
 }
 
 /* Where a component's backward pass writes: per-task rows of G for the
@@ -505,21 +363,22 @@ static int in_rest(const sac_agent *a, int g)
 static nn_bwd component_grad_request(const sac_agent *a, sac_component *c, int groups,
                                      int whole[2])
 {
+    const sac_rows *r = a->rows;
     /* The Gram of the rows, accumulated by each backward pass (zeroed here,
      * before the component's first one). */
-    int rows = c->comb && a->fast_ns > 0 ? a->fast_ns + 1 : groups;
+    int rows = c->comb && r->ns > 0 ? r->ns + 1 : groups;
     c->use_gram = c->gram && a->backward_gram;
     if (c->use_gram)
         memset(c->gram, 0, sizeof(double) * (size_t)rows * (size_t)rows);
     double *gram = c->use_gram ? c->gram : NULL;
-    if (c->comb && a->fast_ns > 0)
-        return (nn_bwd){.grad = c->G, .ld_grad = c->p->n, .n_groups = a->fast_ns + 1,
-                        .group_off = a->boff, .gram = gram};
+    if (c->comb && r->ns > 0)
+        return (nn_bwd){.grad = c->G, .ld_grad = c->p->n, .n_groups = r->ns + 1,
+                        .group_off = r->boff, .gram = gram};
     if (c->comb)
         return (nn_bwd){.grad = c->G, .ld_grad = c->p->n, .n_groups = groups,
-                        .group_off = a->off, .gram = gram};
-    whole[0] = a->off[0];
-    whole[1] = a->off[groups];
+                        .group_off = r->off, .gram = gram};
+    whole[0] = r->off[0];
+    whole[1] = r->off[groups];
     return (nn_bwd){.grad = c->d, .ld_grad = c->p->n, .n_groups = 1, .group_off = whole};
 }
 
@@ -538,10 +397,12 @@ static void add_rep_gram(const sac_agent *a, const nn_mlp *m, int h, const float
                          int groups, float *rg)
 {
     const int L = nn_mlp_n_layers(m), out = nn_mlp_out_dim(m);
+    const sac_rows *r = a->rows;
     const float *W = nn_mlp_weight(m, L - 1); /* out x h, row-major */
     for (int g = 0; g < groups; g++) {
         double acc = 0;
-        for (int i = a->off[g]; i < a->off[g + 1]; i++)
+        int i0 = sac_rows_first(r, g);
+        for (int i = i0; i < i0 + sac_rows_count(r, g); i++)
             for (int u = 0; u < h; u++) {
                 double v = 0;
                 for (int j = 0; j < out; j++)
@@ -552,21 +413,71 @@ static void add_rep_gram(const sac_agent *a, const nn_mlp *m, int h, const float
     }
 }
 
-static int critic_update(sac_agent *a, const rb_batch *b, int groups, sac_update_stats *st,
-                         mtrl_err *e)
+/* ------------------------------------------------------------------------ */
+/* The losses. Each is a mean over a group's rows, one per task present in
+ * the batch, on its component's row layout. *_forward computes them and
+ * keeps what *_backward needs; *_backward turns dL/d(output) of each row,
+ * scaled by its group's weight (sac_rows_scale), into the component's
+ * gradient rows (or, without a combiner, the mean over groups straight into
+ * its update vector). */
+
+/* The current layout's copy of a batch array, or the array as sampled. */
+static const float *laid_out(const sac_rows *r, const float *as_sampled, const float *in_layout)
+{
+    return r->ns > 0 ? in_layout : as_sampled;
+}
+
+static const int32_t *laid_out_task(const sac_rows *r, const rb_batch *b)
+{
+    return r->ns > 0 ? r->task : b->task;
+}
+
+/* Both critics (or both targets) on B rows of (obs [, one-hot], act). */
+static int twin_forward(sac_agent *a, nn_mlp *m1, nn_mlp *m2, int B, const float *obs,
+                        const float *act, mtrl_err *e)
+{
+    nn_in in[NN_MAX_IN];
+    int n_in = input_blocks(a, obs, act, in);
+    int rc = nn_mlp_forward_in(m1, B, n_in, in, e);
+    return rc ? rc : nn_mlp_forward_in(m2, B, n_in, in, e);
+}
+
+/* The reported loss: the mean over groups of the per-group losses. */
+static double group_mean(const float *loss, int groups)
+{
+    double s = 0;
+    for (int g = 0; g < groups; g++)
+        s += loss[g] / groups;
+    return s;
+}
+
+/* The twin critics' squared error per group: the mean over its rows of
+ * (q1 - y)^2 + (q2 - y)^2, summed in double. */
+static void grouped_mse(const sac_rows *r, const float *q1, const float *q2, const float *y,
+                        float *loss)
+{
+    for (int g = 0; g < r->groups; g++) {
+        double l = 0;
+        int i0 = sac_rows_first(r, g), n = sac_rows_count(r, g);
+        for (int i = i0; i < i0 + n; i++) {
+            float e1 = q1[i] - y[i], e2 = q2[i] - y[i];
+            l += (double)e1 * e1 + (double)e2 * e2;
+        }
+        loss[g] = (float)(l / n);
+    }
+}
+
+/* Critic targets, with no gradient, as sampled:
+ * y = r + gamma (1 - done) (min(Q1', Q2')(s', a') - alpha log pi(a'|s')),
+ * a' ~ pi(.|s'), Q' the target critics, alpha the row's task's. */
+static int critic_target_forward(sac_agent *a, const rb_batch *b, mtrl_err *e)
 {
     int B = b->rows, rc;
     nn_in in[NN_MAX_IN];
-    double t0 = tm_now();
-
-    /* Targets, with no gradient: a' ~ pi(.|s'), y = r + (1 - d) gamma V'. */
     if ((rc = nn_mlp_forward_in(a->actor, B, input_blocks(a, b->next_obs, NULL, in), in, e)) ||
         (rc = nn_policy_sample(a->pol, B, nn_mlp_out(a->actor), NULL, &a->rng, a->act_next,
-                               a->logp_next, e)))
-        return rc;
-    int n_in = input_blocks(a, b->next_obs, a->act_next, in);
-    if ((rc = nn_mlp_forward_in(a->q1t, B, n_in, in, e)) ||
-        (rc = nn_mlp_forward_in(a->q2t, B, n_in, in, e)))
+                               a->logp_next, e)) ||
+        (rc = twin_forward(a, a->q1t, a->q2t, B, b->next_obs, a->act_next, e)))
         return rc;
     const float *t1 = nn_mlp_out(a->q1t), *t2 = nn_mlp_out(a->q2t);
     float gamma = (float)a->cfg.agent.discount;
@@ -574,192 +485,245 @@ static int critic_update(sac_agent *a, const rb_batch *b, int groups, sac_update
         float v = fminf(t1[i], t2[i]) - alpha_of(a, b->task[i]) * a->logp_next[i];
         a->y[i] = b->reward[i] + (1.0f - b->terminal[i]) * gamma * v;
     }
+    return 0;
+}
 
-    /* Per-sample loss (Q1 - y)^2 + (Q2 - y)^2, per-task mean, on the
-     * critic's row layout (the targets follow their rows). */
+/* Critic loss per task: the mean of (Q1 - y)^2 + (Q2 - y)^2 over its rows,
+ * on the critic's row layout (the targets follow their rows). */
+static int critic_loss_forward(sac_agent *a, const rb_batch *b, sac_update_stats *st,
+                               mtrl_err *e)
+{
+    sac_rows *r = a->rows;
     sac_component *c = &a->critic_c;
-    int ns = lay_out_rows(a, c, b, groups, 1, e);
+    int ns = sac_rows_lay_out(r, fast_combiner(a, c), b, 1, e);
     if (ns < 0)
         return ns;
-    const float *y = a->y;
-    if (ns > 0) {
-        place_rows(a, groups, a->y, a->py, 1);
-        y = a->py;
-    }
-    n_in = ns > 0 ? input_blocks(a, a->pobs, a->pact, in) : input_blocks(a, b->obs, b->act, in);
-    if ((rc = nn_mlp_forward_in(a->q1, B, n_in, in, e)) ||
-        (rc = nn_mlp_forward_in(a->q2, B, n_in, in, e)))
+    if (ns > 0)
+        sac_rows_place(r, a->y, r->y, 1);
+    int rc = twin_forward(a, a->q1, a->q2, b->rows, laid_out(r, b->obs, r->obs),
+                          laid_out(r, b->act, r->act), e);
+    if (rc)
         return rc;
-    const float *q1 = nn_mlp_out(a->q1), *q2 = nn_mlp_out(a->q2);
+    const float *q1 = nn_mlp_out(a->q1);
+    grouped_mse(r, q1, nn_mlp_out(a->q2), laid_out(r, a->y, r->y), c->loss);
+    st->critic_loss = group_mean(c->loss, r->groups);
     double qsum = 0;
-    for (int g = 0; g < groups; g++) {
-        double l = 0;
-        float sc = group_scale(a, g, groups, in_rest(a, g));
-        int i0 = a->gs[g], i1 = i0 + a->off[g + 1] - a->off[g];
-        for (int i = i0; i < i1; i++) {
+    for (int g = 0; g < r->groups; g++)
+        for (int i = sac_rows_first(r, g); i < sac_rows_first(r, g) + sac_rows_count(r, g); i++)
+            qsum += q1[i];
+    st->q_mean = qsum / b->rows;
+    return 0;
+}
+
+/* dL/dQ = 2 (Q - y) per row, scaled by its group's weight, back through
+ * both critics. */
+static int critic_loss_backward(sac_agent *a, const rb_batch *b, mtrl_err *e)
+{
+    const sac_rows *r = a->rows;
+    sac_component *c = &a->critic_c;
+    const float *q1 = nn_mlp_out(a->q1), *q2 = nn_mlp_out(a->q2), *y = laid_out(r, a->y, r->y);
+    for (int g = 0; g < r->groups; g++) {
+        float sc = sac_rows_scale(r, g);
+        int i0 = sac_rows_first(r, g), n = sac_rows_count(r, g);
+        for (int i = i0; i < i0 + n; i++) {
             float e1 = q1[i] - y[i], e2 = q2[i] - y[i];
-            l += (double)e1 * e1 + (double)e2 * e2;
             a->dq1[i] = 2.0f * e1 * sc;
             a->dq2[i] = 2.0f * e2 * sc;
-            qsum += q1[i];
         }
-        c->loss[g] = (float)(l / (a->off[g + 1] - a->off[g]));
-        st->critic_loss += c->loss[g] / groups;
     }
-    st->q_mean = qsum / B;
-
-    /* Per-task gradient rows (or, without a combiner, the mean over tasks
-     * of the per-task means straight into d: one group, rows scaled 1/K). */
     if (!c->comb)
-        for (int i = 0; i < B; i++)
-            a->dq1[i] /= (float)groups, a->dq2[i] /= (float)groups;
-    int whole[2];
-    nn_bwd req = component_grad_request(a, c, groups, whole);
+        for (int i = 0; i < b->rows; i++)
+            a->dq1[i] /= (float)r->groups, a->dq2[i] /= (float)r->groups;
+    int whole[2], rc;
+    nn_bwd req = component_grad_request(a, c, r->groups, whole);
     if ((rc = nn_mlp_backward(a->q1, a->dq1, &req, e)) ||
         (rc = nn_mlp_backward(a->q2, a->dq2, &req, e)))
         return rc;
     if (c->rep_gram) {
-        memset(c->rep_gram, 0, sizeof(float) * (size_t)groups * (size_t)groups);
-        add_rep_gram(a, a->q1, last_width(&a->cfg.agent.critic_hidden, a->q1), a->dq1, groups,
-                     c->rep_gram);
-        add_rep_gram(a, a->q2, last_width(&a->cfg.agent.critic_hidden, a->q2), a->dq2, groups,
-                     c->rep_gram);
+        memset(c->rep_gram, 0, sizeof(float) * (size_t)r->groups * (size_t)r->groups);
+        const cfg_int_list *h = &a->cfg.agent.critic_hidden;
+        add_rep_gram(a, a->q1, last_width(h, a->q1), a->dq1, r->groups, c->rep_gram);
+        add_rep_gram(a, a->q2, last_width(h, a->q2), a->dq2, r->groups, c->rep_gram);
     }
-    st->t_fwd_bwd += tm_now() - t0;
-    st->fast_rows += ns > 0;
-    if (!isfinite(st->critic_loss) ||
-        component_step(c, groups, a->group_task, ns > 0, st, e, &rc)) {
-        st->skipped++;
+    return 0;
+}
+
+/* FAMO: the same batch's per-task critic losses with the updated critic,
+ * against the same targets (still intact: the actor reuses the workspace
+ * only after this), tell the combiner how much each task's loss fell. One
+ * more forward pass of both critics, on the critic's layout. */
+static int critic_loss_after(sac_agent *a, const rb_batch *b, sac_update_stats *st,
+                             mtrl_err *e)
+{
+    double t0 = tm_now();
+    const sac_rows *r = a->rows;
+    sac_component *c = &a->critic_c;
+    int rc = twin_forward(a, a->q1, a->q2, b->rows, laid_out(r, b->obs, r->obs),
+                          laid_out(r, b->act, r->act), e);
+    if (rc)
         return rc;
-    }
-    if (rc || !c->loss_after)
-        return rc;
-    /* FAMO: the same batch's per-task losses with the updated critic,
-     * against the same targets y (still intact; the actor update reuses y
-     * only after this), tell the combiner how much each task's loss fell.
-     * One more forward pass of both critics. */
-    t0 = tm_now();
-    if ((rc = nn_mlp_forward_in(a->q1, B, n_in, in, e)) ||
-        (rc = nn_mlp_forward_in(a->q2, B, n_in, in, e)))
-        return rc;
-    q1 = nn_mlp_out(a->q1), q2 = nn_mlp_out(a->q2);
-    for (int g = 0; g < groups; g++) {
-        double l = 0;
-        int i0 = a->gs[g], i1 = i0 + a->off[g + 1] - a->off[g];
-        for (int i = i0; i < i1; i++) {
-            float e1 = q1[i] - y[i], e2 = q2[i] - y[i];
-            l += (double)e1 * e1 + (double)e2 * e2;
-        }
-        c->loss_after[g] = (float)(l / (a->off[g + 1] - a->off[g]));
-    }
+    grouped_mse(r, nn_mlp_out(a->q1), nn_mlp_out(a->q2), laid_out(r, a->y, r->y),
+                c->loss_after);
     rc = mtl_after_step(c->comb, c->loss_after, e);
     st->t_fwd_bwd += tm_now() - t0;
     return rc;
 }
 
-static int actor_alpha_update(sac_agent *a, const rb_batch *b, int groups, sac_update_stats *st,
+static int critic_update(sac_agent *a, const rb_batch *b, sac_update_stats *st, mtrl_err *e)
+{
+    sac_component *c = &a->critic_c;
+    double t0 = tm_now();
+    int rc;
+    if ((rc = critic_target_forward(a, b, e)) || (rc = critic_loss_forward(a, b, st, e)) ||
+        (rc = critic_loss_backward(a, b, e)))
+        return rc;
+    st->t_fwd_bwd += tm_now() - t0;
+    int fast = a->rows->ns > 0;
+    st->fast_rows += fast;
+    if (component_update(a, c, st->critic_loss, fast, st, e, &rc) || rc || !c->loss_after)
+        return rc;
+    return critic_loss_after(a, b, st, e);
+}
+
+/* Actor loss per task: the mean over its rows of
+ * alpha log pi(a~|s) - min(Q1, Q2)(s, a~), a~ ~ pi(.|s), with the critic
+ * just updated. On the actor's row layout; the policy noise is drawn in
+ * batch order and follows its rows, so the layout changes no sample. */
+static int actor_loss_forward(sac_agent *a, const rb_batch *b, sac_update_stats *st,
                               mtrl_err *e)
 {
-    int B = b->rows, A = a->act_dim, rc;
-    nn_in in[NN_MAX_IN];
-    double t0 = tm_now();
-
-    /* Actor: per-sample alpha * log pi(a~|s) - min(Q1, Q2)(s, a~), with the
-     * critic just updated; gradient flows through the critic's input. On
-     * the actor's own row layout; the policy noise is drawn in batch order
-     * and follows its rows, so the layout changes no sample. */
+    sac_rows *r = a->rows;
     sac_component *c = &a->actor_c;
-    int ns = lay_out_rows(a, c, b, groups, 0, e);
+    int B = b->rows, A = a->act_dim, rc;
+    int ns = sac_rows_lay_out(r, fast_combiner(a, c), b, 0, e);
     if (ns < 0)
         return ns;
-    const float *obs = ns > 0 ? a->pobs : b->obs;
-    const int32_t *task = ns > 0 ? a->ptask : b->task;
-    const float *eps = NULL;
+    const float *obs = laid_out(r, b->obs, r->obs), *eps = NULL;
     if (ns > 0) {
-        rng_normal_fill(&a->rng, a->eps_raw, (long)B * A);
-        place_rows(a, groups, a->eps_raw, a->eps_perm, A);
-        eps = a->eps_perm;
+        rng_normal_fill(&a->rng, a->noise, (long)B * A);
+        sac_rows_place(r, a->noise, r->eps, A);
+        eps = r->eps;
     }
+    nn_in in[NN_MAX_IN];
     if ((rc = nn_mlp_forward_in(a->actor, B, input_blocks(a, obs, NULL, in), in, e)) ||
         (rc = nn_policy_sample(a->pol, B, nn_mlp_out(a->actor), eps, &a->rng, a->act_pi,
-                               a->logp_pi, e)))
-        return rc;
-    int n_in = input_blocks(a, obs, a->act_pi, in);
-    if ((rc = nn_mlp_forward_in(a->q1, B, n_in, in, e)) ||
-        (rc = nn_mlp_forward_in(a->q2, B, n_in, in, e)))
+                               a->logp_pi, e)) ||
+        (rc = twin_forward(a, a->q1, a->q2, B, obs, a->act_pi, e)))
         return rc;
     const float *q1 = nn_mlp_out(a->q1), *q2 = nn_mlp_out(a->q2);
+    const int32_t *task = laid_out_task(r, b);
     double ent = 0;
-    for (int g = 0; g < groups; g++) {
+    for (int g = 0; g < r->groups; g++) {
         double l = 0;
-        float sc = group_scale(a, g, groups, in_rest(a, g));
-        int i0 = a->gs[g], i1 = i0 + a->off[g + 1] - a->off[g];
-        for (int i = i0; i < i1; i++) {
-            float al = alpha_of(a, task[i]);
-            float q = fminf(q1[i], q2[i]);
-            l += (double)al * a->logp_pi[i] - q;
-            float s = c->comb ? sc : sc / (float)groups;
-            a->dq1[i] = q1[i] <= q2[i] ? -s : 0.0f;
-            a->dq2[i] = q1[i] <= q2[i] ? 0.0f : -s;
-            a->dlogp[i] = al * s;
+        int i0 = sac_rows_first(r, g), n = sac_rows_count(r, g);
+        for (int i = i0; i < i0 + n; i++) {
+            l += (double)alpha_of(a, task[i]) * a->logp_pi[i] - fminf(q1[i], q2[i]);
             ent -= a->logp_pi[i];
         }
-        c->loss[g] = (float)(l / (a->off[g + 1] - a->off[g]));
-        st->actor_loss += c->loss[g] / groups;
+        c->loss[g] = (float)(l / n);
     }
+    st->actor_loss = group_mean(c->loss, r->groups);
     st->entropy = ent / B;
+    return 0;
+}
+
+/* dL/dQ = -1 on the smaller critic, dL/d(log pi) = alpha, per row scaled
+ * by its group's weight; back through both critics' action input, the
+ * policy head and the actor. */
+static int actor_loss_backward(sac_agent *a, const rb_batch *b, mtrl_err *e)
+{
+    const sac_rows *r = a->rows;
+    sac_component *c = &a->actor_c;
+    const float *q1 = nn_mlp_out(a->q1), *q2 = nn_mlp_out(a->q2);
+    const int32_t *task = laid_out_task(r, b);
+    int A = a->act_dim, rc;
+    for (int g = 0; g < r->groups; g++) {
+        float sc = sac_rows_scale(r, g), s = c->comb ? sc : sc / (float)r->groups;
+        int i0 = sac_rows_first(r, g), n = sac_rows_count(r, g);
+        for (int i = i0; i < i0 + n; i++) {
+            a->dq1[i] = q1[i] <= q2[i] ? -s : 0.0f;
+            a->dq2[i] = q1[i] <= q2[i] ? 0.0f : -s;
+            a->dlogp[i] = alpha_of(a, task[i]) * s;
+        }
+    }
     int in_cols = nn_mlp_in_dim(a->q1) - A;
     if ((rc = nn_mlp_backward(a->q1, a->dq1,
                               &(nn_bwd){.dx = a->da1, .dx_col0 = in_cols, .dx_cols = A}, e)) ||
         (rc = nn_mlp_backward(a->q2, a->dq2,
                               &(nn_bwd){.dx = a->da2, .dx_col0 = in_cols, .dx_cols = A}, e)))
         return rc;
-    for (long i = 0; i < (long)B * A; i++)
+    for (long i = 0; i < (long)b->rows * A; i++)
         a->da1[i] += a->da2[i];
     if ((rc = nn_policy_backward(a->pol, a->da1, 0, a->dlogp, a->dhead, e)))
         return rc;
     int whole[2];
-    nn_bwd req = component_grad_request(a, c, groups, whole);
-    if ((rc = nn_mlp_backward(a->actor, a->dhead, &req, e)))
+    nn_bwd req = component_grad_request(a, c, r->groups, whole);
+    return nn_mlp_backward(a->actor, a->dhead, &req, e);
+}
+
+static int actor_update(sac_agent *a, const rb_batch *b, sac_update_stats *st, mtrl_err *e)
+{
+    sac_component *c = &a->actor_c;
+    double t0 = tm_now();
+    int rc;
+    if ((rc = actor_loss_forward(a, b, st, e)) || (rc = actor_loss_backward(a, b, e)))
         return rc;
     st->t_fwd_bwd += tm_now() - t0;
+    int groups = a->rows->groups;
     if (c->rep_gram) {
         memset(c->rep_gram, 0, sizeof(float) * (size_t)groups * (size_t)groups);
         add_rep_gram(a, a->actor, last_width(&a->cfg.agent.actor_hidden, a->actor), a->dhead,
                      groups, c->rep_gram);
     }
-    st->fast_rows += ns > 0;
-    if (!isfinite(st->actor_loss) ||
-        component_step(c, groups, a->group_task, ns > 0, st, e, &rc))
-        st->skipped++;
-    if (rc)
-        return rc;
+    int fast = a->rows->ns > 0;
+    st->fast_rows += fast;
+    component_update(a, c, st->actor_loss, fast, st, e, &rc);
+    return rc;
+}
 
-    /* Temperature: per-sample alpha * (-log pi - target_entropy) with the
-     * bracket detached, so d/d(log alpha) = alpha * (-log pi - H). */
+/* Temperature loss per task: alpha (-log pi - H) with the bracket detached,
+ * its mean over the task's rows of the actor's sample. */
+static void alpha_loss_forward(sac_agent *a, sac_update_stats *st)
+{
+    const sac_rows *r = a->rows;
     sac_component *t = &a->alpha_c;
     double H = a->cfg.agent.target_entropy;
-    memset(t->d, 0, (size_t)t->p->n * sizeof(float));
-    for (int g = 0; g < groups; g++) {
-        int task = a->group_task[g];
-        float al = alpha_of(a, task);
+    for (int g = 0; g < r->groups; g++) {
         double m = 0;
-        int i0 = a->gs[g], i1 = i0 + a->off[g + 1] - a->off[g];
-        for (int i = i0; i < i1; i++)
+        int i0 = sac_rows_first(r, g), n = sac_rows_count(r, g);
+        for (int i = i0; i < i0 + n; i++)
             m += -a->logp_pi[i] - H;
-        m /= a->off[g + 1] - a->off[g];
-        t->loss[g] = (float)(al * m);
-        st->alpha_loss += t->loss[g] / groups;
-        float grad = (float)(al * m);
+        m /= n;
+        t->loss[g] = (float)(alpha_of(a, r->group_task[g]) * m);
+    }
+    st->alpha_loss = group_mean(t->loss, r->groups);
+}
+
+/* d/d(log alpha) of alpha * m is alpha * m: each group's loss is its
+ * gradient. Per-task temperatures take their own task's (over the groups,
+ * as the mean over tasks); a shared one the combined rows or their mean. */
+static void alpha_loss_backward(sac_agent *a)
+{
+    const sac_rows *r = a->rows;
+    sac_component *t = &a->alpha_c;
+    memset(t->d, 0, (size_t)t->p->n * sizeof(float));
+    for (int g = 0; g < r->groups; g++) {
+        float grad = t->loss[g];
         if (a->alpha_per_task)
-            t->d[task] = grad / (float)groups; /* each task's own mean, summed over tasks / K */
+            t->d[r->group_task[g]] = grad / (float)r->groups;
         else if (t->comb)
             t->G[g] = grad;
         else
-            t->d[0] += grad / (float)groups;
+            t->d[0] += grad / (float)r->groups;
     }
-    if (!isfinite(st->alpha_loss) || component_step(t, groups, a->group_task, 0, st, e, &rc))
-        st->skipped++;
+}
+
+static int alpha_update(sac_agent *a, sac_update_stats *st, mtrl_err *e)
+{
+    int rc;
+    alpha_loss_forward(a, st);
+    alpha_loss_backward(a);
+    component_update(a, &a->alpha_c, st->alpha_loss, 0, st, e, &rc);
     return rc;
 }
 
@@ -769,23 +733,20 @@ int sac_update(sac_agent *a, const rb_batch *b, sac_update_stats *st, mtrl_err *
     if (b->rows < 1 || b->rows > a->max_batch || b->n_tasks != a->K)
         return err_set(e, MTRL_EINPUT, "sac_update: batch of %d rows for %d tasks, agent takes "
                        "1..%d rows for %d tasks", b->rows, b->n_tasks, a->max_batch, a->K);
-    int groups = compact_groups(a, b);
-    if (groups == 0)
+    if (sac_rows_begin(a->rows, b) == 0)
         return err_set(e, MTRL_EINPUT, "sac_update: empty batch");
-    fill_onehot(a, b->rows, b->task);
-    a->onehot_perm = 0;
     double r = 0;
     for (int i = 0; i < b->rows; i++)
         r += b->reward[i];
     st->batch_reward = r / b->rows;
 
-    int rc = critic_update(a, b, groups, st, e);
+    int rc = critic_update(a, b, st, e);
     if (rc)
         return rc;
     a->updates++;
     if (a->updates % a->cfg.agent.actor_update_freq == 0) {
         st->actor_updated = 1;
-        if ((rc = actor_alpha_update(a, b, groups, st, e)))
+        if ((rc = actor_update(a, b, st, e)) || (rc = alpha_update(a, st, e)))
             return rc;
     }
     if (a->updates % a->cfg.agent.critic_target_update_freq == 0) {
@@ -807,6 +768,14 @@ int64_t sac_num_skipped(const sac_agent *a) { return a->skipped; }
 rng_state *sac_rng(sac_agent *a) { return &a->rng; }
 void sac_set_fast_rows(sac_agent *a, int on) { a->fast_rows = on != 0; }
 void sac_set_backward_gram(sac_agent *a, int on) { a->backward_gram = on != 0; }
+const float *sac_update_vector(const sac_agent *a, int component, long *n)
+{
+    const sac_component *c = component == 0 ? &a->actor_c
+                             : component == 1 ? &a->critic_c
+                                              : &a->alpha_c;
+    *n = c->p->n;
+    return c->d;
+}
 long sac_num_params(const sac_agent *a, int critic)
 {
     return critic ? a->critic_c.p->n : a->actor_c.p->n;

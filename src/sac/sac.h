@@ -69,7 +69,7 @@ rng_state *sac_rng(sac_agent *a);
  * combined component draws its subset S before its passes and forms only
  * the |S| sampled tasks' gradients and the remainder row, in one backward
  * pass per network over a batch reordered for it (mtl_fast_draw,
- * mtl_combine_fast). on = 0: all per-task rows are formed and the combiner
+ * mtl_combine_fast_gram). on = 0: all per-task rows are formed and the combiner
  * draws S itself, as every other method. Both make the same draws, so an
  * agent gives the same updates either way up to float rounding (the second
  * route is there to check the first, and to time it). No effect for other
@@ -87,6 +87,14 @@ void sac_set_fast_rows(sac_agent *a, int on);
  * float rounding (the second route is there to check the first and to time
  * it). */
 void sac_set_backward_gram(sac_agent *a, int on);
+
+/* For tests: the update vector the last sac_update handed to Adam for
+ * component 0 (the actor), 1 (the twin critic: Q1's parameters, then Q2's)
+ * or 2 (the log temperatures), after combining and clipping. With
+ * mtl.method mean and no clipping it is the gradient of the mean, over the
+ * tasks present in the batch, of their per-task mean losses. *n: its
+ * length. */
+const float *sac_update_vector(const sac_agent *a, int component, long *n);
 
 /* Everything needed to continue exactly: parameters, targets, Adam moments
  * and steps, temperatures, combiner states, rng, counters. load checks the
