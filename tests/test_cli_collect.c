@@ -33,7 +33,8 @@ static void setup(fixture *f, int collector_K)
         fail_msg("rb_create: %s", e.msg);
     if (collect_create(&f->col, collector_K > 0 ? collector_K : f->K, &e))
         fail_msg("collect_create: %s", e.msg);
-    assert_int_equal(env_vec_reset_all(f->env, NULL), 0);
+    if (env_vec_reset_all(f->env, NULL, &e))
+        fail_msg("env_vec_reset_all: %s", e.msg);
     collect_observe(f->col, f->env);
 }
 

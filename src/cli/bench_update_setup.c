@@ -207,8 +207,8 @@ int bu_fill_replay(bu_run *b, mtrl_err *e)
     b->norm = rm.norm;
     if ((rc = collect_create(&b->col, K, e)))
         return rc;
-    if (env_vec_reset_all(b->env, NULL))
-        return err_set(e, MTRL_ERUNTIME, "%s: resetting the envs failed", b->name);
+    if ((rc = env_vec_reset_all(b->env, NULL, e)))
+        return err_prefix(e, "%s: resetting the envs", b->name);
     collect_observe(b->col, b->env);
     rng_state r;
     rng_seed(&r, (uint64_t)c->run.seed, BU_STREAM_ACTIONS);

@@ -47,7 +47,7 @@ void collect_destroy(collector *c)
     free(c);
 }
 
-float *collect_obs(collector *c) { return c->obs; }
+const float *collect_obs(const collector *c) { return c->obs; }
 
 void collect_observe(collector *c, const env_vec *envs)
 {
@@ -69,11 +69,11 @@ int collect_step(collector *c, env_vec *envs, rb_buffer *rb, env_step_result *re
         return err_set(e, MTRL_EINPUT, "collect: %d envs stepped with the buffers of %d",
                        env_vec_size(envs), c->K);
     double t0 = tm_now();
-    if (env_vec_step(envs, c->act, res))
-        return err_set(e, MTRL_ERUNTIME, "stepping the envs failed");
+    int rc = env_vec_step(envs, c->act, res, e);
+    if (rc)
+        return err_prefix(e, "stepping the envs");
     c->t_env = tm_now() - t0;
     for (int k = 0; k < c->K; k++) {
-        int rc;
         if (!res->unstable[k] &&
             (rc = rb_add(rb, k, c->obs + k * OBS, c->act + k * ACT, res->reward[k],
                          res->next_obs + k * OBS, 0, e)))

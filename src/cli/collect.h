@@ -22,9 +22,8 @@ typedef struct collector collector;
 int collect_create(collector **c, int K, mtrl_err *e);
 void collect_destroy(collector *c);
 
-/* K x ENV_OBS_DIM: the observations the next actions answer. Writable, for
- * a caller that resets envs one by one into it. */
-float *collect_obs(collector *c);
+/* K x ENV_OBS_DIM: the observations the next actions answer. */
+const float *collect_obs(const collector *c);
 
 /* Takes envs' current observations (after a reset). */
 void collect_observe(collector *c, const env_vec *envs);
