@@ -107,13 +107,7 @@ static void par_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int 
     gemm_job j = {.ta = ta, .tb = tb, .M = M, .N = N, .Kd = Kd, .lda = lda, .ldb = ldb,
                   .ldc = ldc, .blocks = blocks, .A = A, .B = B, .beta = beta, .C = C};
     atomic_init(&j.next, 0);
-    int was = openblas_get_num_threads();
-    if (was != 1)
-        openblas_set_num_threads(1);
-    nn_pool_run(pool, gemm_worker, &j);
-    nn_pool_release(pool);
-    if (was != 1)
-        openblas_set_num_threads(was);
+    nn_pool_run_blas1(pool, gemm_worker, &j);
 }
 
 int nn_mlp_create(nn_mlp **out, int n_layers, const int *dims, int max_batch, mtrl_err *e)
@@ -593,7 +587,6 @@ static int grads_with_gram(nn_mlp *m, float *grad, long ld_grad, int K, const in
 static int param_grads(nn_mlp *m, float *grad, long ld_grad, int K, const int *off, int acc,
                        mtrl_err *e)
 {
-    int blas_threads = openblas_get_num_threads();
     int T = work_threads();
     int pooled = K > 1 && T > 1;
     grad_job j = {.m = m, .grad = grad, .ld_grad = ld_grad, .K = K, .off = off, .acc = acc,
@@ -650,17 +643,9 @@ static int param_grads(nn_mlp *m, float *grad, long ld_grad, int K, const int *o
         grad_worker(&j);
         return 0;
     }
-    nn_pool *pool = nn_pool_acquire(T); /* NULL: the same tasks, all on this thread */
-    /* OpenBLAS is on one thread while the tasks run: each task is one
-     * single-threaded sgemm. (Switching costs nanoseconds: it only sets the
-     * count OpenBLAS uses for its next call.) */
-    openblas_set_num_threads(1);
-    if (pool)
-        nn_pool_run(pool, grad_worker, &j);
-    else
-        grad_worker(&j);
-    nn_pool_release(pool);
-    openblas_set_num_threads(blas_threads);
+    /* NULL pool: the same tasks, all on this thread. OpenBLAS is on one
+     * thread while the tasks run: each task is one single-threaded sgemm. */
+    nn_pool_run_blas1(nn_pool_acquire(T), grad_worker, &j);
     return 0;
 }
 

@@ -1,6 +1,8 @@
 /* Persistent workers for nn_pool_run (see pool.h). */
 #include "pool.h"
 
+#include <cblas.h>
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -212,4 +214,20 @@ void nn_pool_release(nn_pool *p)
 {
     if (p)
         atomic_store(&pool_busy, 0);
+}
+
+void nn_pool_run_blas1(nn_pool *p, void (*fn)(void *arg), void *arg)
+{
+    /* Switching costs nanoseconds: it only sets the count OpenBLAS uses for
+     * its next call. */
+    int was = openblas_get_num_threads();
+    if (was != 1)
+        openblas_set_num_threads(1);
+    if (p)
+        nn_pool_run(p, fn, arg);
+    else
+        fn(arg);
+    nn_pool_release(p);
+    if (was != 1)
+        openblas_set_num_threads(was);
 }

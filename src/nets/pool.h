@@ -4,8 +4,8 @@
  * microseconds (jobs come in bursts inside a pass), then blocks on a
  * condition variable: an idle pool costs no CPU.
  *
- * Internal to nets (not part of nets.h); depends on pthreads and core/err
- * only, knows nothing of MLPs. */
+ * Internal to nets (not part of nets.h); depends on pthreads, OpenBLAS's
+ * thread setting and core/err only, knows nothing of MLPs. */
 #ifndef MTRL_NETS_POOL_H
 #define MTRL_NETS_POOL_H
 
@@ -34,5 +34,9 @@ void nn_pool_run(nn_pool *p, void (*fn)(void *arg), void *arg);
  * started. Give it back with nn_pool_release (NULL is a no-op). */
 nn_pool *nn_pool_acquire(int T);
 void nn_pool_release(nn_pool *p);
+/* A job whose pieces are single-threaded BLAS calls: nn_pool_run(p, fn, arg)
+ * (p NULL: fn(arg) on the caller alone) with OpenBLAS held at one thread
+ * meanwhile, then nn_pool_release(p). */
+void nn_pool_run_blas1(nn_pool *p, void (*fn)(void *arg), void *arg);
 
 #endif

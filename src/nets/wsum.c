@@ -46,11 +46,5 @@ void nn_rows_wsum(int K, long n, const float *G, const float *w, float *d)
     wsum_job j = {.K = K, .n = n, .G = G, .w = w, .d = d,
                   .chunks = (n + WSUM_CHUNK - 1) / WSUM_CHUNK};
     atomic_init(&j.next, 0);
-    int was = openblas_get_num_threads();
-    if (was != 1)
-        openblas_set_num_threads(1);
-    nn_pool_run(pool, wsum_worker, &j);
-    nn_pool_release(pool);
-    if (was != 1)
-        openblas_set_num_threads(was);
+    nn_pool_run_blas1(pool, wsum_worker, &j);
 }
