@@ -3,8 +3,9 @@
  * out; the caller writes d as the gradient before its optimizer step.
  * Gram-based methods form A = G G^T once (one ssyrk, or take it from the
  * caller, mtl_input.gram), solve a K-dimensional
- * problem in double, and finish with one sgemv d = G^T w, so everything that
- * touches P costs one pass over G plus the Gram. Methods whose weights do not
+ * problem in double, and finish with one sgemv d = G^T w (or the caller's
+ * threaded row sum, mtl_input.row_sum), so everything that touches P costs
+ * one pass over G plus the Gram. Methods whose weights do not
  * look at G (RLW, FAMO, Nash-MTL between its updates) skip the Gram; GradDrop
  * is elementwise and makes one pass over G of its own. All workspace is
  * allocated by mtl_create; a combine never allocates. Every random draw
