@@ -7,7 +7,6 @@
  * the spec notes the difference). */
 #include "mtl/mtl_impl.h"
 
-#include <float.h>
 #include <math.h>
 
 size_t mtl_config_work(const mtl_options *o, int K)
@@ -37,25 +36,13 @@ void mtl_config_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st)
     for (int i = 0; i < k; i++)
         for (int j = 0; j < k; j++)
             V[(long)i * k + j] = A[(long)i * k + j] * inv[i] * inv[j];
-    if (mtl_eigh(k, V, ev, lw, iw) != 0) {
+    int kept = mtl_pinv_apply(k, V, NULL, y, ev, lw, iw);
+    if (kept < 0) {
         for (int i = 0; i < k; i++)
             c->wd[i] = NAN;
         return;
     }
-    const double cut = k * FLT_EPSILON * ev[k - 1];
-    for (int i = 0; i < k; i++)
-        y[i] = 0;
-    for (int r = 0; r < k; r++) {
-        if (!(ev[r] > cut))
-            continue;
-        const double *q = V + (long)r * k;
-        double q1 = 0;
-        for (int i = 0; i < k; i++)
-            q1 += q[i];
-        for (int i = 0; i < k; i++)
-            y[i] += q1 / ev[r] * q[i];
-        (*iters)++;
-    }
+    *iters = kept;
     double num = 0, den = 0;
     for (int i = 0; i < k; i++)
         v[i] = y[i] * inv[i];

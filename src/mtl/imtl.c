@@ -7,7 +7,6 @@
  * the equal-projection property for K >= 3; that is not reproduced. */
 #include "mtl/mtl_impl.h"
 
-#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -34,28 +33,15 @@ void mtl_imtl_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st)
     memcpy(V, A, sizeof(double) * (size_t)k * (size_t)k);
     for (int i = 0; i < k; i++)
         nrm[i] = sqrt(fmax(A[(long)i * k + i], 0));
-    if (mtl_eigh(k, V, ev, lw, iw) != 0) {
+    /* The pseudo-inverse's cut is torch.linalg.pinv's default (see
+     * mtl_pinv_apply). */
+    int kept = mtl_pinv_apply(k, V, nrm, v, ev, lw, iw);
+    if (kept < 0) {
         for (int i = 0; i < k; i++)
             c->wd[i] = NAN;
         return;
     }
-    /* Pseudo-inverse cut as torch.linalg.pinv's default on a float k x k
-     * matrix: eigenvalues below k eps(float) l_max are treated as zero. */
-    const double cut = k * FLT_EPSILON * ev[k - 1];
-    for (int i = 0; i < k; i++)
-        v[i] = 0;
-    for (int r = 0; r < k; r++) {
-        if (!(ev[r] > cut))
-            continue;
-        const double *q = V + (long)r * k;
-        double qn = 0;
-        for (int i = 0; i < k; i++)
-            qn += q[i] * nrm[i];
-        qn /= ev[r];
-        for (int i = 0; i < k; i++)
-            v[i] += qn * q[i];
-        (*iters)++;
-    }
+    *iters = kept;
     double s = 0;
     for (int i = 0; i < k; i++)
         s += v[i];
