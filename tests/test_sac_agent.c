@@ -29,26 +29,14 @@ static void small_config(mtrl_config *c, const char *method)
     assert_int_equal(cfg_apply_override(c, kv, &e), 0);
 }
 
-/* A replay buffer of smooth random transitions and one balanced batch. */
-static rb_buffer *make_buffer(void)
+/* Tasks that differ in scale. */
+static float scaled_reward(int k, const float *o, const float *a)
 {
-    rb_buffer *rb;
-    mtrl_err e;
-    assert_int_equal(rb_create(&rb, K, OBS, ACT, 300, &e), 0);
-    rng_state r;
-    rng_seed(&r, 11, 0);
-    for (int i = 0; i < 100; i++)
-        for (int k = 0; k < K; k++) {
-            float o[OBS], a[ACT], o2[OBS];
-            for (int j = 0; j < OBS; j++)
-                o[j] = (float)rng_range(&r, -1, 1), o2[j] = o[j] + 0.1f * (float)rng_normal(&r);
-            for (int j = 0; j < ACT; j++)
-                a[j] = (float)rng_range(&r, -1, 1);
-            float rew = (float)(k + 1) * (o[0] + a[0]); /* tasks differ in scale */
-            assert_int_equal(rb_add(rb, k, o, a, rew, o2, 0, &e), 0);
-        }
-    return rb;
+    return (float)(k + 1) * (o[0] + a[0]);
 }
+
+/* A replay buffer of smooth random transitions. */
+static rb_buffer *make_buffer(void) { return make_replay(300, 11, 100, scaled_reward); }
 
 static rb_batch *sample_mode(rb_buffer *rb, uint64_t seed, rb_sampling mode)
 {

@@ -47,26 +47,13 @@ static void config(mtrl_config *c, const char *method)
     c->mtl.cagrad_steps = 0;
 }
 
-static rb_buffer *make_buffer(void)
+/* Tasks that pull apart: conflicting gradients for PCGrad/MGDA. */
+static float pulling_reward(int k, const float *o, const float *a)
 {
-    rb_buffer *rb;
-    mtrl_err e;
-    assert_int_equal(rb_create(&rb, K, OBS, ACT, 2000, &e), 0);
-    rng_state r;
-    rng_seed(&r, 21, 0);
-    for (int i = 0; i < 60; i++)
-        for (int k = 0; k < K; k++) {
-            float o[OBS], a[ACT], o2[OBS];
-            for (int j = 0; j < OBS; j++)
-                o[j] = (float)rng_range(&r, -1, 1), o2[j] = o[j] + 0.1f * (float)rng_normal(&r);
-            for (int j = 0; j < ACT; j++)
-                a[j] = (float)rng_range(&r, -1, 1);
-            /* Tasks that pull apart: conflicting gradients for PCGrad/MGDA. */
-            float rew = (float)((k % 3) - 1) * (o[k % OBS] + a[k % ACT]) + 0.1f * (float)k;
-            assert_int_equal(rb_add(rb, k, o, a, rew, o2, 0, &e), 0);
-        }
-    return rb;
+    return (float)((k % 3) - 1) * (o[k % OBS] + a[k % ACT]) + 0.1f * (float)k;
 }
+
+static rb_buffer *make_buffer(void) { return make_replay(2000, 21, 60, pulling_reward); }
 
 static void follow(const char *method)
 {
