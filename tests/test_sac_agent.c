@@ -226,6 +226,40 @@ static void test_alpha_moves_toward_target_entropy(void **st)
     rb_destroy(rb);
 }
 
+/* Saves a to path and loads it into a fresh agent of c (give c another
+ * seed: everything must then come from the file). */
+static sac_agent *save_and_reload(sac_agent *a, const mtrl_config *c, const char *path)
+{
+    mtrl_err e = {0};
+    h5_file *f;
+    assert_int_equal(h5_create(&f, path, &e), 0);
+    assert_int_equal(sac_save(a, f, "agent", &e), 0);
+    assert_int_equal(h5_commit(f, &e), 0);
+    sac_agent *b = make_agent(c);
+    assert_int_equal(h5_open(&f, path, &e), 0);
+    if (sac_load(b, f, "agent", &e))
+        fail_msg("sac_load: %s", e.msg);
+    h5_close(f);
+    return b;
+}
+
+/* n updates of a and b on the same batches (drawn from seed0 on): the same
+ * losses, bit for bit. */
+static void expect_same_updates(sac_agent *a, sac_agent *b, rb_buffer *rb, int n,
+                                uint64_t seed0, rb_sampling mode)
+{
+    mtrl_err e = {0};
+    for (int i = 0; i < n; i++) {
+        rb_batch *batch = sample_mode(rb, seed0 + (uint64_t)i, mode);
+        sac_update_stats s1, s2;
+        assert_int_equal(sac_update(a, batch, &s1, &e), 0);
+        assert_int_equal(sac_update(b, batch, &s2, &e), 0);
+        assert_true(s1.critic_loss == s2.critic_loss);
+        assert_true(s1.actor_loss == s2.actor_loss);
+        rb_batch_destroy(batch);
+    }
+}
+
 /* save -> load into a fresh agent -> both continue identically. */
 static void test_checkpoint_continues_bit_for_bit(void **st)
 {
@@ -243,27 +277,10 @@ static void test_checkpoint_continues_bit_for_bit(void **st)
     }
     char path[512];
     snprintf(path, sizeof path, "%s/agent.h5", test_tmpdir());
-    h5_file *f;
-    assert_int_equal(h5_create(&f, path, &e), 0);
-    assert_int_equal(sac_save(a, f, "agent", &e), 0);
-    assert_int_equal(h5_commit(f, &e), 0);
-
     c.run.seed = 99; /* a different init: everything must come from the file */
-    sac_agent *b2 = make_agent(&c);
-    assert_int_equal(h5_open(&f, path, &e), 0);
-    if (sac_load(b2, f, "agent", &e))
-        fail_msg("sac_load: %s", e.msg);
-    h5_close(f);
+    sac_agent *b2 = save_and_reload(a, &c, path);
     assert_int_equal(sac_num_updates(b2), 5);
-    for (int i = 0; i < 5; i++) {
-        rb_batch *b = sample(rb, 500 + (uint64_t)i);
-        sac_update_stats s1, s2;
-        assert_int_equal(sac_update(a, b, &s1, &e), 0);
-        assert_int_equal(sac_update(b2, b, &s2, &e), 0);
-        assert_true(s1.critic_loss == s2.critic_loss);
-        assert_true(s1.actor_loss == s2.actor_loss);
-        rb_batch_destroy(b);
-    }
+    expect_same_updates(a, b2, rb, 5, 500, RB_SAMPLE_BALANCED);
     /* Stochastic actions use the restored rng too. */
     float obs[OBS] = {0.1f, 0.2f}, x[ACT], y[ACT];
     int32_t t0 = 0;
@@ -275,6 +292,7 @@ static void test_checkpoint_continues_bit_for_bit(void **st)
     mtrl_config big = c;
     big.agent.critic_hidden = (cfg_int_list){2, {32, 16}};
     sac_agent *other = make_agent(&big);
+    h5_file *f;
     assert_int_equal(h5_open(&f, path, &e), 0);
     assert_int_not_equal(sac_load(other, f, "agent", &e), 0);
     assert_true(strstr(e.msg, "critic") != NULL);
@@ -305,24 +323,9 @@ static void test_cagrad_fast_checkpoint(void **st)
     }
     char path[512];
     snprintf(path, sizeof path, "%s/agent_fast.h5", test_tmpdir());
-    h5_file *f;
-    assert_int_equal(h5_create(&f, path, &e), 0);
-    assert_int_equal(sac_save(a, f, "agent", &e), 0);
-    assert_int_equal(h5_commit(f, &e), 0);
     c.run.seed = 98;
-    sac_agent *b2 = make_agent(&c);
-    assert_int_equal(h5_open(&f, path, &e), 0);
-    if (sac_load(b2, f, "agent", &e))
-        fail_msg("sac_load: %s", e.msg);
-    h5_close(f);
-    for (int i = 0; i < 4; i++) {
-        rb_batch *b = sample_mode(rb, 700 + (uint64_t)i, RB_SAMPLE_UNIFORM);
-        sac_update_stats s1, s2;
-        assert_int_equal(sac_update(a, b, &s1, &e), 0);
-        assert_int_equal(sac_update(b2, b, &s2, &e), 0);
-        assert_true(s1.critic_loss == s2.critic_loss && s1.actor_loss == s2.actor_loss);
-        rb_batch_destroy(b);
-    }
+    sac_agent *b2 = save_and_reload(a, &c, path);
+    expect_same_updates(a, b2, rb, 4, 700, RB_SAMPLE_UNIFORM);
     float x[K * ACT], y[K * ACT];
     actions_of(a, x);
     actions_of(b2, y);
