@@ -10,6 +10,23 @@
 #include "replay/replay.h"
 #include "sac/sac.h"
 
+/* The default config with hidden x hidden nets, B rows a batch, the target
+ * entropy -ACT, the given seed and mtl.method (K, OBS, ACT and B from the
+ * including file). */
+static void base_config(mtrl_config *c, const char *method, int hidden, int64_t seed)
+{
+    cfg_defaults(c);
+    c->agent.actor_hidden = (cfg_int_list){2, {hidden, hidden}};
+    c->agent.critic_hidden = (cfg_int_list){2, {hidden, hidden}};
+    c->agent.batch_size = B;
+    c->agent.target_entropy = -ACT;
+    c->run.seed = seed;
+    char kv[64];
+    snprintf(kv, sizeof kv, "mtl.method=%s", method);
+    mtrl_err e;
+    assert_int_equal(cfg_apply_override(c, kv, &e), 0);
+}
+
 static sac_agent *make_agent(const mtrl_config *c)
 {
     sac_agent *a;

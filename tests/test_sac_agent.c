@@ -17,16 +17,7 @@
 
 static void small_config(mtrl_config *c, const char *method)
 {
-    cfg_defaults(c);
-    c->agent.actor_hidden = (cfg_int_list){2, {16, 16}};
-    c->agent.critic_hidden = (cfg_int_list){2, {16, 16}};
-    c->agent.batch_size = B;
-    c->agent.target_entropy = -ACT;
-    c->run.seed = 3;
-    char kv[64];
-    snprintf(kv, sizeof kv, "mtl.method=%s", method);
-    mtrl_err e;
-    assert_int_equal(cfg_apply_override(c, kv, &e), 0);
+    base_config(c, method, 16, 3);
 }
 
 /* Tasks that differ in scale. */

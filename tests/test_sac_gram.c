@@ -25,17 +25,8 @@
 
 static void config(mtrl_config *c, const char *method)
 {
-    cfg_defaults(c);
-    c->agent.actor_hidden = (cfg_int_list){2, {40, 40}};
-    c->agent.critic_hidden = (cfg_int_list){2, {40, 40}};
-    c->agent.batch_size = B;
-    c->agent.target_entropy = -ACT;
+    base_config(c, method, 40, 9);
     c->agent.critic_lr = c->agent.actor_lr = 1e-2;
-    c->run.seed = 9;
-    char kv[64];
-    snprintf(kv, sizeof kv, "mtl.method=%s", method);
-    mtrl_err e;
-    assert_int_equal(cfg_apply_override(c, kv, &e), 0);
     c->mtl.cagrad_c = 0.9;
     c->mtl.cagrad_fast_subset = 3;
     /* CAGrad keeps the best of its dual iterates: a choice that a rounding
