@@ -13,8 +13,7 @@
 size_t mtl_imtl_work(const mtl_options *o, int K)
 {
     (void)o;
-    return MTL_WS_D((long)K * K) + 3 * MTL_WS_D(K) + MTL_WS_D(mtl_eigh_work(K)) +
-           MTL_WS_I(mtl_eigh_iwork(K));
+    return MTL_WS_D((long)K * K) + 2 * MTL_WS_D(K) + mtl_pinv_work(K);
 }
 
 void mtl_imtl_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st)
@@ -22,12 +21,10 @@ void mtl_imtl_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st)
     const int k = in->k;
     const double *A = c->A;
     mtl_arena *ar = &c->arena;
-    double *V = mtl_arena_doubles(ar, (long)k * k), *ev = mtl_arena_doubles(ar, k),
-           *nrm = mtl_arena_doubles(ar, k), *v = mtl_arena_doubles(ar, k),
-           *lw = mtl_arena_doubles(ar, mtl_eigh_work(k));
-    int *iw = mtl_arena_ints(ar, mtl_eigh_iwork(k));
+    double *V = mtl_arena_doubles(ar, (long)k * k), *nrm = mtl_arena_doubles(ar, k),
+           *v = mtl_arena_doubles(ar, k);
     int *iters = &st->iters;
-    if (!V || !ev || !nrm || !v || !lw || !iw)
+    if (!V || !nrm || !v)
         return;
     *iters = 0;
     memcpy(V, A, sizeof(double) * (size_t)k * (size_t)k);
@@ -35,7 +32,9 @@ void mtl_imtl_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st)
         nrm[i] = sqrt(fmax(A[(long)i * k + i], 0));
     /* The pseudo-inverse's cut is torch.linalg.pinv's default (see
      * mtl_pinv_apply). */
-    int kept = mtl_pinv_apply(k, V, nrm, v, ev, lw, iw);
+    int kept = mtl_pinv_apply(k, V, nrm, v, ar);
+    if (kept == -2)
+        return;
     if (kept < 0) {
         for (int i = 0; i < k; i++)
             c->wd[i] = NAN;

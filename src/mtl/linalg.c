@@ -25,9 +25,17 @@ int mtl_eigh(int n, double *V, double *ev, double *work, int *iwork)
                                     (lapack_int)mtl_eigh_iwork(n));
 }
 
-int mtl_pinv_apply(int k, double *V, const double *b, double *y, double *ev, double *work,
-                   int *iwork)
+size_t mtl_pinv_work(int k)
 {
+    return MTL_WS_D(k) + MTL_WS_D(mtl_eigh_work(k)) + MTL_WS_I(mtl_eigh_iwork(k));
+}
+
+int mtl_pinv_apply(int k, double *V, const double *b, double *y, mtl_arena *a)
+{
+    double *ev = mtl_arena_doubles(a, k), *work = mtl_arena_doubles(a, mtl_eigh_work(k));
+    int *iwork = mtl_arena_ints(a, mtl_eigh_iwork(k));
+    if (!ev || !work || !iwork)
+        return -2;
     if (mtl_eigh(k, V, ev, work, iwork) != 0)
         return -1;
     const double cut = k * FLT_EPSILON * ev[k - 1];
