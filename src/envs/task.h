@@ -213,6 +213,14 @@ static inline double env_dist3(const double a[3], const double b[3])
     return env_norm3(d);
 }
 
+/* The scripted policies' hand move: a[0:3] = p * (t - h), a proportional
+ * step of the hand h toward the target t (spec Appendix D). */
+static inline void env_move_to(const double *h, const double *t, double p, double *a)
+{
+    for (int i = 0; i < 3; i++)
+        a[i] = p * (t[i] - h[i]);
+}
+
 /* The base env's step on doubles (used by vec.c and tests; env_step wraps
  * it for floats). */
 int env_step_d(env_sawyer *e, const double *a, env_info *info, env_step_flags *fl);

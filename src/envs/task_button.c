@@ -63,12 +63,8 @@ static double reward(env_sawyer *e, const double *obs, const double *a, env_info
     double r = 5.0 * rw_hamacher(1.0 - obs[3], near);
     if (tcp_to_obj <= 0.03)
         r += 5.0 * pressed;
-    info->success = obj_to_target <= 0.02;
-    info->near_object = tcp_to_obj <= 0.05;
-    info->grasp_success = obs[3] > 0;
-    info->grasp_reward = near;
-    info->in_place_reward = pressed;
-    info->obj_to_target = obj_to_target;
+    rw_info_set(info, obj_to_target <= 0.02, tcp_to_obj <= 0.05, obs[3] > 0, near, pressed,
+                obj_to_target);
     return r;
 }
 

@@ -72,12 +72,8 @@ static double reward_press(env_sawyer *e, const double *obs, double press_margin
     double r = 2.0 * rw_hamacher(fmax(obs[3], 0.0), near);
     if (tcp_to_obj <= 0.05)
         r += 8.0 * pressed;
-    info->success = obj_to_target <= success_dist;
-    info->near_object = tcp_to_obj <= 0.05;
-    info->grasp_success = obs[3] > 0;
-    info->grasp_reward = near;
-    info->in_place_reward = pressed;
-    info->obj_to_target = obj_to_target;
+    rw_info_set(info, obj_to_target <= success_dist, tcp_to_obj <= 0.05, obs[3] > 0, near, pressed,
+                obj_to_target);
     return r;
 }
 
@@ -110,12 +106,8 @@ static double reward_button_press_wall(env_sawyer *e, const double *obs, const d
         r = 2.0 * rw_hamacher((1.0 - obs[3]) / 2.0, near);
     else
         r = 2.0 + 2.0 * (1.0 + obs[3]) + 4.0 * pressed * pressed;
-    info->success = obj_to_target <= 0.03;
-    info->near_object = tcp_to_obj <= 0.05;
-    info->grasp_success = obs[3] > 0;
-    info->grasp_reward = near;
-    info->in_place_reward = pressed;
-    info->obj_to_target = obj_to_target;
+    rw_info_set(info, obj_to_target <= 0.03, tcp_to_obj <= 0.05, obs[3] > 0, near, pressed,
+                obj_to_target);
     return r;
 }
 
@@ -185,19 +177,13 @@ static double reward_coffee(env_sawyer *e, const double *obs, const double *a, e
  * +y to a point behind the button, so the mocap runs ahead and forces the
  * light button past its soft limit. */
 
-static void move_to(const double *h, const double *t, double p, double *a)
-{
-    for (int i = 0; i < 3; i++)
-        a[i] = p * (t[i] - h[i]);
-}
-
 static void press_front(const double *obs, double *a)
 {
     const double *h = obs, *o = obs + 4;
     double t[3] = {o[0], o[1] + 0.05, o[2]};
     if (fabs(h[0] - o[0]) > 0.015 || fabs(h[2] - o[2]) > 0.015)
         t[1] = fmin(h[1], o[1] - 0.1);
-    move_to(h, t, 25, a);
+    env_move_to(h, t, 25, a);
     a[3] = 1.0;
 }
 
@@ -224,7 +210,7 @@ static void policy_button_press_wall(const double *obs, double *a)
     } else if (fabs(h[0] - o[0]) > 0.01 && h[1] < lane + 0.01) {
         t[1] = lane;
     }
-    move_to(h, t, 25, a);
+    env_move_to(h, t, 25, a);
     a[3] = 1.0;
 }
 

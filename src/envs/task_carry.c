@@ -107,12 +107,6 @@ typedef struct carry_plan {
     double p;         /* proportional gain */
 } carry_plan;
 
-static void move_to(const double *h, const double *t, double p, double *a)
-{
-    for (int i = 0; i < 3; i++)
-        a[i] = p * (t[i] - h[i]);
-}
-
 /* held: the object is between the closed fingers (each task decides it from
  * the object's position relative to the hand and the gripper opening).
  * Every move is made at a safe height: the hand first reaches the approach
@@ -151,7 +145,7 @@ static void grasp_carry(const double *obs, const carry_plan *c, int held, double
         memcpy(t, c->grasp, sizeof t); /* in place: close and wait */
         a[3] = c->grip;
     }
-    move_to(h, t, c->p, a);
+    env_move_to(h, t, c->p, a);
 }
 
 /* The object hangs between the closed fingers: within xy_r of the hand's
@@ -211,12 +205,8 @@ static double reward_basketball(env_sawyer *e, const double *obs, const double *
         r += 1 + 5 * ip;
     if (d < radius)
         r = 10;
-    info->success = d <= radius;
-    info->near_object = tcp_to_obj <= 0.05;
-    info->grasp_success = obs[3] > 0 && o[2] - 0.03 > e->obj_init_pos[2];
-    info->grasp_reward = g;
-    info->in_place_reward = ip;
-    info->obj_to_target = d;
+    rw_info_set(info, d <= radius, tcp_to_obj <= 0.05,
+                obs[3] > 0 && o[2] - 0.03 > e->obj_init_pos[2], g, ip, d);
     return r;
 }
 
@@ -305,12 +295,7 @@ static double reward_bin_picking(env_sawyer *e, const double *obs, const double 
         r += 1 + 5 * rw_hamacher(above, ip);
     if (d < 0.05)
         r = 10;
-    info->success = d <= 0.05;
-    info->near_object = near;
-    info->grasp_success = gs;
-    info->grasp_reward = g;
-    info->in_place_reward = ip;
-    info->obj_to_target = d;
+    rw_info_set(info, d <= 0.05, near, gs, g, ip, d);
     return r;
 }
 
@@ -375,13 +360,9 @@ static double reward_hand_insert(env_sawyer *e, const double *obs, const double 
         r += 1 + 7 * ip;
     if (d < 0.05)
         r = 10;
-    info->success = d <= 0.05;
-    info->near_object = tcp_to_obj <= 0.03;
-    info->grasp_success = env_touching(e, e->task_ids[ID_GEOM]) && obs[3] > 0 &&
-                          o[2] - 0.02 > e->obj_init_pos[2];
-    info->grasp_reward = g;
-    info->in_place_reward = ip;
-    info->obj_to_target = d;
+    int gs = env_touching(e, e->task_ids[ID_GEOM]) && obs[3] > 0 &&
+             o[2] - 0.02 > e->obj_init_pos[2];
+    rw_info_set(info, d <= 0.05, tcp_to_obj <= 0.03, gs, g, ip, d);
     return r;
 }
 
@@ -452,12 +433,7 @@ static double reward_pick_out_of_hole(env_sawyer *e, const double *obs, const do
         r += 1 + 5 * rw_hamacher(ip, above);
     if (d < 0.05) /* the base class's TARGET_RADIUS; the class's own 0.02 is unused */
         r = 10;
-    info->success = d <= 0.07;
-    info->near_object = tcp_to_obj <= 0.03;
-    info->grasp_success = gs;
-    info->grasp_reward = g;
-    info->in_place_reward = ip;
-    info->obj_to_target = d;
+    rw_info_set(info, d <= 0.07, tcp_to_obj <= 0.03, gs, g, ip, d);
     return r;
 }
 
@@ -544,13 +520,10 @@ static double reward_shelf_place(env_sawyer *e, const double *obs, const double 
         r += 1 + 5 * ip;
     if (d < 0.05)
         r = 10;
-    info->success = d <= 0.07;
-    info->near_object = tcp_to_obj <= 0.03;
-    /* The original's contact test is a method reference there, always true. */
-    info->grasp_success = obs[3] > 0 && o[2] - 0.02 > e->obj_init_pos[2];
-    info->grasp_reward = g;
-    info->in_place_reward = ip;
-    info->obj_to_target = d;
+    /* grasp_success: the original's contact test is a method reference
+     * there, always true. */
+    rw_info_set(info, d <= 0.07, tcp_to_obj <= 0.03, obs[3] > 0 && o[2] - 0.02 > e->obj_init_pos[2],
+                g, ip, d);
     return r;
 }
 
@@ -633,12 +606,7 @@ static double reward_peg_unplug(env_sawyer *e, const double *obs, const double *
         r = 1 + 2 * g + 5 * ip;
     if (d <= 0.05)
         r = 10;
-    info->success = d <= 0.07;
-    info->near_object = tcp_to_obj <= 0.03;
-    info->grasp_success = gs;
-    info->grasp_reward = g;
-    info->in_place_reward = ip;
-    info->obj_to_target = d;
+    rw_info_set(info, d <= 0.07, tcp_to_obj <= 0.03, gs, g, ip, d);
     return r;
 }
 
@@ -741,12 +709,7 @@ static double reward_box_close(env_sawyer *e, const double *obs, const double *a
     if (success)
         r = 10;
     r *= rq; /* also on success: the lid must not be flipped onto the box */
-    info->success = success;
-    info->near_object = ready;
-    info->grasp_success = grab >= 0.5;
-    info->grasp_reward = grab;
-    info->in_place_reward = lifted;
-    info->obj_to_target = 0;
+    rw_info_set(info, success, ready, grab >= 0.5, grab, lifted, 0);
     return r;
 }
 

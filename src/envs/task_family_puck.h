@@ -18,6 +18,9 @@ int env_puck_accept_far(const double *v);
 /* obs[4:11]: body "obj" position (= geom "objGeom" position, the geom sits at
  * the body origin), objGeom's orientation as x, y, z, w. */
 void env_puck_object_obs(const env_sawyer *e, double out[7]);
+/* The grasp_success of push and pick-place: both pads touch objGeom, the
+ * fingers are not fully open and the object is 2 cm above its start. */
+int env_puck_grasped(const env_sawyer *e, const double *obs);
 /* Reset: object at v[0:3], target v[3:6] (reach, pick-place). */
 void env_puck_reset_obj_goal(env_sawyer *e);
 /* Reset: object at (v0, v1) and target (v3, v4), both at the height the

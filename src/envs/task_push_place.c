@@ -125,12 +125,8 @@ static double reward_sweep_common(env_sawyer *e, const double *obs, double grip_
     double g = rw_old_caging(e, o, 0.02, grip_slack, xz_thresh);
     double r = d < 0.05 ? 10.0 : 2 * g + 6 * rw_hamacher(g, ip);
     double tcp_to_obj = tcp_to(e, o);
-    info->success = d <= 0.05;
-    info->near_object = tcp_to_obj <= 0.03;
-    info->grasp_success = env_touching(e, e->task_ids[ID_GEOM]) && obs[3] > 0;
-    info->grasp_reward = g;
-    info->in_place_reward = ip;
-    info->obj_to_target = d;
+    rw_info_set(info, d <= 0.05, tcp_to_obj <= 0.03,
+                env_touching(e, e->task_ids[ID_GEOM]) && obs[3] > 0, g, ip, d);
     return r;
 }
 
@@ -164,14 +160,10 @@ static double reward_soccer(env_sawyer *e, const double *obs, const double *a, e
     double og = rw_old_caging(e, o, 0.013, 0.01, 0.005);
     double r = d_scaled < 0.07 ? 10.0 : 3 * og + 6.5 * ip;
     double d = env_dist3(o, g);
-    info->success = d <= 0.07;
-    info->near_object = tcp_to(e, o) <= 0.03;
-    /* The original tests its contact method's truth value, not a contact
-     * (spec Appendix E.9). */
-    info->grasp_success = obs[3] > 0 && o[2] - 0.02 > o0[2];
-    info->grasp_reward = og;
-    info->in_place_reward = ip;
-    info->obj_to_target = d;
+    /* grasp_success: the original tests its contact method's truth value,
+     * not a contact (spec Appendix E.9). */
+    rw_info_set(info, d <= 0.07, tcp_to(e, o) <= 0.03, obs[3] > 0 && o[2] - 0.02 > o0[2], og, ip,
+                d);
     return r;
 }
 
@@ -199,7 +191,7 @@ static void grasp_bring(const double *obs, const double c[3], double dz, const d
         double t[3];
         for (int i = 0; i < 3; i++)
             t[i] = h[i] + dest[i] - c[i];
-        env_grasp_move(h, t, 10, a);
+        env_move_to(h, t, 10, a);
         a[3] = grip;
         return;
     }

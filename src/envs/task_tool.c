@@ -43,7 +43,7 @@ static void carry_to(const double *obs, const double p[3], const double t[3], do
     double ht[3];
     for (int i = 0; i < 3; i++)
         ht[i] = obs[i] + t[i] - p[i];
-    env_grasp_move(obs, ht, 10, a);
+    env_move_to(obs, ht, 10, a);
     a[3] = grip;
 }
 
@@ -129,12 +129,7 @@ static double reward_hammer(env_sawyer *e, const double *obs, const double *a, e
     int success = env_joint_qpos(e, e->task_ids[HM_NAIL_JOINT]) > 0.09;
     if (success && r > 5)
         r = 10;
-    info->success = success;
-    info->near_object = rq;
-    info->grasp_success = g >= 0.5;
-    info->grasp_reward = g;
-    info->in_place_reward = ip;
-    info->obj_to_target = 0;
+    rw_info_set(info, success, rq, g >= 0.5, g, ip, 0);
     return r;
 }
 
@@ -310,12 +305,7 @@ static double reward_stick_push(env_sawyer *e, const double *obs, const double *
         r = ct_d <= radius ? 10.0 : 2 + 5 * sip + 3 * cip;
     }
     int held_up = obs[3] > 0 && obs[6] - 0.01 > s0[2];
-    info->success = held_up && ct_d <= radius;
-    info->near_object = tcp_to_stick <= 0.03;
-    info->grasp_success = held_up;
-    info->grasp_reward = grasp;
-    info->in_place_reward = sip;
-    info->obj_to_target = ct_d;
+    rw_info_set(info, held_up && ct_d <= radius, tcp_to_stick <= 0.03, held_up, grasp, sip, ct_d);
     return r;
 }
 
@@ -364,12 +354,8 @@ static double reward_stick_pull(env_sawyer *e, const double *obs, const double *
         if (inserted)
             r = h_d <= 0.12 ? 10.0 : 1 + gi + 5 + 2 * sip2 + cip;
     }
-    info->success = h_d <= 0.12 && inserted;
-    info->near_object = tcp_to_stick <= 0.03;
-    info->grasp_success = obs[3] > 0 && st[2] - 0.02 > e->obj_init_pos[2];
-    info->grasp_reward = grasp;
-    info->in_place_reward = sip;
-    info->obj_to_target = h_d;
+    rw_info_set(info, h_d <= 0.12 && inserted, tcp_to_stick <= 0.03,
+                obs[3] > 0 && st[2] - 0.02 > e->obj_init_pos[2], grasp, sip, h_d);
     return r;
 }
 
