@@ -88,6 +88,24 @@ static inline void assert_success_rate(const char *task, const scripted_stats *s
                  target, need);
 }
 
+/* The task's scripted policy reaches target on the 50 goals of goal seed 1,
+ * without noise. */
+static inline void assert_scripted(const char *task, double target)
+{
+    scripted_stats s = run_scripted(task, 1, 0, 0);
+    assert_success_rate(task, &s, target);
+}
+
+/* The same under Meta-World's 10 % action noise (std 0.2 = 10 % of the
+ * action range), on the goals of goal seed 2 with noise seed 5. */
+static inline void assert_scripted_noisy(const char *task, double target)
+{
+    char name[80];
+    snprintf(name, sizeof name, "%s (10%% noise)", task);
+    scripted_stats s = run_scripted(task, 2, 0.2, 5);
+    assert_success_rate(name, &s, target);
+}
+
 /* Steps the n tasks of the comma-separated list with their scripted policies
  * in one vectorized env on `threads` threads (goals sampled per episode,
  * episodes of max_episode_steps so that several auto-resets fall inside the

@@ -56,31 +56,25 @@ static int free_joint(const env_sawyer *e, const char *body)
  * with noise: 0.8, below Meta-World's noisy targets for some tasks, above
  * them for others; these policies are our own) ---- */
 
-static void scripted(const char *task, double target)
-{
-    scripted_stats s = run_scripted(task, 1, 0, 0);
-    assert_success_rate(task, &s, target);
-}
-
 static void test_coffee_nut_scripted(void **st)
 {
     (void)st;
-    scripted("coffee-pull-v2", 0.94);
-    scripted("coffee-push-v2", 0.93);
-    scripted("assembly-v2", 1.0);
-    scripted("disassemble-v2", 0.92);
+    assert_scripted("coffee-pull-v2", 0.94);
+    assert_scripted("coffee-push-v2", 0.93);
+    assert_scripted("assembly-v2", 1.0);
+    assert_scripted("disassemble-v2", 0.92);
 }
 
 static void test_carry_scripted(void **st)
 {
     (void)st;
-    scripted("basketball-v2", 0.98);
-    scripted("bin-picking-v2", 0.98);
-    scripted("box-close-v2", 0.9);
-    scripted("hand-insert-v2", 0.96);
-    scripted("pick-out-of-hole-v2", 1.0);
-    scripted("shelf-place-v2", 0.96);
-    scripted("peg-unplug-side-v2", 0.99);
+    assert_scripted("basketball-v2", 0.98);
+    assert_scripted("bin-picking-v2", 0.98);
+    assert_scripted("box-close-v2", 0.9);
+    assert_scripted("hand-insert-v2", 0.96);
+    assert_scripted("pick-out-of-hole-v2", 1.0);
+    assert_scripted("shelf-place-v2", 0.96);
+    assert_scripted("peg-unplug-side-v2", 0.99);
 }
 
 /* 10 % noise (std 0.2 per action component) on 12 goals of another goal

@@ -30,50 +30,36 @@ static int success_at(env_sawyer *e, const double *obs)
 
 /* ---- scripted policies (targets: Meta-World's, spec Appendix F) ---- */
 
-static void scripted(const char *task, double target)
-{
-    scripted_stats s = run_scripted(task, 1, 0, 0);
-    assert_success_rate(task, &s, target);
-}
-
-static void noisy(const char *task, double target)
-{
-    char name[64];
-    snprintf(name, sizeof name, "%s (10%% noise)", task);
-    scripted_stats s = run_scripted(task, 2, 0.2, 5);
-    assert_success_rate(name, &s, target);
-}
-
 static void test_handles_scripted(void **st)
 {
     (void)st;
-    scripted("handle-press-v2", 1.0);
-    scripted("handle-press-side-v2", 0.99);
-    scripted("handle-pull-v2", 0.93);
-    scripted("handle-pull-side-v2", 1.0);
+    assert_scripted("handle-press-v2", 1.0);
+    assert_scripted("handle-press-side-v2", 0.99);
+    assert_scripted("handle-pull-v2", 0.93);
+    assert_scripted("handle-pull-side-v2", 1.0);
     /* The two grasps: a light squeeze on a cylinder, a hard one on a box. */
-    noisy("handle-pull-v2", 0.99);
-    noisy("handle-pull-side-v2", 0.71);
+    assert_scripted_noisy("handle-pull-v2", 0.99);
+    assert_scripted_noisy("handle-pull-side-v2", 0.71);
 }
 
 static void test_faucets_doors_scripted(void **st)
 {
     (void)st;
-    scripted("faucet-open-v2", 1.0);
-    scripted("faucet-close-v2", 1.0);
-    scripted("door-close-v2", 0.99);
-    scripted("door-lock-v2", 1.0);
-    scripted("door-unlock-v2", 1.0);
+    assert_scripted("faucet-open-v2", 1.0);
+    assert_scripted("faucet-close-v2", 1.0);
+    assert_scripted("door-close-v2", 0.99);
+    assert_scripted("door-lock-v2", 1.0);
+    assert_scripted("door-unlock-v2", 1.0);
     /* the tightest clearances (gripper base against the lock housing) */
-    noisy("door-unlock-v2", 0.97);
+    assert_scripted_noisy("door-unlock-v2", 0.97);
 }
 
 static void test_dial_lever_scripted(void **st)
 {
     (void)st;
-    scripted("dial-turn-v2", 0.96);
-    scripted("lever-pull-v2", 0.94);
-    noisy("lever-pull-v2", 0.90);
+    assert_scripted("dial-turn-v2", 0.96);
+    assert_scripted("lever-pull-v2", 0.94);
+    assert_scripted_noisy("lever-pull-v2", 0.90);
 }
 
 /* ---- reference rewards (spec §4.D-G), from the env's double observation,
