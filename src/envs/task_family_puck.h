@@ -30,4 +30,12 @@ void env_puck_reset_on_table(env_sawyer *e);
  * |hand_init_pos - target|); success within 0.05. */
 double env_puck_reward_reach(env_sawyer *e, const double *obs, const double *a, env_info *info);
 
+/* The definition fields every puck task shares: the hand's start and
+ * bounds, a 6-D rand-vector [object xyz, goal xyz] under the 0.15 rule, the
+ * object's ids and observation. */
+#define ENV_PUCK_DEF_COMMON                                                                    \
+    .hand_init_pos = {0, 0.6, 0.2}, .hand_low = {-0.5, 0.40, 0.05},                            \
+    .hand_high = {0.5, 1.0, 0.5}, .rand_dim = 6, .accept_rand = env_puck_accept_far,           \
+    .setup = env_puck_setup, .object_obs = env_puck_object_obs
+
 #endif

@@ -145,22 +145,15 @@ static void policy_pick_place(const double *obs, double *a)
     a[3] = env_dist3(h, o) < 0.07 ? 1.0 : 0.0;
 }
 
-#define SAWYER_BOUNDS .hand_low = {-0.5, 0.40, 0.05}, .hand_high = {0.5, 1.0, 0.5}
-
 const env_task_def env_task_reach_v2 = {
     .name = "reach-v2",
     .scene = "sawyer_obj.xml",
-    .hand_init_pos = {0, 0.6, 0.2},
-    SAWYER_BOUNDS,
-    .rand_dim = 6,
+    ENV_PUCK_DEF_COMMON,
     .rand_low = {-0.1, 0.6, 0.02, -0.1, 0.8, 0.05},
     .rand_high = {0.1, 0.7, 0.02, 0.1, 0.9, 0.3},
     .goal_low = {-0.1, 0.8, 0.05},
     .goal_high = {0.1, 0.9, 0.3},
-    .accept_rand = accept_far,
-    .setup = setup,
     .reset = reset_obj_goal,
-    .object_obs = object_obs,
     .reward = reward_reach,
     .policy = policy_reach,
 };
@@ -168,17 +161,12 @@ const env_task_def env_task_reach_v2 = {
 const env_task_def env_task_push_v2 = {
     .name = "push-v2",
     .scene = "sawyer_obj.xml",
-    .hand_init_pos = {0, 0.6, 0.2},
-    SAWYER_BOUNDS,
-    .rand_dim = 6,
+    ENV_PUCK_DEF_COMMON,
     .rand_low = {-0.1, 0.6, 0.02, -0.1, 0.8, 0.01},
     .rand_high = {0.1, 0.7, 0.02, 0.1, 0.9, 0.02},
     .goal_low = {-0.1, 0.8, 0.01},
     .goal_high = {0.1, 0.9, 0.02},
-    .accept_rand = accept_far,
-    .setup = setup,
     .reset = reset_push,
-    .object_obs = object_obs,
     .reward = reward_push,
     .policy = policy_push,
 };
@@ -186,17 +174,12 @@ const env_task_def env_task_push_v2 = {
 const env_task_def env_task_pick_place_v2 = {
     .name = "pick-place-v2",
     .scene = "sawyer_obj.xml",
-    .hand_init_pos = {0, 0.6, 0.2},
-    SAWYER_BOUNDS,
-    .rand_dim = 6,
+    ENV_PUCK_DEF_COMMON,
     .rand_low = {-0.1, 0.6, 0.02, -0.1, 0.8, 0.05},
     .rand_high = {0.1, 0.7, 0.02, 0.1, 0.9, 0.3},
     .goal_low = {-0.1, 0.8, 0.05},
     .goal_high = {0.1, 0.9, 0.3},
-    .accept_rand = accept_far,
-    .setup = setup,
     .reset = reset_obj_goal,
-    .object_obs = object_obs,
     .reward = reward_pick_place,
     .policy = policy_pick_place,
 };

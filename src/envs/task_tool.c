@@ -13,18 +13,6 @@
 #include "task.h"
 #include "task_family_grasp.h"
 
-static void set3(double *out, double x, double y, double z)
-{
-    out[0] = x, out[1] = y, out[2] = z;
-}
-
-static double tcp_to(const env_sawyer *e, const double *p)
-{
-    double tcp[3];
-    env_tcp_center(e, tcp);
-    return env_dist3(tcp, p);
-}
-
 /* Holding a tool at grasp point q: hand xy within 2 cm of it, 1.5 to 6 cm
  * above it, the fingers closed and stopped (opening below 0.8 and steady
  * since the previous frame, obs[21]). */
@@ -160,11 +148,11 @@ static void policy_hammer(const double *obs, double *a)
     double ready[3] = {nail[0], nail[1] - 0.04, nail[2]};
     double t[3];
     if (face[2] < nail[2] - 0.03) {
-        set3(t, face[0], face[1], nail[2]); /* lift first */
+        env_set3(t, face[0], face[1], nail[2]); /* lift first */
     } else if (fabs(face[0] - ready[0]) > 0.01 || fabs(face[2] - ready[2]) > 0.01) {
-        set3(t, ready[0], fmin(face[1], ready[1]), ready[2]);
+        env_set3(t, ready[0], fmin(face[1], ready[1]), ready[2]);
     } else {
-        set3(t, ready[0], nail[1] + 0.15, ready[2]); /* strike through */
+        env_set3(t, ready[0], nail[1] + 0.15, ready[2]); /* strike through */
     }
     carry_to(obs, face, t, 1, a);
 }
@@ -228,7 +216,7 @@ static void reset_stick(env_sawyer *e, double qx, double qy)
     const int *id = e->task_ids;
     const double *v = e->rand_vec;
     double *s0 = e->task_vals + ST_INIT;
-    set3(s0, v[0], v[1], 0.02);
+    env_set3(s0, v[0], v[1], 0.02);
     env_set_obj_xyz(e, id[ST_JOINT], s0);
     env_set_joint_qpos(e, id[ST_SLIDE_X], qx, 1);
     env_set_joint_qpos(e, id[ST_SLIDE_Y], qy, 1);
@@ -241,7 +229,7 @@ static void reset_stick(env_sawyer *e, double qx, double qy)
 static void reset_stick_push(env_sawyer *e)
 {
     const double *v = e->rand_vec;
-    set3(e->target_pos, v[3], v[4], env_site_xpos(e, e->task_ids[ST_INSERTION])[2]);
+    env_set3(e->target_pos, v[3], v[4], env_site_xpos(e, e->task_ids[ST_INSERTION])[2]);
     reset_stick(e, 0, 0);
 }
 
@@ -250,7 +238,7 @@ static void reset_stick_push(env_sawyer *e)
 static void reset_stick_pull(env_sawyer *e)
 {
     const double *v = e->rand_vec;
-    set3(e->target_pos, v[3], v[4], 0.02);
+    env_set3(e->target_pos, v[3], v[4], 0.02);
     reset_stick(e, 0, 0.09);
 }
 
@@ -266,7 +254,7 @@ static void obs_stick(const env_sawyer *e, double out[7])
 static void obs_thermos_axis(const env_sawyer *e, double out[7])
 {
     const double *s = env_site_xpos(e, e->task_ids[ST_INSERTION]);
-    set3(out, s[0], s[1] + 0.09, s[2]);
+    env_set3(out, s[0], s[1] + 0.09, s[2]);
     memset(out + 3, 0, 4 * sizeof(double));
 }
 
@@ -287,7 +275,7 @@ static double reward_stick_push(env_sawyer *e, const double *obs, const double *
     const double radius = 0.12;
     const double *g = e->target_pos, *s0 = e->task_vals + ST_INIT, *ct = obs + 11;
     double st[3] = {obs[4] + 0.015, obs[5], obs[6]};
-    double tcp_to_stick = tcp_to(e, st);
+    double tcp_to_stick = env_tcp_dist(e, st);
     double sip = rw_tolerance(env_dist3(st, g), 0, radius, env_dist3(s0, g) - radius, RW_LONG_TAIL);
     double ct_d = env_dist3(ct, g);
     double cip = rw_tolerance(ct_d, 0, radius, env_dist3(e->obj_init_pos, g) - radius, RW_LONG_TAIL);
@@ -341,7 +329,7 @@ static double reward_stick_pull(env_sawyer *e, const double *obs, const double *
                          .object_reach_radius = 0.01, .xz_thresh = 0.01,
                          .desired_gripper_effort = 1, .high_density = 1};
     double grasp = rw_gripper_caging(e, a, st, &p);
-    double tcp_to_stick = tcp_to(e, st);
+    double tcp_to_stick = env_tcp_dist(e, st);
     int gs = tcp_to_stick < 0.02 && obs[3] > 0 && st[2] - 0.01 > s0[2];
     if (gs)
         grasp = 1;
@@ -364,7 +352,7 @@ static double reward_stick_pull(env_sawyer *e, const double *obs, const double *
 static int stick_grasp(const double *obs, double dx, double grasp[3], double *a)
 {
     const double *s = obs + 4;
-    set3(grasp, s[0] + dx, s[1], s[2]);
+    env_set3(grasp, s[0] + dx, s[1], s[2]);
     if (holds(obs, grasp))
         return 1;
     env_grasp_plan p = {.grasp = {grasp[0], grasp[1], s[2] + 0.03}, .above = 0.08,
@@ -385,11 +373,11 @@ static void policy_stick_push(const double *obs, double *a)
     const double z = 0.13;
     double t[3];
     if (s[2] < z - 0.03)
-        set3(t, s[0], s[1], z); /* lift first */
+        env_set3(t, s[0], s[1], z); /* lift first */
     else if (fabs(s[1] - c[1]) > 0.01 || fabs(s[2] - z) > 0.01)
-        set3(t, fmin(s[0], c[0] - 0.2), c[1], z);
+        env_set3(t, fmin(s[0], c[0] - 0.2), c[1], z);
     else
-        set3(t, g[0] - 0.04 - 0.06 - 0.05, c[1], z); /* end on the thermos's wall */
+        env_set3(t, g[0] - 0.04 - 0.06 - 0.05, c[1], z); /* end on the thermos's wall */
     carry_to(obs, s, t, 1, a);
 }
 
@@ -407,15 +395,15 @@ static void policy_stick_pull(const double *obs, double *a)
     double line_y = h[1] - 0.02, line_z = h[2];
     int aligned = fabs(s[1] - line_y) < 0.01 && fabs(s[2] - line_z) < 0.01;
     if (s[2] < line_z - 0.04 && end_x < h[0] - 0.05) {
-        set3(t, fmin(s[0], h[0] - 0.15), s[1], line_z); /* lift first */
+        env_set3(t, fmin(s[0], h[0] - 0.15), s[1], line_z); /* lift first */
     } else if (end_x < h[0] + 0.03) {
         if (aligned)
-            set3(t, h[0] + 0.02, line_y, line_z); /* through the loop */
+            env_set3(t, h[0] + 0.02, line_y, line_z); /* through the loop */
         else
-            set3(t, fmin(s[0], h[0] - 0.15), line_y, line_z);
+            env_set3(t, fmin(s[0], h[0] - 0.15), line_y, line_z);
     } else {
         /* pull: move the loop's centre over the target */
-        set3(t, s[0] + g[0] - h[0], s[1] + g[1] - h[1], line_z);
+        env_set3(t, s[0] + g[0] - h[0], s[1] + g[1] - h[1], line_z);
     }
     carry_to(obs, s, t, 1, a);
 }

@@ -210,15 +210,10 @@ static void policy_pick_place_wall(const double *obs, double *a)
 /* Grasp the cube and drag it back to the goal. */
 static void policy_push_back(const double *obs, double *a) { grasp_drag(obs, obs + 36, a); }
 
-#define WALL_COMMON                                                                            \
-    .hand_init_pos = {0, 0.6, 0.2}, .hand_low = {-0.5, 0.40, 0.05},                            \
-    .hand_high = {0.5, 1.0, 0.5}, .rand_dim = 6, .accept_rand = env_puck_accept_far,           \
-    .setup = env_puck_setup, .object_obs = env_puck_object_obs
-
 const env_task_def env_task_reach_wall_v2 = {
     .name = "reach-wall-v2",
     .scene = "sawyer_reach_wall.xml",
-    WALL_COMMON,
+    ENV_PUCK_DEF_COMMON,
     .rand_low = {-0.05, 0.6, 0.015, -0.05, 0.85, 0.05},
     .rand_high = {0.05, 0.65, 0.015, 0.05, 0.9, 0.3},
     .goal_low = {-0.05, 0.85, 0.05},
@@ -231,7 +226,7 @@ const env_task_def env_task_reach_wall_v2 = {
 const env_task_def env_task_push_wall_v2 = {
     .name = "push-wall-v2",
     .scene = "sawyer_obj_wall.xml",
-    WALL_COMMON,
+    ENV_PUCK_DEF_COMMON,
     .rand_low = {-0.05, 0.6, 0.015, -0.05, 0.85, 0.01},
     .rand_high = {0.05, 0.65, 0.015, 0.05, 0.9, 0.02},
     .goal_low = {-0.05, 0.85, 0.01},
@@ -244,7 +239,7 @@ const env_task_def env_task_push_wall_v2 = {
 const env_task_def env_task_pick_place_wall_v2 = {
     .name = "pick-place-wall-v2",
     .scene = "sawyer_obj_wall.xml",
-    WALL_COMMON,
+    ENV_PUCK_DEF_COMMON,
     .rand_low = {-0.05, 0.6, 0.015, -0.05, 0.85, 0.05},
     .rand_high = {0.05, 0.65, 0.015, 0.05, 0.9, 0.3},
     .goal_low = {-0.05, 0.85, 0.05},
@@ -257,7 +252,7 @@ const env_task_def env_task_pick_place_wall_v2 = {
 const env_task_def env_task_push_back_v2 = {
     .name = "push-back-v2",
     .scene = "sawyer_push_back.xml",
-    WALL_COMMON,
+    ENV_PUCK_DEF_COMMON,
     .rand_low = {-0.1, 0.8, 0.02, -0.1, 0.6, 0.0199},
     .rand_high = {0.1, 0.85, 0.02, 0.1, 0.7, 0.0201},
     .goal_low = {-0.1, 0.6, 0.0199},
