@@ -250,18 +250,11 @@ static void check_reward(const char *task, ref_reward_fn ref)
     rng_seed(&r, 11, 0);
     reward_tally tally = {0};
     for (int k = 0; k < 4; k++) {
-        float obs[ENV_OBS_DIM], a[ENV_ACT_DIM];
+        float obs[ENV_OBS_DIM];
         assert_int_equal(env_reset_goal(e, k, obs), 0);
         for (int s = 0; s < 160; s++) {
-            env_scripted_action(e, obs, a);
-            for (int i = 0; i < ENV_ACT_DIM; i++)
-                a[i] += (float)(0.1 * rng_normal(&r));
-            env_info inf;
-            env_step_flags fl;
-            assert_int_equal(env_step(e, a, obs, &inf, &fl), 0);
             double ad[ENV_ACT_DIM];
-            for (int i = 0; i < ENV_ACT_DIM; i++)
-                ad[i] = a[i];
+            env_info inf = scripted_step_noisy(e, obs, 0.1, &r, ad);
             int succ;
             double want = ref(e, e->obs, ad, &succ);
             reward_tally_step(&tally, task, k, s, &inf, want, succ);
@@ -702,15 +695,12 @@ static void test_grasp_info(void **st)
 {
     (void)st;
     env_sawyer *e = make("pick-place-wall-v2");
-    float obs[ENV_OBS_DIM], a[4];
+    float obs[ENV_OBS_DIM];
     env_reset_goal(e, 0, obs);
     int og = id_of(e, mjOBJ_GEOM, "objGeom");
     int grasped = 0, touched_low = 0;
     for (int s = 0; s < 300; s++) {
-        env_scripted_action(e, obs, a);
-        env_info inf;
-        env_step_flags fl;
-        env_step(e, a, obs, &inf, &fl);
+        env_info inf = scripted_step(e, obs);
         double fl_l, fl_r;
         pad_forces(e, og, &fl_l, &fl_r);
         int lifted = e->obs[6] - 0.02 > e->obj_init_pos[2];
@@ -754,17 +744,7 @@ static void test_limits_overrun(void **st)
     (void)st;
     env_sawyer *e = make("button-press-v2");
     for (int k = 0; k < 3; k++) {
-        float obs[ENV_OBS_DIM], a[4];
-        env_reset_goal(e, k, obs);
-        int ok = 0;
-        for (int s = 0; s < 300 && !ok; s++) {
-            env_scripted_action(e, obs, a);
-            env_info inf;
-            env_step_flags fl;
-            env_step(e, a, obs, &inf, &fl);
-            ok = inf.success;
-        }
-        assert_true(ok);
+        assert_true(scripted_until_success(e, k, 300));
         assert_true(qpos_of(e, "btnbox_joint") < -0.07);
     }
     env_destroy(e);
@@ -772,16 +752,7 @@ static void test_limits_overrun(void **st)
     e = make("plate-slide-side-v2");
     int past = 0;
     for (int k = 0; k < 10; k++) {
-        float obs[ENV_OBS_DIM], a[4];
-        env_reset_goal(e, k, obs);
-        for (int s = 0; s < 300; s++) {
-            env_scripted_action(e, obs, a);
-            env_info inf;
-            env_step_flags fl;
-            env_step(e, a, obs, &inf, &fl);
-            if (inf.success)
-                break;
-        }
+        scripted_until_success(e, k, 300);
         past += qpos_of(e, "goal_slidex") < -0.21;
     }
     assert_true(past > 0);
@@ -796,11 +767,7 @@ static void test_limits_overrun(void **st)
     "plate-slide-side-v2,plate-slide-back-v2,plate-slide-back-side-v2"
 #define NA 12
 
-static void test_threads_identical(void **st)
-{
-    (void)st;
-    assert_threads_identical(ALL_A, NA, 25, 60, 2);
-}
+ENVS_TEST_THREADS_IDENTICAL(ALL_A, NA, 25, 60, 2)
 
 int main(void)
 {

@@ -251,20 +251,13 @@ static void check_reward(const char *task, ref_fn ref)
     rng_seed(&r, 13, 0);
     reward_tally tally = {0};
     for (int k = 0; k < 3; k++) {
-        float obs[ENV_OBS_DIM], a[ENV_ACT_DIM];
+        float obs[ENV_OBS_DIM];
         assert_int_equal(env_reset_goal(e, k, obs), 0);
         double obs0[ENV_OBS_DIM];
         memcpy(obs0, e->obs, sizeof obs0);
         for (int s = 0; s < 140; s++) {
-            env_scripted_action(e, obs, a);
-            for (int i = 0; i < ENV_ACT_DIM; i++)
-                a[i] += (float)(0.3 * rng_normal(&r));
-            env_info inf;
-            env_step_flags fl;
-            assert_int_equal(env_step(e, a, obs, &inf, &fl), 0);
             double ad[ENV_ACT_DIM];
-            for (int i = 0; i < ENV_ACT_DIM; i++)
-                ad[i] = a[i];
+            env_info inf = scripted_step_noisy(e, obs, 0.3, &r, ad);
             int succ;
             double want = ref(e, obs0, e->obs, ad, &succ);
             reward_tally_step(&tally, task, k, s, &inf, want, succ);
@@ -710,17 +703,7 @@ static void test_lever_forced_through_limit(void **st)
     (void)st;
     env_sawyer *e = make("lever-pull-v2");
     for (int k = 0; k < 3; k++) {
-        float obs[ENV_OBS_DIM], a[ENV_ACT_DIM];
-        env_reset_goal(e, k, obs);
-        int done = 0;
-        for (int s = 0; s < 200 && !done; s++) {
-            env_scripted_action(e, obs, a);
-            env_info inf;
-            env_step_flags fl;
-            env_step(e, a, obs, &inf, &fl);
-            done = inf.success;
-        }
-        assert_true(done);
+        assert_true(scripted_until_success(e, k, 200));
         double q = qpos_of(e, "LeverAxis");
         assert_true(q < -1.4 && q > -1.75);
     }
@@ -734,11 +717,7 @@ static void test_lever_forced_through_limit(void **st)
     "faucet-close-v2,door-close-v2,door-lock-v2,door-unlock-v2,dial-turn-v2,lever-pull-v2"
 #define NB 11
 
-static void test_threads_identical(void **st)
-{
-    (void)st;
-    assert_threads_identical(ALL_B, NB, 25, 60, 3);
-}
+ENVS_TEST_THREADS_IDENTICAL(ALL_B, NB, 25, 60, 3)
 
 int main(void)
 {

@@ -76,17 +76,14 @@ static void check_obj_task(const char *name, double radius)
     env_sawyer *e = make(name);
     int succ_eps = 0, inside_07_not_05 = 0;
     for (int k = 0; k < 10; k++) {
-        float obs[ENV_OBS_DIM], a[4];
+        float obs[ENV_OBS_DIM];
         env_reset_goal(e, k, obs);
         /* The object starts at its drawn xy; push keeps the settled height,
          * pick-place places it at z = 0.02 exactly. */
         assert_float_equal(obs[4], (float)e->goals[k][0], 1e-6);
         assert_float_equal(obs[5], (float)e->goals[k][1], 1e-6);
         for (int s = 0; s < 300; s++) {
-            env_scripted_action(e, obs, a);
-            env_info inf;
-            env_step_flags fl;
-            env_step(e, a, obs, &inf, &fl);
+            env_info inf = scripted_step(e, obs);
             double g[3] = {obs[36], obs[37], obs[38]};
             double d = dist(g, obs + 4);
             assert_float_equal(inf.obj_to_target, d, 1e-5);
@@ -125,15 +122,12 @@ static void test_pick_place_grasp_info(void **st)
 {
     (void)st;
     env_sawyer *e = make("pick-place-v2");
-    float obs[ENV_OBS_DIM], a[4];
+    float obs[ENV_OBS_DIM];
     env_reset_goal(e, 0, obs);
     int og = id_of(e, mjOBJ_GEOM, "objGeom");
     int grasped = 0;
     for (int s = 0; s < 300; s++) {
-        env_scripted_action(e, obs, a);
-        env_info inf;
-        env_step_flags fl;
-        env_step(e, a, obs, &inf, &fl);
+        env_info inf = scripted_step(e, obs);
         double fl_l, fl_r;
         pad_forces(e, og, &fl_l, &fl_r);
         int expect = fl_l > 0 && fl_r > 0 && obs[6] - 0.02 > e->obj_init_pos[2];

@@ -236,14 +236,11 @@ static void test_grasp_info(void **st)
                                         "stick-pull-v2"};
     for (int t = 0; t < 5; t++) {
         env_sawyer *e = make(tasks[t]);
-        float obs[ENV_OBS_DIM], a[ENV_ACT_DIM];
+        float obs[ENV_OBS_DIM];
         env_reset_goal(e, 0, obs);
         int seen = 0;
         for (int s = 0; s < 500; s++) {
-            env_scripted_action(e, obs, a);
-            env_info inf;
-            env_step_flags fl;
-            env_step(e, a, obs, &inf, &fl);
+            env_info inf = scripted_step(e, obs);
             const double *o = e->obs + 4;
             int want;
             if (t == 0)
@@ -570,11 +567,7 @@ static void test_mt50_benchmark(void **st)
 #define ALL_D "sweep-v2,sweep-into-v2,soccer-v2,hammer-v2,stick-push-v2,stick-pull-v2"
 #define ND 6
 
-static void test_threads_identical(void **st)
-{
-    (void)st;
-    assert_threads_identical(ALL_D, ND, 30, 80, 2);
-}
+ENVS_TEST_THREADS_IDENTICAL(ALL_D, ND, 30, 80, 2)
 
 int main(void)
 {
