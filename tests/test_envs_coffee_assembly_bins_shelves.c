@@ -38,7 +38,7 @@ static int step_n(env_sawyer *e, int n, const double a[4])
     for (int s = 0; s < n; s++) {
         env_info inf;
         env_step_flags fl;
-        assert_int_equal(env_step_d(e, a, &inf, &fl), 0);
+        assert_int_equal(env_step_d(e, a, &inf, &fl, NULL), 0);
         assert_int_equal(fl.unstable, 0);
         success = inf.success;
     }
@@ -105,7 +105,7 @@ static void test_scripted_with_noise(void **st)
         assert_int_equal(env_create(&e, t, &o, 0, NULL), 0);
         for (int k = 0; k < 12; k++) {
             float obs[ENV_OBS_DIM];
-            assert_int_equal(env_reset_goal(e, k, obs), 0);
+            assert_int_equal(env_reset_goal(e, k, obs, NULL), 0);
             for (int s = 0; s < 500; s++) {
                 env_info inf = scripted_step_noisy(e, obs, 0.2, &r, NULL);
                 if (inf.success) {
@@ -336,7 +336,7 @@ static void check_reward(const char *task, ref_reward_fn ref)
     reward_tally tally = {0};
     for (int k = 0; k < 3; k++) {
         float obs[ENV_OBS_DIM];
-        assert_int_equal(env_reset_goal(e, k, obs), 0);
+        assert_int_equal(env_reset_goal(e, k, obs, NULL), 0);
         double ep = NAN;
         for (int s = 0; s < 170; s++) {
             double ad[ENV_ACT_DIM];
@@ -373,7 +373,7 @@ static void check_resets(const char *task, void (*check)(env_sawyer *e, const do
     env_sawyer *e = make(task);
     for (int k = 0; k < 5; k++) {
         float obs[ENV_OBS_DIM];
-        assert_int_equal(env_reset_goal(e, k, obs), 0);
+        assert_int_equal(env_reset_goal(e, k, obs, NULL), 0);
         const double *v = e->goals[k];
         assert_memory_equal(e->rand_vec, v, sizeof(double) * ENV_RAND_MAX_DIM);
         for (int i = 0; i < e->task->rand_dim; i++) {
@@ -533,7 +533,7 @@ static void test_hole_table(void **st)
 {
     (void)st;
     env_sawyer *e = make("hand-insert-v2");
-    env_reset_goal(e, 0, NULL);
+    env_reset_goal(e, 0, NULL, NULL);
     drop(e, "obj", 0.3, 0.7, 0.08, 40);
     assert_true(fabs(e->obs[6] - 0.07) < 0.002);
     drop(e, "obj", 0, 0.84, 0.08, 60);
@@ -550,7 +550,7 @@ static void test_platform(void **st)
 {
     (void)st;
     env_sawyer *e = make("pick-out-of-hole-v2");
-    env_reset_goal(e, 0, NULL);
+    env_reset_goal(e, 0, NULL, NULL);
     step_n(e, 30, STILL);
     assert_true(fabs(e->obs[6] - 0.02) < 0.002);
     drop(e, "obj", 0.3, 0.5, 0.08, 80);
@@ -567,7 +567,7 @@ static void test_lid_on_box(void **st)
 {
     (void)st;
     env_sawyer *e = make("box-close-v2");
-    env_reset_goal(e, 0, NULL);
+    env_reset_goal(e, 0, NULL, NULL);
     const double *t = e->target_pos;
     int j = free_joint(e, "boxbodytop");
     double *q = e->d->qpos + e->m->jnt_qposadr[j];
@@ -588,7 +588,7 @@ static void test_shelf_boards(void **st)
 {
     (void)st;
     env_sawyer *e = make("shelf-place-v2");
-    env_reset_goal(e, 0, NULL);
+    env_reset_goal(e, 0, NULL, NULL);
     const double *t = e->target_pos;
     double base = t[2] - 0.3;
     drop(e, "obj", t[0], t[1] - 0.02, base + 0.1, 60);
@@ -607,7 +607,7 @@ static void test_hoop(void **st)
 {
     (void)st;
     env_sawyer *e = make("basketball-v2");
-    env_reset_goal(e, 3, NULL);
+    env_reset_goal(e, 3, NULL, NULL);
     const double *t = e->target_pos;
     drop(e, "bsktball", t[0], t[1], 0.3, 0);
     assert_int_equal(step_n(e, 1, STILL), 1);

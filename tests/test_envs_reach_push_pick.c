@@ -45,7 +45,7 @@ static void test_reach_reward_formula(void **st)
     (void)st;
     env_sawyer *e = make("reach-v2");
     float obs[ENV_OBS_DIM], a[4];
-    env_reset_goal(e, 3, obs);
+    env_reset_goal(e, 3, obs, NULL);
     double g[3] = {obs[36], obs[37], obs[38]}, h0[3] = {0, 0.6, 0.2};
     double margin = sqrt((h0[0] - g[0]) * (h0[0] - g[0]) + (h0[1] - g[1]) * (h0[1] - g[1]) +
                          (h0[2] - g[2]) * (h0[2] - g[2]));
@@ -55,7 +55,7 @@ static void test_reach_reward_formula(void **st)
         a[0] *= 0.3f, a[1] *= 0.3f, a[2] *= 0.3f; /* slow, to see both sides */
         env_info inf;
         env_step_flags fl;
-        env_step(e, a, obs, &inf, &fl);
+        env_step(e, a, obs, &inf, &fl, NULL);
         double tcp[3];
         tcp_of(e, tcp);
         double d = sqrt((tcp[0] - g[0]) * (tcp[0] - g[0]) + (tcp[1] - g[1]) * (tcp[1] - g[1]) +
@@ -77,7 +77,7 @@ static void check_obj_task(const char *name, double radius)
     int succ_eps = 0, inside_07_not_05 = 0;
     for (int k = 0; k < 10; k++) {
         float obs[ENV_OBS_DIM];
-        env_reset_goal(e, k, obs);
+        env_reset_goal(e, k, obs, NULL);
         /* The object starts at its drawn xy; push keeps the settled height,
          * pick-place places it at z = 0.02 exactly. */
         assert_float_equal(obs[4], (float)e->goals[k][0], 1e-6);
@@ -123,7 +123,7 @@ static void test_pick_place_grasp_info(void **st)
     (void)st;
     env_sawyer *e = make("pick-place-v2");
     float obs[ENV_OBS_DIM];
-    env_reset_goal(e, 0, obs);
+    env_reset_goal(e, 0, obs, NULL);
     int og = id_of(e, mjOBJ_GEOM, "objGeom");
     int grasped = 0;
     for (int s = 0; s < 300; s++) {

@@ -69,8 +69,7 @@ static int render_grid(const char *bench, const vrec_opts *vo, const char *out, 
         if ((rc = env_create(&e, idx[k], &o, 0, &err)))
             goto fail;
         render_view *v = NULL;
-        if (env_reset_goal(e, 0, obs))
-            rc = err_set(&err, MTRL_ERUNTIME, "%s: reset failed", env_task_name(idx[k]));
+        rc = env_reset_goal(e, 0, obs, &err);
         if (!rc)
             rc = render_view_create(&v, gl, e, &vo->camera, tw, th, &err);
         if (!rc)
@@ -227,12 +226,10 @@ int cmd_render(int argc, char **argv)
     int successes = 0;
     for (int ep = 0; ep < episodes; ep++) {
         float obs[ENV_OBS_DIM], act[ENV_ACT_DIM];
-        int ok = kind == POL_AGENT && episodes == 1 ? env_reset(e, obs)
-                                                     : env_reset_goal(e, ep % ENV_NUM_GOALS, obs);
-        if (ok) {
-            rc = err_set(&err, MTRL_ERUNTIME, "%s: reset failed", task);
+        rc = kind == POL_AGENT && episodes == 1 ? env_reset(e, obs, &err)
+                                                 : env_reset_goal(e, ep % ENV_NUM_GOALS, obs, &err);
+        if (rc)
             goto fail;
-        }
         if ((rc = vrec_frame(&rec, ep, 0, 0, 0, &err)))
             goto fail;
         int success = 0;
@@ -247,7 +244,7 @@ int cmd_render(int argc, char **argv)
             }
             env_info info;
             env_step_flags fl;
-            if ((rc = env_step(e, act, obs, &info, &fl)) ||
+            if ((rc = env_step(e, act, obs, &info, &fl, &err)) ||
                 (rc = vrec_frame(&rec, ep, s, info.reward, info.success, &err)))
                 goto fail;
             success |= info.success;
