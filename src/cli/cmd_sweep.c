@@ -42,17 +42,6 @@ static void usage(FILE *f)
             "3 stopped by a signal (resumable).\n");
 }
 
-int sweep_cli_self(char *out, size_t cap)
-{
-    ssize_t n = readlink("/proc/self/exe", out, cap - 1);
-    if (n <= 0 || (size_t)n >= cap - 1) {
-        fprintf(stderr, "mtrl sweep: cannot find the mtrl binary (/proc/self/exe)\n");
-        return -1;
-    }
-    out[n] = 0;
-    return 0;
-}
-
 static volatile sig_atomic_t stop_flag;
 static void on_stop(int sig)
 {
