@@ -3,7 +3,8 @@
  * double reference, for row counts that do and do not fill its tiles and
  * lengths with tails; and a backward pass asked for the Gram gives the Gram
  * of the rows it wrote, on one and on several threads, for twin networks
- * adding into one matrix, with empty groups, bit for bit run to run. */
+ * adding into one matrix, with empty groups, bit for bit run to run; a layer
+ * in several tiles gives the rows of the plain per-group pass. */
 #include "testutil.h"
 
 #include <cblas.h>
@@ -230,12 +231,95 @@ static void test_own_threads_match_one_thread(void **st)
     free(o1), free(o2), free(x1), free(x2), free(g1), free(g2);
 }
 
+/* A layer wide enough to go in several Gram tiles (20 groups x 300 inputs x
+ * 400 outputs), an empty group, a group as large as the rest together: on
+ * 1, 2 and 3 own threads the rows written with the Gram match the rows of
+ * the plain per-group pass (to float rounding: the products split into
+ * other row blocks) and the Gram is theirs, bit for bit run to run;
+ * accumulate adds onto what was there, with the Gram of the sums. (Not bit
+ * for bit across thread counts: the same single-threaded sgemm call gave
+ * other last bits on a pool worker than on the caller here.) */
+static void tiled_pass(nn_mlp *m, const float *dy, const int *off, int K, float *G, long P,
+                       int acc, double *A, int T)
+{
+    mtrl_err e;
+    nn_set_threads(T);
+    memset(A, 0, sizeof(double) * (size_t)K * (size_t)K);
+    assert_int_equal(nn_mlp_backward(m, dy,
+                                     &(nn_bwd){.grad = G, .ld_grad = P, .n_groups = K,
+                                               .group_off = off, .accumulate = acc,
+                                               .gram = A},
+                                     &e),
+                     0);
+    nn_set_threads(0);
+}
+
+static void test_tiled_gram_rows_match_plain_rows(void **st)
+{
+    (void)st;
+    enum { K = 20, B = 240 };
+    int dims[4] = {17, 300, 400, 2}, off[K + 1];
+    off[0] = 0;
+    for (int k = 1; k <= K; k++)
+        off[k] = k < K ? 6 * k - (k > 3 ? 6 : 0) : B; /* group 3 empty, the last 126 rows */
+    mtrl_err e;
+    nn_mlp *m;
+    nn_params *p;
+    assert_int_equal(nn_mlp_create(&m, 3, dims, B, &e), 0);
+    long P = nn_mlp_nparams(m);
+    assert_int_equal(nn_params_create(&p, P, &e), 0);
+    assert_int_equal(nn_mlp_bind(m, p, 0, &e), 0);
+    rng_state r;
+    rng_seed(&r, 21, 0);
+    nn_mlp_init(m, NN_INIT_TORCH_DEFAULT, &r);
+    float *x = random_rows(B, 17, 22), *dy = random_rows(B, 2, 23);
+    int was = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    assert_int_equal(nn_mlp_forward(m, B, x, &e), 0);
+    size_t bytes = sizeof(float) * (size_t)K * (size_t)P;
+    float *plain = malloc(bytes), *G[3] = {malloc(bytes), malloc(bytes), malloc(bytes)};
+    double *A[3] = {malloc(sizeof(double) * K * K), malloc(sizeof(double) * K * K),
+                    malloc(sizeof(double) * K * K)};
+    assert_int_equal(nn_mlp_backward(m, dy,
+                                     &(nn_bwd){.grad = plain, .ld_grad = P, .n_groups = K,
+                                               .group_off = off},
+                                     &e),
+                     0);
+    for (int T = 1; T <= 3; T++) {
+        memset(G[T - 1], 0x7f, bytes); /* overwritten, not added to */
+        tiled_pass(m, dy, off, K, G[T - 1], P, 0, A[T - 1], T);
+        close_arrays(G[T - 1], plain, (long)K * P, "rows with the Gram");
+        check_gram(K, G[T - 1], P, P, A[T - 1], 1e-5);
+    }
+    /* run to run: the same bits for the same thread count */
+    memset(G[1], 0, bytes);
+    tiled_pass(m, dy, off, K, G[1], P, 0, A[1], 3);
+    assert_memory_equal(G[1], G[2], bytes);
+    assert_memory_equal(A[1], A[2], sizeof(double) * K * K);
+    for (long i = 3 * P; i < 4 * P; i++)
+        assert_true(G[0][i] == 0.0f);
+    /* accumulate: rows plain + plain, the Gram of those sums */
+    memcpy(G[1], plain, bytes);
+    tiled_pass(m, dy, off, K, G[1], P, 1, A[1], 2);
+    for (long i = 0; i < (long)K * P; i++)
+        plain[i] *= 2;
+    close_arrays(G[1], plain, (long)K * P, "accumulated rows");
+    check_gram(K, G[1], P, P, A[1], 1e-5);
+    openblas_set_num_threads(was);
+    for (int i = 0; i < 3; i++)
+        free(G[i]), free(A[i]);
+    free(plain), free(x), free(dy);
+    nn_mlp_destroy(m);
+    nn_params_destroy(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernels_match_double),
         cmocka_unit_test(test_backward_gram_is_gram_of_rows),
         cmocka_unit_test(test_own_threads_match_one_thread),
+        cmocka_unit_test(test_tiled_gram_rows_match_plain_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -178,11 +178,56 @@ static void test_copy_and_polyak(void **st)
     nn_params_destroy(b);
 }
 
+/* The vectorized Adam gives the bits of the plain float formula (the loop
+ * it replaced), element by element, over lengths that do and do not fill
+ * its blocks, with L2 and decoupled weight decay, for several steps. */
+static void test_adam_bits_of_scalar_formula(void **st)
+{
+    (void)st;
+    mtrl_err e;
+    for (long n = 1; n <= 67; n += 11)
+        for (int mode = 0; mode < 3; mode++) {
+            nn_params *p;
+            assert_int_equal(nn_params_create(&p, n, &e), 0);
+            float *w = malloc(sizeof(float) * n), *m = calloc(n, sizeof(float)),
+                  *v = calloc(n, sizeof(float)), *g = malloc(sizeof(float) * n);
+            rng_state r;
+            rng_seed(&r, 40 + n, mode);
+            for (long i = 0; i < n; i++)
+                w[i] = p->w[i] = (float)rng_range(&r, -1, 1);
+            nn_adam_cfg cfg = nn_adam_default();
+            cfg.weight_decay = mode ? 0.05 : 0.0;
+            cfg.decoupled = mode == 2;
+            for (int t = 1; t <= 4; t++) {
+                for (long i = 0; i < n; i++)
+                    g[i] = (float)rng_range(&r, -3, 3) * (i % 5 == 0 ? 1e-6f : 1.0f);
+                assert_int_equal(nn_adam_step(p, g, &cfg, &e), 0);
+                float step_size = (float)(cfg.lr / (1.0 - pow(cfg.beta1, t)));
+                float sqrt_bc2 = (float)sqrt(1.0 - pow(cfg.beta2, t));
+                float l2 = cfg.decoupled ? 0.0f : (float)cfg.weight_decay;
+                float shrink = cfg.decoupled ? (float)(1.0 - cfg.lr * cfg.weight_decay) : 1.0f;
+                for (long i = 0; i < n; i++) {
+                    float gi = g[i] + l2 * w[i];
+                    float wi = w[i] * shrink;
+                    m[i] = 0.9f * m[i] + (float)(1.0 - 0.9) * gi;
+                    v[i] = 0.999f * v[i] + (float)(1.0 - 0.999) * gi * gi;
+                    w[i] = wi - step_size * m[i] / (sqrtf(v[i]) / sqrt_bc2 + (float)1e-8);
+                }
+                assert_memory_equal(p->w, w, sizeof(float) * n);
+                assert_memory_equal(p->m, m, sizeof(float) * n);
+                assert_memory_equal(p->v, v, sizeof(float) * n);
+            }
+            free(w), free(m), free(v), free(g);
+            nn_params_destroy(p);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_adam_matches_hand_computation),
         cmocka_unit_test(test_adam_converges_and_resets),
+        cmocka_unit_test(test_adam_bits_of_scalar_formula),
         cmocka_unit_test(test_copy_and_polyak),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -141,7 +141,6 @@ void nn_mlp_init(nn_mlp *m, nn_init kind, rng_state *r);
 int nn_mlp_in_dim(const nn_mlp *m);
 int nn_mlp_out_dim(const nn_mlp *m);
 int nn_mlp_n_layers(const nn_mlp *m);
-int nn_mlp_max_batch(const nn_mlp *m);
 long nn_mlp_offset(const nn_mlp *m);          /* where it is bound in its buffer */
 float *nn_mlp_weight(const nn_mlp *m, int l); /* W_l inside the bound buffer */
 float *nn_mlp_bias(const nn_mlp *m, int l);   /* b_l inside the bound buffer */
@@ -165,7 +164,6 @@ int nn_mlp_forward(nn_mlp *m, int B, const float *x, mtrl_err *e);
 /* The last forward's output, B x out_dim row-major, inside the workspace
  * (valid until the next forward on this MLP). */
 const float *nn_mlp_out(const nn_mlp *m);
-int nn_mlp_batch(const nn_mlp *m); /* B of the last forward */
 
 /* What a backward pass should produce. Zero fields mean: no parameter
  * gradient, one group over the whole batch, no input gradient; use C99
@@ -185,11 +183,12 @@ typedef struct nn_bwd {
     const int *group_off;
     int accumulate;       /* 1: add into grad; 0: overwrite the MLP's columns */
     /* K x K row-major (double): its upper triangle (i <= j) gets += the Gram
-     * of the K gradient rows restricted to this MLP's columns, formed layer
-     * by layer right after that layer's per-group products (while the block
-     * is still in cache), so a Gram-based combiner needs no pass over G of
-     * its own (twin critics: both MLPs add into the same matrix; the caller
-     * zeroes it first). Needs grad. NULL: none. */
+     * of the K gradient rows restricted to this MLP's columns, formed tile
+     * by tile (a few output rows of a layer for all K groups) right after
+     * the tile's per-group products, while they are still in cache, so a
+     * Gram-based combiner needs no pass over G of its own (twin critics:
+     * both MLPs add into the same matrix; the caller zeroes it first). Needs
+     * grad. NULL: none. */
     double *gram;
     /* Input gradient dL/dX for input columns [dx_col0, dx_col0 + dx_cols) of
      * the (concatenated) input, B rows with stride ld_dx (0 means the column
@@ -209,9 +208,8 @@ typedef struct nn_bwd {
  * this thread and the T - 1 workers of the shared pool (nn_set_threads); a
  * second thread finding the pool busy runs its tasks alone; each task is a
  * single-threaded sgemm (OpenBLAS is set to 1 thread meanwhile and restored
- * to T before returning); the Gram (req->gram) is shared out over the same
- * threads in column units, each summed on its own and added in unit order
- * (so the Gram of given rows does not depend on T). Results are identical
+ * to T before returning); with a Gram (req->gram, any K) the tasks are the
+ * tiles, each tile's Gram summed on its own and added in tile order. Results are identical
  * run to run for a
  * given T (and equal up to rounding across T). Do not use one nn_mlp from
  * two threads at once. */

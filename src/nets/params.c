@@ -2,6 +2,9 @@
 #include "nets.h"
 
 #include <math.h>
+#ifdef __SSE2__
+#include <immintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,9 +113,33 @@ int nn_adam_step(nn_params *p, const float *d, const nn_adam_cfg *cfg, mtrl_err 
     float c1 = (float)(1.0 - cfg->beta1), c2 = (float)(1.0 - cfg->beta2), eps = (float)cfg->eps;
     float l2 = cfg->decoupled ? 0.0f : (float)cfg->weight_decay;
     float shrink = cfg->decoupled ? (float)(1.0 - cfg->lr * cfg->weight_decay) : 1.0f;
+    /* Four at a time in SSE (every x86-64 has it): sqrtf's errno keeps gcc
+     * from vectorizing the scalar loop, and the vector sqrt and divide
+     * round exactly as the scalar ones, each operation in the scalar
+     * loop's order, so the result is the same bits in a fraction of the
+     * time (MT50 critic, 717,602 parameters: 2.2 ms scalar). */
     float *restrict w = p->w, *restrict m = p->m, *restrict v = p->v;
     const float *restrict g = d;
-    for (long i = 0; i < p->n; i++) {
+    long i = 0;
+#ifdef __SSE2__
+    const __m128 vl2 = _mm_set1_ps(l2), vsh = _mm_set1_ps(shrink), vb1 = _mm_set1_ps(b1),
+                 vc1 = _mm_set1_ps(c1), vb2 = _mm_set1_ps(b2), vc2 = _mm_set1_ps(c2),
+                 vst = _mm_set1_ps(step_size), vbc = _mm_set1_ps(sqrt_bc2),
+                 veps = _mm_set1_ps(eps);
+    for (; i + 4 <= p->n; i += 4) {
+        __m128 wv = _mm_loadu_ps(w + i);
+        __m128 gi = _mm_add_ps(_mm_loadu_ps(g + i), _mm_mul_ps(vl2, wv));
+        __m128 wi = _mm_mul_ps(wv, vsh);
+        __m128 mi = _mm_add_ps(_mm_mul_ps(vb1, _mm_loadu_ps(m + i)), _mm_mul_ps(vc1, gi));
+        __m128 vi = _mm_add_ps(_mm_mul_ps(vb2, _mm_loadu_ps(v + i)),
+                               _mm_mul_ps(_mm_mul_ps(vc2, gi), gi));
+        __m128 den = _mm_add_ps(_mm_div_ps(_mm_sqrt_ps(vi), vbc), veps);
+        _mm_storeu_ps(m + i, mi);
+        _mm_storeu_ps(v + i, vi);
+        _mm_storeu_ps(w + i, _mm_sub_ps(wi, _mm_div_ps(_mm_mul_ps(vst, mi), den)));
+    }
+#endif
+    for (; i < p->n; i++) {
         float gi = g[i] + l2 * w[i];
         float wi = w[i] * shrink;
         m[i] = b1 * m[i] + c1 * gi;

@@ -32,7 +32,7 @@ struct nn_pool {
     atomic_int active;   /* workers inside fn (or about to check closed) */
     atomic_int quit;
     int sleepers;        /* workers blocked on wake (under mu) */
-    int caller_waiting;  /* the caller blocked on done (under mu) */
+    atomic_int caller_waiting; /* the caller about to block on done */
     void (*fn)(void *);
     void *arg;
 };
@@ -69,10 +69,13 @@ static void *worker(void *arg)
         atomic_fetch_add(&p->active, 1);
         if (atomic_load(&p->gen) == g && atomic_load(&p->closed) != g)
             p->fn(p->arg);
-        if (atomic_fetch_sub(&p->active, 1) == 1) {
+        /* The caller sets caller_waiting before it looks at active for the
+         * last time (both sequentially consistent): either it sees this
+         * decrement or this thread sees its flag. Only then is the mutex
+         * taken: a caller still spinning costs no lock round trip. */
+        if (atomic_fetch_sub(&p->active, 1) == 1 && atomic_load(&p->caller_waiting)) {
             pthread_mutex_lock(&p->mu);
-            if (p->caller_waiting)
-                pthread_cond_signal(&p->done);
+            pthread_cond_signal(&p->done);
             pthread_mutex_unlock(&p->mu);
         }
     }
@@ -107,6 +110,7 @@ int nn_pool_create(nn_pool **out, int n_threads, mtrl_err *e)
     atomic_init(&p->closed, 0);
     atomic_init(&p->active, 0);
     atomic_init(&p->quit, 0);
+    atomic_init(&p->caller_waiting, 0);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
@@ -145,11 +149,17 @@ void nn_pool_run(nn_pool *p, void (*fn)(void *arg), void *arg)
     }
     p->fn = fn;
     p->arg = arg;
+    /* The broadcast comes after the unlock: woken under the lock, every
+     * sleeper would first block on the mutex still held here (a futex wait
+     * and wake more per worker and job). A worker counted in sleepers is
+     * already queued on wake (it checked gen under the lock), so it cannot
+     * miss this broadcast. */
     pthread_mutex_lock(&p->mu);
     unsigned long g = atomic_fetch_add_explicit(&p->gen, 1, memory_order_release) + 1;
-    if (p->sleepers)
-        pthread_cond_broadcast(&p->wake);
+    int sleepers = p->sleepers;
     pthread_mutex_unlock(&p->mu);
+    if (sleepers)
+        pthread_cond_broadcast(&p->wake);
     fn(arg);
     /* fn returned here: the work is all taken. Workers that have not come
      * in yet must not start it; those inside finish their part. */
@@ -158,10 +168,10 @@ void nn_pool_run(nn_pool *p, void (*fn)(void *arg), void *arg)
         relax();
     if (atomic_load(&p->active) > 0) {
         pthread_mutex_lock(&p->mu);
-        p->caller_waiting = 1;
+        atomic_store(&p->caller_waiting, 1);
         while (atomic_load(&p->active) > 0)
             pthread_cond_wait(&p->done, &p->mu);
-        p->caller_waiting = 0;
+        atomic_store(&p->caller_waiting, 0);
         pthread_mutex_unlock(&p->mu);
     }
 }
