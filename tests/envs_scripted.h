@@ -42,7 +42,7 @@ static inline scripted_stats run_scripted(const char *task, uint64_t goal_seed, 
     long steps = 0;
     for (int k = 0; k < ENV_NUM_GOALS; k++) {
         float obs[ENV_OBS_DIM], prev[ENV_OBS_DIM], goal[3], a[ENV_ACT_DIM];
-        assert_int_equal(env_reset_goal(e, k, obs), 0);
+        assert_int_equal(env_reset_goal(e, k, obs, NULL), 0);
         memcpy(goal, obs + 36, sizeof goal);
         s.episodes++;
         for (int step = 1; step <= 500; step++) {
@@ -52,7 +52,7 @@ static inline scripted_stats run_scripted(const char *task, uint64_t goal_seed, 
             memcpy(prev, obs, sizeof obs);
             env_info inf;
             env_step_flags fl;
-            assert_int_equal(env_step(e, a, obs, &inf, &fl), 0);
+            assert_int_equal(env_step(e, a, obs, &inf, &fl, NULL), 0);
             assert_int_equal(fl.unstable, 0);
             for (int i = 0; i < ENV_OBS_DIM; i++)
                 if (!isfinite(obs[i]))
@@ -106,7 +106,7 @@ static inline void run_scripted_vec(const char *tasks, int n, int threads, int m
     if (env_vec_create(&v, tasks, &o, &err))
         fail_msg("%s", err.msg);
     assert_int_equal(env_vec_size(v), n);
-    assert_int_equal(env_vec_reset_all(v, NULL), 0);
+    assert_int_equal(env_vec_reset_all(v, NULL, NULL), 0);
     float *act = malloc(sizeof(float) * (size_t)n * ENV_ACT_DIM);
     assert_non_null(act);
     size_t row = (size_t)n * (ENV_OBS_DIM + 1);
@@ -115,7 +115,7 @@ static inline void run_scripted_vec(const char *tasks, int n, int threads, int m
         for (int k = 0; k < n; k++)
             env_scripted_action(env_vec_env(v, k), obs + k * ENV_OBS_DIM, act + k * ENV_ACT_DIM);
         env_step_result r;
-        assert_int_equal(env_vec_step(v, act, &r), 0);
+        assert_int_equal(env_vec_step(v, act, &r, NULL), 0);
         for (int k = 0; k < n; k++)
             assert_int_equal(r.unstable[k], 0);
         memcpy(out + s * row, r.next_obs, sizeof(float) * n * ENV_OBS_DIM);

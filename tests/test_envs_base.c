@@ -46,7 +46,7 @@ static void check_hand_reset(double hy, const double hand[3], const double tcp[3
     def.hand_init_pos[1] = hy;
     env_sawyer *e = make_env(&def, NULL);
     float obs[ENV_OBS_DIM];
-    assert_int_equal(env_reset(e, obs), 0);
+    assert_int_equal(env_reset(e, obs, NULL), 0);
     const double tol = 0.002;
     /* Ids looked up here, independently of the env's own. */
     const mjModel *m = e->m;
@@ -109,7 +109,7 @@ static void test_observation_layout(void **st)
     int rs = mj_name2id(m, mjOBJ_SITE, "rightEndEffector"),
         ls = mj_name2id(m, mjOBJ_SITE, "leftEndEffector");
     float obs[ENV_OBS_DIM], prev[ENV_OBS_DIM];
-    assert_int_equal(env_reset_goal(e, 7, obs), 0);
+    assert_int_equal(env_reset_goal(e, 7, obs, NULL), 0);
     const double *v = e->goals[7];
     /* reach: object placed at v[0:3] (z exactly 0.02), goal v[3:6]. */
     for (int i = 0; i < 3; i++) {
@@ -127,7 +127,7 @@ static void test_observation_layout(void **st)
             a[i] = (float)rng_range(&r, -1, 1);
         env_info inf;
         env_step_flags fl;
-        assert_int_equal(env_step(e, a, obs, &inf, &fl), 0);
+        assert_int_equal(env_step(e, a, obs, &inf, &fl, NULL), 0);
         for (int i = 0; i < ENV_OBS_DIM; i++)
             assert_true(isfinite(obs[i]));
         for (int i = 0; i < 3; i++) {
@@ -160,23 +160,23 @@ static void test_action_handling(void **st)
     (void)st;
     env_sawyer *e = make_env(&env_task_reach_v2, NULL);
     float obs[ENV_OBS_DIM];
-    env_reset(e, obs);
+    env_reset(e, obs, NULL);
     env_info inf;
     env_step_flags fl;
     const double *mp = e->d->mocap_pos;
     double before[3] = {mp[0], mp[1], mp[2]};
     float a[4] = {5.0f, -0.5f, 0.25f, 1.0f}; /* x beyond the range: clipped to 1 */
-    env_step(e, a, obs, &inf, &fl);
+    env_step(e, a, obs, &inf, &fl, NULL);
     assert_float_equal(mp[0], before[0] + 0.01, 1e-12);
     assert_float_equal(mp[1], before[1] - 0.005, 1e-12);
     assert_float_equal(mp[2], before[2] + 0.0025, 1e-12);
     for (int s = 1; s < 15; s++)
-        env_step(e, a, obs, &inf, &fl);
+        env_step(e, a, obs, &inf, &fl, NULL);
     assert_true(obs[3] < 0.35f && obs[3] > 0.2f);
     /* Drive far beyond the bounds: the mocap stops at hand_low/high. */
     float down[4] = {1, 1, -1, 0};
     for (int s = 0; s < 120; s++)
-        env_step(e, down, obs, &inf, &fl);
+        env_step(e, down, obs, &inf, &fl, NULL);
     assert_float_equal(mp[0], 0.5, 1e-12);
     assert_float_equal(mp[1], 1.0, 1e-12);
     assert_float_equal(mp[2], 0.05, 1e-12);
@@ -283,10 +283,10 @@ static void test_goal_modes(void **st)
     env_sawyer *e;
     assert_int_equal(env_create(&e, task_idx("reach-v2"), &o, 0, NULL), 0);
     float obs[ENV_OBS_DIM], first[3];
-    env_reset(e, obs);
+    env_reset(e, obs, NULL);
     memcpy(first, obs + 36, sizeof first);
     for (int i = 0; i < 5; i++) {
-        env_reset(e, obs);
+        env_reset(e, obs, NULL);
         assert_memory_equal(first, obs + 36, sizeof first);
     }
     env_destroy(e);
@@ -294,7 +294,7 @@ static void test_goal_modes(void **st)
     assert_int_equal(env_create(&e, task_idx("reach-v2"), &o, 0, NULL), 0);
     int seen[ENV_NUM_GOALS] = {0}, distinct = 0;
     for (int i = 0; i < 20; i++) {
-        env_reset(e, obs);
+        env_reset(e, obs, NULL);
         distinct += !seen[e->goal_k]++;
         /* The goal in the observation is the chosen vector's goal part. */
         assert_float_equal(obs[36], (float)e->goals[e->goal_k][3], 1e-6);
@@ -317,16 +317,16 @@ static void test_truncation(void **st)
     float obs[ENV_OBS_DIM], a[4] = {0, 0, 0, 0};
     env_info inf;
     env_step_flags fl;
-    env_reset(e, obs);
+    env_reset(e, obs, NULL);
     for (int s = 1; s <= 20; s++) {
-        assert_int_equal(env_step(e, a, obs, &inf, &fl), 0);
+        assert_int_equal(env_step(e, a, obs, &inf, &fl, NULL), 0);
         assert_int_equal(fl.truncated, s == 20);
         assert_int_equal(fl.done, s == 20);
         assert_int_equal(fl.unstable, 0);
     }
-    assert_int_equal(env_step(e, a, obs, &inf, &fl), MTRL_EINPUT); /* must reset first */
-    env_reset(e, obs);
-    assert_int_equal(env_step(e, a, obs, &inf, &fl), 0);
+    assert_int_equal(env_step(e, a, obs, &inf, &fl, NULL), MTRL_EINPUT); /* must reset first */
+    env_reset(e, obs, NULL);
+    assert_int_equal(env_step(e, a, obs, &inf, &fl, NULL), 0);
     env_destroy(e);
 }
 
@@ -339,47 +339,47 @@ static void test_unstable_is_flagged(void **st)
     env_info inf;
     env_step_flags fl;
     /* Absurd and non-finite actions are clipped / zeroed, not unstable. */
-    env_reset(e, obs);
+    env_reset(e, obs, NULL);
     float wild[4] = {1e30f, -1e30f, NAN, INFINITY};
     for (int s = 0; s < 10; s++) {
-        assert_int_equal(env_step(e, wild, obs, &inf, &fl), 0);
+        assert_int_equal(env_step(e, wild, obs, &inf, &fl, NULL), 0);
         assert_int_equal(fl.unstable, 0);
         assert_true(isfinite(inf.reward));
     }
     /* An injected absurd velocity / NaN position: flagged, last stable obs,
      * reward 0, episode over, counted. */
     for (int round = 0; round < 2; round++) {
-        env_reset(e, obs);
-        env_step(e, a, obs, &inf, &fl);
+        env_reset(e, obs, NULL);
+        env_step(e, a, obs, &inf, &fl, NULL);
         memcpy(before, obs, sizeof obs);
         if (round == 0)
             e->d->qvel[9] = 1e30;
         else
             e->d->qpos[10] = NAN;
-        assert_int_equal(env_step(e, a, obs, &inf, &fl), 0);
+        assert_int_equal(env_step(e, a, obs, &inf, &fl, NULL), 0);
         assert_int_equal(fl.unstable, 1);
         assert_int_equal(fl.done, 1);
         assert_int_equal(fl.truncated, 0);
         assert_true(inf.reward == 0 && inf.success == 0);
         assert_memory_equal(obs, before, sizeof obs);
         assert_int_equal(env_unstable_count(e), round + 1);
-        assert_int_equal(env_step(e, a, obs, &inf, &fl), MTRL_EINPUT);
+        assert_int_equal(env_step(e, a, obs, &inf, &fl, NULL), MTRL_EINPUT);
     }
     /* A MuJoCo error inside mj_step (here: its stack made to look full)
      * would exit the process with MuJoCo's default handler; ours ends the
      * episode as unstable instead. */
-    env_reset(e, obs);
-    env_step(e, a, obs, &inf, &fl);
+    env_reset(e, obs, NULL);
+    env_step(e, a, obs, &inf, &fl, NULL);
     memcpy(before, obs, sizeof obs);
     e->d->pstack = e->d->nstack - 8;
-    assert_int_equal(env_step(e, a, obs, &inf, &fl), 0);
+    assert_int_equal(env_step(e, a, obs, &inf, &fl, NULL), 0);
     assert_int_equal(fl.unstable, 1);
     assert_memory_equal(obs, before, sizeof obs);
     assert_int_equal(env_unstable_count(e), 3);
     /* The env works normally after a reset. */
-    env_reset(e, obs);
+    env_reset(e, obs, NULL);
     for (int s = 0; s < 50; s++) {
-        assert_int_equal(env_step(e, a, obs, &inf, &fl), 0);
+        assert_int_equal(env_step(e, a, obs, &inf, &fl, NULL), 0);
         assert_int_equal(fl.unstable, 0);
     }
     env_destroy(e);
@@ -477,14 +477,14 @@ static void run_vec(int threads, traj *t)
     assert_int_equal(env_vec_threads(v), threads);
     float a[5 * ENV_ACT_DIM];
     env_step_result res;
-    assert_int_equal(env_vec_step(v, a, &res), MTRL_EINPUT); /* not reset yet */
-    assert_int_equal(env_vec_reset_all(v, NULL), 0);
+    assert_int_equal(env_vec_step(v, a, &res, NULL), MTRL_EINPUT); /* not reset yet */
+    assert_int_equal(env_vec_reset_all(v, NULL, NULL), 0);
     rng_state r;
     rng_seed(&r, 77, 0);
     for (int s = 0; s < 400; s++) {
         for (int i = 0; i < 5 * ENV_ACT_DIM; i++)
             a[i] = (float)rng_range(&r, -1, 1);
-        assert_int_equal(env_vec_step(v, a, &res), 0);
+        assert_int_equal(env_vec_step(v, a, &res, NULL), 0);
         memcpy(t->obs[s], res.obs, sizeof t->obs[s]);
         memcpy(t->next[s], res.next_obs, sizeof t->next[s]);
         memcpy(t->rew[s], res.reward, sizeof t->rew[s]);
@@ -534,14 +534,14 @@ static void test_vec_manual_reset(void **st)
     assert_int_equal(env_vec_create(&v, "reach-v2,push-v2", &o, NULL), 0);
     float a[8] = {0};
     env_step_result res;
-    assert_int_equal(env_vec_reset_all(v, NULL), 0);
+    assert_int_equal(env_vec_reset_all(v, NULL, NULL), 0);
     for (int s = 0; s < 5; s++)
-        assert_int_equal(env_vec_step(v, a, &res), 0);
+        assert_int_equal(env_vec_step(v, a, &res, NULL), 0);
     assert_true(res.done[0] && res.done[1]);
     assert_memory_equal(res.obs, res.next_obs, 2 * ENV_OBS_DIM * sizeof(float));
-    assert_int_equal(env_vec_step(v, a, &res), MTRL_EINPUT);
-    assert_int_equal(env_vec_reset_done(v), 0);
-    assert_int_equal(env_vec_step(v, a, &res), 0);
+    assert_int_equal(env_vec_step(v, a, &res, NULL), MTRL_EINPUT);
+    assert_int_equal(env_vec_reset_done(v, NULL, NULL), 0);
+    assert_int_equal(env_vec_step(v, a, &res, NULL), 0);
     assert_int_equal(env_vec_task(v, 1), task_idx("push-v2"));
     env_vec_destroy(v);
 }

@@ -259,14 +259,14 @@ static void check_reward(const char *task, ref_reward_fn ref)
     reward_tally tally = {0};
     for (int k = 0; k < 4; k++) {
         float obs[ENV_OBS_DIM], a[ENV_ACT_DIM];
-        assert_int_equal(env_reset_goal(e, k, obs), 0);
+        assert_int_equal(env_reset_goal(e, k, obs, NULL), 0);
         for (int s = 0; s < 160; s++) {
             env_scripted_action(e, obs, a);
             for (int i = 0; i < ENV_ACT_DIM; i++)
                 a[i] += (float)(0.1 * rng_normal(&r));
             env_info inf;
             env_step_flags fl;
-            assert_int_equal(env_step(e, a, obs, &inf, &fl), 0);
+            assert_int_equal(env_step(e, a, obs, &inf, &fl, NULL), 0);
             double ad[ENV_ACT_DIM];
             for (int i = 0; i < ENV_ACT_DIM; i++)
                 ad[i] = a[i];
@@ -303,7 +303,7 @@ static void test_old_caging(void **st)
     (void)st;
     env_sawyer *e = make("push-back-v2");
     float obs[ENV_OBS_DIM];
-    env_reset_goal(e, 0, obs);
+    env_reset_goal(e, 0, obs, NULL);
     rng_state r;
     rng_seed(&r, 3, 0);
     double tcp[3];
@@ -510,7 +510,7 @@ static void test_cabinet_covers_hulls(void **st)
     for (int t = 0; t < 2; t++) {
         env_sawyer *e = make(tasks[t]);
         float obs[ENV_OBS_DIM];
-        env_reset_goal(e, 0, obs);
+        env_reset_goal(e, 0, obs, NULL);
         int cab = id_of(e, mjOBJ_BODY, "cabinet"), boxes[16], n = 0, nc = 0;
         int all[16];
         int na = colliders(e, cab, all, 16);
@@ -594,7 +594,7 @@ static void check_front_button(const char *task, double thr)
     env_sawyer *e = make(task);
     for (int k = 0; k < 50; k += 7) {
         float fo[ENV_OBS_DIM];
-        assert_int_equal(env_reset_goal(e, k, fo), 0);
+        assert_int_equal(env_reset_goal(e, k, fo, NULL), 0);
         const double *v = e->goals[k];
         assert_vec_near(e->m->body_pos + 3 * id_of(e, mjOBJ_BODY, "box"), v, 3, 0, "box pos");
         double g[3] = {v[0], v[1] - 0.1, v[2]}, o[3] = {v[0], v[1] - 0.193, v[2]};
@@ -626,7 +626,7 @@ static void test_button_resets(void **st)
     env_sawyer *e = make("coffee-button-v2");
     for (int k = 0; k < 50; k += 9) {
         float fo[ENV_OBS_DIM];
-        assert_int_equal(env_reset_goal(e, k, fo), 0);
+        assert_int_equal(env_reset_goal(e, k, fo, NULL), 0);
         const double *v = e->goals[k];
         int qa = e->m->jnt_qposadr[id_of(e, mjOBJ_JOINT, "objjoint")];
         assert_vec_near(e->d->qpos + qa, (double[]){v[0], v[1] - 0.22, v[2]}, 3, 0, "mug");
@@ -654,7 +654,7 @@ static void test_wall_back_resets(void **st)
         env_sawyer *e = make(tasks[t]);
         for (int k = 0; k < 50; k += 5) {
             float fo[ENV_OBS_DIM];
-            assert_int_equal(env_reset_goal(e, k, fo), 0);
+            assert_int_equal(env_reset_goal(e, k, fo, NULL), 0);
             const double *v = e->goals[k];
             /* rejection rule: object and goal xy at least 0.15 apart */
             assert_true(hypot(v[0] - v[3], v[1] - v[4]) >= 0.15);
@@ -690,7 +690,7 @@ static void test_plate_resets(void **st)
         env_sawyer *e = make(v4[t].task);
         for (int k = 0; k < 50; k += 10) {
             float fo[ENV_OBS_DIM];
-            assert_int_equal(env_reset_goal(e, k, fo), 0);
+            assert_int_equal(env_reset_goal(e, k, fo, NULL), 0);
             const double *v = e->goals[k];
             assert_vec_near(e->m->body_pos + 3 * id_of(e, mjOBJ_BODY, "puck_goal"),
                             v4[t].cabinet_at_goal ? v + 3 : v, 3, 0, "cabinet");
@@ -711,7 +711,7 @@ static void test_grasp_info(void **st)
     (void)st;
     env_sawyer *e = make("pick-place-wall-v2");
     float obs[ENV_OBS_DIM], a[4];
-    env_reset_goal(e, 0, obs);
+    env_reset_goal(e, 0, obs, NULL);
     int og = id_of(e, mjOBJ_GEOM, "objGeom"), lp = id_of(e, mjOBJ_GEOM, "leftpad_geom"),
         rp = id_of(e, mjOBJ_GEOM, "rightpad_geom");
     int grasped = 0, touched_low = 0;
@@ -719,7 +719,7 @@ static void test_grasp_info(void **st)
         env_scripted_action(e, obs, a);
         env_info inf;
         env_step_flags fl;
-        env_step(e, a, obs, &inf, &fl);
+        env_step(e, a, obs, &inf, &fl, NULL);
         double fl_l = 0, fl_r = 0;
         for (int i = 0; i < e->d->ncon; i++) {
             const mjContact *c = &e->d->contact[i];
@@ -743,7 +743,7 @@ static void test_grasp_info(void **st)
 
     /* push-back: a cube held up in the air far from the fingers counts */
     e = make("push-back-v2");
-    env_reset_goal(e, 0, obs);
+    env_reset_goal(e, 0, obs, NULL);
     int qa = e->m->jnt_qposadr[id_of(e, mjOBJ_JOINT, "objjoint")];
     e->d->qpos[qa + 2] = 0.1;
     mj_forward(e->m, e->d);
@@ -772,13 +772,13 @@ static void test_limits_overrun(void **st)
     env_sawyer *e = make("button-press-v2");
     for (int k = 0; k < 3; k++) {
         float obs[ENV_OBS_DIM], a[4];
-        env_reset_goal(e, k, obs);
+        env_reset_goal(e, k, obs, NULL);
         int ok = 0;
         for (int s = 0; s < 300 && !ok; s++) {
             env_scripted_action(e, obs, a);
             env_info inf;
             env_step_flags fl;
-            env_step(e, a, obs, &inf, &fl);
+            env_step(e, a, obs, &inf, &fl, NULL);
             ok = inf.success;
         }
         assert_true(ok);
@@ -790,12 +790,12 @@ static void test_limits_overrun(void **st)
     int past = 0;
     for (int k = 0; k < 10; k++) {
         float obs[ENV_OBS_DIM], a[4];
-        env_reset_goal(e, k, obs);
+        env_reset_goal(e, k, obs, NULL);
         for (int s = 0; s < 300; s++) {
             env_scripted_action(e, obs, a);
             env_info inf;
             env_step_flags fl;
-            env_step(e, a, obs, &inf, &fl);
+            env_step(e, a, obs, &inf, &fl, NULL);
             if (inf.success)
                 break;
         }

@@ -45,12 +45,12 @@ static int library_successes(const char *task, int episodes, uint64_t seed)
     assert_int_equal(env_create(&e, t, &o, 0, NULL), 0);
     for (int ep = 0; ep < episodes; ep++) {
         float obs[ENV_OBS_DIM], a[ENV_ACT_DIM];
-        env_reset_goal(e, ep, obs);
+        env_reset_goal(e, ep, obs, NULL);
         for (int s = 0; s < 500; s++) {
             env_info inf;
             env_step_flags fl;
             env_scripted_action(e, obs, a);
-            env_step(e, a, obs, &inf, &fl);
+            env_step(e, a, obs, &inf, &fl, NULL);
             if (inf.success) {
                 succ++;
                 break;

@@ -35,7 +35,7 @@ static void step_n(env_sawyer *e, int n, const double a[4])
     for (int s = 0; s < n; s++) {
         env_info inf;
         env_step_flags fl;
-        assert_int_equal(env_step_d(e, a, &inf, &fl), 0);
+        assert_int_equal(env_step_d(e, a, &inf, &fl, NULL), 0);
         assert_int_equal(fl.unstable, 0);
     }
 }
@@ -106,14 +106,14 @@ static void test_scripted_with_noise(void **st)
         assert_int_equal(env_create(&e, t, &o, 0, NULL), 0);
         for (int k = 0; k < 12; k++) {
             float obs[ENV_OBS_DIM], a[ENV_ACT_DIM];
-            assert_int_equal(env_reset_goal(e, k, obs), 0);
+            assert_int_equal(env_reset_goal(e, k, obs, NULL), 0);
             for (int s = 0; s < 500; s++) {
                 env_scripted_action(e, obs, a);
                 for (int j = 0; j < ENV_ACT_DIM; j++)
                     a[j] += (float)(0.2 * rng_normal(&r));
                 env_info inf;
                 env_step_flags fl;
-                assert_int_equal(env_step(e, a, obs, &inf, &fl), 0);
+                assert_int_equal(env_step(e, a, obs, &inf, &fl, NULL), 0);
                 assert_int_equal(fl.unstable, 0);
                 if (inf.success) {
                     succ++;
@@ -343,7 +343,7 @@ static void check_reward(const char *task, ref_reward_fn ref)
     reward_tally tally = {0};
     for (int k = 0; k < 3; k++) {
         float obs[ENV_OBS_DIM], a[ENV_ACT_DIM];
-        assert_int_equal(env_reset_goal(e, k, obs), 0);
+        assert_int_equal(env_reset_goal(e, k, obs, NULL), 0);
         double ep = NAN;
         for (int s = 0; s < 170; s++) {
             env_scripted_action(e, obs, a);
@@ -351,7 +351,7 @@ static void check_reward(const char *task, ref_reward_fn ref)
                 a[i] += (float)(0.1 * rng_normal(&r));
             env_info inf;
             env_step_flags fl;
-            assert_int_equal(env_step(e, a, obs, &inf, &fl), 0);
+            assert_int_equal(env_step(e, a, obs, &inf, &fl, NULL), 0);
             double ad[ENV_ACT_DIM];
             for (int i = 0; i < ENV_ACT_DIM; i++)
                 ad[i] = a[i];
@@ -387,7 +387,7 @@ static void check_resets(const char *task, void (*check)(env_sawyer *e, const do
     env_sawyer *e = make(task);
     for (int k = 0; k < 5; k++) {
         float obs[ENV_OBS_DIM];
-        assert_int_equal(env_reset_goal(e, k, obs), 0);
+        assert_int_equal(env_reset_goal(e, k, obs, NULL), 0);
         const double *v = e->goals[k];
         assert_memory_equal(e->rand_vec, v, sizeof(double) * ENV_RAND_MAX_DIM);
         for (int i = 0; i < e->task->rand_dim; i++) {
@@ -547,7 +547,7 @@ static void test_hole_table(void **st)
 {
     (void)st;
     env_sawyer *e = make("hand-insert-v2");
-    env_reset_goal(e, 0, NULL);
+    env_reset_goal(e, 0, NULL, NULL);
     drop(e, "obj", 0.3, 0.7, 0.08, 40);
     assert_true(fabs(e->obs[6] - 0.07) < 0.002);
     drop(e, "obj", 0, 0.84, 0.08, 60);
@@ -564,7 +564,7 @@ static void test_platform(void **st)
 {
     (void)st;
     env_sawyer *e = make("pick-out-of-hole-v2");
-    env_reset_goal(e, 0, NULL);
+    env_reset_goal(e, 0, NULL, NULL);
     step_n(e, 30, STILL);
     assert_true(fabs(e->obs[6] - 0.02) < 0.002);
     drop(e, "obj", 0.3, 0.5, 0.08, 80);
@@ -581,7 +581,7 @@ static void test_lid_on_box(void **st)
 {
     (void)st;
     env_sawyer *e = make("box-close-v2");
-    env_reset_goal(e, 0, NULL);
+    env_reset_goal(e, 0, NULL, NULL);
     const double *t = e->target_pos;
     int j = free_joint(e, "boxbodytop");
     double *q = e->d->qpos + e->m->jnt_qposadr[j];
@@ -591,7 +591,7 @@ static void test_lid_on_box(void **st)
     env_info inf;
     env_step_flags fl;
     for (int s = 0; s < 60; s++)
-        assert_int_equal(env_step_d(e, STILL, &inf, &fl), 0);
+        assert_int_equal(env_step_d(e, STILL, &inf, &fl, NULL), 0);
     assert_true(fabs(e->obs[6] - 0.0756) < 0.0015);
     assert_true(fabs(e->obs[4] - t[0]) < 0.003 && fabs(e->obs[5] - t[1]) < 0.003);
     assert_int_equal(inf.success, 1);
@@ -605,18 +605,18 @@ static void test_shelf_boards(void **st)
 {
     (void)st;
     env_sawyer *e = make("shelf-place-v2");
-    env_reset_goal(e, 0, NULL);
+    env_reset_goal(e, 0, NULL, NULL);
     const double *t = e->target_pos;
     double base = t[2] - 0.3;
     drop(e, "obj", t[0], t[1] - 0.02, base + 0.1, 60);
     assert_true(fabs(e->obs[6] - (base + 0.08)) < 0.002);
     env_info inf;
     env_step_flags fl;
-    assert_int_equal(env_step_d(e, STILL, &inf, &fl), 0);
+    assert_int_equal(env_step_d(e, STILL, &inf, &fl, NULL), 0);
     assert_int_equal(inf.success, 0);
     drop(e, "obj", t[0], t[1] - 0.02, base + 0.29, 60);
     assert_true(fabs(e->obs[6] - (base + 0.27)) < 0.002);
-    assert_int_equal(env_step_d(e, STILL, &inf, &fl), 0);
+    assert_int_equal(env_step_d(e, STILL, &inf, &fl, NULL), 0);
     assert_int_equal(inf.success, 1);
     env_destroy(e);
 }
@@ -628,12 +628,12 @@ static void test_hoop(void **st)
 {
     (void)st;
     env_sawyer *e = make("basketball-v2");
-    env_reset_goal(e, 3, NULL);
+    env_reset_goal(e, 3, NULL, NULL);
     const double *t = e->target_pos;
     env_info inf;
     env_step_flags fl;
     drop(e, "bsktball", t[0], t[1], 0.3, 0);
-    assert_int_equal(env_step_d(e, STILL, &inf, &fl), 0);
+    assert_int_equal(env_step_d(e, STILL, &inf, &fl, NULL), 0);
     assert_int_equal(inf.success, 1);
     drop(e, "bsktball", t[0], t[1], 0.33, 80);
     assert_true(fabs(e->obs[6] - 0.03) < 0.002);

@@ -78,14 +78,14 @@ static run_trace trace_scripted(const char *task, const double v[3], int n)
     env_sawyer *e = make(task);
     memcpy(e->goals[0], v, 3 * sizeof(double));
     float obs[ENV_OBS_DIM], a[ENV_ACT_DIM];
-    assert_int_equal(env_reset_goal(e, 0, obs), 0);
+    assert_int_equal(env_reset_goal(e, 0, obs, NULL), 0);
     int adr = e->m->jnt_qposadr[e->m->njnt - 1];
     run_trace r = {-1, -1, INFINITY, 0};
     for (int t = 1; t <= n; t++) {
         env_info inf;
         env_step_flags fl;
         env_scripted_action(e, obs, a);
-        assert_int_equal(env_step(e, a, obs, &inf, &fl), 0);
+        assert_int_equal(env_step(e, a, obs, &inf, &fl, NULL), 0);
         if (inf.success) {
             if (r.first_success < 0)
                 r.first_success = t;
@@ -240,7 +240,7 @@ static void test_object_stops(void **st)
     double obs[ENV_OBS_DIM];
     float fo[ENV_OBS_DIM];
     env_sawyer *e = make("drawer-close-v2");
-    env_reset_goal(e, 0, fo);
+    env_reset_goal(e, 0, fo, NULL);
     pose_joint(e, "goal_slidey", 0.0, obs);
     assert_int_equal(contacts_between(e, "drawercase_link", "drawer_link"), 0);
     pose_joint(e, "goal_slidey", 0.006, obs);
@@ -248,7 +248,7 @@ static void test_object_stops(void **st)
     env_destroy(e);
 
     e = make("door-open-v2");
-    env_reset_goal(e, 0, fo);
+    env_reset_goal(e, 0, fo, NULL);
     pose_joint(e, "doorjoint", -1.0, obs);
     assert_int_equal(contacts_between(e, "doorlockB", "door_link"), 0);
     pose_joint(e, "doorjoint", -1.9, obs);
@@ -268,7 +268,7 @@ static void test_door_observation(void **st)
     static const double hq[4] = {0.151171, 0.690758, -0.150621, 0.690879}; /* w,x,y,z */
     for (int k = 0; k < 50; k += 7) {
         float fo[ENV_OBS_DIM];
-        assert_int_equal(env_reset_goal(e, k, fo), 0);
+        assert_int_equal(env_reset_goal(e, k, fo, NULL), 0);
         const double *v = e->goals[k];
         double g[3] = {v[0] - 0.3, v[1] - 0.45, v[2]};
         assert_vec_near(e->obs + 36, g, 3, 1e-12, "door goal");
@@ -308,8 +308,8 @@ static void test_drawer_observation_and_reset(void **st)
     for (int i = 0; i < 6; i++) {
         int ko = order[i], kc = order[5 - i];
         float fo[ENV_OBS_DIM], fc[ENV_OBS_DIM];
-        assert_int_equal(env_reset_goal(op, ko, fo), 0);
-        assert_int_equal(env_reset_goal(cl, kc, fc), 0);
+        assert_int_equal(env_reset_goal(op, ko, fo, NULL), 0);
+        assert_int_equal(env_reset_goal(cl, kc, fc, NULL), 0);
         const double *vo = op->goals[ko], *vc = cl->goals[kc];
         assert_float_equal(vo[1], 0.9, 0);
         assert_float_equal(vo[2], 0.0, 0);
@@ -353,7 +353,7 @@ static void test_button_observation_and_goal(void **st)
     for (int i = 0; i < 5; i++) {
         int k = order[i];
         float fo[ENV_OBS_DIM];
-        assert_int_equal(env_reset_goal(e, k, fo), 0);
+        assert_int_equal(env_reset_goal(e, k, fo, NULL), 0);
         const double *v = e->goals[k];
         assert_float_equal(v[2], 0.115, 0);
         double hole_l[3] = {0, -0.1, 0}, hole[3];
@@ -372,7 +372,7 @@ static void test_button_observation_and_goal(void **st)
     }
     /* At rest the spring holds the button against its upper limit. */
     float fo[ENV_OBS_DIM];
-    env_reset_goal(e, 0, fo);
+    env_reset_goal(e, 0, fo, NULL);
     double q = qpos_of(e, "btnbox_joint");
     assert_true(q >= 0 && q < 0.002);
     env_destroy(e);
@@ -390,7 +390,7 @@ static void test_door_success_window_and_reward(void **st)
     env_sawyer *e = make("door-open-v2");
     for (int k = 0; k < 50; k += 12) {
         float fo[ENV_OBS_DIM];
-        env_reset_goal(e, k, fo);
+        env_reset_goal(e, k, fo, NULL);
         double obs[ENV_OBS_DIM];
         env_info inf;
         static const struct { double th; int success; } win[] = {
@@ -429,7 +429,7 @@ static void test_drawer_open_reward(void **st)
     (void)st;
     env_sawyer *e = make("drawer-open-v2");
     float fo[ENV_OBS_DIM];
-    env_reset_goal(e, 9, fo);
+    env_reset_goal(e, 9, fo, NULL);
     double obs[ENV_OBS_DIM];
     env_info inf;
     static const double qs[] = {0, -0.1, -0.15, -0.165, -0.17, -0.2};
@@ -460,7 +460,7 @@ static void test_drawer_close_reward(void **st)
     (void)st;
     env_sawyer *e = make("drawer-close-v2");
     float fo[ENV_OBS_DIM];
-    env_reset_goal(e, 21, fo);
+    env_reset_goal(e, 21, fo, NULL);
     double obs[ENV_OBS_DIM];
     env_info inf;
     static const double qs[] = {-0.15, -0.1, -0.04, -0.03, -0.02, 0};
@@ -493,7 +493,7 @@ static void test_button_reward(void **st)
     (void)st;
     env_sawyer *e = make("button-press-topdown-v2");
     float fo[ENV_OBS_DIM];
-    env_reset_goal(e, 33, fo);
+    env_reset_goal(e, 33, fo, NULL);
     assert_float_equal(e->obs[3], 1.0, 0);
     double obs[ENV_OBS_DIM];
     env_info inf;

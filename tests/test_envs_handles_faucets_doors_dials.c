@@ -266,7 +266,7 @@ static void check_reward(const char *task, ref_fn ref)
     reward_tally tally = {0};
     for (int k = 0; k < 3; k++) {
         float obs[ENV_OBS_DIM], a[ENV_ACT_DIM];
-        assert_int_equal(env_reset_goal(e, k, obs), 0);
+        assert_int_equal(env_reset_goal(e, k, obs, NULL), 0);
         double obs0[ENV_OBS_DIM];
         memcpy(obs0, e->obs, sizeof obs0);
         for (int s = 0; s < 140; s++) {
@@ -275,7 +275,7 @@ static void check_reward(const char *task, ref_fn ref)
                 a[i] += (float)(0.3 * rng_normal(&r));
             env_info inf;
             env_step_flags fl;
-            assert_int_equal(env_step(e, a, obs, &inf, &fl), 0);
+            assert_int_equal(env_step(e, a, obs, &inf, &fl, NULL), 0);
             double ad[ENV_ACT_DIM];
             for (int i = 0; i < ENV_ACT_DIM; i++)
                 ad[i] = a[i];
@@ -472,7 +472,7 @@ static void check_handle(const char *task, double q0, const double goal_l[3],
         bq[0] = cos(0.785), bq[3] = sin(0.785);
     for (int k = 0; k < 50; k += 7) {
         float fo[ENV_OBS_DIM];
-        assert_int_equal(env_reset_goal(e, k, fo), 0);
+        assert_int_equal(env_reset_goal(e, k, fo, NULL), 0);
         const double *v = e->goals[k];
         assert_vec_near(body_pos(e, "box"), v, 3, 1e-12, "box");
         assert_float_equal(qpos_of(e, "handle_slide"), q0, 0);
@@ -509,7 +509,7 @@ static void test_handle_resets_and_obs(void **st)
     /* pull-side's obj_init_pos is the handle centre after the reset */
     env_sawyer *e = make("handle-pull-side-v2");
     float fo[ENV_OBS_DIM];
-    env_reset_goal(e, 4, fo);
+    env_reset_goal(e, 4, fo, NULL);
     assert_vec_near(e->obj_init_pos, e->obs + 4, 3, 0, "pull-side obj_init");
     env_destroy(e);
 }
@@ -534,7 +534,7 @@ static void test_handle_success_windows(void **st)
         env_sawyer *e = make(win[i].task);
         for (int k = 0; k < 50; k += 10) {
             float fo[ENV_OBS_DIM];
-            env_reset_goal(e, k, fo);
+            env_reset_goal(e, k, fo, NULL);
             double obs[ENV_OBS_DIM];
             pose_joint(e, "handle_slide", win[i].q, obs);
             if (success_at(e, obs) != win[i].success)
@@ -553,7 +553,7 @@ static void check_faucet(const char *task, double side, const char *site)
     env_sawyer *e = make(task);
     for (int k = 0; k < 50; k += 9) {
         float fo[ENV_OBS_DIM];
-        assert_int_equal(env_reset_goal(e, k, fo), 0);
+        assert_int_equal(env_reset_goal(e, k, fo, NULL), 0);
         const double *v = e->goals[k];
         assert_float_equal(qpos_of(e, "knob_Joint_1"), 0, 1e-9);
         double g[3] = {v[0] + side * 0.175, v[1], v[2] + 0.125};
@@ -595,7 +595,7 @@ static void test_door_close_reset(void **st)
     env_sawyer *e = make("door-close-v2");
     for (int k = 0; k < 50; k += 7) {
         float fo[ENV_OBS_DIM];
-        assert_int_equal(env_reset_goal(e, k, fo), 0);
+        assert_int_equal(env_reset_goal(e, k, fo, NULL), 0);
         const double *v = e->goals[k];
         assert_float_equal(qpos_of(e, "doorjoint"), -1.5708, 0);
         double g[3] = {v[0] + 0.2, v[1] - 0.2, v[2]};
@@ -621,7 +621,7 @@ static void check_lock(const char *task, double q0, double lz, const double goal
     env_sawyer *e = make(task);
     for (int k = 0; k < 50; k += 9) {
         float fo[ENV_OBS_DIM];
-        assert_int_equal(env_reset_goal(e, k, fo), 0);
+        assert_int_equal(env_reset_goal(e, k, fo, NULL), 0);
         const double *v = e->goals[k];
         double hinge[3] = {v[0], v[1] - 0.118, v[2] + 0.061};
         assert_vec_near(e->obj_init_pos, hinge, 3, 1e-9, "lock obj_init");
@@ -670,7 +670,7 @@ static void test_dial_reset_and_obs(void **st)
     env_sawyer *e = make("dial-turn-v2");
     for (int k = 0; k < 50; k += 9) {
         float fo[ENV_OBS_DIM];
-        assert_int_equal(env_reset_goal(e, k, fo), 0);
+        assert_int_equal(env_reset_goal(e, k, fo, NULL), 0);
         const double *v = e->goals[k];
         double g[3] = {v[0], v[1] + 0.03, v[2] + 0.03};
         assert_vec_near(e->obs + 36, g, 3, 1e-12, "dial goal");
@@ -697,7 +697,7 @@ static void test_lever_reset_and_obs(void **st)
     static const double mq[4] = {0.662500039, 0.662500039, -0.247171395, 0.247171395};
     for (int k = 0; k < 50; k += 9) {
         float fo[ENV_OBS_DIM];
-        assert_int_equal(env_reset_goal(e, k, fo), 0);
+        assert_int_equal(env_reset_goal(e, k, fo, NULL), 0);
         const double *v = e->goals[k];
         double g[3] = {v[0] + 0.12, v[1], v[2] + 0.45};
         assert_vec_near(e->obs + 36, g, 3, 1e-12, "lever goal");
@@ -725,13 +725,13 @@ static void test_lever_forced_through_limit(void **st)
     env_sawyer *e = make("lever-pull-v2");
     for (int k = 0; k < 3; k++) {
         float obs[ENV_OBS_DIM], a[ENV_ACT_DIM];
-        env_reset_goal(e, k, obs);
+        env_reset_goal(e, k, obs, NULL);
         int done = 0;
         for (int s = 0; s < 200 && !done; s++) {
             env_scripted_action(e, obs, a);
             env_info inf;
             env_step_flags fl;
-            env_step(e, a, obs, &inf, &fl);
+            env_step(e, a, obs, &inf, &fl, NULL);
             done = inf.success;
         }
         assert_true(done);

@@ -36,7 +36,7 @@ static double prism(const double *c, const double *zero, const double *one)
 static void step(env_sawyer *e, const float *a, float *obs, env_info *inf)
 {
     env_step_flags fl;
-    assert_int_equal(env_step(e, a, obs, inf, &fl), 0);
+    assert_int_equal(env_step(e, a, obs, inf, &fl, NULL), 0);
     assert_int_equal(fl.unstable, 0);
 }
 
@@ -84,7 +84,7 @@ static void test_peg_reset_geometry(void **st)
     int hole = id_of(e, mjOBJ_SITE, "hole"), head = id_of(e, mjOBJ_SITE, "pegHead");
     for (int k = 0; k < 6; k++) {
         float obs[ENV_OBS_DIM], a[4] = {0, 0, 0, 0};
-        assert_int_equal(env_reset_goal(e, k, obs), 0);
+        assert_int_equal(env_reset_goal(e, k, obs, NULL), 0);
         const double *v = e->goals[k];
         assert_true(v[0] >= 0 && v[0] <= 0.2 && v[1] >= 0.5 && v[1] <= 0.7 && v[2] == 0.02);
         assert_true(v[3] >= -0.35 && v[3] <= -0.25 && v[4] >= 0.4 && v[4] <= 0.7);
@@ -137,7 +137,7 @@ static void test_peg_reward_formula(void **st)
     int lifted_steps = 0, successes = 0;
     for (int k = 0; k < 4; k++) {
         float obs[ENV_OBS_DIM], a[4];
-        env_reset_goal(e, k, obs);
+        env_reset_goal(e, k, obs, NULL);
         const double *g = e->target_pos; /* obs[36:39] holds it as floats */
         double m_in = sqrt(pow(head_rest[0] - g[0], 2) + 4 * pow(head_rest[1] - g[1], 2) +
                            4 * pow(head_rest[2] - g[2], 2));
@@ -201,7 +201,7 @@ static void test_peg_collision_boxes(void **st)
     const double brc2[3] = {0.11008, 0.09991, 0.16}, tlc2[3] = {0.16992, -0.10014, 0.19};
     for (int c = 0; c < 4; c++) {
         float obs[ENV_OBS_DIM], a[4] = {0, 0, 0, -1};
-        env_reset_goal(e, 7, obs);
+        env_reset_goal(e, 7, obs, NULL);
         const double *box = e->goals[7] + 3;
         for (int i = 0; i < 3; i++)
             e->d->qpos[adr + i] = box[i] + rel[c][i] + (i == 0 ? 0.1 : 0); /* body = head + 0.1 x */
@@ -256,7 +256,7 @@ static void check_window(const char *name, int close)
     int successes = 0, saw_partial = 0;
     for (int k = 0; k < 6; k++) {
         float obs[ENV_OBS_DIM], a[4];
-        env_reset_goal(e, k, obs);
+        env_reset_goal(e, k, obs, NULL);
         const double *v = e->goals[k];
         double c0[3], hi[3];
         memcpy(c0, e->init_tcp, sizeof c0); /* recorded right after the hand reset */
@@ -332,7 +332,7 @@ static void test_random_actions(void **st)
         env_sawyer *e = make(names[t]);
         for (int k = 0; k < 2; k++) {
             float obs[ENV_OBS_DIM], a[4];
-            env_reset_goal(e, k, obs);
+            env_reset_goal(e, k, obs, NULL);
             for (int s = 0; s < 250; s++) {
                 for (int i = 0; i < 4; i++)
                     a[i] = (float)rng_range(&r, -1, 1);

@@ -51,7 +51,7 @@ static void test_reach_reward_formula(void **st)
     (void)st;
     env_sawyer *e = make("reach-v2");
     float obs[ENV_OBS_DIM], a[4];
-    env_reset_goal(e, 3, obs);
+    env_reset_goal(e, 3, obs, NULL);
     double g[3] = {obs[36], obs[37], obs[38]}, h0[3] = {0, 0.6, 0.2};
     double margin = sqrt((h0[0] - g[0]) * (h0[0] - g[0]) + (h0[1] - g[1]) * (h0[1] - g[1]) +
                          (h0[2] - g[2]) * (h0[2] - g[2]));
@@ -61,7 +61,7 @@ static void test_reach_reward_formula(void **st)
         a[0] *= 0.3f, a[1] *= 0.3f, a[2] *= 0.3f; /* slow, to see both sides */
         env_info inf;
         env_step_flags fl;
-        env_step(e, a, obs, &inf, &fl);
+        env_step(e, a, obs, &inf, &fl, NULL);
         double tcp[3];
         tcp_of(e, tcp);
         double d = sqrt((tcp[0] - g[0]) * (tcp[0] - g[0]) + (tcp[1] - g[1]) * (tcp[1] - g[1]) +
@@ -83,7 +83,7 @@ static void check_obj_task(const char *name, double radius)
     int succ_eps = 0, inside_07_not_05 = 0;
     for (int k = 0; k < 10; k++) {
         float obs[ENV_OBS_DIM], a[4];
-        env_reset_goal(e, k, obs);
+        env_reset_goal(e, k, obs, NULL);
         /* The object starts at its drawn xy; push keeps the settled height,
          * pick-place places it at z = 0.02 exactly. */
         assert_float_equal(obs[4], (float)e->goals[k][0], 1e-6);
@@ -92,7 +92,7 @@ static void check_obj_task(const char *name, double radius)
             env_scripted_action(e, obs, a);
             env_info inf;
             env_step_flags fl;
-            env_step(e, a, obs, &inf, &fl);
+            env_step(e, a, obs, &inf, &fl, NULL);
             double g[3] = {obs[36], obs[37], obs[38]};
             double d = dist(g, obs + 4);
             assert_float_equal(inf.obj_to_target, d, 1e-5);
@@ -132,7 +132,7 @@ static void test_pick_place_grasp_info(void **st)
     (void)st;
     env_sawyer *e = make("pick-place-v2");
     float obs[ENV_OBS_DIM], a[4];
-    env_reset_goal(e, 0, obs);
+    env_reset_goal(e, 0, obs, NULL);
     int og = mj_name2id(e->m, mjOBJ_GEOM, "objGeom");
     int lp = mj_name2id(e->m, mjOBJ_GEOM, "leftpad_geom"), rp = mj_name2id(e->m, mjOBJ_GEOM, "rightpad_geom");
     int grasped = 0;
@@ -140,7 +140,7 @@ static void test_pick_place_grasp_info(void **st)
         env_scripted_action(e, obs, a);
         env_info inf;
         env_step_flags fl;
-        env_step(e, a, obs, &inf, &fl);
+        env_step(e, a, obs, &inf, &fl, NULL);
         double fl_l = 0, fl_r = 0;
         for (int i = 0; i < e->d->ncon; i++) {
             const mjContact *c = &e->d->contact[i];

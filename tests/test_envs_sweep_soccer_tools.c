@@ -188,7 +188,7 @@ static void check_reward(const char *task, ref_fn ref, int *successes)
     rng_seed(&r, 11, 0);
     for (int k = 0; k < 3; k++) {
         float obs[ENV_OBS_DIM];
-        assert_int_equal(env_reset_goal(e, k, obs), 0);
+        assert_int_equal(env_reset_goal(e, k, obs, NULL), 0);
         for (int s = 0; s < 150; s++) {
             double a[4];
             e->task->policy(e->obs, a);
@@ -196,7 +196,7 @@ static void check_reward(const char *task, ref_fn ref, int *successes)
                 a[i] += 0.1 * rng_normal(&r);
             env_info inf;
             env_step_flags fl;
-            assert_int_equal(env_step_d(e, a, &inf, &fl), 0);
+            assert_int_equal(env_step_d(e, a, &inf, &fl, NULL), 0);
             assert_int_equal(fl.unstable, 0);
             ref_out want = ref(e, e->obs, a);
             if (!(fabs(inf.reward - want.reward) <= 1e-9) || inf.success != want.success)
@@ -244,13 +244,13 @@ static void test_grasp_info(void **st)
     for (int t = 0; t < 5; t++) {
         env_sawyer *e = make(tasks[t]);
         float obs[ENV_OBS_DIM], a[ENV_ACT_DIM];
-        env_reset_goal(e, 0, obs);
+        env_reset_goal(e, 0, obs, NULL);
         int seen = 0;
         for (int s = 0; s < 500; s++) {
             env_scripted_action(e, obs, a);
             env_info inf;
             env_step_flags fl;
-            env_step(e, a, obs, &inf, &fl);
+            env_step(e, a, obs, &inf, &fl, NULL);
             const double *o = e->obs + 4;
             int want;
             if (t == 0)
@@ -431,7 +431,7 @@ static void idle(env_sawyer *e, int n)
     for (int i = 0; i < n; i++) {
         env_info inf;
         env_step_flags fl;
-        assert_int_equal(env_step_d(e, a, &inf, &fl), 0);
+        assert_int_equal(env_step_d(e, a, &inf, &fl, NULL), 0);
         assert_int_equal(fl.unstable, 0);
     }
 }
@@ -447,7 +447,7 @@ static void test_push_place_resets(void **st)
         assert_int_equal(env_goal_set(e->task_index, 1, v, &dim, &err), 0);
         assert_int_equal(dim, 3);
         float obs[ENV_OBS_DIM];
-        env_reset_goal(e, k, obs);
+        env_reset_goal(e, k, obs, NULL);
         const double *r = v + 6 * k;
         const double tgt[3] = {0.5, r[1], 0.01}, o0[3] = {r[0], r[1], 0.02};
         assert_vec_near(e->target_pos, tgt, 3, 0, "sweep target");
@@ -458,7 +458,7 @@ static void test_push_place_resets(void **st)
 
         e = make("sweep-into-v2");
         assert_int_equal(env_goal_set(e->task_index, 1, v, &dim, &err), 0);
-        env_reset_goal(e, k, obs);
+        env_reset_goal(e, k, obs, NULL);
         const double hole[3] = {0, 0.84, 0.02};
         assert_vec_near(e->target_pos, hole, 3, 0, "sweep-into target");
         /* the cube settled on the raised table top (z 0.05 + 0.02) */
@@ -469,7 +469,7 @@ static void test_push_place_resets(void **st)
 
         e = make("soccer-v2");
         assert_int_equal(env_goal_set(e->task_index, 1, v, &dim, &err), 0);
-        env_reset_goal(e, k, obs);
+        env_reset_goal(e, k, obs, NULL);
         assert_vec_near(e->target_pos, r + 6 * 0 + 3, 3, 0, "soccer target");
         assert_vec_near(body_pos(e, "goal_whole"), e->target_pos, 3, 0, "soccer goal body");
         const double b0[3] = {r[0], r[1], 0.03};
@@ -491,7 +491,7 @@ static void test_tool_resets(void **st)
     for (int k = 0; k < 50; k += 7) {
         env_sawyer *e = make("hammer-v2");
         assert_int_equal(env_goal_set(e->task_index, 1, v, &dim, &err), 0);
-        env_reset_goal(e, k, obs);
+        env_reset_goal(e, k, obs, NULL);
         const double *r = v + 6 * k, goal[3] = {0.24, 0.74, 0.11};
         assert_vec_near(e->target_pos, goal, 3, 1e-12, "hammer target");
         assert_vec_near(e->obs + 4, r, 3, 1e-12, "hammer at reset (half in the table)");
@@ -509,7 +509,7 @@ static void test_tool_resets(void **st)
         for (int pull = 0; pull < 2; pull++) {
             e = make(pull ? "stick-pull-v2" : "stick-push-v2");
             assert_int_equal(env_goal_set(e->task_index, 1, v, &dim, &err), 0);
-            env_reset_goal(e, k, obs);
+            env_reset_goal(e, k, obs, NULL);
             const double s0[3] = {r[0], r[1], 0.02};
             assert_vec_near(e->obs + 4, s0, 3, 1e-12, "stick at reset");
             assert_vec_near(e->task_vals, s0, 3, 0, "stick start");

@@ -106,7 +106,7 @@ static void write_video(const char *path, int w, int h, int n, char *note, size_
     env_sawyer *e;
     assert_int_equal(env_create(&e, idx, &o, 0, &err), 0);
     float obs[ENV_OBS_DIM], act[ENV_ACT_DIM];
-    assert_int_equal(env_reset_goal(e, 3, obs), 0);
+    assert_int_equal(env_reset_goal(e, 3, obs, NULL), 0);
     render_camera c;
     render_camera_default(&c);
     render_view *v;
@@ -124,7 +124,7 @@ static void write_video(const char *path, int w, int h, int n, char *note, size_
         env_scripted_action(e, obs, act);
         env_info info;
         env_step_flags fl;
-        assert_int_equal(env_step(e, act, obs, &info, &fl), 0);
+        assert_int_equal(env_step(e, act, obs, &info, &fl, NULL), 0);
     }
     assert_int_equal(render_video_frames(vid), n);
     assert_int_equal(render_video_close(vid, &err), 0);

@@ -42,7 +42,7 @@ static env_sawyer *make_env(const char *task)
     env_sawyer *e;
     assert_int_equal(env_create(&e, idx, &o, 0, &err), 0);
     float obs[ENV_OBS_DIM];
-    assert_int_equal(env_reset_goal(e, 0, obs), 0);
+    assert_int_equal(env_reset_goal(e, 0, obs, NULL), 0);
     return e;
 }
 
@@ -113,7 +113,7 @@ static void test_frame_not_blank_and_follows_the_arm(void **state)
     env_info info;
     env_step_flags fl;
     for (int s = 0; s < 40; s++)
-        assert_int_equal(env_step(e, act, obs, &info, &fl), 0);
+        assert_int_equal(env_step(e, act, obs, &info, &fl, NULL), 0);
     frame(v, b);
     keep("reach_corner_40", b);
     assert_true(pixels_differing(a, b) > W * H / 100);
@@ -133,8 +133,8 @@ static void test_same_state_same_pixels_and_physics_untouched(void **state)
     env_info info;
     env_step_flags fl;
     for (int s = 0; s < 25; s++) {
-        assert_int_equal(env_step(e, act, o1, &info, &fl), 0);
-        assert_int_equal(env_step(twin, act, o2, &info, &fl), 0);
+        assert_int_equal(env_step(e, act, o1, &info, &fl, NULL), 0);
+        assert_int_equal(env_step(twin, act, o2, &info, &fl, NULL), 0);
         frame(v, a); /* rendering between steps must not change the simulation */
         assert_memory_equal(o1, o2, sizeof o1);
     }

@@ -49,7 +49,7 @@ static int measure(const char *bench, int threads, long total, double *rate, mtr
     /* Untimed warm-up (first touches of memory, thread start, slice
      * balancing); the timed part still crosses episode resets in their
      * natural proportion (one per 500 steps). */
-    rc = env_vec_reset_all(v, NULL);
+    rc = env_vec_reset_all(v, NULL, err);
     env_step_result res;
     double t0 = 0;
     for (long it = -50; it < iters && !rc; it++) {
@@ -57,11 +57,11 @@ static int measure(const char *bench, int threads, long total, double *rate, mtr
             t0 = tm_now();
         for (int i = 0; i < K * ENV_ACT_DIM; i++)
             a[i] = rng_uniform_f(&r) * 2 - 1;
-        rc = env_vec_step(v, a, &res);
+        rc = env_vec_step(v, a, &res, err);
     }
     double dt = tm_now() - t0;
     if (rc)
-        err_set(err, MTRL_ERUNTIME, "stepping %s failed", bench);
+        err_prefix(err, "stepping %s", bench);
     *rate = (double)(iters * K) / dt;
     free(a);
     env_vec_destroy(v);
@@ -125,13 +125,13 @@ int cmd_bench_env(int argc, char **argv)
             seen = !strcmp(env_task_scene(idx[p]), env_task_scene(idx[k]));
         if (seen)
             continue;
-        env_sawyer *e;
+        env_sawyer *e = NULL;
         double sec = 0;
         float obs[ENV_OBS_DIM];
-        if (env_create(&e, idx[k], NULL, 0, &err) || env_reset(e, obs) ||
-            env_time_physics(e, 2000, &sec)) {
-            fprintf(stderr, "mtrl bench env: %s: %s\n", env_task_name(idx[k]),
-                    err.msg[0] ? err.msg : "physics timing failed");
+        if (env_create(&e, idx[k], NULL, 0, &err) || env_reset(e, obs, &err) ||
+            env_time_physics(e, 2000, &sec, &err)) {
+            fprintf(stderr, "mtrl bench env: %s\n", err.msg);
+            env_destroy(e);
             return 1;
         }
         env_destroy(e);

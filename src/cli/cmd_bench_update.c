@@ -500,8 +500,8 @@ static int fill_replay(brun *b, mtrl_err *e)
         return err_set(e, MTRL_ENOMEM, "out of memory");
     for (int k = 0; k < K; k++)
         b->task[k] = k;
-    if (env_vec_reset_all(b->env, NULL))
-        return err_set(e, MTRL_ERUNTIME, "%s: resetting the envs failed", b->name);
+    if ((rc = env_vec_reset_all(b->env, NULL, e)))
+        return err_prefix(e, "%s: resetting the envs", b->name);
     rng_state r;
     rng_seed(&r, (uint64_t)c->run.seed, STREAM_BENCH_ACTIONS);
     for (int it = 0; it < b->o->fill; it++) {
@@ -512,8 +512,8 @@ static int fill_replay(brun *b, mtrl_err *e)
         static float prev[MAX_TASKS * OBS];
         memcpy(prev, obs, sizeof(float) * (size_t)K * OBS);
         env_step_result res;
-        if (env_vec_step(b->env, b->act, &res))
-            return err_set(e, MTRL_ERUNTIME, "%s: stepping the envs failed", b->name);
+        if ((rc = env_vec_step(b->env, b->act, &res, e)))
+            return err_prefix(e, "%s: stepping the envs", b->name);
         for (int k = 0; k < K; k++)
             if (!res.unstable[k] &&
                 (rc = rb_add(b->rb, k, prev + k * OBS, b->act + k * ACT, res.reward[k],
@@ -606,8 +606,8 @@ static int time_episodes(brun *b, mtrl_err *e)
                     return rc;
                 env_step_result res;
                 double te = tm_now();
-                if (env_vec_step(b->env, b->act, &res))
-                    return err_set(e, MTRL_ERUNTIME, "%s: stepping the envs failed", b->name);
+                if ((rc = env_vec_step(b->env, b->act, &res, e)))
+                    return err_prefix(e, "%s: stepping the envs", b->name);
                 m->ep_env[n] = tm_now() - te;
                 for (int k = 0; k < K; k++)
                     if (!res.unstable[k] &&

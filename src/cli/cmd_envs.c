@@ -68,10 +68,8 @@ static void run_check(check_job *j)
     double t0 = tm_now();
     for (int ep = 0; ep < j->episodes && !j->rc; ep++) {
         float obs[ENV_OBS_DIM], a[ENV_ACT_DIM];
-        if ((j->rc = env_reset_goal(e, ep % ENV_NUM_GOALS, obs))) {
-            snprintf(j->err, sizeof j->err, "reset failed");
+        if ((j->rc = env_reset_goal(e, ep % ENV_NUM_GOALS, obs, &err)))
             break;
-        }
         int success = 0;
         for (int s = 1;; s++) {
             env_scripted_action(e, obs, a);
@@ -79,7 +77,7 @@ static void run_check(check_job *j)
                 a[i] += (float)(j->noise * rng_normal(&r));
             env_info inf;
             env_step_flags fl;
-            if ((j->rc = env_step(e, a, obs, &inf, &fl)))
+            if ((j->rc = env_step(e, a, obs, &inf, &fl, &err)))
                 break;
             j->steps++;
             j->ret += inf.reward;
@@ -97,6 +95,8 @@ static void run_check(check_job *j)
         }
     }
     j->seconds = tm_now() - t0;
+    if (j->rc)
+        snprintf(j->err, sizeof j->err, "%.250s", err.msg);
     env_destroy(e);
 }
 

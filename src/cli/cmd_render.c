@@ -48,8 +48,7 @@ static int grid_tile(render_gl *gl, int task, const vrec_opts *vo, int tw, int t
     if ((rc = env_create(&e, task, &o, 0, err)))
         return rc;
     render_view *v = NULL;
-    if (env_reset_goal(e, 0, obs))
-        rc = err_set(err, MTRL_ERUNTIME, "%s: reset failed", env_task_name(task));
+    rc = env_reset_goal(e, 0, obs, err);
     if (!rc)
         rc = render_view_create(&v, gl, e, &vo->camera, tw, th, err);
     if (!rc)
@@ -231,12 +230,10 @@ static int play_episodes(const render_args *a, render_policy *p, env_sawyer *e, 
     int rc;
     for (int ep = 0; ep < a->episodes; ep++) {
         float obs[ENV_OBS_DIM], act[ENV_ACT_DIM];
-        int ok = p->kind == POL_AGENT && a->episodes == 1
-                     ? env_reset(e, obs)
-                     : env_reset_goal(e, ep % ENV_NUM_GOALS, obs);
-        if (ok)
-            return err_set(err, MTRL_ERUNTIME, "%s: reset failed", a->task);
-        if ((rc = vrec_frame(rec, ep, 0, 0, 0, err)))
+        rc = p->kind == POL_AGENT && a->episodes == 1
+                 ? env_reset(e, obs, err)
+                 : env_reset_goal(e, ep % ENV_NUM_GOALS, obs, err);
+        if (rc || (rc = vrec_frame(rec, ep, 0, 0, 0, err)))
             return rc;
         int success = 0;
         for (int s = 1;; s++) {
@@ -244,7 +241,7 @@ static int play_episodes(const render_args *a, render_policy *p, env_sawyer *e, 
                 return rc;
             env_info info;
             env_step_flags fl;
-            if ((rc = env_step(e, act, obs, &info, &fl)) ||
+            if ((rc = env_step(e, act, obs, &info, &fl, err)) ||
                 (rc = vrec_frame(rec, ep, s, info.reward, info.success, err)))
                 return rc;
             success |= info.success;

@@ -82,8 +82,8 @@ int train_evaluate_observed(sac_agent *agent, const mtrl_config *cfg, int episod
         int active[TRAIN_MAX_TASKS];
         double ret[TRAIN_MAX_TASKS] = {0};
         for (int k = 0; k < K; k++) {
-            rc = episodes == 1 ? env_reset(envs[k], obs + k * OBS)
-                               : env_reset_goal(envs[k], ep % ENV_NUM_GOALS, obs + k * OBS);
+            rc = episodes == 1 ? env_reset(envs[k], obs + k * OBS, e)
+                               : env_reset_goal(envs[k], ep % ENV_NUM_GOALS, obs + k * OBS, e);
             if (rc || (observing && (rc = watch->step(watch->ctx, k, ep, 0, NULL, e))))
                 goto done;
             active[k] = 1;
@@ -97,7 +97,7 @@ int train_evaluate_observed(sac_agent *agent, const mtrl_config *cfg, int episod
                     continue;
                 env_info info;
                 env_step_flags fl;
-                if ((rc = env_step(envs[k], act + k * ACT, obs + k * OBS, &info, &fl)) ||
+                if ((rc = env_step(envs[k], act + k * ACT, obs + k * OBS, &info, &fl, e)) ||
                     (observing && (rc = watch->step(watch->ctx, k, ep, t + 1, &info, e))))
                     goto done;
                 ret[k] += info.reward;
@@ -585,8 +585,8 @@ static int trainer_init(trainer *tr, const mtrl_config *cfg, const train_opts *o
      * checkpoint, like every later boundary: a run stopped at 0 then
      * resumes with the same goal draws. A resumed run resets here, from the
      * streams its checkpoint restored. */
-    if (opts->resume && (rc = env_vec_reset_all(tr->envs, tr->obs)))
-        return err_set(e, MTRL_ERUNTIME, "resetting the envs failed");
+    if (opts->resume && (rc = env_vec_reset_all(tr->envs, tr->obs, e)))
+        return err_prefix(e, "resetting the envs");
     tr->progress = prog_create(run_end(cfg, tr->L), opts->quiet ? 0 : -1);
     if (opts->quiet)
         prog_set_interval(tr->progress, 1e9, 1e9);
@@ -599,18 +599,17 @@ static int trainer_init(trainer *tr, const mtrl_config *cfg, const train_opts *o
  * episode just ended by the time limit, and also any that ended early
  * (unstable) and restarted mid-cycle, so boundaries stay aligned and
  * checkpoints stay exact. */
-static int trainer_boundary_reset(trainer *tr)
+static int trainer_boundary_reset(trainer *tr, mtrl_err *e)
 {
-    if (env_vec_reset_done(tr->envs))
-        return MTRL_ERUNTIME;
+    uint8_t running[TRAIN_MAX_TASKS];
+    for (int k = 0; k < tr->K; k++)
+        running[k] = tr->ep_len[k] != 0;
+    /* One pass on the env workers; each env draws only from its own stream,
+     * so the order of the resets does not change any goal. */
+    if (env_vec_reset_done(tr->envs, running, e))
+        return err_prefix(e, "resetting the envs at iteration %lld", (long long)tr->iter);
     memcpy(tr->obs, env_vec_obs(tr->envs), (size_t)tr->K * OBS * sizeof(float));
-    for (int k = 0; k < tr->K; k++) {
-        if (tr->ep_len[k] == 0)
-            continue;
-        if (env_reset(env_vec_env(tr->envs, k), tr->obs + k * OBS))
-            return MTRL_ERUNTIME;
-        tr->ep_len[k] = 0;
-    }
+    memset(tr->ep_len, 0, (size_t)tr->K * sizeof(int));
     return 0;
 }
 
@@ -661,8 +660,8 @@ static int trainer_iteration(trainer *tr, mtrl_err *e)
             return rc;
     }
     env_step_result res;
-    if ((rc = env_vec_step(tr->envs, tr->act, &res)))
-        return err_set(e, MTRL_ERUNTIME, "stepping the envs failed");
+    if ((rc = env_vec_step(tr->envs, tr->act, &res, e)))
+        return err_prefix(e, "stepping the envs at iteration %lld", (long long)tr->iter);
     for (int k = 0; k < K; k++) {
         tr->ep_len[k]++;
         /* Stored with terminal = 0: v2 tasks never terminate, and a time
@@ -684,8 +683,8 @@ static int trainer_iteration(trainer *tr, mtrl_err *e)
     int ended = 0;
     for (int k = 0; k < K; k++)
         ended |= res.done[k];
-    if (ended && tr->iter % tr->L != 0 && env_vec_reset_done(tr->envs))
-        return err_set(e, MTRL_ERUNTIME, "resetting the envs failed");
+    if (ended && tr->iter % tr->L != 0 && (rc = env_vec_reset_done(tr->envs, NULL, e)))
+        return err_prefix(e, "resetting the envs at iteration %lld", (long long)tr->iter);
     memcpy(tr->obs, env_vec_obs(tr->envs), (size_t)K * OBS * sizeof(float));
     return 0;
 }
@@ -740,10 +739,8 @@ int train_run(const mtrl_config *cfg, const train_opts *opts, mtrl_err *e)
             resumed_boundary = 0;
             if (last || stop)
                 break;
-            if (trainer_boundary_reset(&tr)) {
-                rc = err_set(e, MTRL_ERUNTIME, "resetting the envs failed");
+            if ((rc = trainer_boundary_reset(&tr, e)))
                 goto done;
-            }
         }
         if ((rc = trainer_iteration(&tr, e)))
             goto done;

@@ -31,14 +31,6 @@ int err_prefix(mtrl_err *e, const char *fmt, ...)
     return e->code;
 }
 
-void err_clear(mtrl_err *e)
-{
-    if (e) {
-        e->code = 0;
-        e->msg[0] = '\0';
-    }
-}
-
 int err_exit_code(int code)
 {
     if (code == MTRL_OK)

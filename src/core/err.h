@@ -29,8 +29,6 @@ int err_set(mtrl_err *e, int code, const char *fmt, ...)
 /* Prefixes the existing message with more context ("while loading X: ..."). */
 int err_prefix(mtrl_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-void err_clear(mtrl_err *e);
-
 /* Process exit code for an error code: 0 ok, 2 bad input, 4 locked, 1
  * otherwise. */
 int err_exit_code(int code);

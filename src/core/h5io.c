@@ -773,16 +773,6 @@ static int open_ds(h5_file *f, const char *name, hid_t *ds, int *rank, long *dim
     return 0;
 }
 
-int h5_shape(h5_file *f, const char *name, int *rank, long *dims, mtrl_err *e)
-{
-    hid_t ds;
-    hsize_t count = 0;
-    int rc = open_ds(f, name, &ds, rank, dims, &count, e);
-    if (!rc)
-        H5Dclose(ds);
-    return rc;
-}
-
 static int read_ds(h5_file *f, const char *name, hid_t mtype, size_t esize, int *rank,
                    long *dims, void **data, mtrl_err *e)
 {

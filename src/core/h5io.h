@@ -79,9 +79,6 @@ int h5_read_f64_into(h5_file *f, const char *name, long count, double *buf, mtrl
 int h5_read_i64_into(h5_file *f, const char *name, long count, int64_t *buf, mtrl_err *e);
 int h5_read_u8_into(h5_file *f, const char *name, long count, uint8_t *buf, mtrl_err *e);
 
-/* Shape of a dataset without reading it: *rank, dims[0..rank). */
-int h5_shape(h5_file *f, const char *name, int *rank, long *dims, mtrl_err *e);
-
 /* Attributes on the root (obj NULL or "/") or on a named group/dataset.
  * Writing an existing attribute replaces it. Strings are fixed-length,
  * null-terminated ASCII/UTF-8 (h5py reads them as bytes/str). */

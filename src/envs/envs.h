@@ -1,7 +1,7 @@
 /* envs: Meta-World v2 style Sawyer manipulation tasks on MuJoCo 2.2.2, the
  * task registry and benchmark lists (mt10, mt1:<task>), a single-env API for
  * evaluation and scripted checks, and the vectorized env the trainer steps
- * (one env per task, worker threads each owning a fixed slice of envs).
+ * (one env per task, stepped by worker threads that take envs one at a time).
  * This is the only envs header other modules include. envs depends on core
  * only; it never includes nets, sac, mtl or replay.
  *
@@ -91,20 +91,26 @@ typedef struct env_sawyer env_sawyer; /* defined in task.h */
 int env_create(env_sawyer **e, int task, const env_opts *opts, uint64_t env_index,
                mtrl_err *err);
 void env_destroy(env_sawyer *e);
+/* Errors of the env calls below name the task and what went wrong, e.g.
+ * "task pick-place-v2, goal 3: simulation unstable at the hand reset
+ * (mjWARN_BADQACC: ...)"; err may be NULL. */
+
 /* Starts an episode with the goal the goals mode chooses; writes the first
- * observation. */
-int env_reset(env_sawyer *e, float *obs);
+ * observation. MTRL_ERUNTIME when the reset leaves an unstable state or a
+ * non-finite observation (a broken model: the episode does not start). */
+int env_reset(env_sawyer *e, float *obs, mtrl_err *err);
 /* Starts an episode with goal k of the task's 50 (evaluation: one episode
- * per goal). */
-int env_reset_goal(env_sawyer *e, int k, float *obs);
+ * per goal); MTRL_EINPUT when k is not in 0..49. */
+int env_reset_goal(env_sawyer *e, int k, float *obs, mtrl_err *err);
 /* One step. obs gets the next observation; *done is set when the episode
- * ended (truncated or unstable, see the flags). Returns 0, or MTRL_EINPUT if
- * the episode already ended and was not reset. */
+ * ended (truncated or unstable, see the flags). An unstable step is not an
+ * error: it ends the episode. Returns 0, or MTRL_EINPUT if the episode
+ * already ended and was not reset. */
 typedef struct env_step_flags {
     int truncated, unstable, done;
 } env_step_flags;
 int env_step(env_sawyer *e, const float *action, float *obs, env_info *info,
-             env_step_flags *flags);
+             env_step_flags *flags, mtrl_err *err);
 /* The task's scripted policy (spec Appendix D) on an observation. */
 void env_scripted_action(const env_sawyer *e, const float *obs, float *action);
 int env_task_index(const env_sawyer *e);
@@ -144,16 +150,20 @@ int env_vec_size(const env_vec *v);
 int env_vec_threads(const env_vec *v);
 /* Registry index of env k (its one-hot index is k). */
 int env_vec_task(const env_vec *v, int k);
+/* The calls below run on the workers; an error is that of the lowest env
+ * index that failed, naming its slot and task (err may be NULL). */
 /* Resets every env; obs gets K x 39 (may be NULL; env_vec_obs() has it too). */
-int env_vec_reset_all(env_vec *v, float *obs);
+int env_vec_reset_all(env_vec *v, float *obs, mtrl_err *err);
 /* Steps every env with actions (K x 4). With auto_reset (the default) an env
  * whose episode ends is reset inside the step: out->next_obs has the true
  * last observation for the transition, out->obs the new first one to act
  * on. MTRL_EINPUT if some env has no running episode: before the first
  * env_vec_reset_all, or with auto_reset off until env_vec_reset_done. */
-int env_vec_step(env_vec *v, const float *actions, env_step_result *out);
-/* With auto_reset off: resets the envs whose episode ended. */
-int env_vec_reset_done(env_vec *v);
+int env_vec_step(env_vec *v, const float *actions, env_step_result *out, mtrl_err *err);
+/* Resets the envs whose episode ended (with auto_reset off), and also each
+ * env k with also[k] != 0 whose episode is still running (also may be
+ * NULL). Each env is reset at most once, from its own stream. */
+int env_vec_reset_done(env_vec *v, const uint8_t *also, mtrl_err *err);
 const float *env_vec_obs(const env_vec *v);
 /* Unstable episodes per env since creation (K entries). */
 const long *env_vec_unstable_counts(const env_vec *v);
@@ -178,7 +188,8 @@ struct mjData_ *env_data(const env_sawyer *e);
 /* Scene file of task i ("sawyer_obj.xml"). */
 const char *env_task_scene(int i);
 /* Runs n bare mj_step calls on e's current state (holding its controls) and
- * writes the mean seconds per call. The episode goes on from there. */
-int env_time_physics(env_sawyer *e, int n, double *sec_per_step);
+ * writes the mean seconds per call. The episode goes on from there;
+ * MTRL_ERUNTIME (the episode ended) when the simulation became unstable. */
+int env_time_physics(env_sawyer *e, int n, double *sec_per_step, mtrl_err *err);
 
 #endif

@@ -341,14 +341,43 @@ static int warned(const mjData *d)
     return 0;
 }
 
+static const char *const warning_names[mjNWARNING] = {
+    [mjWARN_INERTIA] = "mjWARN_INERTIA", [mjWARN_CONTACTFULL] = "mjWARN_CONTACTFULL",
+    [mjWARN_CNSTRFULL] = "mjWARN_CNSTRFULL", [mjWARN_VGEOMFULL] = "mjWARN_VGEOMFULL",
+    [mjWARN_BADQPOS] = "mjWARN_BADQPOS",   [mjWARN_BADQVEL] = "mjWARN_BADQVEL",
+    [mjWARN_BADQACC] = "mjWARN_BADQACC",   [mjWARN_BADCTRL] = "mjWARN_BADCTRL",
+};
+
+/* Records in e->unstable_why what made the state untrustworthy: MuJoCo's
+ * error, or the warnings raised (by name) with MuJoCo's text of the first.
+ * where: "the hand reset", ..., or NULL for the step under way. */
+static void note_unstable(env_sawyer *e, const char *where, int mj_error)
+{
+    char step[32], names[160] = "";
+    if (!where) {
+        snprintf(step, sizeof step, "step %d", e->path_length + 1);
+        where = step;
+    }
+    size_t len = 0;
+    for (int i = 0; i < mjNWARNING && !mj_error; i++)
+        if (i != mjWARN_VGEOMFULL && e->d->warning[i].number > 0 && len < sizeof names)
+            len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", len ? ", " : "",
+                                    warning_names[i] ? warning_names[i] : "mjWARN_?");
+    snprintf(e->unstable_why, sizeof e->unstable_why, "simulation unstable at %.40s (%.159s%s%.255s)", where,
+             mj_error ? "MuJoCo error" : names, tl_msg[0] ? ": " : "", tl_msg);
+}
+
 /* n x mj_step with MuJoCo errors caught; 0, or -1 when the simulation became
- * unstable or MuJoCo raised an error. */
-static int substeps(env_sawyer *e, int n)
+ * unstable or MuJoCo raised an error (e->unstable_why says which; where
+ * names the caller's phase for it). */
+static int substeps(env_sawyer *e, int n, const char *where)
 {
     jmp_buf jb;
     jmp_buf *saved = tl_guard;
+    tl_msg[0] = '\0'; /* a message left by another env on this thread is not ours */
     if (setjmp(jb)) {
         tl_guard = saved;
+        note_unstable(e, where, 1);
         return -1;
     }
     tl_guard = &jb;
@@ -356,6 +385,7 @@ static int substeps(env_sawyer *e, int n)
         mj_step(e->m, e->d);
         if (warned(e->d)) {
             tl_guard = saved;
+            note_unstable(e, where, 0);
             return -1;
         }
     }
@@ -364,19 +394,25 @@ static int substeps(env_sawyer *e, int n)
 }
 
 /* The task's reset hook (it may call mj_forward) with MuJoCo errors caught;
- * 0 or -1. */
+ * 0 or -1 (e->unstable_why says why). */
 static int guarded_task_reset(env_sawyer *e)
 {
     jmp_buf jb;
     jmp_buf *saved = tl_guard;
+    tl_msg[0] = '\0';
     if (setjmp(jb)) {
         tl_guard = saved;
+        note_unstable(e, "the task's reset", 1);
         return -1;
     }
     tl_guard = &jb;
     e->task->reset(e);
     tl_guard = saved;
-    return warned(e->d) ? -1 : 0;
+    if (warned(e->d)) {
+        note_unstable(e, "the task's reset", 0);
+        return -1;
+    }
+    return 0;
 }
 
 static void set_mocap(env_sawyer *e, const double pos[3])
@@ -496,9 +532,9 @@ int env_create_def(env_sawyer **out, const env_task_def *t, int task, const env_
      * exactly like a reused one. It draws nothing from the env's stream. */
     if (t->edits_model) {
         float obs[ENV_OBS_DIM];
-        if ((rc = env_reset_goal(e, e->fixed_goal, obs))) {
+        if ((rc = env_reset_goal(e, e->fixed_goal, obs, err))) {
             env_destroy(e);
-            return err_set(err, MTRL_ERUNTIME, "task %s: the first reset failed", t->name);
+            return err_prefix(err, "the first reset");
         }
     }
     e->ended = 1; /* no episode before the first reset */
@@ -518,27 +554,41 @@ void env_destroy(env_sawyer *e)
     free(e);
 }
 
-/* Spec §4. Returns 0, or MTRL_ERUNTIME if even the hand reset is unstable
- * (a broken scene). */
+/* Index of the first non-finite entry of the observation, or -1. */
+static int nonfinite_obs(const double *o)
+{
+    for (int i = 0; i < ENV_OBS_DIM; i++)
+        if (!isfinite(o[i]))
+            return i;
+    return -1;
+}
+
+/* Spec §4. Returns 0, or MTRL_ERUNTIME if the hand reset or the task's reset
+ * leaves an unstable state or a non-finite first observation (a broken scene
+ * or model): the episode does not start. */
 static int reset_with_goal(env_sawyer *e, int k, mtrl_err *err)
 {
     const env_task_def *t = e->task;
+    e->ended = 1; /* until the reset succeeds */
     mj_resetData(e->m, e->d);
     for (int i = 0; i < 50; i++) {
         set_mocap(e, t->hand_init_pos);
         e->d->ctrl[0] = -1;
         e->d->ctrl[1] = 1;
-        if (substeps(e, 5))
-            return err_set(err, MTRL_ERUNTIME, "task %s: simulation unstable during the hand reset (%s)",
-                           t->name, tl_msg);
+        if (substeps(e, 5, "the hand reset"))
+            return err_set(err, MTRL_ERUNTIME, "task %s, goal %d: %s", t->name, k, e->unstable_why);
     }
     env_tcp_center(e, e->init_tcp);
     e->goal_k = k;
     memcpy(e->rand_vec, e->goals[k], sizeof e->rand_vec);
     if (guarded_task_reset(e))
-        return err_set(err, MTRL_ERUNTIME, "task %s: MuJoCo failed in the task's reset (%s)",
-                       t->name, tl_msg);
+        return err_set(err, MTRL_ERUNTIME, "task %s, goal %d: %s", t->name, k, e->unstable_why);
     build_obs(e, NULL);
+    int bad = nonfinite_obs(e->obs);
+    if (bad >= 0)
+        return err_set(err, MTRL_ERUNTIME,
+                       "task %s, goal %d: the first observation is not finite (obs[%d] = %g)",
+                       t->name, k, bad, e->obs[bad]);
     e->path_length = 0;
     e->ended = 0;
     e->ep_return = 0;
@@ -553,28 +603,32 @@ static void obs_to_float(const double *o, float *out)
             out[i] = (float)o[i];
 }
 
-int env_reset_goal(env_sawyer *e, int k, float *obs)
+int env_reset_goal(env_sawyer *e, int k, float *obs, mtrl_err *err)
 {
     if (k < 0 || k >= ENV_NUM_GOALS)
-        return MTRL_EINPUT;
-    int rc = reset_with_goal(e, k, NULL);
+        return err_set(err, MTRL_EINPUT, "task %s: goal index %d is not in 0..%d", e->task->name, k,
+                       ENV_NUM_GOALS - 1);
+    int rc = reset_with_goal(e, k, err);
     obs_to_float(e->obs, obs);
     return rc;
 }
 
-int env_reset(env_sawyer *e, float *obs)
+int env_reset(env_sawyer *e, float *obs, mtrl_err *err)
 {
     int k = e->opts.goals == ENV_GOALS_SAMPLED ? (int)rng_below(&e->rng, ENV_NUM_GOALS)
                                                : e->fixed_goal;
-    return env_reset_goal(e, k, obs);
+    return env_reset_goal(e, k, obs, err);
 }
 
-int env_step_d(env_sawyer *e, const double *a_in, env_info *info, env_step_flags *fl)
+int env_step_d(env_sawyer *e, const double *a_in, env_info *info, env_step_flags *fl, mtrl_err *err)
 {
     memset(info, 0, sizeof *info);
     memset(fl, 0, sizeof *fl);
     if (e->ended)
-        return MTRL_EINPUT;
+        return err_set(err, MTRL_EINPUT,
+                       "task %s: step after its episode ended (at step %d) or before any reset: "
+                       "reset the env first",
+                       e->task->name, e->path_length);
     const env_task_def *t = e->task;
     /* Non-finite action components act as 0, so one bad actor output cannot
      * poison the simulation state. */
@@ -590,16 +644,19 @@ int env_step_d(env_sawyer *e, const double *a_in, env_info *info, env_step_flags
     set_mocap(e, pos);
     e->d->ctrl[0] = ac[3];
     e->d->ctrl[1] = -ac[3];
-    int bad = substeps(e, 5);
+    int bad = substeps(e, 5, NULL);
     e->path_length++;
     if (!bad) {
         double prev[18];
         memcpy(prev, e->obs, sizeof prev);
         build_obs(e, prev);
-        for (int i = 0; i < ENV_OBS_DIM && !bad; i++)
-            bad = !isfinite(e->obs[i]);
-        if (bad) /* keep the last stable observation, as v2 does */
+        int i = nonfinite_obs(e->obs);
+        if ((bad = i >= 0)) { /* keep the last stable observation, as v2 does */
+            snprintf(e->unstable_why, sizeof e->unstable_why,
+                     "non-finite observation at step %d (obs[%d] = %g)", e->path_length, i,
+                     e->obs[i]);
             memcpy(e->obs, prev, sizeof prev);
+        }
     }
     if (bad) {
         /* v2: last stable observation, reward 0, no success; the episode is over. */
@@ -611,6 +668,8 @@ int env_step_d(env_sawyer *e, const double *a_in, env_info *info, env_step_flags
     }
     double r = t->reward(e, e->obs, a, info);
     if (!isfinite(r)) {
+        snprintf(e->unstable_why, sizeof e->unstable_why, "non-finite reward at step %d (%g)",
+                 e->path_length, r);
         r = 0;
         fl->unstable = 1;
         fl->done = 1;
@@ -628,10 +687,11 @@ int env_step_d(env_sawyer *e, const double *a_in, env_info *info, env_step_flags
     return 0;
 }
 
-int env_step(env_sawyer *e, const float *action, float *obs, env_info *info, env_step_flags *fl)
+int env_step(env_sawyer *e, const float *action, float *obs, env_info *info, env_step_flags *fl,
+             mtrl_err *err)
 {
     double a[4] = {action[0], action[1], action[2], action[3]};
-    int rc = env_step_d(e, a, info, fl);
+    int rc = env_step_d(e, a, info, fl, err);
     obs_to_float(e->obs, obs);
     return rc;
 }
@@ -654,20 +714,24 @@ const char *env_task_scene(int i)
     return t ? t->scene : NULL;
 }
 
-int env_time_physics(env_sawyer *e, int n, double *sec_per_step)
+int env_time_physics(env_sawyer *e, int n, double *sec_per_step, mtrl_err *err)
 {
     *sec_per_step = 0;
-    if (n <= 0 || e->ended)
-        return MTRL_EINPUT;
+    if (n <= 0)
+        return err_set(err, MTRL_EINPUT, "task %s: physics steps to time must be positive, not %d",
+                       e->task->name, n);
+    if (e->ended)
+        return err_set(err, MTRL_EINPUT, "task %s: no running episode to time: reset the env first",
+                       e->task->name);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int bad = substeps(e, n);
+    int bad = substeps(e, n, "a timed physics step");
     clock_gettime(CLOCK_MONOTONIC, &t1);
     *sec_per_step = ((double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec)) / n;
     if (bad) {
         e->ended = 1;
         e->unstable_episodes++;
-        return MTRL_ERUNTIME;
+        return err_set(err, MTRL_ERUNTIME, "task %s: %s", e->task->name, e->unstable_why);
     }
     return 0;
 }

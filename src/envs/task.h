@@ -139,7 +139,7 @@ struct env_sawyer {
     int fixed_goal;                      /* goal index used in ENV_GOALS_FIXED */
     int path_length;                     /* steps in this episode */
     int ended;                           /* episode over (truncated/unstable) */
-    int warn_base[mjNWARNING];           /* warning counters at the last check */
+    char unstable_why[512];              /* why the state last became untrustworthy */
     long unstable_episodes;
     int ep_success;                      /* success flag seen this episode */
     double ep_return;
@@ -215,7 +215,8 @@ static inline double env_dist3(const double a[3], const double b[3])
 
 /* The base env's step on doubles (used by vec.c and tests; env_step wraps
  * it for floats). */
-int env_step_d(env_sawyer *e, const double *a, env_info *info, env_step_flags *fl);
+int env_step_d(env_sawyer *e, const double *a, env_info *info, env_step_flags *fl,
+               mtrl_err *err);
 
 /* env_create / env_goal_set for a definition that need not be registered
  * (tests use variants of registered tasks); task_index is only reported. */

@@ -333,9 +333,6 @@ void rb_get_reward_stats(const rb_buffer *rb, int task, rb_reward_stats *out)
     out->scale = std_scale(rb, task);
 }
 
-int rb_n_tasks(const rb_buffer *rb) { return rb->n_tasks; }
-int rb_obs_dim(const rb_buffer *rb) { return rb->obs_dim; }
-int rb_act_dim(const rb_buffer *rb) { return rb->act_dim; }
 int64_t rb_capacity_per_task(const rb_buffer *rb) { return rb->cap; }
 int64_t rb_size(const rb_buffer *rb, int task) { return rb->size[task]; }
 int64_t rb_added(const rb_buffer *rb, int task) { return rb->added[task]; }

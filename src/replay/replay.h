@@ -123,9 +123,6 @@ typedef struct rb_reward_stats {
 
 void rb_get_reward_stats(const rb_buffer *rb, int task, rb_reward_stats *out);
 
-int rb_n_tasks(const rb_buffer *rb);
-int rb_obs_dim(const rb_buffer *rb);
-int rb_act_dim(const rb_buffer *rb);
 int64_t rb_capacity_per_task(const rb_buffer *rb);
 int64_t rb_size(const rb_buffer *rb, int task); /* transitions stored now */
 int64_t rb_total_size(const rb_buffer *rb);
