@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/fsutil.h"
 #include "sweep/sweep.h"
 
 #define ITERS 6000
@@ -266,16 +267,28 @@ static void test_local_second_interrupt_kills(void **st)
     for (int i = 0; i < 600 && stat(ck, &sb); i++)
         usleep(20000);
     assert_int_equal(stat(ck, &sb), 0);
+    /* The running runs are frozen first (their pids from their locks), so
+     * the first interrupt cannot let them finish at a checkpoint before the
+     * second arrives: only the kill can end them. */
+    sweep_spec *s = open_sweep(p("%s/twice%s", ""));
+    int frozen = 0;
+    for (int i = 0; i < s->n_runs; i++) {
+        char rd[1200];
+        long run_pid = 0;
+        sweep_run_dir(p("%s/twice%s", ""), &s->runs[i], rd, sizeof rd);
+        if (fs_dir_locked(rd, &run_pid, NULL, 0) == 1 && run_pid > 0)
+            frozen += kill((pid_t)run_pid, SIGSTOP) == 0;
+    }
+    assert_true(frozen > 0);
     /* Apart, so the two do not merge into one pending signal. */
     kill(pid, SIGINT);
-    usleep(200000);
+    usleep(300000);
     kill(pid, SIGINT);
     int status;
     waitpid(pid, &status, 0);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 3);
     assert_true(file_has(p("%s/twice.log%s", ""), "killing the runs now"));
-    sweep_spec *s = open_sweep(p("%s/twice%s", ""));
     for (int i = 0; i < s->n_runs; i++) {
         char rd[1200];
         sweep_run_dir(p("%s/twice%s", ""), &s->runs[i], rd, sizeof rd);

@@ -17,6 +17,13 @@ const cli_command *cli_commands(int *n);
 /* Parses an integer option value in [lo, hi]; on failure prints
  * "mtrl CMD: OPT needs an integer in [lo, hi], not 'S'" and returns 2. */
 int cli_parse_long(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
+/* The same for an int option. */
+int cli_parse_int(const char *cmd, const char *opt, const char *s, int lo, int hi, int *out);
+/* Parses a finite number in [lo, hi] (both infinite: any finite number);
+ * on failure prints "mtrl CMD: OPT needs a number in
+ * [lo, hi], not 'S'" and returns 2. */
+int cli_parse_double(const char *cmd, const char *opt, const char *s, double lo, double hi,
+                     double *out);
 
 int cmd_help(int argc, char **argv);
 int cmd_version(int argc, char **argv);

@@ -100,30 +100,17 @@ static int pass(bnet *n, int B, int n_in, const nn_in *in, const float *dy, floa
     return 0;
 }
 
-static int parse_int(const char *opt, const char *s, int lo, int hi, int *out)
+/* 0 ok, 2 bad usage (message printed), -1 --help printed. */
+static int parse_args(int argc, char **argv, int *rounds, int *B, int *threads)
 {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) {
-        fprintf(stderr, "mtrl bench nets: %s wants an integer in [%d, %d], got '%s'\n", opt, lo,
-                hi, s);
-        return 2;
-    }
-    *out = (int)v;
-    return 0;
-}
-
-int cmd_bench_nets(int argc, char **argv)
-{
-    int rounds = 30, B = 1280, threads = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int rc = 0;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
-            return 0;
+            return -1;
         } else if (!strcmp(a, "--quick")) {
-            rounds = 5;
+            *rounds = 5;
         } else if (!strcmp(a, "--rounds") || !strcmp(a, "--batch") || !strcmp(a, "--threads")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "mtrl bench nets: %s needs a value\n", a);
@@ -131,11 +118,11 @@ int cmd_bench_nets(int argc, char **argv)
             }
             const char *v = argv[++i];
             if (!strcmp(a, "--rounds"))
-                rc = parse_int(a, v, 1, 100000, &rounds);
+                rc = cli_parse_int("bench nets", a, v, 1, 100000, rounds);
             else if (!strcmp(a, "--batch"))
-                rc = parse_int(a, v, 50, 1 << 20, &B);
+                rc = cli_parse_int("bench nets", a, v, 50, 1 << 20, B);
             else
-                rc = parse_int(a, v, 1, 1024, &threads);
+                rc = cli_parse_int("bench nets", a, v, 1, 1024, threads);
         } else {
             fprintf(stderr, "mtrl bench nets: unknown argument '%s' (mtrl bench nets --help)\n", a);
             return 2;
@@ -143,6 +130,57 @@ int cmd_bench_nets(int argc, char **argv)
         if (rc)
             return rc;
     }
+    return 0;
+}
+
+/* The medians of each net and mode against the sgemm rate, and the targets. */
+static void print_table(const bnet *nets, double *times, int rounds, const bench_sgemm *sg, int B)
+{
+    double sgemm_gflops =
+        bench_sgemm_flops(sg) / bench_median(times + 2 * N_MODES * rounds, rounds) * 1e-9;
+    printf("sgemm %dx%dx%d (NT + TN + NN): %.1f GFLOP/s (median)\n\n", B, HIDDEN, HIDDEN,
+           sgemm_gflops);
+    printf("%-7s %-16s %10s %10s %9s %7s %11s\n", "net", "gradient", "ms median", "ms min",
+           "GFLOP/s", "%sgemm", "vs summed");
+    double ratio_worst = 0, critic_pct = 0;
+    for (int ni = 0; ni < 2; ni++) {
+        double base = 0;
+        for (int mi = 0; mi < N_MODES; mi++) {
+            double *t = times + (ni * N_MODES + mi) * rounds;
+            double med = bench_median(t, rounds), mn = t[0]; /* sorted by bench_median() */
+            double gf = nets[ni].flops / med * 1e-9;
+            char label[32];
+            if (mi == 0)
+                snprintf(label, sizeof label, "summed");
+            else
+                snprintf(label, sizeof label, "per-task K=%d", mode_k[mi]);
+            if (mi == 0) {
+                base = med;
+                if (ni == 0)
+                    critic_pct = 100 * gf / sgemm_gflops;
+                printf("%-7s %-16s %10.2f %10.2f %9.1f %6.0f%% %11s\n", nets[ni].name, label,
+                       med * 1e3, mn * 1e3, gf, 100 * gf / sgemm_gflops, "-");
+            } else {
+                double ratio = med / base;
+                if (ratio > ratio_worst)
+                    ratio_worst = ratio;
+                printf("%-7s %-16s %10.2f %10.2f %9.1f %6.0f%% %10.2fx\n", nets[ni].name, label,
+                       med * 1e3, mn * 1e3, gf, 100 * gf / sgemm_gflops, ratio);
+            }
+        }
+    }
+    printf("\ntargets: per-task <= 1.3x summed: worst %.2fx (%s); critic >= 50%% of sgemm: "
+           "%.0f%% (%s)\n",
+           ratio_worst, ratio_worst <= 1.3 ? "met" : "NOT met", critic_pct,
+           critic_pct >= 50 ? "met" : "NOT met");
+}
+
+int cmd_bench_nets(int argc, char **argv)
+{
+    int rounds = 30, B = 1280, threads = 0;
+    int rc = parse_args(argc, argv, &rounds, &B, &threads);
+    if (rc)
+        return rc < 0 ? 0 : rc;
     if (threads)
         openblas_set_num_threads(threads);
 
@@ -217,43 +255,7 @@ int cmd_bench_nets(int argc, char **argv)
             times[2 * N_MODES * rounds + round] = dt;
     }
 
-    double sgemm_gflops =
-        bench_sgemm_flops(&sg) / bench_median(times + 2 * N_MODES * rounds, rounds) * 1e-9;
-    printf("sgemm %dx%dx%d (NT + TN + NN): %.1f GFLOP/s (median)\n\n", B, HIDDEN, HIDDEN,
-           sgemm_gflops);
-    printf("%-7s %-16s %10s %10s %9s %7s %11s\n", "net", "gradient", "ms median", "ms min",
-           "GFLOP/s", "%sgemm", "vs summed");
-    double ratio_worst = 0, critic_pct = 0;
-    for (int ni = 0; ni < 2; ni++) {
-        double base = 0;
-        for (int mi = 0; mi < N_MODES; mi++) {
-            double *t = times + (ni * N_MODES + mi) * rounds;
-            double med = bench_median(t, rounds), mn = t[0]; /* sorted by bench_median() */
-            double gf = nets[ni].flops / med * 1e-9;
-            char label[32];
-            if (mi == 0)
-                snprintf(label, sizeof label, "summed");
-            else
-                snprintf(label, sizeof label, "per-task K=%d", mode_k[mi]);
-            if (mi == 0) {
-                base = med;
-                if (ni == 0)
-                    critic_pct = 100 * gf / sgemm_gflops;
-                printf("%-7s %-16s %10.2f %10.2f %9.1f %6.0f%% %11s\n", nets[ni].name, label,
-                       med * 1e3, mn * 1e3, gf, 100 * gf / sgemm_gflops, "-");
-            } else {
-                double ratio = med / base;
-                if (ratio > ratio_worst)
-                    ratio_worst = ratio;
-                printf("%-7s %-16s %10.2f %10.2f %9.1f %6.0f%% %10.2fx\n", nets[ni].name, label,
-                       med * 1e3, mn * 1e3, gf, 100 * gf / sgemm_gflops, ratio);
-            }
-        }
-    }
-    printf("\ntargets: per-task <= 1.3x summed: worst %.2fx (%s); critic >= 50%% of sgemm: "
-           "%.0f%% (%s)\n",
-           ratio_worst, ratio_worst <= 1.3 ? "met" : "NOT met", critic_pct,
-           critic_pct >= 50 ? "met" : "NOT met");
+    print_table(nets, times, rounds, &sg, B);
     ret = 0;
 out:
     free_net(&nets[0]);

@@ -191,13 +191,8 @@ int cmd_env_check(int argc, char **argv)
             if (cli_parse_long("env-check", a, argv[++i], 1, 100000000, &max_steps))
                 return 2;
         } else if (!strcmp(a, "--noise") && has) {
-            char *end;
-            noise = strtod(argv[++i], &end);
-            if (!*argv[i] || *end || !(noise >= 0 && noise <= 10)) {
-                fprintf(stderr, "mtrl env-check: --noise needs a number in [0, 10], not '%s'\n",
-                        argv[i]);
+            if (cli_parse_double("env-check", a, argv[++i], 0, 10, &noise))
                 return 2;
-            }
         } else if (a[0] != '-' && !bench)
             bench = a;
         else {

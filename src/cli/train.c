@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/collect.h"
 #include "core/fsutil.h"
 #include "core/h5io.h"
 #include "core/progress.h"
@@ -166,8 +167,7 @@ typedef struct trainer {
     double best_success;        /* checkpoint: best mean eval success so far */
     int64_t last_eval, last_ckpt;
     int64_t last_video; /* iteration of the last evaluation video; -1 none */
-    float *obs, *act;
-    int32_t *task;
+    collector *col; /* the iteration's observations, actions, task ids */
     int *ep_len;
     /* train-log accumulators since the last train row */
     double acc_ret, acc_success, acc_episodes;
@@ -184,7 +184,7 @@ static int trainer_log_eval(trainer *tr, const eval_result *r, mtrl_err *e)
 {
     const char *names[2 * TRAIN_MAX_TASKS + 3];
     double vals[2 * TRAIN_MAX_TASKS + 3];
-    static char name_buf[2 * TRAIN_MAX_TASKS][64];
+    char name_buf[2 * TRAIN_MAX_TASKS][64];
     int n = 0;
     if (r->mean_success > tr->best_success)
         tr->best_success = r->mean_success;
@@ -392,17 +392,25 @@ static int check_checkpoint_version(h5_file *f, const char *path, mtrl_err *e)
 static int load_config_from_checkpoint(h5_file *f, const char *path, mtrl_config *cfg,
                                        mtrl_err *e)
 {
-    static char text[1 << 16];
-    int rc = h5_read_attr_str(f, "/", "config", text, sizeof text, e);
-    if (rc)
+    enum { TEXT_CAP = 1 << 16 };
+    char *text = malloc(TEXT_CAP);
+    if (!text)
+        return err_set(e, MTRL_ENOMEM, "out of memory for the config of %s", path);
+    int rc = h5_read_attr_str(f, "/", "config", text, TEXT_CAP, e);
+    if (rc) {
+        free(text);
         return rc;
+    }
     char tmp[] = "/tmp/mtrl-config-XXXXXX";
     int fd = mkstemp(tmp);
-    if (fd < 0)
+    if (fd < 0) {
+        free(text);
         return err_set(e, MTRL_EIO, "cannot create a temporary file for the config of %s", path);
+    }
     size_t len = strlen(text);
     int ok = write(fd, text, len) == (ssize_t)len;
     close(fd);
+    free(text);
     rc = ok ? cfg_load(cfg, tmp, NULL, 0, e) : err_set(e, MTRL_EIO, "writing %s failed", tmp);
     unlink(tmp);
     return rc ? err_prefix(e, "the config stored in %s", path) : 0;
@@ -533,9 +541,7 @@ static void trainer_free(trainer *tr)
     sac_destroy(tr->agent);
     log_close(tr->log);
     prog_destroy(tr->progress);
-    free(tr->obs);
-    free(tr->act);
-    free(tr->task);
+    collect_destroy(tr->col);
     free(tr->ep_len);
 }
 
@@ -566,14 +572,11 @@ static int trainer_init(trainer *tr, const mtrl_config *cfg, const train_opts *o
     if (rm.ema_rate > 0 && (rc = rb_enable_reward_ema(tr->rb, rm.ema_rate, e)))
         return rc;
     rng_seed(&tr->replay_rng, (uint64_t)cfg->run.seed, RNG_STREAM_REPLAY);
-    tr->obs = malloc((size_t)K * OBS * sizeof(float));
-    tr->act = malloc((size_t)K * ACT * sizeof(float));
-    tr->task = malloc((size_t)K * sizeof(int32_t));
+    if ((rc = collect_create(&tr->col, K, e)))
+        return rc;
     tr->ep_len = calloc((size_t)K, sizeof(int));
-    if (!tr->obs || !tr->act || !tr->task || !tr->ep_len)
+    if (!tr->ep_len)
         return err_set(e, MTRL_ENOMEM, "out of memory");
-    for (int k = 0; k < K; k++)
-        tr->task[k] = k;
     tr->best_success = -1;
     tr->last_video = -1;
     if (opts->resume && (rc = trainer_resume(tr, e)))
@@ -585,8 +588,11 @@ static int trainer_init(trainer *tr, const mtrl_config *cfg, const train_opts *o
      * checkpoint, like every later boundary: a run stopped at 0 then
      * resumes with the same goal draws. A resumed run resets here, from the
      * streams its checkpoint restored. */
-    if (opts->resume && (rc = env_vec_reset_all(tr->envs, tr->obs, e)))
-        return err_prefix(e, "resetting the envs");
+    if (opts->resume) {
+        if ((rc = env_vec_reset_all(tr->envs, NULL, e)))
+            return err_prefix(e, "resetting the envs");
+        collect_observe(tr->col, tr->envs);
+    }
     tr->progress = prog_create(run_end(cfg, tr->L), opts->quiet ? 0 : -1);
     if (opts->quiet)
         prog_set_interval(tr->progress, 1e9, 1e9);
@@ -608,7 +614,7 @@ static int trainer_boundary_reset(trainer *tr, mtrl_err *e)
      * so the order of the resets does not change any goal. */
     if (env_vec_reset_done(tr->envs, running, e))
         return err_prefix(e, "resetting the envs at iteration %lld", (long long)tr->iter);
-    memcpy(tr->obs, env_vec_obs(tr->envs), (size_t)tr->K * OBS * sizeof(float));
+    collect_observe(tr->col, tr->envs);
     memset(tr->ep_len, 0, (size_t)tr->K * sizeof(int));
     return 0;
 }
@@ -647,29 +653,20 @@ static int trainer_iteration(trainer *tr, mtrl_err *e)
 {
     int K = tr->K, rc;
     const mtrl_config *c = &tr->cfg;
-    if (tr->iter < c->agent.init_steps) {
-        rng_state *r = sac_rng(tr->agent);
-        for (int i = 0; i < K * ACT; i++)
-            tr->act[i] = (float)rng_range(r, -1.0, 1.0);
-    } else if ((rc = sac_act(tr->agent, K, tr->obs, tr->task, 0, tr->act, e))) {
+    /* Random actions from the agent's stream during the warm-up. */
+    int warmup = tr->iter < c->agent.init_steps;
+    if ((rc = collect_act(tr->col, tr->agent, warmup ? sac_rng(tr->agent) : NULL, e)))
         return rc;
-    }
-    if (tr->iter >= c->agent.init_steps) {
+    if (!warmup) {
         int64_t n = tr->iter == c->agent.init_steps ? c->agent.init_updates : c->agent.updates_per_iter;
         if ((rc = trainer_updates(tr, n, e)))
             return rc;
     }
     env_step_result res;
-    if ((rc = env_vec_step(tr->envs, tr->act, &res, e)))
-        return err_prefix(e, "stepping the envs at iteration %lld", (long long)tr->iter);
+    if ((rc = collect_step(tr->col, tr->envs, tr->rb, &res, e)))
+        return err_prefix(e, "iteration %lld", (long long)tr->iter);
     for (int k = 0; k < K; k++) {
         tr->ep_len[k]++;
-        /* Stored with terminal = 0: v2 tasks never terminate, and a time
-         * limit is not a terminal state. An unstable step is not stored. */
-        if (!res.unstable[k] &&
-            (rc = rb_add(tr->rb, k, tr->obs + k * OBS, tr->act + k * ACT, res.reward[k],
-                         res.next_obs + k * OBS, 0, e)))
-            return rc;
         if (res.done[k]) {
             tr->episodes++;
             tr->acc_episodes++;
@@ -683,9 +680,11 @@ static int trainer_iteration(trainer *tr, mtrl_err *e)
     int ended = 0;
     for (int k = 0; k < K; k++)
         ended |= res.done[k];
-    if (ended && tr->iter % tr->L != 0 && (rc = env_vec_reset_done(tr->envs, NULL, e)))
-        return err_prefix(e, "resetting the envs at iteration %lld", (long long)tr->iter);
-    memcpy(tr->obs, env_vec_obs(tr->envs), (size_t)K * OBS * sizeof(float));
+    if (ended && tr->iter % tr->L != 0) {
+        if ((rc = env_vec_reset_done(tr->envs, NULL, e)))
+            return err_prefix(e, "resetting the envs at iteration %lld", (long long)tr->iter);
+        collect_observe(tr->col, tr->envs);
+    }
     return 0;
 }
 

@@ -27,8 +27,9 @@ typedef struct eval_result {
     double mean_success, mean_return;
 } eval_result;
 
-/* Runs cfg->eval.episodes deterministic (or stochastic, eval.deterministic
- * = false) episodes per task of cfg->env.benchmark with the agent. With one
+/* Runs `episodes` deterministic (or stochastic, eval.deterministic = false)
+ * episodes per task of cfg->env.benchmark with the agent (the trainer
+ * passes cfg->eval.episodes, mtrl eval its --episodes). With one
  * episode per task the goal is the one training uses (fixed goals, as the
  * reference); with more, episode i uses goal i % 50 of the task's goal set
  * (Meta-World v3's protocol). An env stops at its first success. */

@@ -330,7 +330,7 @@ static int component_step(sac_component *c, int k, const int *tasks, int fast,
         }
     }
     *rc = nn_adam_step(c->p, c->d, &c->adam, e);
-    st->t_combine_adam += tm_now() - t0;
+    st->t_combine_adam_polyak += tm_now() - t0;
     return 0;
 }
 
@@ -753,7 +753,7 @@ int sac_update(sac_agent *a, const rb_batch *b, sac_update_stats *st, mtrl_err *
         double t0 = tm_now();
         if ((rc = nn_params_polyak(a->target, a->critic_c.p, (float)a->cfg.agent.tau, e)))
             return rc;
-        st->t_combine_adam += tm_now() - t0;
+        st->t_combine_adam_polyak += tm_now() - t0;
     }
     double al = 0;
     for (int k = 0; k < a->K; k++)

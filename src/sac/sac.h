@@ -35,7 +35,7 @@ typedef struct sac_update_stats {
      * weight-gradient products, and the Gram when it is formed there, see
      * sac_set_backward_gram), the combiners' Gram + solve, the combiners'
      * final product + Adam + Polyak. */
-    double t_fwd_bwd, t_gram_solve, t_combine_adam;
+    double t_fwd_bwd, t_gram_solve, t_combine_adam_polyak;
 } sac_update_stats;
 
 /* n_tasks K, obs_dim and act_dim from the env; everything else from cfg

@@ -194,6 +194,9 @@ int sweep_exec(const sweep_spec *s, const char *dir, int index, const sweep_exec
         code = 0;
     else if ((code == 0 && forwarded) || (code == 3))
         code = 3; /* stopped at a checkpoint: resumable */
+    else if (forwarded && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM)
+        code = 3; /* the signal came before the run set up its handlers: it
+                   * never started training, or resumes from its checkpoint */
     else if (code == 0)
         code = 3; /* exit 0 but not finished: an mtrl run stopped by someone else's signal */
     log_line(log, "run %d %s: mtrl run exited %d -> %s", index, r->name, code,
