@@ -51,10 +51,8 @@ static int eval_parse_args(int argc, char **argv, eval_args *a)
             eval_usage(stdout);
             return 0;
         } else if (!strcmp(s, "--episodes") && i + 1 < argc) {
-            long n;
-            if (cli_parse_long("eval", s, argv[++i], 1, 100000, &n))
+            if (cli_parse_int("eval", s, argv[++i], 1, 100000, &a->episodes))
                 return 2;
-            a->episodes = (int)n;
         } else if (!strcmp(s, "--json")) {
             a->json = 1;
         } else if (s[0] == '-' || a->path) {

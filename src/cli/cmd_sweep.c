@@ -154,7 +154,6 @@ static int parse_args(int argc, char **argv, opts *o)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         const char **sp;
         int *ip;
-        long n;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
@@ -163,9 +162,8 @@ static int parse_args(int argc, char **argv, opts *o)
         } else if (v && (sp = str_opt(o, a))) {
             *sp = argv[++i];
         } else if (v && (ip = int_opt(o, a))) {
-            if (cli_parse_long("sweep", a, argv[++i], 1, 4096, &n))
+            if (cli_parse_int("sweep", a, argv[++i], 1, 4096, ip))
                 return 2;
-            *ip = (int)n;
         } else if (a[0] == '-') {
             fprintf(stderr, "mtrl sweep: unknown option or missing value: '%s' (mtrl sweep --help)\n", a);
             return 2;
