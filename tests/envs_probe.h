@@ -55,6 +55,23 @@ static inline void tcp_of(const env_sawyer *e, double tcp[3])
         tcp[i] = 0.5 * (r[i] + l[i]);
 }
 
+/* The normal contact forces between geom and the left and right finger pads,
+ * summed over this step's contacts (read from mjData, not env_touching). */
+static inline void pad_forces(const env_sawyer *e, int geom, double *left, double *right)
+{
+    int lp = id_of(e, mjOBJ_GEOM, "leftpad_geom"), rp = id_of(e, mjOBJ_GEOM, "rightpad_geom");
+    *left = 0, *right = 0;
+    for (int i = 0; i < e->d->ncon; i++) {
+        const mjContact *c = &e->d->contact[i];
+        double f[6];
+        mj_contactForce(e->m, e->d, i, f);
+        if ((c->geom1 == geom && c->geom2 == lp) || (c->geom2 == geom && c->geom1 == lp))
+            *left += f[0];
+        if ((c->geom1 == geom && c->geom2 == rp) || (c->geom2 == geom && c->geom1 == rp))
+            *right += f[0];
+    }
+}
+
 static inline double norm3(const double *v)
 {
     return sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]);

@@ -77,6 +77,44 @@ static inline scripted_stats run_scripted(const char *task, uint64_t goal_seed, 
     return s;
 }
 
+/* One step of the task's scripted policy from obs, which gets the next
+ * observation, with Gaussian noise of std noise_std drawn from r added to
+ * each action component (none when r is NULL); the step must not be
+ * unstable. ad (unless NULL) gets the action stepped, as the reward saw it
+ * (raw, not clipped). Returns the step's info. */
+static inline env_info scripted_step_noisy(env_sawyer *e, float *obs, double noise_std,
+                                           rng_state *r, double *ad)
+{
+    float a[ENV_ACT_DIM];
+    env_scripted_action(e, obs, a);
+    for (int i = 0; i < ENV_ACT_DIM && r; i++)
+        a[i] += (float)(noise_std * rng_normal(r));
+    env_info inf;
+    env_step_flags fl;
+    assert_int_equal(env_step(e, a, obs, &inf, &fl, NULL), 0);
+    assert_int_equal(fl.unstable, 0);
+    for (int i = 0; i < ENV_ACT_DIM && ad; i++)
+        ad[i] = a[i];
+    return inf;
+}
+
+static inline env_info scripted_step(env_sawyer *e, float *obs)
+{
+    return scripted_step_noisy(e, obs, 0, NULL, NULL);
+}
+
+/* An episode on goal k of the scripted policy, stopped at its first success
+ * or after max_steps; 1 if it succeeded. */
+static inline int scripted_until_success(env_sawyer *e, int k, int max_steps)
+{
+    float obs[ENV_OBS_DIM];
+    assert_int_equal(env_reset_goal(e, k, obs, NULL), 0);
+    for (int s = 0; s < max_steps; s++)
+        if (scripted_step(e, obs).success)
+            return 1;
+    return 0;
+}
+
 /* Asserts successes >= ceil(target x episodes), printing the figures. */
 static inline void assert_success_rate(const char *task, const scripted_stats *s, double target)
 {
@@ -86,6 +124,24 @@ static inline void assert_success_rate(const char *task, const scripted_stats *s
     if (s->successes < need)
         fail_msg("%s: %d/%d successes, target %.2f needs %d", task, s->successes, s->episodes,
                  target, need);
+}
+
+/* The task's scripted policy reaches target on the 50 goals of goal seed 1,
+ * without noise. */
+static inline void assert_scripted(const char *task, double target)
+{
+    scripted_stats s = run_scripted(task, 1, 0, 0);
+    assert_success_rate(task, &s, target);
+}
+
+/* The same under Meta-World's 10 % action noise (std 0.2 = 10 % of the
+ * action range), on the goals of goal seed 2 with noise seed 5. */
+static inline void assert_scripted_noisy(const char *task, double target)
+{
+    char name[80];
+    snprintf(name, sizeof name, "%s (10%% noise)", task);
+    scripted_stats s = run_scripted(task, 2, 0.2, 5);
+    assert_success_rate(name, &s, target);
 }
 
 /* Steps the n tasks of the comma-separated list with their scripted policies
@@ -140,5 +196,14 @@ static inline void assert_threads_identical(const char *tasks, int n, int max_ep
     free(a);
     free(b);
 }
+
+/* Defines the test case test_threads_identical of a task test file: the
+ * check above on its task list (the same arguments). */
+#define ENVS_TEST_THREADS_IDENTICAL(tasks, n, max_episode_steps, nsteps, threads)              \
+    static void test_threads_identical(void **st)                                              \
+    {                                                                                          \
+        (void)st;                                                                              \
+        assert_threads_identical(tasks, n, max_episode_steps, nsteps, threads);                \
+    }
 
 #endif

@@ -1,7 +1,6 @@
 #include "testutil.h"
 
 #include <dirent.h>
-#include <ftw.h>
 #include <hdf5.h>
 #include <math.h>
 #include <sys/wait.h>
@@ -467,19 +466,6 @@ static void test_killed_mid_write_keeps_old_file(void **st)
     unlink(tmp);
 }
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
-
-static int cleanup(void **st)
-{
-    (void)st;
-    nftw(test_tmpdir(), rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -491,5 +477,5 @@ int main(void)
         cmocka_unit_test(test_crash_before_commit_keeps_old_file),
         cmocka_unit_test(test_killed_mid_write_keeps_old_file),
     };
-    return cmocka_run_group_tests(tests, NULL, cleanup);
+    return cmocka_run_group_tests(tests, NULL, test_rm_tmpdir);
 }

@@ -13,20 +13,12 @@
 #include "core/json.h"
 #include "core/runstatus.h"
 
-static char *tpath(const char *rel)
-{
-    static char buf[8][512];
-    static int i;
-    i = (i + 1) % 8;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", test_tmpdir(), rel);
-    return buf[i];
-}
 
 static void test_lock_is_exclusive_and_names_holder(void **st)
 {
     (void)st;
     mtrl_err e = {0};
-    const char *d = tpath("run1");
+    const char *d = test_path("run1");
     assert_int_equal(fs_mkdirs(d, &e), 0);
     assert_int_equal(fs_dir_locked(d, NULL, NULL, 0), 0); /* no lock file yet */
     int fd;
@@ -52,7 +44,7 @@ static void test_lock_is_exclusive_and_names_holder(void **st)
     assert_int_equal(fs_lock_dir(d, &fd, &e), 0);
     fs_unlock_dir(fd);
     /* A path that is not a directory is bad input. */
-    assert_int_equal(fs_lock_dir(tpath("no/such/dir"), &fd, &e), MTRL_EINPUT);
+    assert_int_equal(fs_lock_dir(test_path("no/such/dir"), &fd, &e), MTRL_EINPUT);
 }
 
 /* A holder killed with SIGKILL leaves no stale lock. */
@@ -60,7 +52,7 @@ static void test_lock_released_by_kill_9(void **st)
 {
     (void)st;
     mtrl_err e = {0};
-    const char *d = tpath("run2");
+    const char *d = test_path("run2");
     assert_int_equal(fs_mkdirs(d, &e), 0);
     int pipefd[2];
     assert_int_equal(pipe(pipefd), 0);
@@ -96,7 +88,7 @@ static void test_lock_not_inherited_by_exec(void **st)
 {
     (void)st;
     mtrl_err e = {0};
-    const char *d = tpath("run3");
+    const char *d = test_path("run3");
     assert_int_equal(fs_mkdirs(d, &e), 0);
     int fd;
     assert_int_equal(fs_lock_dir(d, &fd, &e), 0);
@@ -123,23 +115,23 @@ static void test_remove_stale_temps(void **st)
 {
     (void)st;
     mtrl_err e = {0};
-    const char *d = tpath("run4");
+    const char *d = test_path("run4");
     assert_int_equal(fs_mkdirs(d, &e), 0);
-    touch(tpath("run4/checkpoint.h5.tmp-12345"));
-    touch(tpath("run4/status.json.tmp-7"));
-    touch(tpath("run4/checkpoint.h5"));
-    touch(tpath("run4/checkpoint.h5.tmp-12x")); /* not ours: kept */
-    touch(tpath("run4/notes.txt.tmp-1"));       /* not a run file: kept */
+    touch(test_path("run4/checkpoint.h5.tmp-12345"));
+    touch(test_path("run4/status.json.tmp-7"));
+    touch(test_path("run4/checkpoint.h5"));
+    touch(test_path("run4/checkpoint.h5.tmp-12x")); /* not ours: kept */
+    touch(test_path("run4/notes.txt.tmp-1"));       /* not a run file: kept */
     const char *names[] = {"checkpoint.h5", "status.json", NULL};
     int n;
     assert_int_equal(fs_remove_stale_temps(d, names, &n, &e), 0);
     assert_int_equal(n, 2);
     struct stat sb;
-    assert_int_not_equal(stat(tpath("run4/checkpoint.h5.tmp-12345"), &sb), 0);
-    assert_int_not_equal(stat(tpath("run4/status.json.tmp-7"), &sb), 0);
-    assert_int_equal(stat(tpath("run4/checkpoint.h5"), &sb), 0);
-    assert_int_equal(stat(tpath("run4/checkpoint.h5.tmp-12x"), &sb), 0);
-    assert_int_equal(stat(tpath("run4/notes.txt.tmp-1"), &sb), 0);
+    assert_int_not_equal(stat(test_path("run4/checkpoint.h5.tmp-12345"), &sb), 0);
+    assert_int_not_equal(stat(test_path("run4/status.json.tmp-7"), &sb), 0);
+    assert_int_equal(stat(test_path("run4/checkpoint.h5"), &sb), 0);
+    assert_int_equal(stat(test_path("run4/checkpoint.h5.tmp-12x"), &sb), 0);
+    assert_int_equal(stat(test_path("run4/notes.txt.tmp-1"), &sb), 0);
 }
 
 static char *json_of(const char *s)
@@ -170,12 +162,12 @@ static void test_status_json(void **st)
 {
     (void)st;
     mtrl_err e = {0};
-    const char *d = tpath("run5");
+    const char *d = test_path("run5");
     assert_int_equal(fs_mkdirs(d, &e), 0);
     run_status s = {.state = "failed", .iteration = 400, .iterations = 1000,
                     .best_success = 0.25, .error = "bad \"thing\""};
     assert_int_equal(rstat_write(d, &s, &e), 0);
-    char *t = test_slurp(tpath("run5/status.json"));
+    char *t = test_slurp(test_path("run5/status.json"));
     assert_non_null(t);
     assert_non_null(strstr(t, "{\"state\": \"failed\", \"iteration\": 400, \"iterations\": 1000, "
                               "\"best_success\": 0.25, \"pid\": "));
@@ -185,7 +177,7 @@ static void test_status_json(void **st)
     free(t);
     s.state = "running", s.best_success = -1, s.error = NULL;
     assert_int_equal(rstat_write(d, &s, &e), 0);
-    t = test_slurp(tpath("run5/status.json"));
+    t = test_slurp(test_path("run5/status.json"));
     assert_non_null(strstr(t, "\"best_success\": null"));
     assert_non_null(strstr(t, "\"error\": null}"));
     free(t);

@@ -1,6 +1,5 @@
 #include "testutil.h"
 
-#include <ftw.h>
 #include <math.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -10,14 +9,6 @@
 #include "core/progress.h"
 #include "core/runlog.h"
 
-static char *tpath(const char *rel)
-{
-    static char buf[8][512];
-    static int i;
-    i = (i + 1) % 8;
-    snprintf(buf[i], sizeof buf[i], "%s/%s", test_tmpdir(), rel);
-    return buf[i];
-}
 
 static char *slurp(const char *path)
 {
@@ -43,17 +34,17 @@ static void test_mkdirs_and_run_dirs(void **st)
 {
     (void)st;
     mtrl_err e = {0};
-    assert_int_equal(fs_mkdirs(tpath("a/b/c/"), &e), 0);
-    assert_true(fs_is_dir(tpath("a/b/c")));
-    assert_int_equal(fs_mkdirs(tpath("a/b"), &e), 0); /* existing is fine */
-    FILE *fp = fopen(tpath("a/file"), "w");
+    assert_int_equal(fs_mkdirs(test_path("a/b/c/"), &e), 0);
+    assert_true(fs_is_dir(test_path("a/b/c")));
+    assert_int_equal(fs_mkdirs(test_path("a/b"), &e), 0); /* existing is fine */
+    FILE *fp = fopen(test_path("a/file"), "w");
     fclose(fp);
-    assert_int_equal(fs_mkdirs(tpath("a/file/sub"), &e), MTRL_EINPUT);
+    assert_int_equal(fs_mkdirs(test_path("a/file/sub"), &e), MTRL_EINPUT);
     assert_non_null(strstr(e.msg, "a/file"));
 
     char d1[512], d2[512];
-    assert_int_equal(fs_make_run_dir(d1, sizeof d1, tpath("runs/x"), "mt10-cagrad", &e), 0);
-    assert_int_equal(fs_make_run_dir(d2, sizeof d2, tpath("runs/x"), "mt10-cagrad", &e), 0);
+    assert_int_equal(fs_make_run_dir(d1, sizeof d1, test_path("runs/x"), "mt10-cagrad", &e), 0);
+    assert_int_equal(fs_make_run_dir(d2, sizeof d2, test_path("runs/x"), "mt10-cagrad", &e), 0);
     assert_string_not_equal(d1, d2);
     assert_true(fs_is_dir(d1) && fs_is_dir(d2));
     assert_true(fs_dir_is_empty(d1) && fs_dir_is_empty(d2));
@@ -67,29 +58,29 @@ static void test_mkdirs_and_run_dirs(void **st)
     tmv.tm_isdst = -1;
     assert_true(fabs(difftime(time(NULL), mktime(&tmv))) < 5);
     assert_int_equal(fs_make_run_dir(d1, sizeof d1, NULL, "bad/name", &e), MTRL_EINPUT);
-    assert_int_equal(fs_make_run_dir(d1, 20, tpath("runs/x"), "toolong", &e), MTRL_EINPUT);
+    assert_int_equal(fs_make_run_dir(d1, 20, test_path("runs/x"), "toolong", &e), MTRL_EINPUT);
 
     /* Explicit dir: created with parents; a non-empty one is refused unless
      * resuming. */
-    const char *dir = tpath("out/deep/run1");
+    const char *dir = test_path("out/deep/run1");
     assert_int_equal(fs_prepare_run_dir(dir, 0, &e), 0);
     assert_true(fs_is_dir(dir));
     assert_int_equal(fs_prepare_run_dir(dir, 0, &e), 0); /* still empty */
-    fp = fopen(tpath("out/deep/run1/metrics.jsonl"), "w");
+    fp = fopen(test_path("out/deep/run1/metrics.jsonl"), "w");
     fputs("{}\n", fp);
     fclose(fp);
     assert_int_equal(fs_prepare_run_dir(dir, 0, &e), MTRL_EINPUT);
     assert_non_null(strstr(e.msg, dir));
     assert_non_null(strstr(e.msg, "not empty"));
     assert_int_equal(fs_prepare_run_dir(dir, 1, &e), 0);
-    assert_int_equal(fs_prepare_run_dir(tpath("a/file"), 1, &e), MTRL_EINPUT);
+    assert_int_equal(fs_prepare_run_dir(test_path("a/file"), 1, &e), MTRL_EINPUT);
 }
 
 static void test_write_atomic(void **st)
 {
     (void)st;
     mtrl_err e = {0};
-    const char *p = tpath("config.yaml");
+    const char *p = test_path("config.yaml");
     assert_int_equal(fs_write_atomic(p, "a: 1\n", 5, &e), 0);
     char *d = slurp(p);
     assert_string_equal(d, "a: 1\n");
@@ -105,9 +96,9 @@ static void test_write_atomic(void **st)
     struct stat sb;
     assert_int_equal(stat(p, &sb), 0);
     assert_int_equal(sb.st_size, 0);
-    assert_int_equal(fs_write_atomic(tpath("nodir/x.yaml"), "x", 1, &e), MTRL_EIO);
+    assert_int_equal(fs_write_atomic(test_path("nodir/x.yaml"), "x", 1, &e), MTRL_EIO);
     assert_non_null(strstr(e.msg, "nodir/x.yaml"));
-    assert_int_equal(fs_read_all(tpath("nodir/x.yaml"), &d, NULL, &e), MTRL_EIO);
+    assert_int_equal(fs_read_all(test_path("nodir/x.yaml"), &d, NULL, &e), MTRL_EIO);
 
     /* A file larger than fs_read_all's first buffer. */
     size_t n = 100000;
@@ -189,7 +180,7 @@ static void test_events_in_csv_and_jsonl(void **st)
 {
     (void)st;
     mtrl_err e = {0};
-    const char *dir = tpath("log1");
+    const char *dir = test_path("log1");
     assert_int_equal(fs_prepare_run_dir(dir, 0, &e), 0);
     log_writer *w;
     double t_before = unix_now();
@@ -206,13 +197,13 @@ static void test_events_in_csv_and_jsonl(void **st)
     assert_int_equal(log_event(w, "empty", 7, 0, NULL, NULL, &e), 0);
 
     /* Flushed after every event: visible before close. */
-    char *csv = slurp(tpath("log1/train.csv"));
+    char *csv = slurp(test_path("log1/train.csv"));
     assert_int_equal(count_lines(csv), 6);
     free(csv);
     log_close(w);
     double t_after = unix_now() + 1;
 
-    csv = slurp(tpath("log1/train.csv"));
+    csv = slurp(test_path("log1/train.csv"));
     char *save, *line = strtok_r(csv, "\n", &save);
     assert_string_equal(line, "step,wall_time,loss/critic,alpha_mean,success_rate");
     for (int i = 0; i < 5; i++) {
@@ -230,7 +221,7 @@ static void test_events_in_csv_and_jsonl(void **st)
     assert_null(strtok_r(NULL, "\n", &save));
     free(csv);
 
-    csv = slurp(tpath("log1/eval.csv"));
+    csv = slurp(test_path("log1/eval.csv"));
     assert_string_equal(strtok_r(csv, "\n", &save), "step,wall_time,success,return");
     char *f[8];
     assert_int_equal(split_csv(strtok_r(NULL, "\n", &save), f, 8), 4);
@@ -240,11 +231,11 @@ static void test_events_in_csv_and_jsonl(void **st)
     assert_int_equal(split_csv(strtok_r(NULL, "\n", &save), f, 8), 4);
     assert_string_equal(f[3], "-inf");
     free(csv);
-    csv = slurp(tpath("log1/empty.csv"));
+    csv = slurp(test_path("log1/empty.csv"));
     assert_true(!strncmp(csv, "step,wall_time\n7,", 17));
     free(csv);
 
-    char *js = slurp(tpath("log1/metrics.jsonl"));
+    char *js = slurp(test_path("log1/metrics.jsonl"));
     assert_jsonl_well_formed(js);
     assert_int_equal(count_lines(js), 8);
     line = strtok_r(js, "\n", &save);
@@ -270,7 +261,7 @@ static void test_resume_appends_without_second_header(void **st)
 {
     (void)st;
     mtrl_err e = {0};
-    const char *dir = tpath("log2");
+    const char *dir = test_path("log2");
     assert_int_equal(fs_prepare_run_dir(dir, 0, &e), 0);
     log_writer *w;
     assert_int_equal(log_open(&w, dir, 0, &e), 0);
@@ -283,15 +274,15 @@ static void test_resume_appends_without_second_header(void **st)
     assert_int_equal(log_open(&w, dir, 0, &e), MTRL_EINPUT);
     assert_null(w);
     assert_non_null(strstr(e.msg, "metrics.jsonl"));
-    char *js = slurp(tpath("log2/metrics.jsonl"));
+    char *js = slurp(test_path("log2/metrics.jsonl"));
     assert_int_equal(count_lines(js), 2);
     free(js);
 
     /* A crash left half a line at the end of both files. */
-    FILE *fp = fopen(tpath("log2/train.csv"), "a");
+    FILE *fp = fopen(test_path("log2/train.csv"), "a");
     fputs("3,17000000", fp);
     fclose(fp);
-    fp = fopen(tpath("log2/metrics.jsonl"), "a");
+    fp = fopen(test_path("log2/metrics.jsonl"), "a");
     fputs("{\"kind\":\"train\",\"st", fp);
     fclose(fp);
 
@@ -302,7 +293,7 @@ static void test_resume_appends_without_second_header(void **st)
     assert_int_equal(log_event(w, "train", 4, 3, train_names, v, &e), 0);
     log_close(w);
 
-    char *csv = slurp(tpath("log2/train.csv"));
+    char *csv = slurp(test_path("log2/train.csv"));
     assert_int_equal(count_lines(csv), 5);
     int headers = 0;
     char *save;
@@ -319,7 +310,7 @@ static void test_resume_appends_without_second_header(void **st)
     }
     assert_int_equal(headers, 1);
     free(csv);
-    js = slurp(tpath("log2/metrics.jsonl"));
+    js = slurp(test_path("log2/metrics.jsonl"));
     assert_jsonl_well_formed(js);
     assert_int_equal(count_lines(js), 4);
     free(js);
@@ -339,7 +330,7 @@ static void test_mismatching_columns_and_bad_names(void **st)
 {
     (void)st;
     mtrl_err e = {0};
-    const char *dir = tpath("log3");
+    const char *dir = test_path("log3");
     assert_int_equal(fs_prepare_run_dir(dir, 0, &e), 0);
     log_writer *w;
     assert_int_equal(log_open(&w, dir, 0, &e), 0);
@@ -362,19 +353,19 @@ static void test_mismatching_columns_and_bad_names(void **st)
     assert_int_equal(log_event(w, "../evil", 1, 0, NULL, NULL, &e), MTRL_EINPUT);
     assert_int_equal(log_event(w, "", 1, 0, NULL, NULL, &e), MTRL_EINPUT);
     /* Refused events wrote nothing. */
-    assert_int_equal(access(tpath("log3/other.csv"), F_OK), -1);
+    assert_int_equal(access(test_path("log3/other.csv"), F_OK), -1);
     log_close(w);
-    char *js = slurp(tpath("log3/metrics.jsonl"));
+    char *js = slurp(test_path("log3/metrics.jsonl"));
     assert_int_equal(count_lines(js), 1);
     free(js);
-    assert_int_equal(log_open(&w, tpath("log3/missing"), 0, &e), MTRL_EIO);
+    assert_int_equal(log_open(&w, test_path("log3/missing"), 0, &e), MTRL_EIO);
 }
 
 static void test_drop_after_checkpoint_step(void **st)
 {
     (void)st;
     mtrl_err e = {0};
-    const char *dir = tpath("log4");
+    const char *dir = test_path("log4");
     assert_int_equal(fs_prepare_run_dir(dir, 0, &e), 0);
     log_writer *w;
     assert_int_equal(log_open(&w, dir, 0, &e), 0);
@@ -387,15 +378,15 @@ static void test_drop_after_checkpoint_step(void **st)
     }
     log_close(w);
     assert_int_equal(log_drop_after(dir, 500, &e), 0);
-    char *csv = slurp(tpath("log4/train.csv"));
+    char *csv = slurp(test_path("log4/train.csv"));
     assert_int_equal(count_lines(csv), 6); /* header + steps 100..500 */
     assert_null(strstr(csv, "\n600,"));
     assert_non_null(strstr(csv, "\n500,"));
     free(csv);
-    csv = slurp(tpath("log4/eval.csv"));
+    csv = slurp(test_path("log4/eval.csv"));
     assert_int_equal(count_lines(csv), 2); /* header + step 400 */
     free(csv);
-    char *js = slurp(tpath("log4/metrics.jsonl"));
+    char *js = slurp(test_path("log4/metrics.jsonl"));
     assert_int_equal(count_lines(js), 6);
     assert_null(strstr(js, "\"step\":600"));
     assert_null(strstr(js, "\"step\":800"));
@@ -405,12 +396,12 @@ static void test_drop_after_checkpoint_step(void **st)
     double v[3] = {6, 6, 6};
     assert_int_equal(log_event(w, "train", 600, 3, train_names, v, &e), 0);
     log_close(w);
-    csv = slurp(tpath("log4/train.csv"));
+    csv = slurp(test_path("log4/train.csv"));
     assert_int_equal(count_lines(csv), 7);
     free(csv);
     /* Nothing logged yet is fine too. */
-    assert_int_equal(fs_mkdirs(tpath("log5"), &e), 0);
-    assert_int_equal(log_drop_after(tpath("log5"), 0, &e), 0);
+    assert_int_equal(fs_mkdirs(test_path("log5"), &e), 0);
+    assert_int_equal(log_drop_after(test_path("log5"), 0, &e), 0);
 }
 
 /* A crash or a full disk cuts any of the three logs mid-line; the repair at
@@ -420,7 +411,7 @@ static void test_drop_after_repairs_cut_lines(void **st)
 {
     (void)st;
     mtrl_err e = {0};
-    const char *dir = tpath("log6");
+    const char *dir = test_path("log6");
     assert_int_equal(fs_prepare_run_dir(dir, 0, &e), 0);
     log_writer *w;
     assert_int_equal(log_open(&w, dir, 0, &e), 0);
@@ -436,16 +427,16 @@ static void test_drop_after_repairs_cut_lines(void **st)
                              {"log6/eval.csv", "500,17000"},
                              {"log6/metrics.jsonl", "{\"kind\":\"eval\",\"step\":500,\"wall_t"}};
     for (int i = 0; i < 3; i++) {
-        FILE *fp = fopen(tpath(cut[i][0]), "a");
+        FILE *fp = fopen(test_path(cut[i][0]), "a");
         fputs(cut[i][1], fp);
         fclose(fp);
     }
     /* And a fragment glued to a later whole line (a write that failed, then
      * one that did not), before the checkpoint step. */
-    char *js = test_slurp(tpath("log6/metrics.jsonl"));
+    char *js = test_slurp(test_path("log6/metrics.jsonl"));
     assert_non_null(js);
     char *second = strchr(js, '\n') + 1;
-    FILE *fp = fopen(tpath("log6/metrics.jsonl"), "w");
+    FILE *fp = fopen(test_path("log6/metrics.jsonl"), "w");
     fwrite(js, 1, (size_t)(second - js), fp);
     fputs("{\"kind\":\"train\",\"st", fp);
     fputs(second, fp);
@@ -462,7 +453,7 @@ static void test_drop_after_repairs_cut_lines(void **st)
     const char *csvs[2] = {"log6/train.csv", "log6/eval.csv"};
     int cols[2] = {5, 3};
     for (int f = 0; f < 2; f++) {
-        char *csv = slurp(tpath(csvs[f]));
+        char *csv = slurp(test_path(csvs[f]));
         assert_int_equal(count_lines(csv), 5); /* header, 100, 200, 300, 400 */
         char *save;
         int row = 0;
@@ -474,7 +465,7 @@ static void test_drop_after_repairs_cut_lines(void **st)
         }
         free(csv);
     }
-    js = slurp(tpath("log6/metrics.jsonl"));
+    js = slurp(test_path("log6/metrics.jsonl"));
     assert_jsonl_well_formed(js);
     /* 100..400 of both kinds but the eval of 100, glued to the fragment. */
     assert_int_equal(count_lines(js), 7);
@@ -576,19 +567,6 @@ static void test_progress_terminal_redraws(void **st)
     free(out);
 }
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(p);
-}
-
-static int cleanup(void **st)
-{
-    (void)st;
-    nftw(test_tmpdir(), rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -603,5 +581,5 @@ int main(void)
         cmocka_unit_test(test_progress_rate_follows_speed_changes),
         cmocka_unit_test(test_progress_terminal_redraws),
     };
-    return cmocka_run_group_tests(tests, NULL, cleanup);
+    return cmocka_run_group_tests(tests, NULL, test_rm_tmpdir);
 }

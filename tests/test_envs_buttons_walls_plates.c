@@ -18,43 +18,35 @@
 
 /* ---- scripted policies (targets: max(0.9, Meta-World's, spec Appendix F)) ---- */
 
-static void scripted(const char *task, double target)
-{
-    scripted_stats s = run_scripted(task, 1, 0, 0);
-    assert_success_rate(task, &s, target);
-}
-
 static void test_buttons_scripted(void **st)
 {
     (void)st;
-    scripted("button-press-topdown-wall-v2", 0.95);
-    scripted("button-press-v2", 1.0);
-    scripted("button-press-wall-v2", 0.93);
-    scripted("coffee-button-v2", 1.0);
+    assert_scripted("button-press-topdown-wall-v2", 0.95);
+    assert_scripted("button-press-v2", 1.0);
+    assert_scripted("button-press-wall-v2", 0.93);
+    assert_scripted("coffee-button-v2", 1.0);
     /* The wall variant's approach lane is the tightest: check it under
      * Meta-World's 10 % action noise too (its target there: 0.92). */
-    scripted_stats s = run_scripted("button-press-wall-v2", 2, 0.2, 5);
-    assert_success_rate("button-press-wall-v2 (10% noise)", &s, 0.92);
+    assert_scripted_noisy("button-press-wall-v2", 0.92);
 }
 
 static void test_wall_back_scripted(void **st)
 {
     (void)st;
-    scripted("reach-wall-v2", 0.98);
-    scripted("push-wall-v2", 0.97);
-    scripted("pick-place-wall-v2", 0.95);
-    scripted("push-back-v2", 0.91);
+    assert_scripted("reach-wall-v2", 0.98);
+    assert_scripted("push-wall-v2", 0.97);
+    assert_scripted("pick-place-wall-v2", 0.95);
+    assert_scripted("push-back-v2", 0.91);
 }
 
 static void test_plates_scripted(void **st)
 {
     (void)st;
-    scripted("plate-slide-v2", 1.0);
-    scripted("plate-slide-side-v2", 1.0);
-    scripted("plate-slide-back-v2", 1.0);
-    scripted("plate-slide-back-side-v2", 1.0);
-    scripted_stats s = run_scripted("plate-slide-side-v2", 2, 0.2, 5);
-    assert_success_rate("plate-slide-side-v2 (10% noise)", &s, 0.78);
+    assert_scripted("plate-slide-v2", 1.0);
+    assert_scripted("plate-slide-side-v2", 1.0);
+    assert_scripted("plate-slide-back-v2", 1.0);
+    assert_scripted("plate-slide-back-side-v2", 1.0);
+    assert_scripted_noisy("plate-slide-side-v2", 0.78);
 }
 
 /* ---- reference rewards (spec §4.A-C), from the env's double observation,
@@ -258,18 +250,11 @@ static void check_reward(const char *task, ref_reward_fn ref)
     rng_seed(&r, 11, 0);
     reward_tally tally = {0};
     for (int k = 0; k < 4; k++) {
-        float obs[ENV_OBS_DIM], a[ENV_ACT_DIM];
+        float obs[ENV_OBS_DIM];
         assert_int_equal(env_reset_goal(e, k, obs, NULL), 0);
         for (int s = 0; s < 160; s++) {
-            env_scripted_action(e, obs, a);
-            for (int i = 0; i < ENV_ACT_DIM; i++)
-                a[i] += (float)(0.1 * rng_normal(&r));
-            env_info inf;
-            env_step_flags fl;
-            assert_int_equal(env_step(e, a, obs, &inf, &fl, NULL), 0);
             double ad[ENV_ACT_DIM];
-            for (int i = 0; i < ENV_ACT_DIM; i++)
-                ad[i] = a[i];
+            env_info inf = scripted_step_noisy(e, obs, 0.1, &r, ad);
             int succ;
             double want = ref(e, e->obs, ad, &succ);
             reward_tally_step(&tally, task, k, s, &inf, want, succ);
@@ -710,26 +695,14 @@ static void test_grasp_info(void **st)
 {
     (void)st;
     env_sawyer *e = make("pick-place-wall-v2");
-    float obs[ENV_OBS_DIM], a[4];
+    float obs[ENV_OBS_DIM];
     env_reset_goal(e, 0, obs, NULL);
-    int og = id_of(e, mjOBJ_GEOM, "objGeom"), lp = id_of(e, mjOBJ_GEOM, "leftpad_geom"),
-        rp = id_of(e, mjOBJ_GEOM, "rightpad_geom");
+    int og = id_of(e, mjOBJ_GEOM, "objGeom");
     int grasped = 0, touched_low = 0;
     for (int s = 0; s < 300; s++) {
-        env_scripted_action(e, obs, a);
-        env_info inf;
-        env_step_flags fl;
-        env_step(e, a, obs, &inf, &fl, NULL);
-        double fl_l = 0, fl_r = 0;
-        for (int i = 0; i < e->d->ncon; i++) {
-            const mjContact *c = &e->d->contact[i];
-            double f[6];
-            mj_contactForce(e->m, e->d, i, f);
-            if ((c->geom1 == og && c->geom2 == lp) || (c->geom2 == og && c->geom1 == lp))
-                fl_l += f[0];
-            if ((c->geom1 == og && c->geom2 == rp) || (c->geom2 == og && c->geom1 == rp))
-                fl_r += f[0];
-        }
+        env_info inf = scripted_step(e, obs);
+        double fl_l, fl_r;
+        pad_forces(e, og, &fl_l, &fl_r);
         int lifted = e->obs[6] - 0.02 > e->obj_init_pos[2];
         int expect = fl_l > 0 && fl_r > 0 && e->obs[3] > 0 && lifted;
         assert_int_equal((int)inf.grasp_success, expect);
@@ -771,17 +744,7 @@ static void test_limits_overrun(void **st)
     (void)st;
     env_sawyer *e = make("button-press-v2");
     for (int k = 0; k < 3; k++) {
-        float obs[ENV_OBS_DIM], a[4];
-        env_reset_goal(e, k, obs, NULL);
-        int ok = 0;
-        for (int s = 0; s < 300 && !ok; s++) {
-            env_scripted_action(e, obs, a);
-            env_info inf;
-            env_step_flags fl;
-            env_step(e, a, obs, &inf, &fl, NULL);
-            ok = inf.success;
-        }
-        assert_true(ok);
+        assert_true(scripted_until_success(e, k, 300));
         assert_true(qpos_of(e, "btnbox_joint") < -0.07);
     }
     env_destroy(e);
@@ -789,16 +752,7 @@ static void test_limits_overrun(void **st)
     e = make("plate-slide-side-v2");
     int past = 0;
     for (int k = 0; k < 10; k++) {
-        float obs[ENV_OBS_DIM], a[4];
-        env_reset_goal(e, k, obs, NULL);
-        for (int s = 0; s < 300; s++) {
-            env_scripted_action(e, obs, a);
-            env_info inf;
-            env_step_flags fl;
-            env_step(e, a, obs, &inf, &fl, NULL);
-            if (inf.success)
-                break;
-        }
+        scripted_until_success(e, k, 300);
         past += qpos_of(e, "goal_slidex") < -0.21;
     }
     assert_true(past > 0);
@@ -813,11 +767,7 @@ static void test_limits_overrun(void **st)
     "plate-slide-side-v2,plate-slide-back-v2,plate-slide-back-side-v2"
 #define NA 12
 
-static void test_threads_identical(void **st)
-{
-    (void)st;
-    assert_threads_identical(ALL_A, NA, 25, 60, 2);
-}
+ENVS_TEST_THREADS_IDENTICAL(ALL_A, NA, 25, 60, 2)
 
 int main(void)
 {

@@ -30,14 +30,19 @@ static double wdist(const double *a, const double *b, double sx, double sy, doub
     return norm3(d);
 }
 
-static void step_n(env_sawyer *e, int n, const double a[4])
+/* n steps of action a, none unstable; the last step's success flag (0 when
+ * n is 0). */
+static int step_n(env_sawyer *e, int n, const double a[4])
 {
+    int success = 0;
     for (int s = 0; s < n; s++) {
         env_info inf;
         env_step_flags fl;
         assert_int_equal(env_step_d(e, a, &inf, &fl, NULL), 0);
         assert_int_equal(fl.unstable, 0);
+        success = inf.success;
     }
+    return success;
 }
 
 static const double STILL[4] = {0, 0, 0, -1}; /* hand held where it is, gripper open */
@@ -56,31 +61,25 @@ static int free_joint(const env_sawyer *e, const char *body)
  * with noise: 0.8, below Meta-World's noisy targets for some tasks, above
  * them for others; these policies are our own) ---- */
 
-static void scripted(const char *task, double target)
-{
-    scripted_stats s = run_scripted(task, 1, 0, 0);
-    assert_success_rate(task, &s, target);
-}
-
 static void test_coffee_nut_scripted(void **st)
 {
     (void)st;
-    scripted("coffee-pull-v2", 0.94);
-    scripted("coffee-push-v2", 0.93);
-    scripted("assembly-v2", 1.0);
-    scripted("disassemble-v2", 0.92);
+    assert_scripted("coffee-pull-v2", 0.94);
+    assert_scripted("coffee-push-v2", 0.93);
+    assert_scripted("assembly-v2", 1.0);
+    assert_scripted("disassemble-v2", 0.92);
 }
 
 static void test_carry_scripted(void **st)
 {
     (void)st;
-    scripted("basketball-v2", 0.98);
-    scripted("bin-picking-v2", 0.98);
-    scripted("box-close-v2", 0.9);
-    scripted("hand-insert-v2", 0.96);
-    scripted("pick-out-of-hole-v2", 1.0);
-    scripted("shelf-place-v2", 0.96);
-    scripted("peg-unplug-side-v2", 0.99);
+    assert_scripted("basketball-v2", 0.98);
+    assert_scripted("bin-picking-v2", 0.98);
+    assert_scripted("box-close-v2", 0.9);
+    assert_scripted("hand-insert-v2", 0.96);
+    assert_scripted("pick-out-of-hole-v2", 1.0);
+    assert_scripted("shelf-place-v2", 0.96);
+    assert_scripted("peg-unplug-side-v2", 0.99);
 }
 
 /* 10 % noise (std 0.2 per action component) on 12 goals of another goal
@@ -105,16 +104,10 @@ static void test_scripted_with_noise(void **st)
         assert_int_equal(env_task_find(tasks[i], &t, NULL), 0);
         assert_int_equal(env_create(&e, t, &o, 0, NULL), 0);
         for (int k = 0; k < 12; k++) {
-            float obs[ENV_OBS_DIM], a[ENV_ACT_DIM];
+            float obs[ENV_OBS_DIM];
             assert_int_equal(env_reset_goal(e, k, obs, NULL), 0);
             for (int s = 0; s < 500; s++) {
-                env_scripted_action(e, obs, a);
-                for (int j = 0; j < ENV_ACT_DIM; j++)
-                    a[j] += (float)(0.2 * rng_normal(&r));
-                env_info inf;
-                env_step_flags fl;
-                assert_int_equal(env_step(e, a, obs, &inf, &fl, NULL), 0);
-                assert_int_equal(fl.unstable, 0);
+                env_info inf = scripted_step_noisy(e, obs, 0.2, &r, NULL);
                 if (inf.success) {
                     succ++;
                     break;
@@ -342,19 +335,12 @@ static void check_reward(const char *task, ref_reward_fn ref)
     rng_seed(&r, 11, 0);
     reward_tally tally = {0};
     for (int k = 0; k < 3; k++) {
-        float obs[ENV_OBS_DIM], a[ENV_ACT_DIM];
+        float obs[ENV_OBS_DIM];
         assert_int_equal(env_reset_goal(e, k, obs, NULL), 0);
         double ep = NAN;
         for (int s = 0; s < 170; s++) {
-            env_scripted_action(e, obs, a);
-            for (int i = 0; i < ENV_ACT_DIM; i++)
-                a[i] += (float)(0.1 * rng_normal(&r));
-            env_info inf;
-            env_step_flags fl;
-            assert_int_equal(env_step(e, a, obs, &inf, &fl, NULL), 0);
             double ad[ENV_ACT_DIM];
-            for (int i = 0; i < ENV_ACT_DIM; i++)
-                ad[i] = a[i];
+            env_info inf = scripted_step_noisy(e, obs, 0.1, &r, ad);
             int succ;
             double want = ref(e, e->obs, ad, &ep, &succ);
             reward_tally_step(&tally, task, k, s, &inf, want, succ);
@@ -588,13 +574,10 @@ static void test_lid_on_box(void **st)
     q[3] = M_SQRT1_2, q[4] = 0, q[5] = 0, q[6] = M_SQRT1_2;
     const double p[3] = {t[0], t[1], 0.01};
     env_set_obj_xyz(e, j, p);
-    env_info inf;
-    env_step_flags fl;
-    for (int s = 0; s < 60; s++)
-        assert_int_equal(env_step_d(e, STILL, &inf, &fl, NULL), 0);
+    int success = step_n(e, 60, STILL);
     assert_true(fabs(e->obs[6] - 0.0756) < 0.0015);
     assert_true(fabs(e->obs[4] - t[0]) < 0.003 && fabs(e->obs[5] - t[1]) < 0.003);
-    assert_int_equal(inf.success, 1);
+    assert_int_equal(success, 1);
     env_destroy(e);
 }
 
@@ -610,14 +593,10 @@ static void test_shelf_boards(void **st)
     double base = t[2] - 0.3;
     drop(e, "obj", t[0], t[1] - 0.02, base + 0.1, 60);
     assert_true(fabs(e->obs[6] - (base + 0.08)) < 0.002);
-    env_info inf;
-    env_step_flags fl;
-    assert_int_equal(env_step_d(e, STILL, &inf, &fl, NULL), 0);
-    assert_int_equal(inf.success, 0);
+    assert_int_equal(step_n(e, 1, STILL), 0);
     drop(e, "obj", t[0], t[1] - 0.02, base + 0.29, 60);
     assert_true(fabs(e->obs[6] - (base + 0.27)) < 0.002);
-    assert_int_equal(env_step_d(e, STILL, &inf, &fl, NULL), 0);
-    assert_int_equal(inf.success, 1);
+    assert_int_equal(step_n(e, 1, STILL), 1);
     env_destroy(e);
 }
 
@@ -630,11 +609,8 @@ static void test_hoop(void **st)
     env_sawyer *e = make("basketball-v2");
     env_reset_goal(e, 3, NULL, NULL);
     const double *t = e->target_pos;
-    env_info inf;
-    env_step_flags fl;
     drop(e, "bsktball", t[0], t[1], 0.3, 0);
-    assert_int_equal(env_step_d(e, STILL, &inf, &fl, NULL), 0);
-    assert_int_equal(inf.success, 1);
+    assert_int_equal(step_n(e, 1, STILL), 1);
     drop(e, "bsktball", t[0], t[1], 0.33, 80);
     assert_true(fabs(e->obs[6] - 0.03) < 0.002);
     assert_true(hypot(e->obs[4] - t[0], e->obs[5] - t[1]) < 0.01);
@@ -648,11 +624,7 @@ static void test_hoop(void **st)
     "box-close-v2,hand-insert-v2,pick-out-of-hole-v2,shelf-place-v2,peg-unplug-side-v2"
 #define NC 11
 
-static void test_threads_identical(void **st)
-{
-    (void)st;
-    assert_threads_identical(ALL_C, NC, 25, 60, 2);
-}
+ENVS_TEST_THREADS_IDENTICAL(ALL_C, NC, 25, 60, 2)
 
 int main(void)
 {

@@ -31,37 +31,29 @@ static void qnormalize(double q[4])
 static void test_door_open_scripted(void **st)
 {
     (void)st;
-    scripted_stats s = run_scripted("door-open-v2", 1, 0, 0);
-    assert_success_rate("door-open-v2", &s, 0.94);
-    s = run_scripted("door-open-v2", 2, 0.2, 5);
-    assert_success_rate("door-open-v2 (10% noise)", &s, 0.92);
+    assert_scripted("door-open-v2", 0.94);
+    assert_scripted_noisy("door-open-v2", 0.92);
 }
 
 static void test_drawer_open_scripted(void **st)
 {
     (void)st;
-    scripted_stats s = run_scripted("drawer-open-v2", 1, 0, 0);
-    assert_success_rate("drawer-open-v2", &s, 0.99);
-    s = run_scripted("drawer-open-v2", 2, 0.2, 5);
-    assert_success_rate("drawer-open-v2 (10% noise)", &s, 0.97);
+    assert_scripted("drawer-open-v2", 0.99);
+    assert_scripted_noisy("drawer-open-v2", 0.97);
 }
 
 static void test_drawer_close_scripted(void **st)
 {
     (void)st;
-    scripted_stats s = run_scripted("drawer-close-v2", 1, 0, 0);
-    assert_success_rate("drawer-close-v2", &s, 0.99);
-    s = run_scripted("drawer-close-v2", 2, 0.2, 5);
-    assert_success_rate("drawer-close-v2 (10% noise)", &s, 0.99);
+    assert_scripted("drawer-close-v2", 0.99);
+    assert_scripted_noisy("drawer-close-v2", 0.99);
 }
 
 static void test_button_scripted(void **st)
 {
     (void)st;
-    scripted_stats s = run_scripted("button-press-topdown-v2", 1, 0, 0);
-    assert_success_rate("button-press-topdown-v2", &s, 0.95);
-    s = run_scripted("button-press-topdown-v2", 2, 0.2, 5);
-    assert_success_rate("button-press-topdown-v2 (10% noise)", &s, 0.93);
+    assert_scripted("button-press-topdown-v2", 0.95);
+    assert_scripted_noisy("button-press-topdown-v2", 0.93);
 }
 
 /* ---- the spec's measurements of the original scenes (MuJoCo 2.2.2) ---- */

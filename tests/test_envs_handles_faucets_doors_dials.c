@@ -30,50 +30,36 @@ static int success_at(env_sawyer *e, const double *obs)
 
 /* ---- scripted policies (targets: Meta-World's, spec Appendix F) ---- */
 
-static void scripted(const char *task, double target)
-{
-    scripted_stats s = run_scripted(task, 1, 0, 0);
-    assert_success_rate(task, &s, target);
-}
-
-static void noisy(const char *task, double target)
-{
-    char name[64];
-    snprintf(name, sizeof name, "%s (10%% noise)", task);
-    scripted_stats s = run_scripted(task, 2, 0.2, 5);
-    assert_success_rate(name, &s, target);
-}
-
 static void test_handles_scripted(void **st)
 {
     (void)st;
-    scripted("handle-press-v2", 1.0);
-    scripted("handle-press-side-v2", 0.99);
-    scripted("handle-pull-v2", 0.93);
-    scripted("handle-pull-side-v2", 1.0);
+    assert_scripted("handle-press-v2", 1.0);
+    assert_scripted("handle-press-side-v2", 0.99);
+    assert_scripted("handle-pull-v2", 0.93);
+    assert_scripted("handle-pull-side-v2", 1.0);
     /* The two grasps: a light squeeze on a cylinder, a hard one on a box. */
-    noisy("handle-pull-v2", 0.99);
-    noisy("handle-pull-side-v2", 0.71);
+    assert_scripted_noisy("handle-pull-v2", 0.99);
+    assert_scripted_noisy("handle-pull-side-v2", 0.71);
 }
 
 static void test_faucets_doors_scripted(void **st)
 {
     (void)st;
-    scripted("faucet-open-v2", 1.0);
-    scripted("faucet-close-v2", 1.0);
-    scripted("door-close-v2", 0.99);
-    scripted("door-lock-v2", 1.0);
-    scripted("door-unlock-v2", 1.0);
+    assert_scripted("faucet-open-v2", 1.0);
+    assert_scripted("faucet-close-v2", 1.0);
+    assert_scripted("door-close-v2", 0.99);
+    assert_scripted("door-lock-v2", 1.0);
+    assert_scripted("door-unlock-v2", 1.0);
     /* the tightest clearances (gripper base against the lock housing) */
-    noisy("door-unlock-v2", 0.97);
+    assert_scripted_noisy("door-unlock-v2", 0.97);
 }
 
 static void test_dial_lever_scripted(void **st)
 {
     (void)st;
-    scripted("dial-turn-v2", 0.96);
-    scripted("lever-pull-v2", 0.94);
-    noisy("lever-pull-v2", 0.90);
+    assert_scripted("dial-turn-v2", 0.96);
+    assert_scripted("lever-pull-v2", 0.94);
+    assert_scripted_noisy("lever-pull-v2", 0.90);
 }
 
 /* ---- reference rewards (spec §4.D-G), from the env's double observation,
@@ -265,20 +251,13 @@ static void check_reward(const char *task, ref_fn ref)
     rng_seed(&r, 13, 0);
     reward_tally tally = {0};
     for (int k = 0; k < 3; k++) {
-        float obs[ENV_OBS_DIM], a[ENV_ACT_DIM];
+        float obs[ENV_OBS_DIM];
         assert_int_equal(env_reset_goal(e, k, obs, NULL), 0);
         double obs0[ENV_OBS_DIM];
         memcpy(obs0, e->obs, sizeof obs0);
         for (int s = 0; s < 140; s++) {
-            env_scripted_action(e, obs, a);
-            for (int i = 0; i < ENV_ACT_DIM; i++)
-                a[i] += (float)(0.3 * rng_normal(&r));
-            env_info inf;
-            env_step_flags fl;
-            assert_int_equal(env_step(e, a, obs, &inf, &fl, NULL), 0);
             double ad[ENV_ACT_DIM];
-            for (int i = 0; i < ENV_ACT_DIM; i++)
-                ad[i] = a[i];
+            env_info inf = scripted_step_noisy(e, obs, 0.3, &r, ad);
             int succ;
             double want = ref(e, obs0, e->obs, ad, &succ);
             reward_tally_step(&tally, task, k, s, &inf, want, succ);
@@ -724,17 +703,7 @@ static void test_lever_forced_through_limit(void **st)
     (void)st;
     env_sawyer *e = make("lever-pull-v2");
     for (int k = 0; k < 3; k++) {
-        float obs[ENV_OBS_DIM], a[ENV_ACT_DIM];
-        env_reset_goal(e, k, obs, NULL);
-        int done = 0;
-        for (int s = 0; s < 200 && !done; s++) {
-            env_scripted_action(e, obs, a);
-            env_info inf;
-            env_step_flags fl;
-            env_step(e, a, obs, &inf, &fl, NULL);
-            done = inf.success;
-        }
-        assert_true(done);
+        assert_true(scripted_until_success(e, k, 200));
         double q = qpos_of(e, "LeverAxis");
         assert_true(q < -1.4 && q > -1.75);
     }
@@ -748,11 +717,7 @@ static void test_lever_forced_through_limit(void **st)
     "faucet-close-v2,door-close-v2,door-lock-v2,door-unlock-v2,dial-turn-v2,lever-pull-v2"
 #define NB 11
 
-static void test_threads_identical(void **st)
-{
-    (void)st;
-    assert_threads_identical(ALL_B, NB, 25, 60, 3);
-}
+ENVS_TEST_THREADS_IDENTICAL(ALL_B, NB, 25, 60, 3)
 
 int main(void)
 {

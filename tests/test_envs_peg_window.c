@@ -45,28 +45,22 @@ static void step(env_sawyer *e, const float *a, float *obs, env_info *inf)
 static void test_peg_scripted(void **st)
 {
     (void)st;
-    scripted_stats s = run_scripted("peg-insert-side-v2", 1, 0, 0);
-    assert_success_rate("peg-insert-side-v2", &s, 0.89);
-    s = run_scripted("peg-insert-side-v2", 2, 0.2, 5);
-    assert_success_rate("peg-insert-side-v2 (10% noise)", &s, 0.87);
+    assert_scripted("peg-insert-side-v2", 0.89);
+    assert_scripted_noisy("peg-insert-side-v2", 0.87);
 }
 
 static void test_window_open_scripted(void **st)
 {
     (void)st;
-    scripted_stats s = run_scripted("window-open-v2", 1, 0, 0);
-    assert_success_rate("window-open-v2", &s, 0.94);
-    s = run_scripted("window-open-v2", 2, 0.2, 5);
-    assert_success_rate("window-open-v2 (10% noise)", &s, 0.93);
+    assert_scripted("window-open-v2", 0.94);
+    assert_scripted_noisy("window-open-v2", 0.93);
 }
 
 static void test_window_close_scripted(void **st)
 {
     (void)st;
-    scripted_stats s = run_scripted("window-close-v2", 1, 0, 0);
-    assert_success_rate("window-close-v2", &s, 0.98);
-    s = run_scripted("window-close-v2", 2, 0.2, 5);
-    assert_success_rate("window-close-v2 (10% noise)", &s, 0.95);
+    assert_scripted("window-close-v2", 0.98);
+    assert_scripted_noisy("window-close-v2", 0.95);
 }
 
 /* ---- peg-insert-side ---- */

@@ -12,28 +12,22 @@
 static void test_reach_scripted(void **st)
 {
     (void)st;
-    scripted_stats s = run_scripted("reach-v2", 1, 0, 0);
-    assert_success_rate("reach-v2", &s, 0.99);
-    s = run_scripted("reach-v2", 2, 0.2, 5);
-    assert_success_rate("reach-v2 (10% noise)", &s, 0.98);
+    assert_scripted("reach-v2", 0.99);
+    assert_scripted_noisy("reach-v2", 0.98);
 }
 
 static void test_push_scripted(void **st)
 {
     (void)st;
-    scripted_stats s = run_scripted("push-v2", 1, 0, 0);
-    assert_success_rate("push-v2", &s, 0.97);
-    s = run_scripted("push-v2", 2, 0.2, 5);
-    assert_success_rate("push-v2 (10% noise)", &s, 0.88);
+    assert_scripted("push-v2", 0.97);
+    assert_scripted_noisy("push-v2", 0.88);
 }
 
 static void test_pick_place_scripted(void **st)
 {
     (void)st;
-    scripted_stats s = run_scripted("pick-place-v2", 1, 0, 0);
-    assert_success_rate("pick-place-v2", &s, 0.95);
-    s = run_scripted("pick-place-v2", 2, 0.2, 5);
-    assert_success_rate("pick-place-v2 (10% noise)", &s, 0.83);
+    assert_scripted("pick-place-v2", 0.95);
+    assert_scripted_noisy("pick-place-v2", 0.83);
 }
 
 static double dist(const double *a, const float *b)
@@ -82,17 +76,14 @@ static void check_obj_task(const char *name, double radius)
     env_sawyer *e = make(name);
     int succ_eps = 0, inside_07_not_05 = 0;
     for (int k = 0; k < 10; k++) {
-        float obs[ENV_OBS_DIM], a[4];
+        float obs[ENV_OBS_DIM];
         env_reset_goal(e, k, obs, NULL);
         /* The object starts at its drawn xy; push keeps the settled height,
          * pick-place places it at z = 0.02 exactly. */
         assert_float_equal(obs[4], (float)e->goals[k][0], 1e-6);
         assert_float_equal(obs[5], (float)e->goals[k][1], 1e-6);
         for (int s = 0; s < 300; s++) {
-            env_scripted_action(e, obs, a);
-            env_info inf;
-            env_step_flags fl;
-            env_step(e, a, obs, &inf, &fl, NULL);
+            env_info inf = scripted_step(e, obs);
             double g[3] = {obs[36], obs[37], obs[38]};
             double d = dist(g, obs + 4);
             assert_float_equal(inf.obj_to_target, d, 1e-5);
@@ -131,26 +122,14 @@ static void test_pick_place_grasp_info(void **st)
 {
     (void)st;
     env_sawyer *e = make("pick-place-v2");
-    float obs[ENV_OBS_DIM], a[4];
+    float obs[ENV_OBS_DIM];
     env_reset_goal(e, 0, obs, NULL);
-    int og = mj_name2id(e->m, mjOBJ_GEOM, "objGeom");
-    int lp = mj_name2id(e->m, mjOBJ_GEOM, "leftpad_geom"), rp = mj_name2id(e->m, mjOBJ_GEOM, "rightpad_geom");
+    int og = id_of(e, mjOBJ_GEOM, "objGeom");
     int grasped = 0;
     for (int s = 0; s < 300; s++) {
-        env_scripted_action(e, obs, a);
-        env_info inf;
-        env_step_flags fl;
-        env_step(e, a, obs, &inf, &fl, NULL);
-        double fl_l = 0, fl_r = 0;
-        for (int i = 0; i < e->d->ncon; i++) {
-            const mjContact *c = &e->d->contact[i];
-            double f[6];
-            mj_contactForce(e->m, e->d, i, f);
-            if ((c->geom1 == og && c->geom2 == lp) || (c->geom2 == og && c->geom1 == lp))
-                fl_l += f[0];
-            if ((c->geom1 == og && c->geom2 == rp) || (c->geom2 == og && c->geom1 == rp))
-                fl_r += f[0];
-        }
+        env_info inf = scripted_step(e, obs);
+        double fl_l, fl_r;
+        pad_forces(e, og, &fl_l, &fl_r);
         int expect = fl_l > 0 && fl_r > 0 && obs[6] - 0.02 > e->obj_init_pos[2];
         assert_int_equal((int)inf.grasp_success, expect);
         grasped |= expect;

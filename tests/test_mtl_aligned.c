@@ -5,7 +5,7 @@
  * forms (orthogonal rows, identical rows, one task, rank-deficient G), scale
  * invariance, and the golden value; UB on a representation Gram. */
 #include "testutil.h"
-#include "mtl_call.h"
+#include "mtl_testutil.h"
 
 #include "mtl/mtl.h"
 #include "mtl_ref.h"
@@ -18,20 +18,6 @@ static mtl_combiner *make(mtl_method m, int K, long P)
     mtrl_err e;
     assert_int_equal(mtl_create(&c, K, P, &o, &e), 0);
     return c;
-}
-
-/* Weights of the combiner on G (K x P float). */
-static void weights(mtl_method m, int K, long P, const float *G, double *w, mtl_stats *st)
-{
-    mtl_combiner *c = make(m, K, P);
-    float *d = malloc(sizeof(float) * P);
-    mtrl_err e;
-    assert_int_equal(combine_rows(c, K, G, NULL, d, st, &e), 0);
-    assert_int_equal(st->nonfinite, 0);
-    for (int k = 0; k < K; k++)
-        w[k] = st->w[k];
-    mtl_destroy(c);
-    free(d);
 }
 
 /* B = sqrt(l_min) V L^(-1/2) V^T over the eigenvalues above l_max K eps. */

@@ -6,26 +6,10 @@
  * negative), orthogonal and zero rows; ConFIG's equal positive cosines, its
  * length rule, its golden value and its direction relative to IMTL-G. */
 #include "testutil.h"
-#include "mtl_call.h"
+#include "mtl_testutil.h"
 
 #include "mtl/mtl.h"
 #include "mtl_ref.h"
-
-static void weights(mtl_method m, int K, long P, const float *G, double *w, mtl_stats *st)
-{
-    mtl_options o;
-    mtl_options_default(&o, m);
-    mtl_combiner *c = NULL;
-    mtrl_err e;
-    assert_int_equal(mtl_create(&c, K, P, &o, &e), 0);
-    float *d = malloc(sizeof(float) * P);
-    assert_int_equal(combine_rows(c, K, G, NULL, d, st, &e), 0);
-    assert_int_equal(st->nonfinite, 0);
-    for (int k = 0; k < K; k++)
-        w[k] = st->w[k];
-    mtl_destroy(c);
-    free(d);
-}
 
 /* The reference's form: M_ij = (g_1 - g_i).(u_1 - u_j), b_j = g_1.(u_1 -
  * u_j) for i, j >= 2, M^T a = b, alpha = (1 - sum a, a). */

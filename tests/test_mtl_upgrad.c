@@ -7,32 +7,10 @@
  * for two tasks, and the small-trace rule. mtl_qp_lower is internal to
  * src/mtl; this white-box test declares it through mtl_impl.h. */
 #include "testutil.h"
-#include "mtl_call.h"
+#include "mtl_testutil.h"
 
 #include "mtl/mtl_impl.h"
 #include "mtl_ref.h"
-
-static void weights_o(const mtl_options *o, int K, long P, const float *G, double *w,
-                      mtl_stats *st)
-{
-    mtl_combiner *c = NULL;
-    mtrl_err e;
-    assert_int_equal(mtl_create(&c, K, P, o, &e), 0);
-    float *d = malloc(sizeof(float) * P);
-    assert_int_equal(combine_rows(c, K, G, NULL, d, st, &e), 0);
-    assert_int_equal(st->nonfinite, 0);
-    for (int k = 0; k < K; k++)
-        w[k] = st->w[k];
-    mtl_destroy(c);
-    free(d);
-}
-
-static void weights(mtl_method m, int K, long P, const float *G, double *w, mtl_stats *st)
-{
-    mtl_options o;
-    mtl_options_default(&o, m);
-    weights_o(&o, K, P, G, w, st);
-}
 
 /* min v^T Q v, v >= l, by trying every set of free variables: the free
  * block solves Q_FF v_F = -Q_FB l_B; the answer is the feasible point

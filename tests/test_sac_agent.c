@@ -17,38 +17,17 @@
 
 static void small_config(mtrl_config *c, const char *method)
 {
-    cfg_defaults(c);
-    c->agent.actor_hidden = (cfg_int_list){2, {16, 16}};
-    c->agent.critic_hidden = (cfg_int_list){2, {16, 16}};
-    c->agent.batch_size = B;
-    c->agent.target_entropy = -ACT;
-    c->run.seed = 3;
-    char kv[64];
-    snprintf(kv, sizeof kv, "mtl.method=%s", method);
-    mtrl_err e;
-    assert_int_equal(cfg_apply_override(c, kv, &e), 0);
+    base_config(c, method, 16, 3);
 }
 
-/* A replay buffer of smooth random transitions and one balanced batch. */
-static rb_buffer *make_buffer(void)
+/* Tasks that differ in scale. */
+static float scaled_reward(int k, const float *o, const float *a)
 {
-    rb_buffer *rb;
-    mtrl_err e;
-    assert_int_equal(rb_create(&rb, K, OBS, ACT, 300, &e), 0);
-    rng_state r;
-    rng_seed(&r, 11, 0);
-    for (int i = 0; i < 100; i++)
-        for (int k = 0; k < K; k++) {
-            float o[OBS], a[ACT], o2[OBS];
-            for (int j = 0; j < OBS; j++)
-                o[j] = (float)rng_range(&r, -1, 1), o2[j] = o[j] + 0.1f * (float)rng_normal(&r);
-            for (int j = 0; j < ACT; j++)
-                a[j] = (float)rng_range(&r, -1, 1);
-            float rew = (float)(k + 1) * (o[0] + a[0]); /* tasks differ in scale */
-            assert_int_equal(rb_add(rb, k, o, a, rew, o2, 0, &e), 0);
-        }
-    return rb;
+    return (float)(k + 1) * (o[0] + a[0]);
 }
+
+/* A replay buffer of smooth random transitions. */
+static rb_buffer *make_buffer(void) { return make_replay(300, 11, 100, scaled_reward); }
 
 static rb_batch *sample_mode(rb_buffer *rb, uint64_t seed, rb_sampling mode)
 {
@@ -238,6 +217,40 @@ static void test_alpha_moves_toward_target_entropy(void **st)
     rb_destroy(rb);
 }
 
+/* Saves a to path and loads it into a fresh agent of c (give c another
+ * seed: everything must then come from the file). */
+static sac_agent *save_and_reload(sac_agent *a, const mtrl_config *c, const char *path)
+{
+    mtrl_err e = {0};
+    h5_file *f;
+    assert_int_equal(h5_create(&f, path, &e), 0);
+    assert_int_equal(sac_save(a, f, "agent", &e), 0);
+    assert_int_equal(h5_commit(f, &e), 0);
+    sac_agent *b = make_agent(c);
+    assert_int_equal(h5_open(&f, path, &e), 0);
+    if (sac_load(b, f, "agent", &e))
+        fail_msg("sac_load: %s", e.msg);
+    h5_close(f);
+    return b;
+}
+
+/* n updates of a and b on the same batches (drawn from seed0 on): the same
+ * losses, bit for bit. */
+static void expect_same_updates(sac_agent *a, sac_agent *b, rb_buffer *rb, int n,
+                                uint64_t seed0, rb_sampling mode)
+{
+    mtrl_err e = {0};
+    for (int i = 0; i < n; i++) {
+        rb_batch *batch = sample_mode(rb, seed0 + (uint64_t)i, mode);
+        sac_update_stats s1, s2;
+        assert_int_equal(sac_update(a, batch, &s1, &e), 0);
+        assert_int_equal(sac_update(b, batch, &s2, &e), 0);
+        assert_true(s1.critic_loss == s2.critic_loss);
+        assert_true(s1.actor_loss == s2.actor_loss);
+        rb_batch_destroy(batch);
+    }
+}
+
 /* save -> load into a fresh agent -> both continue identically. */
 static void test_checkpoint_continues_bit_for_bit(void **st)
 {
@@ -255,27 +268,10 @@ static void test_checkpoint_continues_bit_for_bit(void **st)
     }
     char path[512];
     snprintf(path, sizeof path, "%s/agent.h5", test_tmpdir());
-    h5_file *f;
-    assert_int_equal(h5_create(&f, path, &e), 0);
-    assert_int_equal(sac_save(a, f, "agent", &e), 0);
-    assert_int_equal(h5_commit(f, &e), 0);
-
     c.run.seed = 99; /* a different init: everything must come from the file */
-    sac_agent *b2 = make_agent(&c);
-    assert_int_equal(h5_open(&f, path, &e), 0);
-    if (sac_load(b2, f, "agent", &e))
-        fail_msg("sac_load: %s", e.msg);
-    h5_close(f);
+    sac_agent *b2 = save_and_reload(a, &c, path);
     assert_int_equal(sac_num_updates(b2), 5);
-    for (int i = 0; i < 5; i++) {
-        rb_batch *b = sample(rb, 500 + (uint64_t)i);
-        sac_update_stats s1, s2;
-        assert_int_equal(sac_update(a, b, &s1, &e), 0);
-        assert_int_equal(sac_update(b2, b, &s2, &e), 0);
-        assert_true(s1.critic_loss == s2.critic_loss);
-        assert_true(s1.actor_loss == s2.actor_loss);
-        rb_batch_destroy(b);
-    }
+    expect_same_updates(a, b2, rb, 5, 500, RB_SAMPLE_BALANCED);
     /* Stochastic actions use the restored rng too. */
     float obs[OBS] = {0.1f, 0.2f}, x[ACT], y[ACT];
     int32_t t0 = 0;
@@ -287,6 +283,7 @@ static void test_checkpoint_continues_bit_for_bit(void **st)
     mtrl_config big = c;
     big.agent.critic_hidden = (cfg_int_list){2, {32, 16}};
     sac_agent *other = make_agent(&big);
+    h5_file *f;
     assert_int_equal(h5_open(&f, path, &e), 0);
     assert_int_not_equal(sac_load(other, f, "agent", &e), 0);
     assert_true(strstr(e.msg, "critic") != NULL);
@@ -317,24 +314,9 @@ static void test_cagrad_fast_checkpoint(void **st)
     }
     char path[512];
     snprintf(path, sizeof path, "%s/agent_fast.h5", test_tmpdir());
-    h5_file *f;
-    assert_int_equal(h5_create(&f, path, &e), 0);
-    assert_int_equal(sac_save(a, f, "agent", &e), 0);
-    assert_int_equal(h5_commit(f, &e), 0);
     c.run.seed = 98;
-    sac_agent *b2 = make_agent(&c);
-    assert_int_equal(h5_open(&f, path, &e), 0);
-    if (sac_load(b2, f, "agent", &e))
-        fail_msg("sac_load: %s", e.msg);
-    h5_close(f);
-    for (int i = 0; i < 4; i++) {
-        rb_batch *b = sample_mode(rb, 700 + (uint64_t)i, RB_SAMPLE_UNIFORM);
-        sac_update_stats s1, s2;
-        assert_int_equal(sac_update(a, b, &s1, &e), 0);
-        assert_int_equal(sac_update(b2, b, &s2, &e), 0);
-        assert_true(s1.critic_loss == s2.critic_loss && s1.actor_loss == s2.actor_loss);
-        rb_batch_destroy(b);
-    }
+    sac_agent *b2 = save_and_reload(a, &c, path);
+    expect_same_updates(a, b2, rb, 4, 700, RB_SAMPLE_UNIFORM);
     float x[K * ACT], y[K * ACT];
     actions_of(a, x);
     actions_of(b2, y);

@@ -25,17 +25,8 @@
 
 static void config(mtrl_config *c, const char *method)
 {
-    cfg_defaults(c);
-    c->agent.actor_hidden = (cfg_int_list){2, {40, 40}};
-    c->agent.critic_hidden = (cfg_int_list){2, {40, 40}};
-    c->agent.batch_size = B;
-    c->agent.target_entropy = -ACT;
+    base_config(c, method, 40, 9);
     c->agent.critic_lr = c->agent.actor_lr = 1e-2;
-    c->run.seed = 9;
-    char kv[64];
-    snprintf(kv, sizeof kv, "mtl.method=%s", method);
-    mtrl_err e;
-    assert_int_equal(cfg_apply_override(c, kv, &e), 0);
     c->mtl.cagrad_c = 0.9;
     c->mtl.cagrad_fast_subset = 3;
     /* CAGrad keeps the best of its dual iterates: a choice that a rounding
@@ -47,26 +38,13 @@ static void config(mtrl_config *c, const char *method)
     c->mtl.cagrad_steps = 0;
 }
 
-static rb_buffer *make_buffer(void)
+/* Tasks that pull apart: conflicting gradients for PCGrad/MGDA. */
+static float pulling_reward(int k, const float *o, const float *a)
 {
-    rb_buffer *rb;
-    mtrl_err e;
-    assert_int_equal(rb_create(&rb, K, OBS, ACT, 2000, &e), 0);
-    rng_state r;
-    rng_seed(&r, 21, 0);
-    for (int i = 0; i < 60; i++)
-        for (int k = 0; k < K; k++) {
-            float o[OBS], a[ACT], o2[OBS];
-            for (int j = 0; j < OBS; j++)
-                o[j] = (float)rng_range(&r, -1, 1), o2[j] = o[j] + 0.1f * (float)rng_normal(&r);
-            for (int j = 0; j < ACT; j++)
-                a[j] = (float)rng_range(&r, -1, 1);
-            /* Tasks that pull apart: conflicting gradients for PCGrad/MGDA. */
-            float rew = (float)((k % 3) - 1) * (o[k % OBS] + a[k % ACT]) + 0.1f * (float)k;
-            assert_int_equal(rb_add(rb, k, o, a, rew, o2, 0, &e), 0);
-        }
-    return rb;
+    return (float)((k % 3) - 1) * (o[k % OBS] + a[k % ACT]) + 0.1f * (float)k;
 }
+
+static rb_buffer *make_buffer(void) { return make_replay(2000, 21, 60, pulling_reward); }
 
 static void follow(const char *method)
 {

@@ -142,28 +142,37 @@ static void test_seed_list_and_config_sets(void **st)
 static void test_errors_name_file_line_key(void **st)
 {
     (void)st;
-    put("e/unknown.yaml", "name: x\nconfigs: [../cfg/mt10/fast.yaml]\nseedz: 3\n");
-    expect_error("e/unknown.yaml", "unknown.yaml:3: seedz", "unknown key", NULL);
-    put("e/axiskey.yaml", "name: x\nconfigs: [../cfg/mt10/fast.yaml]\naxes:\n  agent.nope: [1, 2]\n");
-    expect_error("e/axiskey.yaml", "axiskey.yaml:4: axes", "agent.nope", NULL);
-    put("e/axisval.yaml", "name: x\nconfigs: [../cfg/mt10/fast.yaml]\naxes:\n  mtl.method: [mean, best]\n");
-    expect_error("e/axisval.yaml", "axisval.yaml:4: axes", "best", NULL);
-    /* Valid alone, invalid for the run's benchmark (25 rows over 10 tasks):
-     * the run is named. */
-    put("e/cross.yaml", "name: x\nconfigs: [../cfg/mt10/fast.yaml]\nseeds: 1\naxes:\n  agent.batch_size: [20, 25]\n");
-    expect_error("e/cross.yaml", "cross.yaml: run 1 (fast-batch_size=25-seed1)", "agent.batch_size", NULL);
-    put("e/noconf.yaml", "name: x\nconfigs: [nowhere.yaml]\n");
-    expect_error("e/noconf.yaml", "noconf.yaml:2: configs", "nowhere.yaml", "no such file");
-    put("e/seed.yaml", "name: x\nconfigs: [../cfg/mt10/fast.yaml]\nseeds: 2\nset: {run.seed: 4}\n");
-    expect_error("e/seed.yaml", "seed.yaml:4: set", "run.seed", NULL);
-    put("e/noname.yaml", "configs: [../cfg/mt10/fast.yaml]\n");
-    expect_error("e/noname.yaml", "noname.yaml:1: name", "missing", NULL);
-    put("e/dup.yaml", "name: x\nconfigs: [../cfg/mt10/fast.yaml]\naxes:\n  mtl.method: [mean, mean]\n");
-    expect_error("e/dup.yaml", "dup.yaml:4: axes: mtl.method", "twice", NULL);
-    put("e/slurm.yaml", "name: x\nconfigs: [../cfg/mt10/fast.yaml]\nslurm:\n  extra: [\"--qos=low\"]\n");
-    expect_error("e/slurm.yaml", "slurm.yaml:4: slurm.extra", "#SBATCH", NULL);
-    put("e/yaml.yaml", "name: x\nconfigs: [../cfg/mt10/fast.yaml\n");
-    expect_error("e/yaml.yaml", "yaml.yaml:", "YAML error", NULL);
+    /* The file, its text, where the message points and what it names. */
+    static const struct {
+        const char *file, *text, *where, *what, *what2;
+    } cases[] = {
+        {"e/unknown.yaml", "name: x\nconfigs: [../cfg/mt10/fast.yaml]\nseedz: 3\n",
+         "unknown.yaml:3: seedz", "unknown key", NULL},
+        {"e/axiskey.yaml", "name: x\nconfigs: [../cfg/mt10/fast.yaml]\naxes:\n  agent.nope: [1, 2]\n",
+         "axiskey.yaml:4: axes", "agent.nope", NULL},
+        {"e/axisval.yaml", "name: x\nconfigs: [../cfg/mt10/fast.yaml]\naxes:\n  mtl.method: [mean, best]\n",
+         "axisval.yaml:4: axes", "best", NULL},
+        /* Valid alone, invalid for the run's benchmark (25 rows over 10 tasks):
+         * the run is named. */
+        {"e/cross.yaml", "name: x\nconfigs: [../cfg/mt10/fast.yaml]\nseeds: 1\naxes:\n  agent.batch_size: [20, 25]\n",
+         "cross.yaml: run 1 (fast-batch_size=25-seed1)", "agent.batch_size", NULL},
+        {"e/noconf.yaml", "name: x\nconfigs: [nowhere.yaml]\n",
+         "noconf.yaml:2: configs", "nowhere.yaml", "no such file"},
+        {"e/seed.yaml", "name: x\nconfigs: [../cfg/mt10/fast.yaml]\nseeds: 2\nset: {run.seed: 4}\n",
+         "seed.yaml:4: set", "run.seed", NULL},
+        {"e/noname.yaml", "configs: [../cfg/mt10/fast.yaml]\n",
+         "noname.yaml:1: name", "missing", NULL},
+        {"e/dup.yaml", "name: x\nconfigs: [../cfg/mt10/fast.yaml]\naxes:\n  mtl.method: [mean, mean]\n",
+         "dup.yaml:4: axes: mtl.method", "twice", NULL},
+        {"e/slurm.yaml", "name: x\nconfigs: [../cfg/mt10/fast.yaml]\nslurm:\n  extra: [\"--qos=low\"]\n",
+         "slurm.yaml:4: slurm.extra", "#SBATCH", NULL},
+        {"e/yaml.yaml", "name: x\nconfigs: [../cfg/mt10/fast.yaml\n",
+         "yaml.yaml:", "YAML error", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        put(cases[i].file, cases[i].text);
+        expect_error(cases[i].file, cases[i].where, cases[i].what, cases[i].what2);
+    }
 }
 
 static void test_other_grid_refused(void **st)

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 /* A fresh directory under /tmp, created once per test binary. */
@@ -43,6 +45,32 @@ static inline int test_sh(const char *fmt, ...)
     va_end(ap);
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static inline int test_rm_entry_(const char *p, const struct stat *sb, int flag,
+                                 struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+/* Group teardown: removes test_tmpdir() and all below it. */
+static inline int test_rm_tmpdir(void **st)
+{
+    (void)st;
+    nftw(test_tmpdir(), test_rm_entry_, 16, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
+
+/* test_tmpdir()/rel in one of 8 rotating static buffers, so a call can
+ * hold a few paths at once. */
+static inline char *test_path(const char *rel)
+{
+    static char buf[8][512];
+    static int i;
+    i = (i + 1) % 8;
+    snprintf(buf[i], sizeof buf[i], "%s/%s", test_tmpdir(), rel);
+    return buf[i];
 }
 
 /* A whole file as a NUL-terminated string (caller frees), or NULL. */

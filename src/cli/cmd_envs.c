@@ -144,111 +144,91 @@ static void env_check_usage(FILE *f)
             "  -h, --help     this help\n");
 }
 
-int cmd_env_check(int argc, char **argv)
+typedef struct check_opts {
+    const char *bench, *video;
+    char *vargs[48]; /* camera/size options, passed on to mtrl render for --video */
+    int nv;
+    long episodes, seed, threads, max_steps;
+    int full;
+    double noise;
+} check_opts;
+
+/* Returns -1 to go on, else the exit code. */
+static int parse_check_args(int argc, char **argv, check_opts *o)
 {
-    const char *bench = NULL, *video = NULL;
-    /* camera/size options, passed on to mtrl render for --video */
-    char *vargs[48];
-    int nv = 0;
-    long episodes = 50, seed = 1, threads = 0, max_steps = ENV_DEFAULT_MAX_STEPS;
-    int full = 0;
-    double noise = 0;
+    static const char *const vopts[] = {"--camera", "--azimuth", "--elevation", "--distance",
+                                        "--lookat", "--width", "--height", "--fps", NULL};
+    *o = (check_opts){.episodes = 50, .seed = 1, .max_steps = ENV_DEFAULT_MAX_STEPS};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             env_check_usage(stdout);
             return 0;
         }
-        int has = i + 1 < argc;
-        static const char *const vopts[] = {"--camera", "--azimuth", "--elevation", "--distance",
-                                            "--lookat", "--width", "--height", "--fps", NULL};
-        int is_v = 0;
+        int has = i + 1 < argc, is_v = 0;
         for (int k = 0; vopts[k]; k++)
             is_v |= !strcmp(a, vopts[k]);
-        if ((is_v || !strcmp(a, "--flip")) && nv + 2 > (int)(sizeof vargs / sizeof *vargs)) {
+        if ((is_v || !strcmp(a, "--flip")) && o->nv + 2 > (int)(sizeof o->vargs / sizeof *o->vargs)) {
             fprintf(stderr, "mtrl env-check: too many camera and size options\n");
             return 2;
         }
-        if (!strcmp(a, "--flip")) {
-            vargs[nv++] = argv[i];
-        } else if (is_v && has) {
-            vargs[nv++] = argv[i];
-            vargs[nv++] = argv[++i];
+        int bad = 0;
+        if (!strcmp(a, "--flip"))
+            o->vargs[o->nv++] = argv[i];
+        else if (is_v && has) {
+            o->vargs[o->nv++] = argv[i];
+            o->vargs[o->nv++] = argv[++i];
         } else if (!strcmp(a, "--video") && has)
-            video = argv[++i];
+            o->video = argv[++i];
         else if (!strcmp(a, "--full"))
-            full = 1;
-        else if (!strcmp(a, "--episodes") && has) {
-            if (cli_parse_long("env-check", a, argv[++i], 1, 1000000, &episodes))
-                return 2;
-        } else if (!strcmp(a, "--seed") && has) {
-            if (cli_parse_long("env-check", a, argv[++i], 0, 0x7fffffffffffffffL, &seed))
-                return 2;
-        } else if (!strcmp(a, "--threads") && has) {
-            if (cli_parse_long("env-check", a, argv[++i], 0, 1024, &threads))
-                return 2;
-        } else if (!strcmp(a, "--max-steps") && has) {
-            if (cli_parse_long("env-check", a, argv[++i], 1, 100000000, &max_steps))
-                return 2;
-        } else if (!strcmp(a, "--noise") && has) {
-            if (cli_parse_double("env-check", a, argv[++i], 0, 10, &noise))
-                return 2;
-        } else if (a[0] != '-' && !bench)
-            bench = a;
+            o->full = 1;
+        else if (!strcmp(a, "--episodes") && has)
+            bad = cli_parse_long("env-check", a, argv[++i], 1, 1000000, &o->episodes);
+        else if (!strcmp(a, "--seed") && has)
+            bad = cli_parse_long("env-check", a, argv[++i], 0, 0x7fffffffffffffffL, &o->seed);
+        else if (!strcmp(a, "--threads") && has)
+            bad = cli_parse_long("env-check", a, argv[++i], 0, 1024, &o->threads);
+        else if (!strcmp(a, "--max-steps") && has)
+            bad = cli_parse_long("env-check", a, argv[++i], 1, 100000000, &o->max_steps);
+        else if (!strcmp(a, "--noise") && has)
+            bad = cli_parse_double("env-check", a, argv[++i], 0, 10, &o->noise);
+        else if (a[0] != '-' && !o->bench)
+            o->bench = a;
         else {
             fprintf(stderr, "mtrl env-check: unexpected argument '%s'\n", a);
             env_check_usage(stderr);
             return 2;
         }
+        if (bad)
+            return 2;
     }
-    if (!bench) {
+    if (!o->bench) {
         env_check_usage(stderr);
         return 2;
     }
-    int idx[256], n;
-    mtrl_err err = {0};
-    if (env_benchmark_tasks(bench, idx, 256, &n, &err)) {
-        fprintf(stderr, "mtrl env-check: %s\n", err.msg);
-        return err_exit_code(err.code);
-    }
-    if (video && n != 1) {
-        fprintf(stderr, "mtrl env-check: --video needs one task, %s has %d\n", bench, n);
-        return 2;
-    }
-    if (video) {
-        /* The video first: a missing GL context fails before the long part. */
-        char seed_s[32], steps_s[32];
-        snprintf(seed_s, sizeof seed_s, "%ld", seed);
-        snprintf(steps_s, sizeof steps_s, "%ld", max_steps);
-        char *rargv[64] = {"render", (char *)env_task_name(idx[0]), "--policy", "scripted",
-                           "--episodes", "1", "--seed", seed_s, "--max-steps", steps_s,
-                           "--out", (char *)video};
-        int rn = 12;
-        for (int k = 0; k < nv && rn < 63; k++)
-            rargv[rn++] = vargs[k];
-        int vrc = cmd_render(rn, rargv);
-        if (vrc)
-            return vrc;
-    }
-    check_job *jobs = calloc((size_t)n, sizeof *jobs);
-    if (!jobs) {
-        fprintf(stderr, "mtrl env-check: out of memory\n");
-        return 1;
-    }
-    for (int k = 0; k < n; k++) {
-        jobs[k].task = idx[k];
-        jobs[k].episodes = (int)episodes;
-        jobs[k].full = full;
-        jobs[k].max_steps = (int)max_steps;
-        jobs[k].seed = (uint64_t)seed;
-        jobs[k].noise = noise;
-    }
-    if (threads == 0) {
-        long c = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = c > 0 ? c : 1;
-    }
-    if (threads > n)
-        threads = n;
+    return -1;
+}
+
+/* The --video episode, through mtrl render (first: a missing GL context
+ * fails before the long part). */
+static int check_video(const check_opts *o, int task)
+{
+    char seed_s[32], steps_s[32];
+    snprintf(seed_s, sizeof seed_s, "%ld", o->seed);
+    snprintf(steps_s, sizeof steps_s, "%ld", o->max_steps);
+    char *rargv[64] = {"render", (char *)env_task_name(task), "--policy", "scripted",
+                       "--episodes", "1", "--seed", seed_s, "--max-steps", steps_s,
+                       "--out", (char *)o->video};
+    int rn = 12;
+    for (int k = 0; k < o->nv && rn < 63; k++)
+        rargv[rn++] = o->vargs[k];
+    return cmd_render(rn, rargv);
+}
+
+/* Runs the jobs on threads threads (the caller's one among them); returns
+ * the wall time. */
+static double run_checks(check_job *jobs, int n, long threads)
+{
     check_pool pool = {jobs, n, 0, PTHREAD_MUTEX_INITIALIZER};
     pthread_t th[1024];
     int started = 0;
@@ -261,32 +241,73 @@ int cmd_env_check(int argc, char **argv)
     check_worker(&pool);
     for (int t = 1; t <= started; t++)
         pthread_join(th[t], NULL);
-    double wall = tm_now() - t0;
+    return tm_now() - t0;
+}
 
+static int print_checks(const check_opts *o, const check_job *jobs, int n, long threads, double wall)
+{
     printf("env-check %s: %ld episodes per task, goal seed %ld, noise %.3g%s, %ld threads\n\n",
-           bench, episodes, seed, noise, full ? ", full episodes" : "", threads);
+           o->bench, o->episodes, o->seed, o->noise, o->full ? ", full episodes" : "", threads);
     printf("%-26s %8s %10s %12s %12s %10s\n", "task", "success", "steps2succ", "mean return",
            "steps/s", "unstable");
     int rc = 0;
     long total_steps = 0;
     double mean_success = 0;
     for (int k = 0; k < n; k++) {
-        check_job *j = &jobs[k];
+        const check_job *j = &jobs[k];
         if (j->rc) {
             fprintf(stderr, "mtrl env-check: %s: %s\n", env_task_name(j->task), j->err);
             rc = 1;
             continue;
         }
-        double sr = (double)j->successes / (double)episodes;
+        double sr = (double)j->successes / (double)o->episodes;
         mean_success += sr / n;
         total_steps += j->steps;
         printf("%-26s %8.3f %10.1f %12.2f %12.0f %10d\n", env_task_name(j->task), sr,
                j->successes ? (double)j->steps_to_success / j->successes : 0.0,
-               j->ret / (double)episodes, j->seconds > 0 ? j->steps / j->seconds : 0.0,
+               j->ret / (double)o->episodes, j->seconds > 0 ? j->steps / j->seconds : 0.0,
                j->unstable);
     }
     printf("\nmean success %.3f; %ld env steps in %.2f s (%.0f steps/s with %ld threads)\n",
            mean_success, total_steps, wall, wall > 0 ? total_steps / wall : 0.0, threads);
+    return rc;
+}
+
+int cmd_env_check(int argc, char **argv)
+{
+    check_opts o;
+    int rc = parse_check_args(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    int idx[256], n;
+    mtrl_err err = {0};
+    if (env_benchmark_tasks(o.bench, idx, 256, &n, &err)) {
+        fprintf(stderr, "mtrl env-check: %s\n", err.msg);
+        return err_exit_code(err.code);
+    }
+    if (o.video && n != 1) {
+        fprintf(stderr, "mtrl env-check: --video needs one task, %s has %d\n", o.bench, n);
+        return 2;
+    }
+    if (o.video && (rc = check_video(&o, idx[0])))
+        return rc;
+    check_job *jobs = calloc((size_t)n, sizeof *jobs);
+    if (!jobs) {
+        fprintf(stderr, "mtrl env-check: out of memory\n");
+        return 1;
+    }
+    for (int k = 0; k < n; k++)
+        jobs[k] = (check_job){.task = idx[k], .episodes = (int)o.episodes, .full = o.full,
+                              .max_steps = (int)o.max_steps, .seed = (uint64_t)o.seed, .noise = o.noise};
+    long threads = o.threads;
+    if (threads == 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = c > 0 ? c : 1;
+    }
+    if (threads > n)
+        threads = n;
+    double wall = run_checks(jobs, n, threads);
+    rc = print_checks(&o, jobs, n, threads, wall);
     free(jobs);
     return rc;
 }

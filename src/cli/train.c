@@ -45,91 +45,93 @@ int train_set_threads(const mtrl_config *cfg)
 /* ------------------------------------------------------------------------ */
 /* Evaluation */
 
-int train_evaluate(sac_agent *agent, const mtrl_config *cfg, int episodes, eval_result *out,
-                   mtrl_err *e)
+/* The evaluation's envs: one per task, at the training env's index, so a
+ * fixed goal is the same goal. */
+static int eval_envs_create(const mtrl_config *cfg, int episodes, env_sawyer **envs, int *L,
+                            eval_result *out, mtrl_err *e)
 {
-    return train_evaluate_observed(agent, cfg, episodes, NULL, -1, out, e);
-}
-
-int train_evaluate_observed(sac_agent *agent, const mtrl_config *cfg, int episodes,
-                            const eval_observer *watch, int64_t iter, eval_result *out, mtrl_err *e)
-{
-    int idx[TRAIN_MAX_TASKS], K, rc, observing = 0;
+    int idx[TRAIN_MAX_TASKS], K, rc;
     if ((rc = env_benchmark_tasks(cfg->env.benchmark, idx, TRAIN_MAX_TASKS, &K, e)))
         return rc;
     env_opts o;
     train_env_opts(cfg, &o);
-    int L = o.max_episode_steps;
-    env_sawyer *envs[TRAIN_MAX_TASKS] = {0};
-    float obs[TRAIN_MAX_TASKS * OBS], act[TRAIN_MAX_TASKS * ACT];
-    int32_t task[TRAIN_MAX_TASKS];
+    *L = o.max_episode_steps;
     memset(out, 0, sizeof *out);
     out->K = K;
     out->episodes = episodes;
     out->deterministic = cfg->eval.deterministic;
     for (int k = 0; k < K; k++) {
-        /* The same env index as training, so a fixed goal is the same goal. */
         if ((rc = env_create(&envs[k], idx[k], &o, (uint64_t)k, e)))
-            goto done;
-        task[k] = k;
+            return rc;
         snprintf(out->task[k], sizeof out->task[k], "%s", env_task_name(idx[k]));
-        out->steps_to_success[k] = 0;
     }
-    if (watch && (rc = watch->begin(watch->ctx, iter, K, envs, e)))
-        goto done;
-    observing = watch != NULL;
-    int n_success[TRAIN_MAX_TASKS] = {0};
-    for (int ep = 0; ep < episodes; ep++) {
-        int active[TRAIN_MAX_TASKS];
-        double ret[TRAIN_MAX_TASKS] = {0};
-        for (int k = 0; k < K; k++) {
-            rc = episodes == 1 ? env_reset(envs[k], obs + k * OBS, e)
-                               : env_reset_goal(envs[k], ep % ENV_NUM_GOALS, obs + k * OBS, e);
-            if (rc || (observing && (rc = watch->step(watch->ctx, k, ep, 0, NULL, e))))
-                goto done;
-            active[k] = 1;
-        }
-        for (int t = 0; t < L; t++) {
-            if ((rc = sac_act(agent, K, obs, task, cfg->eval.deterministic, act, e)))
-                goto done;
-            int any = 0;
-            for (int k = 0; k < K; k++) {
-                if (!active[k])
-                    continue;
-                env_info info;
-                env_step_flags fl;
-                if ((rc = env_step(envs[k], act + k * ACT, obs + k * OBS, &info, &fl, e)) ||
-                    (observing && (rc = watch->step(watch->ctx, k, ep, t + 1, &info, e))))
-                    goto done;
-                ret[k] += info.reward;
-                if (info.success) {
-                    n_success[k]++;
-                    out->steps_to_success[k] += t + 1;
-                    active[k] = 0;
-                } else if (fl.done) {
-                    active[k] = 0;
-                }
-                any |= active[k];
-            }
-            if (!any)
-                break;
-        }
-        for (int k = 0; k < K; k++)
-            out->ret[k] += ret[k] / episodes;
-    }
+    return 0;
+}
+
+/* Episode ep of every task at once; each env stops at its first success. */
+static int eval_episode(sac_agent *agent, const mtrl_config *cfg, env_sawyer **envs, int L, int ep,
+                        const eval_observer *watch, eval_result *out, int *n_success, mtrl_err *e)
+{
+    int K = out->K, rc, active[TRAIN_MAX_TASKS];
+    float obs[TRAIN_MAX_TASKS * OBS], act[TRAIN_MAX_TASKS * ACT];
+    int32_t task[TRAIN_MAX_TASKS];
+    double ret[TRAIN_MAX_TASKS] = {0};
     for (int k = 0; k < K; k++) {
+        rc = out->episodes == 1 ? env_reset(envs[k], obs + k * OBS, e)
+                                : env_reset_goal(envs[k], ep % ENV_NUM_GOALS, obs + k * OBS, e);
+        if (rc || (watch && (rc = watch->step(watch->ctx, k, ep, 0, NULL, e))))
+            return rc;
+        active[k] = 1;
+        task[k] = k;
+    }
+    for (int t = 0, any = 1; t < L && any; t++) {
+        if ((rc = sac_act(agent, K, obs, task, cfg->eval.deterministic, act, e)))
+            return rc;
+        any = 0;
+        for (int k = 0; k < K; k++) {
+            if (!active[k])
+                continue;
+            env_info info;
+            env_step_flags fl;
+            if ((rc = env_step(envs[k], act + k * ACT, obs + k * OBS, &info, &fl, e)) ||
+                (watch && (rc = watch->step(watch->ctx, k, ep, t + 1, &info, e))))
+                return rc;
+            ret[k] += info.reward;
+            if (info.success) {
+                n_success[k]++;
+                out->steps_to_success[k] += t + 1;
+            }
+            active[k] = !info.success && !fl.done;
+            any |= active[k];
+        }
+    }
+    for (int k = 0; k < K; k++)
+        out->ret[k] += ret[k] / out->episodes;
+    return 0;
+}
+
+int train_evaluate_observed(sac_agent *agent, const mtrl_config *cfg, int episodes,
+                            const eval_observer *watch, int64_t iter, eval_result *out, mtrl_err *e)
+{
+    env_sawyer *envs[TRAIN_MAX_TASKS] = {0};
+    int n_success[TRAIN_MAX_TASKS] = {0}, observing = 0, L = 0;
+    int rc = eval_envs_create(cfg, episodes, envs, &L, out, e);
+    if (!rc && watch && !(rc = watch->begin(watch->ctx, iter, out->K, envs, e)))
+        observing = 1;
+    for (int ep = 0; !rc && ep < episodes; ep++)
+        rc = eval_episode(agent, cfg, envs, L, ep, observing ? watch : NULL, out, n_success, e);
+    for (int k = 0; !rc && k < out->K; k++) {
         out->success[k] = (double)n_success[k] / episodes;
         out->steps_to_success[k] = n_success[k] ? out->steps_to_success[k] / n_success[k] : NAN;
-        out->mean_success += out->success[k] / K;
-        out->mean_return += out->ret[k] / K;
+        out->mean_success += out->success[k] / out->K;
+        out->mean_return += out->ret[k] / out->K;
     }
-done:
     if (observing) {
         int end_rc = watch->end(watch->ctx, rc == 0, rc ? NULL : e);
         if (!rc)
             rc = end_rc;
     }
-    for (int k = 0; k < K; k++)
+    for (int k = 0; k < TRAIN_MAX_TASKS; k++)
         env_destroy(envs[k]);
     return rc;
 }

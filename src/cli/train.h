@@ -27,15 +27,6 @@ typedef struct eval_result {
     double mean_success, mean_return;
 } eval_result;
 
-/* Runs `episodes` deterministic (or stochastic, eval.deterministic = false)
- * episodes per task of cfg->env.benchmark with the agent (the trainer
- * passes cfg->eval.episodes, mtrl eval its --episodes). With one
- * episode per task the goal is the one training uses (fixed goals, as the
- * reference); with more, episode i uses goal i % 50 of the task's goal set
- * (Meta-World v3's protocol). An env stops at its first success. */
-int train_evaluate(sac_agent *agent, const mtrl_config *cfg, int episodes, eval_result *out,
-                   mtrl_err *e);
-
 /* Watches an evaluation as it runs (evaluation videos), on the evaluating
  * thread. The training code knows nothing of rendering: cmd_run/cmd_eval
  * pass one in only when videos were asked for. */
@@ -51,7 +42,14 @@ typedef struct eval_observer {
     int (*end)(void *ctx, int ok, mtrl_err *e);
 } eval_observer;
 
-/* train_evaluate with an observer (NULL: none). */
+/* Runs `episodes` deterministic (or stochastic, eval.deterministic = false)
+ * episodes per task of cfg->env.benchmark with the agent (the trainer
+ * passes cfg->eval.episodes, mtrl eval its --episodes). With one
+ * episode per task the goal is the one training uses (fixed goals, as the
+ * reference); with more, episode i uses goal i % 50 of the task's goal set
+ * (Meta-World v3's protocol). An env stops at its first success. watch
+ * (NULL: none) sees every reset and step; iter is the training iteration
+ * it is told (-1 for mtrl eval). */
 int train_evaluate_observed(sac_agent *agent, const mtrl_config *cfg, int episodes,
                             const eval_observer *obs, int64_t iter, eval_result *out, mtrl_err *e);
 

@@ -226,6 +226,18 @@ int fs_read_all(const char *path, char **data, size_t *len, mtrl_err *e)
     return 0;
 }
 
+int fs_read_if_exists(const char *path, char **data, size_t *len, mtrl_err *e)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        *data = NULL;
+        if (len)
+            *len = 0;
+        return 0;
+    }
+    return fs_read_all(path, data, len, e);
+}
+
 /* ---- run-directory lock ---- */
 
 static char *lock_path(const char *dir)

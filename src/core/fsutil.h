@@ -46,6 +46,9 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mtrl_err *e)
 /* Reads a whole file into a malloc'd, NUL-terminated buffer (caller frees);
  * *len (may be NULL) receives the byte count without the terminator. */
 int fs_read_all(const char *path, char **data, size_t *len, mtrl_err *e);
+/* As fs_read_all, but a file that does not exist is no error: 0 with *data
+ * NULL (for the logs a run may not have written yet). */
+int fs_read_if_exists(const char *path, char **data, size_t *len, mtrl_err *e);
 
 /* Run-directory lock: flock(LOCK_EX) on "<dir>/.lock", held as long as the
  * returned descriptor is open. The kernel drops it when the process ends,

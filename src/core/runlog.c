@@ -406,12 +406,10 @@ static int json_line_shaped(const char *s)
 static int filter_file(const char *path, int head, int64_t max_step, int is_json,
                        char kinds[][32], int *nkinds, mtrl_err *e)
 {
-    if (file_size(path) < 0)
-        return 0;
     char *data;
     size_t len;
-    int rc = fs_read_all(path, &data, &len, e);
-    if (rc)
+    int rc = fs_read_if_exists(path, &data, &len, e);
+    if (rc || !data)
         return rc;
     char *out = malloc(len + 1);
     if (!out) {

@@ -54,4 +54,18 @@ double rw_pick_place_caging(const env_sawyer *e, const double *a, const double o
 double rw_old_caging(const env_sawyer *e, const double obj[3], double obj_radius,
                      double grip_slack, double xz_thresh);
 
+/* Fills the info fields every reward reports (spec §9 gives their meaning
+ * per task), in env_info's order; the caller returns the reward itself. */
+static inline void rw_info_set(env_info *info, int success, double near_object,
+                               double grasp_success, double grasp_reward, double in_place_reward,
+                               double obj_to_target)
+{
+    info->success = success;
+    info->near_object = near_object;
+    info->grasp_success = grasp_success;
+    info->grasp_reward = grasp_reward;
+    info->in_place_reward = in_place_reward;
+    info->obj_to_target = obj_to_target;
+}
+
 #endif

@@ -367,10 +367,10 @@ static void note_unstable(env_sawyer *e, const char *where, int mj_error)
              mj_error ? "MuJoCo error" : names, tl_msg[0] ? ": " : "", tl_msg);
 }
 
-/* n x mj_step with MuJoCo errors caught; 0, or -1 when the simulation became
- * unstable or MuJoCo raised an error (e->unstable_why says which; where
- * names the caller's phase for it). */
-static int substeps(env_sawyer *e, int n, const char *where)
+/* Runs fn(e, n) with MuJoCo errors caught; 0, or -1 when MuJoCo raised an
+ * error or fn says the state became untrustworthy (fn returns nonzero):
+ * e->unstable_why says which, where names the caller's phase for it. */
+static int guarded(env_sawyer *e, int (*fn)(env_sawyer *e, int n), int n, const char *where)
 {
     jmp_buf jb;
     jmp_buf *saved = tl_guard;
@@ -381,38 +381,44 @@ static int substeps(env_sawyer *e, int n, const char *where)
         return -1;
     }
     tl_guard = &jb;
-    for (int i = 0; i < n; i++) {
-        mj_step(e->m, e->d);
-        if (warned(e->d)) {
-            tl_guard = saved;
-            note_unstable(e, where, 0);
-            return -1;
-        }
-    }
+    int bad = fn(e, n);
     tl_guard = saved;
+    if (bad) {
+        note_unstable(e, where, 0);
+        return -1;
+    }
     return 0;
 }
 
-/* The task's reset hook (it may call mj_forward) with MuJoCo errors caught;
- * 0 or -1 (e->unstable_why says why). */
-static int guarded_task_reset(env_sawyer *e)
+/* n x mj_step, stopped at the first that raises a warning (1). */
+static int step_until_warned(env_sawyer *e, int n)
 {
-    jmp_buf jb;
-    jmp_buf *saved = tl_guard;
-    tl_msg[0] = '\0';
-    if (setjmp(jb)) {
-        tl_guard = saved;
-        note_unstable(e, "the task's reset", 1);
-        return -1;
-    }
-    tl_guard = &jb;
-    e->task->reset(e);
-    tl_guard = saved;
-    if (warned(e->d)) {
-        note_unstable(e, "the task's reset", 0);
-        return -1;
+    for (int i = 0; i < n; i++) {
+        mj_step(e->m, e->d);
+        if (warned(e->d))
+            return 1;
     }
     return 0;
+}
+
+/* The task's reset hook (it may call mj_forward); 1 if it raised a warning. */
+static int task_reset_hook(env_sawyer *e, int n)
+{
+    (void)n;
+    e->task->reset(e);
+    return warned(e->d);
+}
+
+/* n x mj_step with MuJoCo errors caught; 0 or -1 (see guarded). */
+static int substeps(env_sawyer *e, int n, const char *where)
+{
+    return guarded(e, step_until_warned, n, where);
+}
+
+/* The task's reset hook with MuJoCo errors caught; 0 or -1. */
+static int guarded_task_reset(env_sawyer *e)
+{
+    return guarded(e, task_reset_hook, 0, "the task's reset");
 }
 
 static void set_mocap(env_sawyer *e, const double pos[3])

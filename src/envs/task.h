@@ -213,6 +213,27 @@ static inline double env_dist3(const double a[3], const double b[3])
     return env_norm3(d);
 }
 
+static inline void env_set3(double *out, double x, double y, double z)
+{
+    out[0] = x, out[1] = y, out[2] = z;
+}
+
+/* |tcp_center - p|. */
+static inline double env_tcp_dist(const env_sawyer *e, const double *p)
+{
+    double tcp[3];
+    env_tcp_center(e, tcp);
+    return env_dist3(tcp, p);
+}
+
+/* The scripted policies' hand move: a[0:3] = p * (t - h), a proportional
+ * step of the hand h toward the target t (spec Appendix D). */
+static inline void env_move_to(const double *h, const double *t, double p, double *a)
+{
+    for (int i = 0; i < 3; i++)
+        a[i] = p * (t[i] - h[i]);
+}
+
 /* The base env's step on doubles (used by vec.c and tests; env_step wraps
  * it for floats). */
 int env_step_d(env_sawyer *e, const double *a, env_info *info, env_step_flags *fl,

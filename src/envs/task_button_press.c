@@ -11,11 +11,11 @@
 
 #include "reward.h"
 #include "task.h"
+#include "task_family_button.h"
 
 /* ---- button box (button-press, button-press-wall) ---- */
 
-enum { ID_BOX_BODY, ID_BUTTON_BODY, ID_BUTTON_JOINT, ID_HOLE_SITE, ID_START_SITE };
-enum { VAL_OBJ_TO_TARGET_INIT };
+enum { ID_BUTTON_JOINT = ENV_BUTTON_NIDS };
 
 /* The observed point is the button cap's front face, 0.193 in front of the
  * button body's origin. */
@@ -23,11 +23,8 @@ enum { VAL_OBJ_TO_TARGET_INIT };
 
 static int setup_box(env_sawyer *e, mtrl_err *err)
 {
-    if (env_lookup(e, mjOBJ_BODY, "box", &e->task_ids[ID_BOX_BODY], err) ||
-        env_lookup(e, mjOBJ_BODY, "button", &e->task_ids[ID_BUTTON_BODY], err) ||
-        env_lookup(e, mjOBJ_JOINT, "btnbox_joint", &e->task_ids[ID_BUTTON_JOINT], err) ||
-        env_lookup(e, mjOBJ_SITE, "hole", &e->task_ids[ID_HOLE_SITE], err) ||
-        env_lookup(e, mjOBJ_SITE, "buttonStart", &e->task_ids[ID_START_SITE], err))
+    if (env_button_box_setup(e, err) ||
+        env_lookup(e, mjOBJ_JOINT, "btnbox_joint", &e->task_ids[ID_BUTTON_JOINT], err))
         return err->code;
     return 0;
 }
@@ -37,22 +34,14 @@ static int setup_box(env_sawyer *e, mtrl_err *err)
  * is this episode's hole (0.1 in front of the box origin). */
 static void reset_box(env_sawyer *e)
 {
-    const double *v = e->rand_vec;
-    memcpy(e->obj_init_pos, v, 3 * sizeof(double));
-    env_set_body_pos(e, e->task_ids[ID_BOX_BODY], v);
     env_set_joint_qpos(e, e->task_ids[ID_BUTTON_JOINT], 0.0, 1);
-    env_forward(e);
-    memcpy(e->target_pos, env_site_xpos(e, e->task_ids[ID_HOLE_SITE]), 3 * sizeof(double));
-    e->task_vals[VAL_OBJ_TO_TARGET_INIT] =
-        fabs(e->target_pos[1] - env_site_xpos(e, e->task_ids[ID_START_SITE])[1]);
+    env_button_box_place(e, 1); /* pressed along y */
 }
 
 /* Cap front, and the button body's orientation as MuJoCo's w,x,y,z. */
 static void object_obs_box(const env_sawyer *e, double out[7])
 {
-    const double *p = env_body_xpos(e, e->task_ids[ID_BUTTON_BODY]);
-    out[0] = p[0], out[1] = p[1] + CAP_DY, out[2] = p[2];
-    memcpy(out + 3, env_body_xquat(e, e->task_ids[ID_BUTTON_BODY]), 4 * sizeof(double));
+    env_button_obs(e, CAP_DY, 0, out);
 }
 
 /* button-press and coffee-button: an open gripper near the button, then a
@@ -62,22 +51,11 @@ static void object_obs_box(const env_sawyer *e, double out[7])
 static double reward_press(env_sawyer *e, const double *obs, double press_margin,
                            double success_dist, env_info *info)
 {
-    const double *o = obs + 4;
-    double tcp[3];
-    env_tcp_center(e, tcp);
-    double tcp_to_obj = env_dist3(o, tcp);
-    double near = rw_tolerance(tcp_to_obj, 0, 0.05, env_dist3(o, e->init_tcp), RW_LONG_TAIL);
-    double obj_to_target = fabs(e->target_pos[1] - o[1]);
-    double pressed = rw_tolerance(obj_to_target, 0, 0.005, press_margin, RW_LONG_TAIL);
-    double r = 2.0 * rw_hamacher(fmax(obs[3], 0.0), near);
-    if (tcp_to_obj <= 0.05)
-        r += 8.0 * pressed;
-    info->success = obj_to_target <= success_dist;
-    info->near_object = tcp_to_obj <= 0.05;
-    info->grasp_success = obs[3] > 0;
-    info->grasp_reward = near;
-    info->in_place_reward = pressed;
-    info->obj_to_target = obj_to_target;
+    env_button_terms t = env_button_terms_of(e, obs, 1, 0.05, press_margin);
+    double r = 2.0 * rw_hamacher(fmax(obs[3], 0.0), t.near);
+    if (t.tcp_to_obj <= 0.05)
+        r += 8.0 * t.pressed;
+    env_button_info(info, &t, obs, success_dist);
     return r;
 }
 
@@ -87,7 +65,7 @@ static double reward_button_press(env_sawyer *e, const double *obs, const double
                                   env_info *info)
 {
     (void)a;
-    return reward_press(e, obs, e->task_vals[VAL_OBJ_TO_TARGET_INIT], 0.02, info);
+    return reward_press(e, obs, e->task_vals[ENV_BUTTON_VAL_DEPTH], 0.02, info);
 }
 
 /* The wall variant's own shaping: far from the button (> 7 cm) a closed
@@ -97,25 +75,13 @@ static double reward_button_press_wall(env_sawyer *e, const double *obs, const d
                                        env_info *info)
 {
     (void)a;
-    const double *o = obs + 4;
-    double tcp[3];
-    env_tcp_center(e, tcp);
-    double tcp_to_obj = env_dist3(o, tcp);
-    double near = rw_tolerance(tcp_to_obj, 0, 0.01, env_dist3(o, e->init_tcp), RW_LONG_TAIL);
-    double obj_to_target = fabs(e->target_pos[1] - o[1]);
-    double pressed = rw_tolerance(obj_to_target, 0, 0.005, e->task_vals[VAL_OBJ_TO_TARGET_INIT],
-                                  RW_LONG_TAIL);
+    env_button_terms t = env_button_terms_of(e, obs, 1, 0.01, e->task_vals[ENV_BUTTON_VAL_DEPTH]);
     double r;
-    if (tcp_to_obj > 0.07)
-        r = 2.0 * rw_hamacher((1.0 - obs[3]) / 2.0, near);
+    if (t.tcp_to_obj > 0.07)
+        r = 2.0 * rw_hamacher((1.0 - obs[3]) / 2.0, t.near);
     else
-        r = 2.0 + 2.0 * (1.0 + obs[3]) + 4.0 * pressed * pressed;
-    info->success = obj_to_target <= 0.03;
-    info->near_object = tcp_to_obj <= 0.05;
-    info->grasp_success = obs[3] > 0;
-    info->grasp_reward = near;
-    info->in_place_reward = pressed;
-    info->obj_to_target = obj_to_target;
+        r = 2.0 + 2.0 * (1.0 + obs[3]) + 4.0 * t.pressed * t.pressed;
+    env_button_info(info, &t, obs, 0.03);
     return r;
 }
 
@@ -185,19 +151,13 @@ static double reward_coffee(env_sawyer *e, const double *obs, const double *a, e
  * +y to a point behind the button, so the mocap runs ahead and forces the
  * light button past its soft limit. */
 
-static void move_to(const double *h, const double *t, double p, double *a)
-{
-    for (int i = 0; i < 3; i++)
-        a[i] = p * (t[i] - h[i]);
-}
-
 static void press_front(const double *obs, double *a)
 {
     const double *h = obs, *o = obs + 4;
     double t[3] = {o[0], o[1] + 0.05, o[2]};
     if (fabs(h[0] - o[0]) > 0.015 || fabs(h[2] - o[2]) > 0.015)
         t[1] = fmin(h[1], o[1] - 0.1);
-    move_to(h, t, 25, a);
+    env_move_to(h, t, 25, a);
     a[3] = 1.0;
 }
 
@@ -224,7 +184,7 @@ static void policy_button_press_wall(const double *obs, double *a)
     } else if (fabs(h[0] - o[0]) > 0.01 && h[1] < lane + 0.01) {
         t[1] = lane;
     }
-    move_to(h, t, 25, a);
+    env_move_to(h, t, 25, a);
     a[3] = 1.0;
 }
 

@@ -75,18 +75,6 @@ static int accept_15(const double *v) { return hypot(v[0] - v[3], v[1] - v[4]) >
 static int accept_10(const double *v) { return hypot(v[0] - v[3], v[1] - v[4]) >= 0.1; }
 static int accept_25(const double *v) { return hypot(v[0] - v[3], v[1] - v[4]) >= 0.25; }
 
-static void set3(double *out, double x, double y, double z)
-{
-    out[0] = x, out[1] = y, out[2] = z;
-}
-
-static double tcp_dist(const env_sawyer *e, const double *p)
-{
-    double tcp[3];
-    env_tcp_center(e, tcp);
-    return env_dist3(tcp, p);
-}
-
 /* ---- the scripted controller ----
  * Stateless, as the task contract asks: every phase is recognised from the
  * observation. grasp_carry() goes above the grasp point, descends, closes
@@ -107,12 +95,6 @@ typedef struct carry_plan {
     double p;         /* proportional gain */
 } carry_plan;
 
-static void move_to(const double *h, const double *t, double p, double *a)
-{
-    for (int i = 0; i < 3; i++)
-        a[i] = p * (t[i] - h[i]);
-}
-
 /* held: the object is between the closed fingers (each task decides it from
  * the object's position relative to the hand and the gripper opening).
  * Every move is made at a safe height: the hand first reaches the approach
@@ -130,19 +112,19 @@ static void grasp_carry(const double *obs, const carry_plan *c, int held, double
     if (held) {
         double gxy = hypot(h[0] - c->goal[0], h[1] - c->goal[1]);
         if (gxy > 0.02 && h[2] < c->lift_z - 0.03 && h[1] > c->retreat_y + 0.01)
-            set3(t, h[0], c->retreat_y, h[2]);
+            env_set3(t, h[0], c->retreat_y, h[2]);
         else if (gxy > 0.02 && h[2] < c->lift_z - 0.03)
-            set3(t, h[0], h[1], c->lift_z);
+            env_set3(t, h[0], h[1], c->lift_z);
         else if (gxy > 0.02)
-            set3(t, c->goal[0], c->goal[1], c->lift_z);
+            env_set3(t, c->goal[0], c->goal[1], c->lift_z);
         else
             memcpy(t, c->goal, sizeof t);
         a[3] = c->grip;
     } else if (!aligned && fabs(h[2] - approach_z) > 0.03 && dxy > 0.03) {
-        set3(t, h[0], h[1], approach_z); /* to the approach height first */
+        env_set3(t, h[0], h[1], approach_z); /* to the approach height first */
         a[3] = -1;
     } else if (!aligned) {
-        set3(t, c->grasp[0], c->grasp[1], approach_z);
+        env_set3(t, c->grasp[0], c->grasp[1], approach_z);
         a[3] = -1;
     } else if (fabs(h[2] - c->grasp[2]) > c->z_tol) {
         memcpy(t, c->grasp, sizeof t);
@@ -151,7 +133,7 @@ static void grasp_carry(const double *obs, const carry_plan *c, int held, double
         memcpy(t, c->grasp, sizeof t); /* in place: close and wait */
         a[3] = c->grip;
     }
-    move_to(h, t, c->p, a);
+    env_move_to(h, t, c->p, a);
 }
 
 /* The object hangs between the closed fingers: within xy_r of the hand's
@@ -180,7 +162,7 @@ static void reset_basketball(env_sawyer *e)
 {
     const double *v = e->rand_vec;
     env_set_body_pos(e, e->task_ids[BB_HOOP], v + 3);
-    set3(e->obj_init_pos, v[0], v[1], 0.03);
+    env_set3(e->obj_init_pos, v[0], v[1], 0.03);
     env_set_obj_xyz(e, e->task_ids[ID_JOINT], e->obj_init_pos);
     memcpy(e->target_pos, env_site_xpos(e, e->task_ids[BB_GOAL_SITE]), 3 * sizeof(double));
 }
@@ -198,7 +180,7 @@ static double reward_basketball(env_sawyer *e, const double *obs, const double *
     const double *o = obs + 4;
     double d = bb_dist(o, e->target_pos);
     double ip = rw_tolerance(d, 0, radius, bb_dist(e->obj_init_pos, e->target_pos), RW_LONG_TAIL);
-    double tcp_to_obj = tcp_dist(e, o);
+    double tcp_to_obj = env_tcp_dist(e, o);
     const rw_caging p = {.obj_radius = 0.025, .pad_success_thresh = 0.06,
                          .object_reach_radius = 0.01, .xz_thresh = 0.005,
                          .desired_gripper_effort = 1, .high_density = 1};
@@ -211,12 +193,8 @@ static double reward_basketball(env_sawyer *e, const double *obs, const double *
         r += 1 + 5 * ip;
     if (d < radius)
         r = 10;
-    info->success = d <= radius;
-    info->near_object = tcp_to_obj <= 0.05;
-    info->grasp_success = obs[3] > 0 && o[2] - 0.03 > e->obj_init_pos[2];
-    info->grasp_reward = g;
-    info->in_place_reward = ip;
-    info->obj_to_target = d;
+    rw_info_set(info, d <= radius, tcp_to_obj <= 0.05,
+                obs[3] > 0 && o[2] - 0.03 > e->obj_init_pos[2], g, ip, d);
     return r;
 }
 
@@ -271,7 +249,7 @@ static void reset_bin_picking(env_sawyer *e)
 {
     const double *v = e->rand_vec;
     double z0 = env_body_xpos(e, e->task_ids[ID_BODY])[2];
-    set3(e->obj_init_pos, v[0], v[1], z0);
+    env_set3(e->obj_init_pos, v[0], v[1], z0);
     env_set_obj_xyz(e, e->task_ids[ID_JOINT], e->obj_init_pos);
     memcpy(e->target_pos, env_body_xpos(e, e->task_ids[BIN_GOAL]), 3 * sizeof(double));
     e->task_vals[VAL_BIN_D0] = NAN;
@@ -305,12 +283,7 @@ static double reward_bin_picking(env_sawyer *e, const double *obs, const double 
         r += 1 + 5 * rw_hamacher(above, ip);
     if (d < 0.05)
         r = 10;
-    info->success = d <= 0.05;
-    info->near_object = near;
-    info->grasp_success = gs;
-    info->grasp_reward = g;
-    info->in_place_reward = ip;
-    info->obj_to_target = d;
+    rw_info_set(info, d <= 0.05, near, gs, g, ip, d);
     return r;
 }
 
@@ -355,7 +328,7 @@ LOOKUP_SETUP(setup_obj_cube, {ID_BODY, mjOBJ_BODY, "obj"}, {ID_GEOM, mjOBJ_GEOM,
 static void reset_hand_insert(env_sawyer *e)
 {
     const double *v = e->rand_vec;
-    set3(e->obj_init_pos, v[0], v[1], 0.05);
+    env_set3(e->obj_init_pos, v[0], v[1], 0.05);
     memcpy(e->target_pos, v + 3, 3 * sizeof(double));
     env_set_obj_xyz(e, e->task_ids[ID_JOINT], e->obj_init_pos);
 }
@@ -370,18 +343,14 @@ static double reward_hand_insert(env_sawyer *e, const double *obs, const double 
                          .desired_gripper_effort = 1, .high_density = 1};
     double g = rw_gripper_caging(e, a, o, &p);
     double r = rw_hamacher(g, ip);
-    double tcp_to_obj = tcp_dist(e, o);
+    double tcp_to_obj = env_tcp_dist(e, o);
     if (tcp_to_obj < 0.02 && obs[3] > 0)
         r += 1 + 7 * ip;
     if (d < 0.05)
         r = 10;
-    info->success = d <= 0.05;
-    info->near_object = tcp_to_obj <= 0.03;
-    info->grasp_success = env_touching(e, e->task_ids[ID_GEOM]) && obs[3] > 0 &&
-                          o[2] - 0.02 > e->obj_init_pos[2];
-    info->grasp_reward = g;
-    info->in_place_reward = ip;
-    info->obj_to_target = d;
+    int gs = env_touching(e, e->task_ids[ID_GEOM]) && obs[3] > 0 &&
+             o[2] - 0.02 > e->obj_init_pos[2];
+    rw_info_set(info, d <= 0.05, tcp_to_obj <= 0.03, gs, g, ip, d);
     return r;
 }
 
@@ -452,12 +421,7 @@ static double reward_pick_out_of_hole(env_sawyer *e, const double *obs, const do
         r += 1 + 5 * rw_hamacher(ip, above);
     if (d < 0.05) /* the base class's TARGET_RADIUS; the class's own 0.02 is unused */
         r = 10;
-    info->success = d <= 0.07;
-    info->near_object = tcp_to_obj <= 0.03;
-    info->grasp_success = gs;
-    info->grasp_reward = g;
-    info->in_place_reward = ip;
-    info->obj_to_target = d;
+    rw_info_set(info, d <= 0.07, tcp_to_obj <= 0.03, gs, g, ip, d);
     return r;
 }
 
@@ -510,7 +474,7 @@ static void reset_shelf_place(env_sawyer *e)
     const double *sp = e->m->site_pos + 3 * id[SHELF_GOAL_SITE];
     for (int k = 0; k < 3; k++)
         e->target_pos[k] = sp[k] + base[k];
-    set3(e->obj_init_pos, v[0], v[1], z0);
+    env_set3(e->obj_init_pos, v[0], v[1], z0);
     env_set_obj_xyz(e, id[ID_JOINT], e->obj_init_pos);
 }
 
@@ -523,7 +487,7 @@ static void shelf_obs(const env_sawyer *e, double out[7])
 static double reward_shelf_place(env_sawyer *e, const double *obs, const double *a, env_info *info)
 {
     const double *o = obs + 4, *t = e->target_pos;
-    double d = env_dist3(o, t), tcp_to_obj = tcp_dist(e, o);
+    double d = env_dist3(o, t), tcp_to_obj = env_tcp_dist(e, o);
     double ip = rw_tolerance(d, 0, 0.05, env_dist3(e->obj_init_pos, t), RW_LONG_TAIL);
     const rw_caging p = {.obj_radius = 0.02, .pad_success_thresh = 0.05,
                          .object_reach_radius = 0.01, .xz_thresh = 0.01,
@@ -544,13 +508,10 @@ static double reward_shelf_place(env_sawyer *e, const double *obs, const double 
         r += 1 + 5 * ip;
     if (d < 0.05)
         r = 10;
-    info->success = d <= 0.07;
-    info->near_object = tcp_to_obj <= 0.03;
-    /* The original's contact test is a method reference there, always true. */
-    info->grasp_success = obs[3] > 0 && o[2] - 0.02 > e->obj_init_pos[2];
-    info->grasp_reward = g;
-    info->in_place_reward = ip;
-    info->obj_to_target = d;
+    /* grasp_success: the original's contact test is a method reference
+     * there, always true. */
+    rw_info_set(info, d <= 0.07, tcp_to_obj <= 0.03, obs[3] > 0 && o[2] - 0.02 > e->obj_init_pos[2],
+                g, ip, d);
     return r;
 }
 
@@ -609,7 +570,7 @@ static void reset_peg_unplug(env_sawyer *e)
     memset(e->d->qvel + m->jnt_dofadr[j], 0, 3 * sizeof(double));
     env_forward(e);
     memcpy(e->obj_init_pos, env_site_xpos(e, e->task_ids[PLUG_END]), 3 * sizeof(double));
-    set3(e->target_pos, p[0] + 0.15, p[1], p[2]);
+    env_set3(e->target_pos, p[0] + 0.15, p[1], p[2]);
 }
 
 static void peg_unplug_obs(const env_sawyer *e, double out[7])
@@ -621,7 +582,7 @@ static void peg_unplug_obs(const env_sawyer *e, double out[7])
 static double reward_peg_unplug(env_sawyer *e, const double *obs, const double *a, env_info *info)
 {
     const double *o = obs + 4;
-    double d = env_dist3(o, e->target_pos), tcp_to_obj = tcp_dist(e, o);
+    double d = env_dist3(o, e->target_pos), tcp_to_obj = env_tcp_dist(e, o);
     const rw_caging p = {.obj_radius = 0.025, .pad_success_thresh = 0.05,
                          .object_reach_radius = 0.01, .xz_thresh = 0.005,
                          .desired_gripper_effort = 0.8, .high_density = 1};
@@ -633,12 +594,7 @@ static double reward_peg_unplug(env_sawyer *e, const double *obs, const double *
         r = 1 + 2 * g + 5 * ip;
     if (d <= 0.05)
         r = 10;
-    info->success = d <= 0.07;
-    info->near_object = tcp_to_obj <= 0.03;
-    info->grasp_success = gs;
-    info->grasp_reward = g;
-    info->in_place_reward = ip;
-    info->obj_to_target = d;
+    rw_info_set(info, d <= 0.07, tcp_to_obj <= 0.03, gs, g, ip, d);
     return r;
 }
 
@@ -695,7 +651,7 @@ static void reset_box_close(env_sawyer *e)
     const double *v = e->rand_vec;
     const int *id = e->task_ids;
     double box_z = env_body_xpos(e, id[BOX_BODY])[2];
-    set3(e->obj_init_pos, v[0], v[1], 0.02);
+    env_set3(e->obj_init_pos, v[0], v[1], 0.02);
     memcpy(e->target_pos, v + 3, 3 * sizeof(double));
     double box[3] = {v[3], v[4], box_z};
     env_set_body_pos(e, id[BOX_BODY], box);
@@ -741,12 +697,7 @@ static double reward_box_close(env_sawyer *e, const double *obs, const double *a
     if (success)
         r = 10;
     r *= rq; /* also on success: the lid must not be flipped onto the box */
-    info->success = success;
-    info->near_object = ready;
-    info->grasp_success = grab >= 0.5;
-    info->grasp_reward = grab;
-    info->in_place_reward = lifted;
-    info->obj_to_target = 0;
+    rw_info_set(info, success, ready, grab >= 0.5, grab, lifted, 0);
     return r;
 }
 

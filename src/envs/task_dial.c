@@ -81,12 +81,7 @@ static double reward(env_sawyer *e, const double *obs, const double *a, env_info
     double reach = rw_tolerance(tcp_to_push, 0, REACH_RADIUS,
                                 fabs(env_dist3(push0, e->init_tcp) - REACH_RADIUS), RW_GAUSSIAN);
     reach = rw_hamacher(reach, fmin(fmax(a[3], 0.0), 1.0));
-    info->success = d <= TARGET_RADIUS;
-    info->near_object = tcp_to_push <= 0.01;
-    info->grasp_success = 1;
-    info->grasp_reward = reach;
-    info->in_place_reward = in_place;
-    info->obj_to_target = d;
+    rw_info_set(info, d <= TARGET_RADIUS, tcp_to_push <= 0.01, 1, reach, in_place, d);
     return 10.0 * rw_hamacher(reach, in_place);
 }
 

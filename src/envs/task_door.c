@@ -76,12 +76,7 @@ static double reward(env_sawyer *e, const double *obs, const double *a, env_info
     int success = fabs(o[0] - g[0]) <= 0.08;
     if (success)
         r = 10.0;
-    info->success = success;
-    info->near_object = ready;
-    info->grasp_success = grab >= 0.5;
-    info->grasp_reward = grab;
-    info->in_place_reward = opened;
-    info->obj_to_target = 0;
+    rw_info_set(info, success, ready, grab >= 0.5, grab, opened, 0);
     return r;
 }
 
@@ -161,12 +156,7 @@ static double reward_close(env_sawyer *e, const double *obs, const double *a, en
     double hand_in_place = rw_tolerance(env_dist3(tcp, g), 0, 0.25 * CLOSE_RADIUS,
                                         env_dist3(CLOSE_HAND_INIT, o) + 0.1, RW_GAUSSIAN);
     double r = d < CLOSE_RADIUS ? 10.0 : 3.0 * hand_in_place + 6.0 * in_place;
-    info->success = d <= 0.08;
-    info->near_object = 0;
-    info->grasp_success = 1;
-    info->grasp_reward = 1;
-    info->in_place_reward = hand_in_place;
-    info->obj_to_target = d;
+    rw_info_set(info, d <= 0.08, 0, 1, 1, hand_in_place, d);
     return r;
 }
 

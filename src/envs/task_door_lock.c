@@ -49,12 +49,6 @@ static void site_obs(const env_sawyer *e, int site, double out[7])
     memcpy(out + 3, env_body_xquat(e, e->task_ids[ID_DOOR_LINK]), 4 * sizeof(double));
 }
 
-static void move_to(const double *h, const double *t, double *a)
-{
-    for (int i = 0; i < 3; i++)
-        a[i] = 25.0 * (t[i] - h[i]);
-}
-
 /* ---- door-lock ---- */
 
 /* The original moves the door and then runs 5 bare physics steps (one
@@ -86,12 +80,7 @@ static double reward_lock(env_sawyer *e, const double *obs, const double *a, env
     double near = rw_tolerance(c, 0, 0.01, c, RW_LONG_TAIL);
     double dz = fabs(e->target_pos[2] - o[2]);
     double pressed = rw_tolerance(dz, 0, 0.005, LOCK_LENGTH, RW_LONG_TAIL);
-    info->success = dz <= 0.02;
-    info->near_object = c <= 0.05;
-    info->grasp_success = obs[3] > 0;
-    info->grasp_reward = near;
-    info->in_place_reward = pressed;
-    info->obj_to_target = dz;
+    rw_info_set(info, dz <= 0.02, c <= 0.05, obs[3] > 0, near, pressed, dz);
     return 2.0 * rw_hamacher(fmax(obs[3], 0.0), near) + 8.0 * pressed;
 }
 
@@ -110,7 +99,7 @@ static void policy_lock(const double *obs, double *a)
         if (h[2] < p[2] + 0.05)
             t[0] = h[0], t[1] = h[1];
     }
-    move_to(h, t, a);
+    env_move_to(h, t, 25.0, a);
     a[3] = -1.0;
 }
 
@@ -148,12 +137,7 @@ static double reward_unlock(env_sawyer *e, const double *obs, const double *a, e
     double ready = rw_tolerance(env_norm3(s), 0, 0.02, env_norm3(s0), RW_LONG_TAIL);
     double dx = fabs(e->target_pos[0] - o[0]);
     double pushed = rw_tolerance(dx, 0, 0.005, LOCK_LENGTH, RW_LONG_TAIL);
-    info->success = dx <= 0.02;
-    info->near_object = env_norm3(s) <= 0.05;
-    info->grasp_success = obs[3] > 0;
-    info->grasp_reward = ready;
-    info->in_place_reward = pushed;
-    info->obj_to_target = dx;
+    rw_info_set(info, dx <= 0.02, env_norm3(s) <= 0.05, obs[3] > 0, ready, pushed, dx);
     return 2.0 * ready + 8.0 * pushed;
 }
 
@@ -181,7 +165,7 @@ static void policy_unlock(const double *obs, double *a)
     } else if (h[2] - p[2] <= 0.02) {
         t[0] += 0.1, t[2] += 0.01;
     }
-    move_to(h, t, a);
+    env_move_to(h, t, 25.0, a);
     a[0] = fmin(a[0], 0.5);
     a[3] = 1.0;
 }

@@ -30,12 +30,6 @@ static void handle_pos(const env_sawyer *e, double dz, double out[3])
     out[0] = p[0], out[1] = p[1] + HANDLE_DY, out[2] = p[2] + dz;
 }
 
-static void policy_move(const double *h, const double *t, double p, double *a)
-{
-    for (int i = 0; i < 3; i++)
-        a[i] = p * (t[i] - h[i]);
-}
-
 /* ---- drawer-open ---- */
 
 #define OPEN_MAX_DIST 0.2
@@ -78,12 +72,8 @@ static double reward_open(env_sawyer *e, const double *obs, const double *a, env
         err0[i] = (handle_init - e->init_tcp[i]) * scale[i];
     }
     double cage_r = rw_tolerance(env_norm3(err), 0, 0.01, env_norm3(err0), RW_LONG_TAIL);
-    info->success = handle_error <= 0.03;
-    info->near_object = env_dist3(o, h) <= 0.03;
-    info->grasp_success = obs[3] > 0;
-    info->grasp_reward = cage_r;
-    info->in_place_reward = open_r;
-    info->obj_to_target = handle_error;
+    rw_info_set(info, handle_error <= 0.03, env_dist3(o, h) <= 0.03, obs[3] > 0, cage_r, open_r,
+                handle_error);
     return 5.0 * (cage_r + open_r);
 }
 
@@ -100,7 +90,7 @@ static void policy_open(const double *obs, double *a)
         t[0] = d[0], t[1] = d[1], t[2] = d[2], p = 4;
     else
         t[0] = d[0], t[1] = d[1] - 0.06, t[2] = d[2], p = 50;
-    policy_move(h, t, p, a);
+    env_move_to(h, t, p, a);
     a[3] = -1.0;
 }
 
@@ -152,12 +142,7 @@ static double reward_close(env_sawyer *e, const double *obs, const double *a, en
     int success = d <= CLOSE_TARGET_RADIUS + 0.015;
     if (success)
         r = 1.0;
-    info->success = success;
-    info->near_object = tcp_to_obj <= 0.01;
-    info->grasp_success = 1;
-    info->grasp_reward = reach;
-    info->in_place_reward = in_place;
-    info->obj_to_target = d;
+    rw_info_set(info, success, tcp_to_obj <= 0.01, 1, reach, in_place, d);
     return 10.0 * r;
 }
 
@@ -178,7 +163,7 @@ static void policy_close(const double *obs, double *a)
     } else {
         t[0] = d[0], t[1] = d[1], t[2] = d[2];
     }
-    policy_move(h, t, 25, a);
+    env_move_to(h, t, 25, a);
     a[3] = 1.0;
 }
 

@@ -1,7 +1,7 @@
 /* task_family_grasp: the scripted grasp-and-carry controller that the MT50
  * group D policies share (sweep, sweep-into, soccer in task_push_place.c;
  * hammer, stick-push, stick-pull in task_tool.c). Internal to envs; depends
- * on nothing but libc (a policy sees only the observation).
+ * on task.h for env_move_to only (a policy sees only the observation).
  *
  * Stateless, as the task contract asks: the phase is read off the
  * observation. Facts it relies on (measured in these scenes with MuJoCo
@@ -15,6 +15,8 @@
 
 #include <math.h>
 
+#include "task.h"
+
 typedef struct env_grasp_plan {
     double grasp[3];  /* hand position at which the fingers close on the object */
     double above;     /* approach height of the hand over grasp[2] */
@@ -23,12 +25,6 @@ typedef struct env_grasp_plan {
     double grip;      /* gripper effort while closing and holding */
     double p;         /* proportional gain of the hand moves */
 } env_grasp_plan;
-
-static inline void env_grasp_move(const double *h, const double *t, double p, double *a)
-{
-    for (int i = 0; i < 3; i++)
-        a[i] = p * (t[i] - h[i]);
-}
 
 /* Not holding yet: rise to the approach height, travel over the grasp point,
  * descend with the fingers open, then close and wait there. The caller
@@ -49,7 +45,7 @@ static inline void env_grasp_approach(const double *obs, const env_grasp_plan *c
         if (fabs(h[2] - c->grasp[2]) <= c->z_tol)
             a[3] = c->grip;
     }
-    env_grasp_move(h, t, c->p, a);
+    env_move_to(h, t, c->p, a);
 }
 
 #endif

@@ -77,12 +77,7 @@ static double reward_at(env_sawyer *e, const double p[3], env_info *info)
                                 fabs(env_dist3(e->obj_init_pos, e->init_tcp) - REACH_RADIUS),
                                 RW_GAUSSIAN);
     int success = d <= TARGET_RADIUS;
-    info->success = success;
-    info->near_object = tcp_to_obj <= 0.01;
-    info->grasp_success = 1;
-    info->grasp_reward = reach;
-    info->in_place_reward = in_place;
-    info->obj_to_target = d;
+    rw_info_set(info, success, tcp_to_obj <= 0.01, 1, reach, in_place, d);
     return success ? 10.0 : 2.0 * (2.0 * reach + 3.0 * in_place);
 }
 

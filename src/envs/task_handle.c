@@ -49,12 +49,6 @@ static void site_obs(const env_sawyer *e, int site, double out[7])
     memset(out + 3, 0, 4 * sizeof(double));
 }
 
-static void move_to(const double *h, const double *t, double p, double *a)
-{
-    for (int i = 0; i < 3; i++)
-        a[i] = p * (t[i] - h[i]);
-}
-
 /* ---- handle-press and handle-press-side ---- */
 
 #define PRESS_RADIUS 0.02 /* the class's TARGET_RADIUS */
@@ -84,12 +78,7 @@ static double reward_press(env_sawyer *e, const double *obs, const double *a, en
                                 fabs(env_dist3(h0, e->init_tcp) - 0.02), RW_LONG_TAIL);
     int success = dz <= PRESS_RADIUS;
     double r = success ? 10.0 : 10.0 * rw_hamacher(reach, in_place);
-    info->success = success;
-    info->near_object = tcp_to_obj <= 0.05;
-    info->grasp_success = 1;
-    info->grasp_reward = reach;
-    info->in_place_reward = in_place;
-    info->obj_to_target = dz;
+    rw_info_set(info, success, tcp_to_obj <= 0.05, 1, reach, in_place, dz);
     return r;
 }
 
@@ -105,7 +94,7 @@ static void policy_press(const double *obs, double *a)
         t[2] += 0.15;
     else
         t[2] -= 0.5;
-    move_to(h, t, 25.0, a);
+    env_move_to(h, t, 25.0, a);
     a[3] = -1.0;
 }
 
@@ -119,7 +108,7 @@ static void policy_press_side(const double *obs, double *a)
         t[2] += 0.15;
     else
         t[2] -= 0.5;
-    move_to(h, t, 25.0, a);
+    env_move_to(h, t, 25.0, a);
     a[3] = 1.0;
 }
 
@@ -148,11 +137,13 @@ static void object_obs_pull_side(const env_sawyer *e, double out[7])
 }
 
 /* The shared part of both pull rewards: caging the observed point, the
- * in-place term on d (with its margin d0), the lift bonus and the override.
+ * in-place term on d (with its margin d0), the lift bonus, the override and
+ * success at d <= success_d.
  * The lift test compares with obj_init_pos, which is the box base (z ~ 0)
  * for handle-pull: there it holds from the start. */
 static double reward_pull_common(env_sawyer *e, const double *obs, const double *a, double d,
-                                 double d0, const rw_caging *cg, env_info *info)
+                                 double d0, double success_d, const rw_caging *cg,
+                                 env_info *info)
 {
     const double *o = obs + 4;
     double tcp[3];
@@ -165,11 +156,8 @@ static double reward_pull_common(env_sawyer *e, const double *obs, const double 
         r += 1.0 + 5.0 * in_place;
     if (d < PULL_RADIUS)
         r = 10.0;
-    info->near_object = tcp_to_obj <= 0.05;
-    info->grasp_success = obs[3] > 0 && o[2] - 0.03 > e->obj_init_pos[2];
-    info->grasp_reward = grasp;
-    info->in_place_reward = in_place;
-    info->obj_to_target = d;
+    rw_info_set(info, d <= success_d, tcp_to_obj <= 0.05,
+                obs[3] > 0 && o[2] - 0.03 > e->obj_init_pos[2], grasp, in_place, d);
     return r;
 }
 
@@ -181,9 +169,8 @@ static double reward_pull(env_sawyer *e, const double *obs, const double *a, env
                                  .object_reach_radius = 0.01, .xz_thresh = 0.01,
                                  .desired_gripper_effort = 1.0, .high_density = 1};
     double d = fabs(g[2] - o[2]);
-    double r = reward_pull_common(e, obs, a, d, fabs(g[2] - e->obj_init_pos[2]), &cg, info);
-    info->success = d <= PULL_RADIUS;
-    return r;
+    return reward_pull_common(e, obs, a, d, fabs(g[2] - e->obj_init_pos[2]), PULL_RADIUS, &cg,
+                              info);
 }
 
 /* Side: full 3-D distance. handleCenter sits 4.6 cm beside and, at the top
@@ -198,9 +185,8 @@ static double reward_pull_side(env_sawyer *e, const double *obs, const double *a
                                  .object_reach_radius = 0.01, .xz_thresh = 0.01,
                                  .desired_gripper_effort = 1.0, .high_density = 1};
     double d = env_dist3(o, g);
-    double r = reward_pull_common(e, obs, a, d, env_dist3(e->obj_init_pos, g), &cg, info);
-    info->success = d <= PULL_SIDE_SUCCESS;
-    return r;
+    return reward_pull_common(e, obs, a, d, env_dist3(e->obj_init_pos, g), PULL_SIDE_SUCCESS,
+                              &cg, info);
 }
 
 /* Both pulls: hover above the aim point (the observed point shifted dx in
@@ -218,12 +204,12 @@ static void policy_pull_at(const double *obs, double *a, double dx, double close
     double t[3] = {o[0] + dx, o[1], o[2]};
     if (hypot(h[0] - t[0], h[1] - t[1]) > 0.015) {
         t[2] += 0.15;
-        move_to(h, t, 25.0, a);
+        env_move_to(h, t, 25.0, a);
         a[3] = -1.0;
         return;
     }
     t[2] -= 0.01;
-    move_to(h, t, 25.0, a);
+    env_move_to(h, t, 25.0, a);
     if (h[2] - o[2] > 0.03) {
         a[3] = -1.0;
         return;

@@ -73,12 +73,8 @@ static double reward(env_sawyer *e, const double *obs, const double *a, env_info
     double err_angle = fabs(-env_joint_qpos(e, e->task_ids[ID_LEVER_JOINT]) - M_PI / 2);
     double engagement = rw_tolerance(err_angle, 0, M_PI / 48, M_PI / 2 - M_PI / 12, RW_LONG_TAIL);
     double in_place = rw_tolerance(env_dist3(o, g), 0, 0.04, env_dist3(l0, g), RW_LONG_TAIL);
-    info->success = err_angle <= M_PI / 24;
-    info->near_object = shoulder < 0.03;
-    info->grasp_success = ready > 0.9;
-    info->grasp_reward = ready;
-    info->in_place_reward = engagement;
-    info->obj_to_target = shoulder;
+    rw_info_set(info, err_angle <= M_PI / 24, shoulder < 0.03, ready > 0.9, ready, engagement,
+                shoulder);
     return 10.0 * rw_hamacher(ready, in_place);
 }
 

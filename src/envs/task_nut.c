@@ -96,12 +96,7 @@ static double handle_grasp(env_sawyer *e, const double *obs, const double *a, in
 
 static void fill_info(env_info *info, int success, double rq, double grab, double ip)
 {
-    info->success = success;
-    info->near_object = rq;
-    info->grasp_success = grab >= 0.5;
-    info->grasp_reward = grab;
-    info->in_place_reward = ip;
-    info->obj_to_target = 0;
+    rw_info_set(info, success, rq, grab >= 0.5, grab, ip, 0);
 }
 
 static double reward_assembly(env_sawyer *e, const double *obs, const double *a, env_info *info)

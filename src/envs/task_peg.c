@@ -113,12 +113,9 @@ static double reward(env_sawyer *e, const double *obs, const double *a, env_info
     if (obj_to_target <= 0.07)
         r = 10;
 
-    info->success = obj_to_target <= 0.07;
-    info->near_object = tcp_to_obj <= 0.03;
-    info->grasp_success = tcp_to_obj < 0.02 && obs[3] > 0 && o[2] - 0.01 > e->obj_init_pos[2];
-    info->grasp_reward = og;
-    info->in_place_reward = in_place;
-    info->obj_to_target = obj_to_target;
+    rw_info_set(info, obj_to_target <= 0.07, tcp_to_obj <= 0.03,
+                tcp_to_obj < 0.02 && obs[3] > 0 && o[2] - 0.01 > e->obj_init_pos[2], og, in_place,
+                obj_to_target);
     return r;
 }
 

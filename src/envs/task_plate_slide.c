@@ -68,12 +68,7 @@ static double terms(env_sawyer *e, const double *obs, double margin_cut, double 
                              env_dist3(e->obj_init_pos, e->target_pos) - margin_cut, RW_LONG_TAIL);
     *near = rw_tolerance(c, 0, TARGET_RADIUS,
                          env_dist3(e->init_tcp, e->obj_init_pos) - margin_cut, RW_LONG_TAIL);
-    info->success = d <= 0.07;
-    info->near_object = c <= 0.03;
-    info->grasp_success = 0;
-    info->grasp_reward = *near;
-    info->in_place_reward = *in_place;
-    info->obj_to_target = d;
+    rw_info_set(info, d <= 0.07, c <= 0.03, 0, *near, *in_place, d);
     return c;
 }
 
@@ -110,12 +105,6 @@ static double reward_low(env_sawyer *e, const double *obs, const double *a, env_
  * [h.y - 0.013, h.y + 0.023] and x +-0.015 around the hand; the fingertips
  * are 0.045 below the hand. */
 
-static void move_to(const double *h, const double *t, double p, double *a)
-{
-    for (int i = 0; i < 3; i++)
-        a[i] = p * (t[i] - h[i]);
-}
-
 /* Fingertips onto the plate at offset (dx, dy) from its centre (from 15 cm
  * above, clear of the plate and cabinet rails), pressed down (the target
  * height 0 is below the mocap's floor, so the hand keeps pushing), then the
@@ -131,7 +120,7 @@ static void drag(const double *obs, double dx, double dy, const double dest[2], 
     } else {
         t[0] = dest[0] + dx, t[1] = dest[1] + dy, t[2] = 0.0;
     }
-    move_to(h, t, 10, a);
+    env_move_to(h, t, 10, a);
     a[3] = 1.0;
 }
 

@@ -33,11 +33,6 @@ static int setup_soccer(env_sawyer *e, mtrl_err *err)
     return env_lookup(e, mjOBJ_BODY, "goal_whole", &e->task_ids[ID_GOAL_BODY], err);
 }
 
-static void set3(double *out, double x, double y, double z)
-{
-    out[0] = x, out[1] = y, out[2] = z;
-}
-
 /* ---- observations ---- */
 
 /* sweep: the block's body frame (its bottom face centre), MuJoCo wxyz. */
@@ -70,8 +65,8 @@ static void obs_body_xyzw(const env_sawyer *e, double out[7])
 static void reset_sweep(env_sawyer *e)
 {
     const double *v = e->rand_vec;
-    set3(e->target_pos, 0.5, v[1], 0.01);
-    set3(e->obj_init_pos, v[0], v[1], 0.02);
+    env_set3(e->target_pos, 0.5, v[1], 0.01);
+    env_set3(e->obj_init_pos, v[0], v[1], 0.02);
     env_set_obj_xyz(e, e->task_ids[ID_JOINT], e->obj_init_pos);
 }
 
@@ -81,8 +76,8 @@ static void reset_sweep(env_sawyer *e)
 static void reset_sweep_into(env_sawyer *e)
 {
     const double *v = e->rand_vec;
-    set3(e->target_pos, 0, 0.84, 0.02);
-    set3(e->obj_init_pos, v[0], v[1], env_body_xpos(e, e->task_ids[ID_BODY])[2]);
+    env_set3(e->target_pos, 0, 0.84, 0.02);
+    env_set3(e->obj_init_pos, v[0], v[1], env_body_xpos(e, e->task_ids[ID_BODY])[2]);
     env_set_obj_xyz(e, e->task_ids[ID_JOINT], e->obj_init_pos);
 }
 
@@ -93,7 +88,7 @@ static void reset_soccer(env_sawyer *e)
 {
     const double *v = e->rand_vec;
     memcpy(e->target_pos, v + 3, 3 * sizeof(double));
-    set3(e->obj_init_pos, v[0], v[1], 0.03);
+    env_set3(e->obj_init_pos, v[0], v[1], 0.03);
     env_set_body_pos(e, e->task_ids[ID_GOAL_BODY], e->target_pos);
     env_set_obj_xyz(e, e->task_ids[ID_JOINT], e->obj_init_pos);
 }
@@ -104,13 +99,6 @@ static int accept_soccer(const double *v) { return hypot(v[0] - v[3], v[1] - v[4
 static int accept_sweep_into(const double *v) { return hypot(v[0], v[1] - 0.84) >= 0.15; }
 
 /* ---- rewards ---- */
-
-static double tcp_to(const env_sawyer *e, const double *p)
-{
-    double tcp[3];
-    env_tcp_center(e, tcp);
-    return env_dist3(tcp, p);
-}
 
 /* sweep and sweep-into: the caging term, plus 6 x (caging and in place);
  * 10 within 5 cm. flat: distances in the xy plane (the target takes the
@@ -124,13 +112,9 @@ static double reward_sweep_common(env_sawyer *e, const double *obs, double grip_
     double ip = rw_tolerance(d, 0, 0.05, env_dist3(e->obj_init_pos, t), RW_LONG_TAIL);
     double g = rw_old_caging(e, o, 0.02, grip_slack, xz_thresh);
     double r = d < 0.05 ? 10.0 : 2 * g + 6 * rw_hamacher(g, ip);
-    double tcp_to_obj = tcp_to(e, o);
-    info->success = d <= 0.05;
-    info->near_object = tcp_to_obj <= 0.03;
-    info->grasp_success = env_touching(e, e->task_ids[ID_GEOM]) && obs[3] > 0;
-    info->grasp_reward = g;
-    info->in_place_reward = ip;
-    info->obj_to_target = d;
+    double tcp_to_obj = env_tcp_dist(e, o);
+    rw_info_set(info, d <= 0.05, tcp_to_obj <= 0.03,
+                env_touching(e, e->task_ids[ID_GEOM]) && obs[3] > 0, g, ip, d);
     return r;
 }
 
@@ -164,14 +148,10 @@ static double reward_soccer(env_sawyer *e, const double *obs, const double *a, e
     double og = rw_old_caging(e, o, 0.013, 0.01, 0.005);
     double r = d_scaled < 0.07 ? 10.0 : 3 * og + 6.5 * ip;
     double d = env_dist3(o, g);
-    info->success = d <= 0.07;
-    info->near_object = tcp_to(e, o) <= 0.03;
-    /* The original tests its contact method's truth value, not a contact
-     * (spec Appendix E.9). */
-    info->grasp_success = obs[3] > 0 && o[2] - 0.02 > o0[2];
-    info->grasp_reward = og;
-    info->in_place_reward = ip;
-    info->obj_to_target = d;
+    /* grasp_success: the original tests its contact method's truth value,
+     * not a contact (spec Appendix E.9). */
+    rw_info_set(info, d <= 0.07, env_tcp_dist(e, o) <= 0.03, obs[3] > 0 && o[2] - 0.02 > o0[2],
+                og, ip, d);
     return r;
 }
 
@@ -199,7 +179,7 @@ static void grasp_bring(const double *obs, const double c[3], double dz, const d
         double t[3];
         for (int i = 0; i < 3; i++)
             t[i] = h[i] + dest[i] - c[i];
-        env_grasp_move(h, t, 10, a);
+        env_move_to(h, t, 10, a);
         a[3] = grip;
         return;
     }

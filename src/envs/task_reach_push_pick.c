@@ -55,12 +55,8 @@ static double reward_reach(env_sawyer *e, const double *obs, const double *a, en
     double d = env_dist3(tcp, e->target_pos);
     double margin = env_dist3(e->task->hand_init_pos, e->target_pos);
     double in_place = rw_tolerance(d, 0, 0.05, margin, RW_LONG_TAIL);
-    info->success = d <= 0.05;
-    info->near_object = d; /* a distance in the original, not a flag */
-    info->grasp_success = 1;
-    info->grasp_reward = d;
-    info->in_place_reward = in_place;
-    info->obj_to_target = d;
+    /* near_object is a distance in the original, not a flag */
+    rw_info_set(info, d <= 0.05, d, 1, d, in_place, d);
     return 10 * in_place;
 }
 
@@ -87,12 +83,8 @@ static double reward_push(env_sawyer *e, const double *obs, const double *a, env
         r += 1 + r + 5 * in_place; /* the original adds to the doubled value */
     if (target_to_obj < 0.05)
         r = 10;
-    info->success = target_to_obj <= 0.05;
-    info->near_object = tcp_to_obj <= 0.03;
-    info->grasp_success = grasped(e, obs);
-    info->grasp_reward = og;
-    info->in_place_reward = in_place;
-    info->obj_to_target = target_to_obj;
+    rw_info_set(info, target_to_obj <= 0.05, tcp_to_obj <= 0.03, grasped(e, obs), og, in_place,
+                target_to_obj);
     return r;
 }
 
@@ -110,26 +102,16 @@ static double reward_pick_place(env_sawyer *e, const double *obs, const double *
         r += 1 + 5 * in_place;
     if (obj_to_target < 0.05)
         r = 10;
-    info->success = obj_to_target <= 0.07;
-    info->near_object = tcp_to_obj <= 0.03;
-    info->grasp_success = grasped(e, obs);
-    info->grasp_reward = og;
-    info->in_place_reward = in_place;
-    info->obj_to_target = obj_to_target;
+    rw_info_set(info, obj_to_target <= 0.07, tcp_to_obj <= 0.03, grasped(e, obs), og, in_place,
+                obj_to_target);
     return r;
 }
 
 /* ---- scripted policies (Appendix D): a = p * (target - hand) ---- */
 
-static void move_to(const double *h, const double *target, double p, double *a)
-{
-    for (int i = 0; i < 3; i++)
-        a[i] = p * (target[i] - h[i]);
-}
-
 static void policy_reach(const double *obs, double *a)
 {
-    move_to(obs, obs + 36, 5, a);
+    env_move_to(obs, obs + 36, 5, a);
     a[3] = 0;
 }
 
@@ -143,7 +125,7 @@ static void policy_push(const double *obs, double *a)
         t[0] = op[0], t[1] = op[1], t[2] = op[2] + 0.03;
     else
         t[0] = g[0], t[1] = g[1], t[2] = g[2];
-    move_to(h, t, 10, a);
+    env_move_to(h, t, 10, a);
     a[3] = (hypot(h[0] - o[0], h[1] - o[1]) > 0.02 || fabs(h[2] - o[2]) > 0.10) ? 0.0 : 0.6;
 }
 
@@ -159,26 +141,19 @@ static void policy_pick_place(const double *obs, double *a)
         t[0] = h[0], t[1] = h[1], t[2] = h[2];
     else
         t[0] = g[0], t[1] = g[1], t[2] = g[2];
-    move_to(h, t, 10, a);
+    env_move_to(h, t, 10, a);
     a[3] = env_dist3(h, o) < 0.07 ? 1.0 : 0.0;
 }
-
-#define SAWYER_BOUNDS .hand_low = {-0.5, 0.40, 0.05}, .hand_high = {0.5, 1.0, 0.5}
 
 const env_task_def env_task_reach_v2 = {
     .name = "reach-v2",
     .scene = "sawyer_obj.xml",
-    .hand_init_pos = {0, 0.6, 0.2},
-    SAWYER_BOUNDS,
-    .rand_dim = 6,
+    ENV_PUCK_DEF_COMMON,
     .rand_low = {-0.1, 0.6, 0.02, -0.1, 0.8, 0.05},
     .rand_high = {0.1, 0.7, 0.02, 0.1, 0.9, 0.3},
     .goal_low = {-0.1, 0.8, 0.05},
     .goal_high = {0.1, 0.9, 0.3},
-    .accept_rand = accept_far,
-    .setup = setup,
     .reset = reset_obj_goal,
-    .object_obs = object_obs,
     .reward = reward_reach,
     .policy = policy_reach,
 };
@@ -186,17 +161,12 @@ const env_task_def env_task_reach_v2 = {
 const env_task_def env_task_push_v2 = {
     .name = "push-v2",
     .scene = "sawyer_obj.xml",
-    .hand_init_pos = {0, 0.6, 0.2},
-    SAWYER_BOUNDS,
-    .rand_dim = 6,
+    ENV_PUCK_DEF_COMMON,
     .rand_low = {-0.1, 0.6, 0.02, -0.1, 0.8, 0.01},
     .rand_high = {0.1, 0.7, 0.02, 0.1, 0.9, 0.02},
     .goal_low = {-0.1, 0.8, 0.01},
     .goal_high = {0.1, 0.9, 0.02},
-    .accept_rand = accept_far,
-    .setup = setup,
     .reset = reset_push,
-    .object_obs = object_obs,
     .reward = reward_push,
     .policy = policy_push,
 };
@@ -204,17 +174,12 @@ const env_task_def env_task_push_v2 = {
 const env_task_def env_task_pick_place_v2 = {
     .name = "pick-place-v2",
     .scene = "sawyer_obj.xml",
-    .hand_init_pos = {0, 0.6, 0.2},
-    SAWYER_BOUNDS,
-    .rand_dim = 6,
+    ENV_PUCK_DEF_COMMON,
     .rand_low = {-0.1, 0.6, 0.02, -0.1, 0.8, 0.05},
     .rand_high = {0.1, 0.7, 0.02, 0.1, 0.9, 0.3},
     .goal_low = {-0.1, 0.8, 0.05},
     .goal_high = {0.1, 0.9, 0.3},
-    .accept_rand = accept_far,
-    .setup = setup,
     .reset = reset_obj_goal,
-    .object_obs = object_obs,
     .reward = reward_pick_place,
     .policy = policy_pick_place,
 };
@@ -228,6 +193,7 @@ _Static_assert((int)ID_OBJ_BODY == (int)ENV_PUCK_OBJ_BODY &&
 
 int env_puck_setup(env_sawyer *e, mtrl_err *err) { return setup(e, err); }
 int env_puck_accept_far(const double *v) { return accept_far(v); }
+int env_puck_grasped(const env_sawyer *e, const double *obs) { return grasped(e, obs); }
 void env_puck_object_obs(const env_sawyer *e, double out[7]) { object_obs(e, out); }
 void env_puck_reset_obj_goal(env_sawyer *e) { reset_obj_goal(e); }
 void env_puck_reset_on_table(env_sawyer *e) { reset_push(e); }

@@ -13,18 +13,6 @@
 #include "task.h"
 #include "task_family_grasp.h"
 
-static void set3(double *out, double x, double y, double z)
-{
-    out[0] = x, out[1] = y, out[2] = z;
-}
-
-static double tcp_to(const env_sawyer *e, const double *p)
-{
-    double tcp[3];
-    env_tcp_center(e, tcp);
-    return env_dist3(tcp, p);
-}
-
 /* Holding a tool at grasp point q: hand xy within 2 cm of it, 1.5 to 6 cm
  * above it, the fingers closed and stopped (opening below 0.8 and steady
  * since the previous frame, obs[21]). */
@@ -43,7 +31,7 @@ static void carry_to(const double *obs, const double p[3], const double t[3], do
     double ht[3];
     for (int i = 0; i < 3; i++)
         ht[i] = obs[i] + t[i] - p[i];
-    env_grasp_move(obs, ht, 10, a);
+    env_move_to(obs, ht, 10, a);
     a[3] = grip;
 }
 
@@ -129,12 +117,7 @@ static double reward_hammer(env_sawyer *e, const double *obs, const double *a, e
     int success = env_joint_qpos(e, e->task_ids[HM_NAIL_JOINT]) > 0.09;
     if (success && r > 5)
         r = 10;
-    info->success = success;
-    info->near_object = rq;
-    info->grasp_success = g >= 0.5;
-    info->grasp_reward = g;
-    info->in_place_reward = ip;
-    info->obj_to_target = 0;
+    rw_info_set(info, success, rq, g >= 0.5, g, ip, 0);
     return r;
 }
 
@@ -165,11 +148,11 @@ static void policy_hammer(const double *obs, double *a)
     double ready[3] = {nail[0], nail[1] - 0.04, nail[2]};
     double t[3];
     if (face[2] < nail[2] - 0.03) {
-        set3(t, face[0], face[1], nail[2]); /* lift first */
+        env_set3(t, face[0], face[1], nail[2]); /* lift first */
     } else if (fabs(face[0] - ready[0]) > 0.01 || fabs(face[2] - ready[2]) > 0.01) {
-        set3(t, ready[0], fmin(face[1], ready[1]), ready[2]);
+        env_set3(t, ready[0], fmin(face[1], ready[1]), ready[2]);
     } else {
-        set3(t, ready[0], nail[1] + 0.15, ready[2]); /* strike through */
+        env_set3(t, ready[0], nail[1] + 0.15, ready[2]); /* strike through */
     }
     carry_to(obs, face, t, 1, a);
 }
@@ -233,7 +216,7 @@ static void reset_stick(env_sawyer *e, double qx, double qy)
     const int *id = e->task_ids;
     const double *v = e->rand_vec;
     double *s0 = e->task_vals + ST_INIT;
-    set3(s0, v[0], v[1], 0.02);
+    env_set3(s0, v[0], v[1], 0.02);
     env_set_obj_xyz(e, id[ST_JOINT], s0);
     env_set_joint_qpos(e, id[ST_SLIDE_X], qx, 1);
     env_set_joint_qpos(e, id[ST_SLIDE_Y], qy, 1);
@@ -246,7 +229,7 @@ static void reset_stick(env_sawyer *e, double qx, double qy)
 static void reset_stick_push(env_sawyer *e)
 {
     const double *v = e->rand_vec;
-    set3(e->target_pos, v[3], v[4], env_site_xpos(e, e->task_ids[ST_INSERTION])[2]);
+    env_set3(e->target_pos, v[3], v[4], env_site_xpos(e, e->task_ids[ST_INSERTION])[2]);
     reset_stick(e, 0, 0);
 }
 
@@ -255,7 +238,7 @@ static void reset_stick_push(env_sawyer *e)
 static void reset_stick_pull(env_sawyer *e)
 {
     const double *v = e->rand_vec;
-    set3(e->target_pos, v[3], v[4], 0.02);
+    env_set3(e->target_pos, v[3], v[4], 0.02);
     reset_stick(e, 0, 0.09);
 }
 
@@ -271,7 +254,7 @@ static void obs_stick(const env_sawyer *e, double out[7])
 static void obs_thermos_axis(const env_sawyer *e, double out[7])
 {
     const double *s = env_site_xpos(e, e->task_ids[ST_INSERTION]);
-    set3(out, s[0], s[1] + 0.09, s[2]);
+    env_set3(out, s[0], s[1] + 0.09, s[2]);
     memset(out + 3, 0, 4 * sizeof(double));
 }
 
@@ -292,7 +275,7 @@ static double reward_stick_push(env_sawyer *e, const double *obs, const double *
     const double radius = 0.12;
     const double *g = e->target_pos, *s0 = e->task_vals + ST_INIT, *ct = obs + 11;
     double st[3] = {obs[4] + 0.015, obs[5], obs[6]};
-    double tcp_to_stick = tcp_to(e, st);
+    double tcp_to_stick = env_tcp_dist(e, st);
     double sip = rw_tolerance(env_dist3(st, g), 0, radius, env_dist3(s0, g) - radius, RW_LONG_TAIL);
     double ct_d = env_dist3(ct, g);
     double cip = rw_tolerance(ct_d, 0, radius, env_dist3(e->obj_init_pos, g) - radius, RW_LONG_TAIL);
@@ -310,12 +293,7 @@ static double reward_stick_push(env_sawyer *e, const double *obs, const double *
         r = ct_d <= radius ? 10.0 : 2 + 5 * sip + 3 * cip;
     }
     int held_up = obs[3] > 0 && obs[6] - 0.01 > s0[2];
-    info->success = held_up && ct_d <= radius;
-    info->near_object = tcp_to_stick <= 0.03;
-    info->grasp_success = held_up;
-    info->grasp_reward = grasp;
-    info->in_place_reward = sip;
-    info->obj_to_target = ct_d;
+    rw_info_set(info, held_up && ct_d <= radius, tcp_to_stick <= 0.03, held_up, grasp, sip, ct_d);
     return r;
 }
 
@@ -351,7 +329,7 @@ static double reward_stick_pull(env_sawyer *e, const double *obs, const double *
                          .object_reach_radius = 0.01, .xz_thresh = 0.01,
                          .desired_gripper_effort = 1, .high_density = 1};
     double grasp = rw_gripper_caging(e, a, st, &p);
-    double tcp_to_stick = tcp_to(e, st);
+    double tcp_to_stick = env_tcp_dist(e, st);
     int gs = tcp_to_stick < 0.02 && obs[3] > 0 && st[2] - 0.01 > s0[2];
     if (gs)
         grasp = 1;
@@ -364,12 +342,8 @@ static double reward_stick_pull(env_sawyer *e, const double *obs, const double *
         if (inserted)
             r = h_d <= 0.12 ? 10.0 : 1 + gi + 5 + 2 * sip2 + cip;
     }
-    info->success = h_d <= 0.12 && inserted;
-    info->near_object = tcp_to_stick <= 0.03;
-    info->grasp_success = obs[3] > 0 && st[2] - 0.02 > e->obj_init_pos[2];
-    info->grasp_reward = grasp;
-    info->in_place_reward = sip;
-    info->obj_to_target = h_d;
+    rw_info_set(info, h_d <= 0.12 && inserted, tcp_to_stick <= 0.03,
+                obs[3] > 0 && st[2] - 0.02 > e->obj_init_pos[2], grasp, sip, h_d);
     return r;
 }
 
@@ -378,7 +352,7 @@ static double reward_stick_pull(env_sawyer *e, const double *obs, const double *
 static int stick_grasp(const double *obs, double dx, double grasp[3], double *a)
 {
     const double *s = obs + 4;
-    set3(grasp, s[0] + dx, s[1], s[2]);
+    env_set3(grasp, s[0] + dx, s[1], s[2]);
     if (holds(obs, grasp))
         return 1;
     env_grasp_plan p = {.grasp = {grasp[0], grasp[1], s[2] + 0.03}, .above = 0.08,
@@ -399,11 +373,11 @@ static void policy_stick_push(const double *obs, double *a)
     const double z = 0.13;
     double t[3];
     if (s[2] < z - 0.03)
-        set3(t, s[0], s[1], z); /* lift first */
+        env_set3(t, s[0], s[1], z); /* lift first */
     else if (fabs(s[1] - c[1]) > 0.01 || fabs(s[2] - z) > 0.01)
-        set3(t, fmin(s[0], c[0] - 0.2), c[1], z);
+        env_set3(t, fmin(s[0], c[0] - 0.2), c[1], z);
     else
-        set3(t, g[0] - 0.04 - 0.06 - 0.05, c[1], z); /* end on the thermos's wall */
+        env_set3(t, g[0] - 0.04 - 0.06 - 0.05, c[1], z); /* end on the thermos's wall */
     carry_to(obs, s, t, 1, a);
 }
 
@@ -421,15 +395,15 @@ static void policy_stick_pull(const double *obs, double *a)
     double line_y = h[1] - 0.02, line_z = h[2];
     int aligned = fabs(s[1] - line_y) < 0.01 && fabs(s[2] - line_z) < 0.01;
     if (s[2] < line_z - 0.04 && end_x < h[0] - 0.05) {
-        set3(t, fmin(s[0], h[0] - 0.15), s[1], line_z); /* lift first */
+        env_set3(t, fmin(s[0], h[0] - 0.15), s[1], line_z); /* lift first */
     } else if (end_x < h[0] + 0.03) {
         if (aligned)
-            set3(t, h[0] + 0.02, line_y, line_z); /* through the loop */
+            env_set3(t, h[0] + 0.02, line_y, line_z); /* through the loop */
         else
-            set3(t, fmin(s[0], h[0] - 0.15), line_y, line_z);
+            env_set3(t, fmin(s[0], h[0] - 0.15), line_y, line_z);
     } else {
         /* pull: move the loop's centre over the target */
-        set3(t, s[0] + g[0] - h[0], s[1] + g[1] - h[1], line_z);
+        env_set3(t, s[0] + g[0] - h[0], s[1] + g[1] - h[1], line_z);
     }
     carry_to(obs, s, t, 1, a);
 }

@@ -32,12 +32,6 @@ static double reward_reach_wall(env_sawyer *e, const double *obs, const double *
     return r;
 }
 
-static int grasped(const env_sawyer *e, const double *obs)
-{
-    return env_touching(e, e->task_ids[ENV_PUCK_OBJ_GEOM]) && obs[3] > 0 &&
-           obs[6] - 0.02 > e->obj_init_pos[2];
-}
-
 /* in_place toward a waypoint: |(obj - mid) * s| with the margin from the
  * initial object. */
 static double toward(const double *o, const double *o0, const double mid[3], const double s[3])
@@ -51,12 +45,8 @@ static double toward(const double *o, const double *o0, const double mid[3], con
 static void fill_info(env_sawyer *e, const double *obs, double tcp_to_obj, double obj_to_target,
                       double grasp, double in_place, double success_dist, env_info *info)
 {
-    info->success = obj_to_target <= success_dist;
-    info->near_object = tcp_to_obj <= 0.03;
-    info->grasp_success = grasped(e, obs);
-    info->grasp_reward = grasp;
-    info->in_place_reward = in_place;
-    info->obj_to_target = obj_to_target;
+    rw_info_set(info, obj_to_target <= success_dist, tcp_to_obj <= 0.03, env_puck_grasped(e, obs), grasp,
+                in_place, obj_to_target);
 }
 
 /* push-wall: caging reward, then progress toward a point left of the wall
@@ -132,20 +122,14 @@ static double reward_push_back(env_sawyer *e, const double *obs, const double *a
         r += 1 + 5 * ip;
     if (d < TARGET_RADIUS)
         r = 10;
-    fill_info(e, obs, tcp_to_obj, d, og, ip, 0.07, info);
-    /* The original tests its contact method's truth value, not its result
-     * (spec Appendix E.9): no contact condition. */
-    info->grasp_success = obs[3] > 0 && o[2] - 0.02 > e->obj_init_pos[2];
+    /* grasp_success: the original tests its contact method's truth value,
+     * not its result (spec Appendix E.9): no contact condition. */
+    rw_info_set(info, d <= 0.07, tcp_to_obj <= 0.03, obs[3] > 0 && o[2] - 0.02 > e->obj_init_pos[2],
+                og, ip, d);
     return r;
 }
 
 /* ---- scripted policies ---- */
-
-static void move_to(const double *h, const double *t, double p, double *a)
-{
-    for (int i = 0; i < 3; i++)
-        a[i] = p * (t[i] - h[i]);
-}
 
 /* The gripper is 11 cm wide along y (fingers and the base above them) and
  * its fingertips are 4.5 cm below the hand: before the hand is 6.5 cm past
@@ -158,7 +142,7 @@ static void policy_reach_wall(const double *obs, double *a)
     const double clear = WALL_TOP + 0.045 + 0.035;
     if (h[1] < WALL_Y_HI + 0.065)
         t[2] = fmax(g[2], clear);
-    move_to(h, t, 5, a);
+    env_move_to(h, t, 5, a);
     a[3] = 0;
 }
 
@@ -180,7 +164,7 @@ static void grasp_drag(const double *obs, const double dest[2], double *a)
     } else if (obs[3] <= 0.6) { /* held: carry (while closing, hold still) */
         t[0] = h[0] + dest[0] - o[0], t[1] = h[1] + dest[1] - o[1];
     }
-    move_to(h, t, 10, a);
+    env_move_to(h, t, 10, a);
     a[3] = grip;
 }
 
@@ -219,22 +203,17 @@ static void policy_pick_place_wall(const double *obs, double *a)
     } else {
         t[0] = g[0], t[1] = g[1], t[2] = g[2];
     }
-    move_to(h, t, 10, a);
+    env_move_to(h, t, 10, a);
     a[3] = env_dist3(h, o) < 0.07 ? 1.0 : 0.0;
 }
 
 /* Grasp the cube and drag it back to the goal. */
 static void policy_push_back(const double *obs, double *a) { grasp_drag(obs, obs + 36, a); }
 
-#define WALL_COMMON                                                                            \
-    .hand_init_pos = {0, 0.6, 0.2}, .hand_low = {-0.5, 0.40, 0.05},                            \
-    .hand_high = {0.5, 1.0, 0.5}, .rand_dim = 6, .accept_rand = env_puck_accept_far,           \
-    .setup = env_puck_setup, .object_obs = env_puck_object_obs
-
 const env_task_def env_task_reach_wall_v2 = {
     .name = "reach-wall-v2",
     .scene = "sawyer_reach_wall.xml",
-    WALL_COMMON,
+    ENV_PUCK_DEF_COMMON,
     .rand_low = {-0.05, 0.6, 0.015, -0.05, 0.85, 0.05},
     .rand_high = {0.05, 0.65, 0.015, 0.05, 0.9, 0.3},
     .goal_low = {-0.05, 0.85, 0.05},
@@ -247,7 +226,7 @@ const env_task_def env_task_reach_wall_v2 = {
 const env_task_def env_task_push_wall_v2 = {
     .name = "push-wall-v2",
     .scene = "sawyer_obj_wall.xml",
-    WALL_COMMON,
+    ENV_PUCK_DEF_COMMON,
     .rand_low = {-0.05, 0.6, 0.015, -0.05, 0.85, 0.01},
     .rand_high = {0.05, 0.65, 0.015, 0.05, 0.9, 0.02},
     .goal_low = {-0.05, 0.85, 0.01},
@@ -260,7 +239,7 @@ const env_task_def env_task_push_wall_v2 = {
 const env_task_def env_task_pick_place_wall_v2 = {
     .name = "pick-place-wall-v2",
     .scene = "sawyer_obj_wall.xml",
-    WALL_COMMON,
+    ENV_PUCK_DEF_COMMON,
     .rand_low = {-0.05, 0.6, 0.015, -0.05, 0.85, 0.05},
     .rand_high = {0.05, 0.65, 0.015, 0.05, 0.9, 0.3},
     .goal_low = {-0.05, 0.85, 0.05},
@@ -273,7 +252,7 @@ const env_task_def env_task_pick_place_wall_v2 = {
 const env_task_def env_task_push_back_v2 = {
     .name = "push-back-v2",
     .scene = "sawyer_push_back.xml",
-    WALL_COMMON,
+    ENV_PUCK_DEF_COMMON,
     .rand_low = {-0.1, 0.8, 0.02, -0.1, 0.6, 0.0199},
     .rand_high = {0.1, 0.85, 0.02, 0.1, 0.7, 0.0201},
     .goal_low = {-0.1, 0.6, 0.0199},

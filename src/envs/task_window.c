@@ -108,12 +108,7 @@ static double reward(env_sawyer *e, const double *obs, const double *a, env_info
     double tcp_to_obj = env_dist3(o, tcp);
     double reach = rw_tolerance(tcp_to_obj, 0, 0.02,
                                 fabs(env_dist3(handle_init, e->init_tcp) - 0.02), vr->reach_sigmoid);
-    info->success = d <= 0.05;
-    info->near_object = tcp_to_obj <= 0.05;
-    info->grasp_success = 1;
-    info->grasp_reward = reach;
-    info->in_place_reward = in_place;
-    info->obj_to_target = d;
+    rw_info_set(info, d <= 0.05, tcp_to_obj <= 0.05, 1, reach, in_place, d);
     return 10 * rw_hamacher(reach, in_place);
 }
 

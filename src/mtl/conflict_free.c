@@ -7,14 +7,12 @@
  * the spec notes the difference). */
 #include "mtl/mtl_impl.h"
 
-#include <float.h>
 #include <math.h>
 
 size_t mtl_config_work(const mtl_options *o, int K)
 {
     (void)o;
-    return MTL_WS_D((long)K * K) + 4 * MTL_WS_D(K) + MTL_WS_D(mtl_eigh_work(K)) +
-           MTL_WS_I(mtl_eigh_iwork(K));
+    return MTL_WS_D((long)K * K) + 3 * MTL_WS_D(K) + mtl_pinv_work(K);
 }
 
 void mtl_config_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st)
@@ -22,12 +20,10 @@ void mtl_config_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st)
     const int k = in->k;
     const double *A = c->A;
     mtl_arena *ar = &c->arena;
-    double *V = mtl_arena_doubles(ar, (long)k * k), *ev = mtl_arena_doubles(ar, k),
-           *inv = mtl_arena_doubles(ar, k), *y = mtl_arena_doubles(ar, k),
-           *v = mtl_arena_doubles(ar, k), *lw = mtl_arena_doubles(ar, mtl_eigh_work(k));
-    int *iw = mtl_arena_ints(ar, mtl_eigh_iwork(k));
+    double *V = mtl_arena_doubles(ar, (long)k * k), *inv = mtl_arena_doubles(ar, k),
+           *y = mtl_arena_doubles(ar, k), *v = mtl_arena_doubles(ar, k);
     int *iters = &st->iters;
-    if (!V || !ev || !inv || !y || !v || !lw || !iw)
+    if (!V || !inv || !y || !v)
         return;
     *iters = 0;
     for (int i = 0; i < k; i++) {
@@ -37,25 +33,15 @@ void mtl_config_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st)
     for (int i = 0; i < k; i++)
         for (int j = 0; j < k; j++)
             V[(long)i * k + j] = A[(long)i * k + j] * inv[i] * inv[j];
-    if (mtl_eigh(k, V, ev, lw, iw) != 0) {
+    int kept = mtl_pinv_apply(k, V, NULL, y, ar);
+    if (kept == -2)
+        return;
+    if (kept < 0) {
         for (int i = 0; i < k; i++)
             c->wd[i] = NAN;
         return;
     }
-    const double cut = k * FLT_EPSILON * ev[k - 1];
-    for (int i = 0; i < k; i++)
-        y[i] = 0;
-    for (int r = 0; r < k; r++) {
-        if (!(ev[r] > cut))
-            continue;
-        const double *q = V + (long)r * k;
-        double q1 = 0;
-        for (int i = 0; i < k; i++)
-            q1 += q[i];
-        for (int i = 0; i < k; i++)
-            y[i] += q1 / ev[r] * q[i];
-        (*iters)++;
-    }
+    *iters = kept;
     double num = 0, den = 0;
     for (int i = 0; i < k; i++)
         v[i] = y[i] * inv[i];

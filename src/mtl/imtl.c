@@ -7,15 +7,13 @@
  * the equal-projection property for K >= 3; that is not reproduced. */
 #include "mtl/mtl_impl.h"
 
-#include <float.h>
 #include <math.h>
 #include <string.h>
 
 size_t mtl_imtl_work(const mtl_options *o, int K)
 {
     (void)o;
-    return MTL_WS_D((long)K * K) + 3 * MTL_WS_D(K) + MTL_WS_D(mtl_eigh_work(K)) +
-           MTL_WS_I(mtl_eigh_iwork(K));
+    return MTL_WS_D((long)K * K) + 2 * MTL_WS_D(K) + mtl_pinv_work(K);
 }
 
 void mtl_imtl_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st)
@@ -23,39 +21,26 @@ void mtl_imtl_weights(mtl_combiner *c, const mtl_input *in, mtl_stats *st)
     const int k = in->k;
     const double *A = c->A;
     mtl_arena *ar = &c->arena;
-    double *V = mtl_arena_doubles(ar, (long)k * k), *ev = mtl_arena_doubles(ar, k),
-           *nrm = mtl_arena_doubles(ar, k), *v = mtl_arena_doubles(ar, k),
-           *lw = mtl_arena_doubles(ar, mtl_eigh_work(k));
-    int *iw = mtl_arena_ints(ar, mtl_eigh_iwork(k));
+    double *V = mtl_arena_doubles(ar, (long)k * k), *nrm = mtl_arena_doubles(ar, k),
+           *v = mtl_arena_doubles(ar, k);
     int *iters = &st->iters;
-    if (!V || !ev || !nrm || !v || !lw || !iw)
+    if (!V || !nrm || !v)
         return;
     *iters = 0;
     memcpy(V, A, sizeof(double) * (size_t)k * (size_t)k);
     for (int i = 0; i < k; i++)
         nrm[i] = sqrt(fmax(A[(long)i * k + i], 0));
-    if (mtl_eigh(k, V, ev, lw, iw) != 0) {
+    /* The pseudo-inverse's cut is torch.linalg.pinv's default (see
+     * mtl_pinv_apply). */
+    int kept = mtl_pinv_apply(k, V, nrm, v, ar);
+    if (kept == -2)
+        return;
+    if (kept < 0) {
         for (int i = 0; i < k; i++)
             c->wd[i] = NAN;
         return;
     }
-    /* Pseudo-inverse cut as torch.linalg.pinv's default on a float k x k
-     * matrix: eigenvalues below k eps(float) l_max are treated as zero. */
-    const double cut = k * FLT_EPSILON * ev[k - 1];
-    for (int i = 0; i < k; i++)
-        v[i] = 0;
-    for (int r = 0; r < k; r++) {
-        if (!(ev[r] > cut))
-            continue;
-        const double *q = V + (long)r * k;
-        double qn = 0;
-        for (int i = 0; i < k; i++)
-            qn += q[i] * nrm[i];
-        qn /= ev[r];
-        for (int i = 0; i < k; i++)
-            v[i] += qn * q[i];
-        (*iters)++;
-    }
+    *iters = kept;
     double s = 0;
     for (int i = 0; i < k; i++)
         s += v[i];

@@ -9,6 +9,7 @@
  * below both, so no method file calls back into the pipeline. */
 #include "mtl/mtl_impl.h"
 
+#include <float.h>
 #include <lapacke.h>
 #include <math.h>
 #include <stdint.h>
@@ -22,6 +23,38 @@ int mtl_eigh(int n, double *V, double *ev, double *work, int *iwork)
     return (int)LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, 'V', 'U', n, V, n, ev, work,
                                     (lapack_int)mtl_eigh_work(n), iwork,
                                     (lapack_int)mtl_eigh_iwork(n));
+}
+
+size_t mtl_pinv_work(int k)
+{
+    return MTL_WS_D(k) + MTL_WS_D(mtl_eigh_work(k)) + MTL_WS_I(mtl_eigh_iwork(k));
+}
+
+int mtl_pinv_apply(int k, double *V, const double *b, double *y, mtl_arena *a)
+{
+    double *ev = mtl_arena_doubles(a, k), *work = mtl_arena_doubles(a, mtl_eigh_work(k));
+    int *iwork = mtl_arena_ints(a, mtl_eigh_iwork(k));
+    if (!ev || !work || !iwork)
+        return -2;
+    if (mtl_eigh(k, V, ev, work, iwork) != 0)
+        return -1;
+    const double cut = k * FLT_EPSILON * ev[k - 1];
+    int kept = 0;
+    for (int i = 0; i < k; i++)
+        y[i] = 0;
+    for (int r = 0; r < k; r++) {
+        if (!(ev[r] > cut))
+            continue;
+        const double *q = V + (long)r * k;
+        double qb = 0;
+        for (int i = 0; i < k; i++)
+            qb += b ? q[i] * b[i] : q[i];
+        qb /= ev[r];
+        for (int i = 0; i < k; i++)
+            y[i] += qb * q[i];
+        kept++;
+    }
+    return kept;
 }
 
 int mtl_spd_solve(int n, double *M, double *b)

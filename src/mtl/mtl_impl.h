@@ -162,6 +162,15 @@ int mtl_eigh(int n, double *V, double *ev, double *work, int *iwork);
 long mtl_eigh_work(int n);
 long mtl_eigh_iwork(int n);
 
+/* y = S^+ b for the k x k symmetric S (b NULL: all ones) by mtl_eigh, with
+ * S overwritten by the eigenvectors and the solver's scratch from a
+ * (mtl_pinv_work(k) bytes). Eigenvalues at or below k eps(float) l_max count
+ * as zero, the default cut of torch.linalg.pinv on a float k x k matrix.
+ * Returns the number of eigenvalues kept; -1 if the eigensolver failed, -2
+ * if a does not hold the scratch (y unset either way). */
+int mtl_pinv_apply(int k, double *S, const double *b, double *y, mtl_arena *a);
+size_t mtl_pinv_work(int k);
+
 /* Cholesky solve of the n x n SPD system M x = b in place (M is destroyed,
  * b becomes x). Returns LAPACK's info: > 0 means M is not positive
  * definite. */

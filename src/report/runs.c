@@ -154,13 +154,10 @@ static int csv_col(const csv *t, const char *name)
 static int csv_load(const char *path, csv *t, mtrl_err *e)
 {
     memset(t, 0, sizeof *t);
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return 0;
     char *data;
     size_t len;
-    int rc = fs_read_all(path, &data, &len, e);
-    if (rc)
+    int rc = fs_read_if_exists(path, &data, &len, e);
+    if (rc || !data)
         return rc;
     char *p = data, *end = data + len;
     int lineno = 0;
@@ -230,13 +227,21 @@ fail:
     return rc;
 }
 
+/* The run's log `name` into *t (0 rows if it is not there yet); *path, its
+ * path (NULL when out of memory), is for messages: the caller frees both. */
+static int load_log(const rep_run *r, const char *name, char **path, csv *t, mtrl_err *e)
+{
+    memset(t, 0, sizeof *t);
+    if (!(*path = fs_join(r->dir, name)))
+        return err_set(e, MTRL_ENOMEM, "out of memory");
+    return csv_load(*path, t, e);
+}
+
 static int load_eval(rep_run *r, mtrl_err *e)
 {
-    char *path = fs_join(r->dir, "eval.csv");
-    if (!path)
-        return err_set(e, MTRL_ENOMEM, "out of memory");
+    char *path;
     csv t;
-    int rc = csv_load(path, &t, e);
+    int rc = load_log(r, "eval.csv", &path, &t, e);
     if (rc || t.n_rows == 0)
         goto done;
     int cs = csv_col(&t, "success");
@@ -284,11 +289,9 @@ done:
  * is not counted while evaluation time is. */
 static int load_train(rep_run *r, mtrl_err *e)
 {
-    char *path = fs_join(r->dir, "train.csv");
-    if (!path)
-        return err_set(e, MTRL_ENOMEM, "out of memory");
+    char *path;
     csv t;
-    int rc = csv_load(path, &t, e);
+    int rc = load_log(r, "train.csv", &path, &t, e);
     r->wall_s = NAN;
     r->episodes = NAN;
     if (rc || t.n_rows == 0)

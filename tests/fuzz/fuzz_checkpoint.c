@@ -19,9 +19,4 @@ int fuzz_checkpoint_one(const uint8_t *data, size_t size)
     return 0;
 }
 
-#ifndef FUZZ_NO_MAIN
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    return fuzz_checkpoint_one(data, size);
-}
-#endif
+FUZZ_ENTRY(fuzz_checkpoint_one)

@@ -33,9 +33,4 @@ int fuzz_combine_one(const uint8_t *data, size_t size)
     return 0;
 }
 
-#ifndef FUZZ_NO_MAIN
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    return fuzz_combine_one(data, size);
-}
-#endif
+FUZZ_ENTRY(fuzz_combine_one)

@@ -49,4 +49,16 @@ static inline void fuzz_check_closed(void)
     }
 }
 
+/* libFuzzer's entry point for a target's fuzz_<name>_one; left out under
+ * FUZZ_NO_MAIN, where the regression test calls the _one functions. */
+#ifndef FUZZ_NO_MAIN
+#define FUZZ_ENTRY(one)                                                        \
+    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)               \
+    {                                                                          \
+        return one(data, size);                                                \
+    }
+#else
+#define FUZZ_ENTRY(one)
+#endif
+
 #endif

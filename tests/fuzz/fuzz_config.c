@@ -45,9 +45,4 @@ int fuzz_config_one(const uint8_t *data, size_t size)
     return 0;
 }
 
-#ifndef FUZZ_NO_MAIN
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    return fuzz_config_one(data, size);
-}
-#endif
+FUZZ_ENTRY(fuzz_config_one)
