@@ -175,6 +175,33 @@ static void print_table(const bnet *nets, double *times, int rounds, const bench
            critic_pct >= 50 ? "met" : "NOT met");
 }
 
+/* Times every net x mode per round, then the sgemm reference; round -1
+ * warms up (page faults of G, OpenBLAS buffers) and is not counted.
+ * times[(net * N_MODES + mode) * rounds + round], the sgemm's after them. */
+static int time_rounds(bnet *nets, const nn_in *critic_in, const nn_in *actor_in, const float *dy, float *G,
+                       int *off, int B, int rounds, bench_sgemm *sg, double *times, mtrl_err *e)
+{
+    for (int round = -1; round < rounds; round++) {
+        for (int ni = 0; ni < 2; ni++) {
+            for (int mi = 0; mi < N_MODES; mi++) {
+                int K = mode_k[mi];
+                for (int k = 0; k <= K; k++)
+                    off[k] = (int)((long)k * B / K);
+                double t0 = tm_now();
+                if (pass(&nets[ni], B, ni == 0 ? 2 : 1, ni == 0 ? critic_in : actor_in, dy, G, K, off, e))
+                    return -1;
+                double dt = tm_now() - t0;
+                if (round >= 0)
+                    times[(ni * N_MODES + mi) * rounds + round] = dt;
+            }
+        }
+        double dt = bench_sgemm_round(sg);
+        if (round >= 0)
+            times[2 * N_MODES * rounds + round] = dt;
+    }
+    return 0;
+}
+
 int cmd_bench_nets(int argc, char **argv)
 {
     int rounds = 30, B = 1280, threads = 0;
@@ -230,31 +257,10 @@ int cmd_bench_nets(int argc, char **argv)
            "parameters\n",
            nets[0].p->n, nets[1].p->n);
 
-    /* Round 0 warms up (page faults of G, OpenBLAS buffers) and is not counted. */
-    for (int round = -1; round < rounds; round++) {
-        for (int ni = 0; ni < 2; ni++) {
-            bnet *n = &nets[ni];
-            int n_in = ni == 0 ? 2 : 1;
-            const nn_in *in = ni == 0 ? critic_in : actor_in;
-            for (int mi = 0; mi < N_MODES; mi++) {
-                int K = mode_k[mi];
-                for (int k = 0; k <= K; k++)
-                    off[k] = (int)((long)k * B / K);
-                double t0 = tm_now();
-                if (pass(n, B, n_in, in, dy, G, K, off, &e)) {
-                    fprintf(stderr, "mtrl bench nets: %s\n", e.msg);
-                    goto out;
-                }
-                double dt = tm_now() - t0;
-                if (round >= 0)
-                    times[(ni * N_MODES + mi) * rounds + round] = dt;
-            }
-        }
-        double dt = bench_sgemm_round(&sg);
-        if (round >= 0)
-            times[2 * N_MODES * rounds + round] = dt;
+    if (time_rounds(nets, critic_in, actor_in, dy, G, off, B, rounds, &sg, times, &e)) {
+        fprintf(stderr, "mtrl bench nets: %s\n", e.msg);
+        goto out;
     }
-
     print_table(nets, times, rounds, &sg, B);
     ret = 0;
 out:
