@@ -5,7 +5,7 @@
  * scene's cameras; and a run without video keys never loads GL or FFmpeg
  * (seen by the dynamic loader itself, LD_DEBUG=files, with a positive
  * control so the check can fail). */
-#include "testutil.h"
+#include "e2e_util.h"
 
 #include <sys/stat.h>
 
@@ -62,10 +62,8 @@ static void test_render_video_and_csv(void **state)
     char csv[512];
     snprintf(csv, sizeof csv, "%s/r.csv", tmp);
     assert_int_equal(lines(csv), 1 + 2 * 11); /* header, 2 x (reset + 10 steps) */
-    char *s = test_slurp(csv);
-    assert_non_null(strstr(s, "frame,episode,step,reward,success\n0,0,0,"));
-    assert_non_null(strstr(s, "\n21,1,10,"));
-    free(s);
+    e2e_assert_file_has(csv, "frame,episode,step,reward,success\n0,0,0,");
+    e2e_assert_file_has(csv, "\n21,1,10,");
     /* the GIF fallback when the MP4 encoder is unavailable, said on stderr */
     assert_int_equal(test_sh("MTRL_VIDEO=gif %s render reach-v2 --policy random --max-steps 5 "
                              "--width 64 --height 48 --out %s/g.mp4 2>%s/g.log",
@@ -75,9 +73,7 @@ static void test_render_video_and_csv(void **state)
     assert_false(exists("%s/g.mp4", ""));
     char log[512];
     snprintf(log, sizeof log, "%s/g.log", tmp);
-    s = test_slurp(log);
-    assert_non_null(strstr(s, "animated GIF instead"));
-    free(s);
+    e2e_assert_file_has(log, "animated GIF instead");
 }
 
 static void test_grid_png(void **state)
@@ -108,11 +104,9 @@ static void test_missing_camera_is_bad_input(void **state)
                      2);
     char log[512];
     snprintf(log, sizeof log, "%s/n.log", tmp);
-    char *s = test_slurp(log);
-    assert_non_null(strstr(s, "camera 'nope'"));
-    assert_non_null(strstr(s, "push-v2"));
-    assert_non_null(strstr(s, "behindGripper"));
-    free(s);
+    e2e_assert_file_has(log, "camera 'nope'");
+    e2e_assert_file_has(log, "push-v2");
+    e2e_assert_file_has(log, "behindGripper");
     assert_false(exists("%s/n.mp4", ""));
 }
 

@@ -5,7 +5,7 @@
  * and checks every format against aggregates worked out by hand below. Then
  * two real tiny runs (mt1:reach-v2) are reported, so the file format the
  * trainer really writes is covered too. */
-#include "testutil.h"
+#include "e2e_util.h"
 
 #include <fcntl.h>
 #include <math.h>
@@ -23,29 +23,25 @@ static char base_yaml[512];
 static void write_base(void)
 {
     snprintf(base_yaml, sizeof base_yaml, "%s/base.yaml", test_tmpdir());
-    FILE *f = fopen(base_yaml, "w");
-    assert_non_null(f);
-    fprintf(f, "run: {iterations: 1000}\n"
-               "env: {benchmark: mt10, max_episode_steps: 250}\n"
-               "eval: {every: 250, episodes: 1}\n");
-    fclose(f);
+    e2e_write_file(base_yaml, "run: {iterations: 1000}\n"
+                              "env: {benchmark: mt10, max_episode_steps: 250}\n"
+                              "eval: {every: 250, episodes: 1}\n");
 }
 
-/* A run directory: config via `mtrl config`, then one eval row per entry of
+/* A run directory, parent/name: config via `mtrl config`, then one eval row per entry of
  * mean[] at steps 0, 250, ... (task 0 gets mean + 0.1, task 1 mean - 0.1,
  * the others the mean, when mean >= 0.1), and train rows every 250
  * iterations at 100 iterations/s, 10 episodes (one per task) per row. */
-static void write_run(const char *dir, const char *method, int seed, const char *extra_set,
-                      const double *mean, int n_rows)
+static void write_run(const char *parent, const char *name, const char *method, int seed,
+                      const char *extra_set, const double *mean, int n_rows)
 {
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/%s", parent, name);
     assert_int_equal(test_sh("mkdir -p %s && %s config %s --set run.seed=%d --set mtl.method=%s "
                              "%s > %s/config.yaml",
                              dir, test_mtrl_bin(), base_yaml, seed, method, extra_set, dir),
                      0);
-    char path[600];
-    snprintf(path, sizeof path, "%s/eval.csv", dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
+    FILE *f = e2e_open("w", "%s/eval.csv", dir);
     fprintf(f, "step,wall_time,success,best_success,return");
     for (int k = 0; k < 10; k++)
         fprintf(f, ",success_%s,return_%s", mt10[k], mt10[k]);
@@ -62,9 +58,7 @@ static void write_run(const char *dir, const char *method, int seed, const char 
         fprintf(f, "\n");
     }
     fclose(f);
-    snprintf(path, sizeof path, "%s/train.csv", dir);
-    f = fopen(path, "w");
-    assert_non_null(f);
+    f = e2e_open("w", "%s/train.csv", dir);
     fprintf(f, "step,wall_time,episodes,success,return,critic_loss,actor_loss,alpha_loss,alpha,"
                "entropy,q_mean,batch_reward,updates,skipped,unstable,iters_per_s,env_steps\n");
     for (int i = 1; i < n_rows; i++)
@@ -112,40 +106,28 @@ static void write_fixture(void)
     snprintf(sweep, sizeof sweep, "%s/sweep", t);
     snprintf(lone, sizeof lone, "%s/lone", t);
     snprintf(bad, sizeof bad, "%s/bad", t);
-    char d[600];
     const double c1[] = {0.0, 0.3, 0.5, 0.4, 0.45}, c2[] = {0.0, 0.2, 0.6, 0.7, 0.6},
                  c3[] = {0.1, 0.4, 0.3}, m1[] = {0.0, 0.1, 0.2, 0.3, 0.2},
                  m2[] = {0.1, 0.2, 0.1, 0.1, 0.0};
-    snprintf(d, sizeof d, "%s/runs/cagrad-s1", sweep);
-    write_run(d, "cagrad", 1, "", c1, 5);
-    snprintf(d, sizeof d, "%s/runs/cagrad-s2", sweep);
-    write_run(d, "cagrad", 2, "", c2, 5);
-    snprintf(d, sizeof d, "%s/runs/cagrad-s3", sweep);
-    write_run(d, "cagrad", 3, "", c3, 3);
+    write_run(sweep, "runs/cagrad-s1", "cagrad", 1, "", c1, 5);
+    write_run(sweep, "runs/cagrad-s2", "cagrad", 2, "", c2, 5);
+    write_run(sweep, "runs/cagrad-s3", "cagrad", 3, "", c3, 3);
     char p[700];
-    snprintf(p, sizeof p, "%s/status.json", d);
-    FILE *f = fopen(p, "w");
-    assert_non_null(f);
-    fprintf(f, "{\"state\": \"stopped\", \"iteration\": 500, \"iterations\": 1000, "
-               "\"best_success\": 0.4, \"pid\": 1234, \"host\": \"n1\", "
-               "\"updated\": \"2026-12-04T06:30:00Z\", \"error\": null}\n");
-    fclose(f);
-    snprintf(d, sizeof d, "%s/runs/mean-s1", sweep);
-    write_run(d, "mean", 1, "", m1, 5);
-    snprintf(d, sizeof d, "%s/runs/mean-s2", sweep);
-    write_run(d, "mean", 2, "", m2, 5);
+    snprintf(p, sizeof p, "%s/runs/cagrad-s3/status.json", sweep);
+    e2e_write_file(p, "{\"state\": \"stopped\", \"iteration\": 500, \"iterations\": 1000, "
+                      "\"best_success\": 0.4, \"pid\": 1234, \"host\": \"n1\", "
+                      "\"updated\": \"2026-12-04T06:30:00Z\", \"error\": null}\n");
+    write_run(sweep, "runs/mean-s1", "mean", 1, "", m1, 5);
+    write_run(sweep, "runs/mean-s2", "mean", 2, "", m2, 5);
     /* A sweep's other files are not runs. */
     assert_int_equal(test_sh("mkdir -p %s/logs && echo x > %s/logs/cagrad-s1.log", sweep, sweep), 0);
 
     /* Unfinished, no status.json: inferred from the logs. */
-    snprintf(d, sizeof d, "%s/run1", lone);
-    write_run(d, "cagrad", 9, "", c3, 3);
+    write_run(lone, "run1", "cagrad", 9, "", c3, 3);
 
     /* One method, two protocols. */
-    snprintf(d, sizeof d, "%s/a", bad);
-    write_run(d, "pcgrad", 1, "", m1, 5);
-    snprintf(d, sizeof d, "%s/b", bad);
-    write_run(d, "pcgrad", 2, "--set eval.episodes=10", m2, 5);
+    write_run(bad, "a", "pcgrad", 1, "", m1, 5);
+    write_run(bad, "b", "pcgrad", 2, "--set eval.episodes=10", m2, 5);
 }
 
 static void test_markdown(void **st)
@@ -316,12 +298,8 @@ static void test_partial_and_broken_logs(void **st)
 {
     (void)st;
     const double m[] = {0.1, 0.3, 0.2};
-    char d[600], p[700];
-    snprintf(d, sizeof d, "%s/partial/r", test_tmpdir());
-    write_run(d, "mean", 1, "", m, 3);
-    snprintf(p, sizeof p, "%s/eval.csv", d);
-    FILE *f = fopen(p, "a");
-    assert_non_null(f);
+    write_run(test_tmpdir(), "partial/r", "mean", 1, "", m, 3);
+    FILE *f = e2e_open("a", "%s/partial/r/eval.csv", test_tmpdir());
     fprintf(f, "750,1800000003.000,0.9"); /* cut short */
     fclose(f);
     int rc;
@@ -329,8 +307,7 @@ static void test_partial_and_broken_logs(void **st)
     assert_int_equal(rc, 0);
     assert_contains(s, "| 1 (1 incomplete at 500/1k) | 30.0 | 20.0 |");
     free(s);
-    f = fopen(p, "a");
-    assert_non_null(f);
+    f = e2e_open("a", "%s/partial/r/eval.csv", test_tmpdir());
     fprintf(f, "\n");
     fclose(f);
     s = run_capture(&rc, "%s report %s/partial", test_mtrl_bin(), test_tmpdir());
@@ -378,16 +355,13 @@ static void test_real_runs(void **st)
     const char *t = test_tmpdir();
     char cfg[600];
     snprintf(cfg, sizeof cfg, "%s/tiny.yaml", t);
-    FILE *f = fopen(cfg, "w");
-    assert_non_null(f);
-    fprintf(f, "run: {iterations: 300, threads: 1}\n"
-               "env: {benchmark: \"mt1:reach-v2\", max_episode_steps: 50}\n"
-               "agent: {actor_hidden: [32, 32], critic_hidden: [32, 32], batch_size: 64,\n"
-               "        init_steps: 50, init_updates: 20}\n"
-               "replay: {capacity: 10000}\n"
-               "mtl: {method: mean}\n"
-               "eval: {every: 100, episodes: 2}\n");
-    fclose(f);
+    e2e_write_file(cfg, "run: {iterations: 300, threads: 1}\n"
+                        "env: {benchmark: \"mt1:reach-v2\", max_episode_steps: 50}\n"
+                        "agent: {actor_hidden: [32, 32], critic_hidden: [32, 32], batch_size: 64,\n"
+                        "        init_steps: 50, init_updates: 20}\n"
+                        "replay: {capacity: 10000}\n"
+                        "mtl: {method: mean}\n"
+                        "eval: {every: 100, episodes: 2}\n");
     for (int seed = 1; seed <= 2; seed++)
         assert_int_equal(test_sh("%s run %s --set run.seed=%d --out %s/real/s%d --quiet "
                                  ">/dev/null 2>&1",

@@ -2,7 +2,7 @@
  * evaluates and checkpoints; a run stopped and resumed ends bit for bit where
  * the uninterrupted run ends; mtrl eval prints the table; bad input exits 2
  * and leaves an existing run untouched. */
-#include "testutil.h"
+#include "e2e_util.h"
 
 #include <math.h>
 #include <signal.h>
@@ -10,7 +10,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/h5io.h"
 
 static char cfg_path[512];
 
@@ -32,31 +31,18 @@ static void write_config(void)
     fclose(f);
 }
 
-static float *read_f32(const char *path, const char *name, long *n)
+/* Starts `mtrl run CONFIG --quiet --out dir --set set` (stderr to
+ * /dev/null) and returns its pid, for a test that signals it. */
+static pid_t spawn_run(const char *dir, const char *set)
 {
-    h5_file *f;
-    mtrl_err e = {0};
-    if (h5_open(&f, path, &e))
-        fail_msg("%s", e.msg);
-    int rank;
-    long dims[H5IO_MAX_RANK];
-    float *x = NULL;
-    if (h5_read_f32(f, name, &rank, dims, &x, &e))
-        fail_msg("%s", e.msg);
-    h5_close(f);
-    *n = dims[0];
-    return x;
-}
-
-static void assert_same_dataset(const char *a, const char *b, const char *name)
-{
-    long na, nb;
-    float *x = read_f32(a, name, &na), *y = read_f32(b, name, &nb);
-    assert_int_equal(na, nb);
-    if (memcmp(x, y, (size_t)na * sizeof(float)) != 0)
-        fail_msg("%s differs between %s and %s", name, a, b);
-    free(x);
-    free(y);
+    const char *bin = test_mtrl_bin();
+    pid_t pid = fork();
+    if (pid == 0) {
+        freopen("/dev/null", "w", stderr);
+        execl(bin, bin, "run", cfg_path, "--quiet", "--out", dir, "--set", set, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
 }
 
 static int count_lines(const char *path)
@@ -98,7 +84,7 @@ static void test_train_resume_eval(void **st)
     const char *names[] = {"agent/actor/w", "agent/critic/w", "agent/critic_target/w",
                            "agent/log_alpha/w", "agent/actor/adam_v"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        assert_same_dataset(a, b, names[i]);
+        e2e_assert_same_dataset(a, b, names[i]);
     snprintf(p, sizeof p, "%s/part/eval.csv", tmp);
     assert_int_equal(count_lines(p), 1 + 4); /* no step logged twice */
 
@@ -123,17 +109,11 @@ static void test_train_resume_eval(void **st)
 static void test_sigint_checkpoints(void **st)
 {
     (void)st;
-    const char *bin = test_mtrl_bin(), *tmp = test_tmpdir();
+    const char *tmp = test_tmpdir();
     write_config();
     char dir[600];
     snprintf(dir, sizeof dir, "%s/sig", tmp);
-    pid_t pid = fork();
-    if (pid == 0) {
-        freopen("/dev/null", "w", stderr);
-        execl(bin, bin, "run", cfg_path, "--quiet", "--out", dir, "--set",
-              "run.iterations=100000", (char *)NULL);
-        _exit(127);
-    }
+    pid_t pid = spawn_run(dir, "run.iterations=100000");
     char ck[700];
     snprintf(ck, sizeof ck, "%s/checkpoint.h5", dir);
     /* Wait until training is under way (the first checkpoint exists). */
@@ -146,12 +126,7 @@ static void test_sigint_checkpoints(void **st)
     waitpid(pid, &status, 0);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 3);
-    h5_file *f;
-    mtrl_err e = {0};
-    assert_int_equal(h5_open(&f, ck, &e), 0);
-    int64_t iter;
-    assert_int_equal(h5_read_attr_i64(f, "/", "iteration", &iter, &e), 0);
-    h5_close(f);
+    int64_t iter = e2e_ckpt_iteration(ck);
     assert_true(iter > 0 && iter < 100000 && iter % 40 == 0);
 }
 
@@ -174,13 +149,7 @@ static void test_stop_at_iteration_0_resumes_exactly(void **st)
         snprintf(dir, sizeof dir, "%s/z-part%d", tmp, t);
         snprintf(ck, sizeof ck, "%s/checkpoint.h5", dir);
         snprintf(status_path, sizeof status_path, "%s/status.json", dir);
-        pid_t pid = fork();
-        if (pid == 0) {
-            freopen("/dev/null", "w", stderr);
-            execl(bin, bin, "run", cfg_path, "--quiet", "--out", dir, "--set",
-                  "run.iterations=80", (char *)NULL);
-            _exit(127);
-        }
+        pid_t pid = spawn_run(dir, "run.iterations=80");
         struct stat sb;
         for (int i = 0; i < 3000 && stat(status_path, &sb) != 0; i++)
             usleep(2000);
@@ -189,19 +158,15 @@ static void test_stop_at_iteration_0_resumes_exactly(void **st)
         waitpid(pid, &status, 0);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 3)
             continue;
-        h5_file *f;
-        mtrl_err e = {0};
-        assert_int_equal(h5_open(&f, ck, &e), 0);
-        assert_int_equal(h5_read_attr_i64(f, "/", "iteration", &iter, &e), 0);
-        h5_close(f);
+        iter = e2e_ckpt_iteration(ck);
     }
     if (iter != 0)
         skip(); /* never stopped at 0 on this machine: nothing to compare */
     assert_int_equal(test_sh("%s run --resume %s --quiet 2>/dev/null", bin, dir), 0);
     char a[600];
     snprintf(a, sizeof a, "%s/z-full/checkpoint.h5", tmp);
-    assert_same_dataset(a, ck, "agent/actor/w");
-    assert_same_dataset(a, ck, "agent/critic/w");
+    e2e_assert_same_dataset(a, ck, "agent/actor/w");
+    e2e_assert_same_dataset(a, ck, "agent/critic/w");
 }
 
 /* run.iterations that is not a whole number of episodes: the run ends at
@@ -217,13 +182,7 @@ static void test_run_ends_at_an_episode_boundary(void **st)
                      0);
     char ck[600];
     snprintf(ck, sizeof ck, "%s/odd/checkpoint.h5", tmp);
-    h5_file *f;
-    mtrl_err e = {0};
-    int64_t iter;
-    assert_int_equal(h5_open(&f, ck, &e), 0);
-    assert_int_equal(h5_read_attr_i64(f, "/", "iteration", &iter, &e), 0);
-    h5_close(f);
-    assert_int_equal(iter, 80); /* episodes of 40 steps */
+    assert_int_equal(e2e_ckpt_iteration(ck), 80); /* episodes of 40 steps */
     assert_int_equal(test_sh("%s run --resume %s/odd --quiet 2>/dev/null", bin, tmp), 0);
 }
 

@@ -6,7 +6,7 @@
  * (USR1 to the batch shell, as --signal=B:USR1@LEAD delivers it), finishes
  * every run, resumed from checkpoints, bit for bit equal to the local runs.
  * Without root or Slurm the Slurm part fails when CI is set, else skips. */
-#include "testutil.h"
+#include "e2e_util.h"
 
 #include <limits.h>
 #include <signal.h>
@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "core/fsutil.h"
-#include "core/h5io.h"
 #include "sweep/sweep.h"
 
 #define ITERS 6000
@@ -35,24 +34,20 @@ static int setup(void **st)
 {
     (void)st;
     snprintf(tmp, sizeof tmp, "%s", test_tmpdir());
-    FILE *f = fopen(p("%s/tiny.yaml%s", ""), "w");
-    assert_non_null(f);
     /* One env thread: the same seed and thread count give the same run. */
-    fprintf(f, "run: {seed: 1, iterations: %d, threads: 1}\n"
-               "env: {benchmark: \"mt1:reach-v2\", max_episode_steps: 50, goals: sampled}\n"
-               "agent: {actor_hidden: [16], critic_hidden: [16], batch_size: 32,\n"
-               "        init_steps: 100, init_updates: 20}\n"
-               "replay: {capacity: 20000}\n"
-               "eval: {every: 1000, episodes: 1}\n"
-               "log: {checkpoint_every: 250, save_replay: true}\n",
-            ITERS);
-    fclose(f);
+    e2e_write_file(p("%s/tiny.yaml%s", ""),
+                   "run: {seed: 1, iterations: %d, threads: 1}\n"
+                   "env: {benchmark: \"mt1:reach-v2\", max_episode_steps: 50, goals: sampled}\n"
+                   "agent: {actor_hidden: [16], critic_hidden: [16], batch_size: 32,\n"
+                   "        init_steps: 100, init_updates: 20}\n"
+                   "replay: {capacity: 20000}\n"
+                   "eval: {every: 1000, episodes: 1}\n"
+                   "log: {checkpoint_every: 250, save_replay: true}\n",
+                   ITERS);
     snprintf(sweep_file, sizeof sweep_file, "%s/tiny-sweep.yaml", tmp);
-    f = fopen(sweep_file, "w");
-    assert_non_null(f);
-    fprintf(f, "name: tiny\nconfigs: [tiny.yaml]\nseeds: 2\naxes:\n  mtl.method: [mean, cagrad]\n"
-               "slurm: {cpus_per_task: 1, time: \"00:10:00\", signal_lead: 60}\n");
-    fclose(f);
+    e2e_write_file(sweep_file,
+                   "name: tiny\nconfigs: [tiny.yaml]\nseeds: 2\naxes:\n  mtl.method: [mean, cagrad]\n"
+                   "slurm: {cpus_per_task: 1, time: \"00:10:00\", signal_lead: 60}\n");
     return 0;
 }
 
@@ -90,24 +85,6 @@ static char *eval_rows(const char *run_dir)
     return out;
 }
 
-static float *read_f32(const char *path, const char *name, long *n)
-{
-    h5_file *f;
-    mtrl_err e = {0};
-    if (h5_open(&f, path, &e))
-        fail_msg("%s", e.msg);
-    int rank;
-    long dims[H5IO_MAX_RANK];
-    float *x = NULL;
-    if (h5_read_f32(f, name, &rank, dims, &x, &e))
-        fail_msg("%s", e.msg);
-    h5_close(f);
-    *n = 1;
-    for (int i = 0; i < rank; i++)
-        *n *= dims[i];
-    return x;
-}
-
 /* Same evaluations and the same final weights and optimizer state. */
 static void assert_same_run(const char *a, const char *b)
 {
@@ -121,15 +98,8 @@ static void assert_same_run(const char *a, const char *b)
     char ca[1200], cb[1200];
     snprintf(ca, sizeof ca, "%s/checkpoint.h5", a);
     snprintf(cb, sizeof cb, "%s/checkpoint.h5", b);
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        long na, nb;
-        float *u = read_f32(ca, names[i], &na), *v = read_f32(cb, names[i], &nb);
-        assert_int_equal(na, nb);
-        if (memcmp(u, v, (size_t)na * sizeof(float)))
-            fail_msg("%s differs between %s and %s", names[i], ca, cb);
-        free(u);
-        free(v);
-    }
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        e2e_assert_same_dataset(ca, cb, names[i]);
 }
 
 static sweep_spec *open_sweep(const char *dir)

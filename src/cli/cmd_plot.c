@@ -11,134 +11,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "core/fsutil.h"
+#include "cli/plot_svg.h"
 #include "report/report.h"
-
-#define MAX_COLS 128
-#define MAX_RUNS 8
-
-typedef struct csv_table {
-    int n_cols, n_rows;
-    char *names[MAX_COLS];
-    double *v; /* n_rows x n_cols */
-} csv_table;
-
-static void csv_free(csv_table *t)
-{
-    for (int i = 0; i < t->n_cols; i++)
-        free(t->names[i]);
-    free(t->v);
-    memset(t, 0, sizeof *t);
-}
-
-/* Reads a CSV written by runlog (header line, numeric rows). */
-static int csv_read(const char *path, csv_table *t, char *err, size_t cap)
-{
-    memset(t, 0, sizeof *t);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, cap, "cannot open %s (was the run evaluated yet?)", path);
-        return -1;
-    }
-    static char line[1 << 16];
-    if (!fgets(line, sizeof line, f)) {
-        fclose(f);
-        snprintf(err, cap, "%s is empty", path);
-        return -1;
-    }
-    for (char *tok = strtok(line, ",\n"); tok && t->n_cols < MAX_COLS; tok = strtok(NULL, ",\n"))
-        t->names[t->n_cols++] = strdup(tok);
-    int cap_rows = 0;
-    while (fgets(line, sizeof line, f)) {
-        if (t->n_rows == cap_rows) {
-            cap_rows = cap_rows ? 2 * cap_rows : 256;
-            t->v = realloc(t->v, (size_t)cap_rows * (size_t)t->n_cols * sizeof(double));
-        }
-        double *row = t->v + (size_t)t->n_rows * (size_t)t->n_cols;
-        char *p = line;
-        for (int c = 0; c < t->n_cols; c++) {
-            row[c] = strtod(p, &p);
-            if (*p == ',')
-                p++;
-        }
-        t->n_rows++;
-    }
-    fclose(f);
-    return 0;
-}
-
-static int csv_col(const csv_table *t, const char *name)
-{
-    for (int i = 0; i < t->n_cols; i++)
-        if (!strcmp(t->names[i], name))
-            return i;
-    return -1;
-}
-
-static const char *palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
-                                "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
-
-typedef struct panel {
-    double x0, y0, w, h;        /* pixel box */
-    double xmin, xmax, ymin, ymax;
-} panel;
-
-static double px(const panel *p, double x) { return p->x0 + (x - p->xmin) / (p->xmax - p->xmin) * p->w; }
-static double py(const panel *p, double y) { return p->y0 + p->h - (y - p->ymin) / (p->ymax - p->ymin) * p->h; }
-
-static void panel_frame(FILE *o, const panel *p, const char *title, const char *xlabel,
-                        const char *ylabel)
-{
-    fprintf(o, "<rect x='%.1f' y='%.1f' width='%.1f' height='%.1f' fill='none' stroke='#444'/>\n",
-            p->x0, p->y0, p->w, p->h);
-    fprintf(o, "<text x='%.1f' y='%.1f' font-size='14' font-weight='bold'>%s</text>\n", p->x0,
-            p->y0 - 8, title);
-    for (int i = 0; i <= 4; i++) {
-        double y = p->ymin + (p->ymax - p->ymin) * i / 4, x = p->xmin + (p->xmax - p->xmin) * i / 4;
-        fprintf(o, "<line x1='%.1f' x2='%.1f' y1='%.1f' y2='%.1f' stroke='#ddd'/>\n", p->x0,
-                p->x0 + p->w, py(p, y), py(p, y));
-        fprintf(o, "<text x='%.1f' y='%.1f' font-size='11' text-anchor='end'>%.3g</text>\n",
-                p->x0 - 4, py(p, y) + 4, y);
-        fprintf(o, "<text x='%.1f' y='%.1f' font-size='11' text-anchor='middle'>%.0f</text>\n",
-                px(p, x), p->y0 + p->h + 14, x);
-    }
-    fprintf(o, "<text x='%.1f' y='%.1f' font-size='11' text-anchor='middle'>%s</text>\n",
-            p->x0 + p->w / 2, p->y0 + p->h + 30, xlabel);
-    fprintf(o, "<text x='%.1f' y='%.1f' font-size='11' transform='rotate(-90 %.1f %.1f)' "
-               "text-anchor='middle'>%s</text>\n",
-            p->x0 - 62, p->y0 + p->h / 2, p->x0 - 62, p->y0 + p->h / 2, ylabel);
-}
-
-static void polyline(FILE *o, const panel *p, const csv_table *t, int cx, int cy, const char *color,
-                     double width)
-{
-    fprintf(o, "<polyline fill='none' stroke='%s' stroke-width='%.1f' points='", color, width);
-    for (int r = 0; r < t->n_rows; r++) {
-        double x = t->v[r * t->n_cols + cx], y = t->v[r * t->n_cols + cy];
-        if (isfinite(x) && isfinite(y))
-            fprintf(o, "%.1f,%.1f ", px(p, x), py(p, y));
-    }
-    fprintf(o, "'/>\n");
-}
-
-static void legend(FILE *o, const panel *p, int i, const char *color, const char *label)
-{
-    double y = p->y0 + 14 + 14 * i;
-    fprintf(o, "<line x1='%.1f' x2='%.1f' y1='%.1f' y2='%.1f' stroke='%s' stroke-width='2'/>\n",
-            p->x0 + p->w + 10, p->x0 + p->w + 28, y - 4, y - 4, color);
-    fprintf(o, "<text x='%.1f' y='%.1f' font-size='11'>%s</text>\n", p->x0 + p->w + 32, y, label);
-}
-
-static void col_range(const csv_table *t, int c, double *lo, double *hi)
-{
-    for (int r = 0; r < t->n_rows; r++) {
-        double v = t->v[r * t->n_cols + c];
-        if (isfinite(v)) {
-            *lo = fmin(*lo, v);
-            *hi = fmax(*hi, v);
-        }
-    }
-}
 
 static void usage(FILE *f)
 {
@@ -155,7 +29,31 @@ static void usage(FILE *f)
                "  --x env_steps   x axis in environment steps (iterations x tasks)\n");
 }
 
-/* A colour per group; band = mean +- s.e. as one closed polygon. */
+/* Group g's curve: band = mean +- s.e. as one closed polygon, the mean as a
+ * line, and its legend entry. xs scales iterations to the x axis. */
+static void group_curve(FILE *o, const plot_panel *p, const rep_report *rp, int g, const rep_curve *k,
+                        double xs)
+{
+    const char *c = plot_color(g);
+    fprintf(o, "<polygon class='band' fill='%s' fill-opacity='0.18' stroke='none' points='", c);
+    for (int i = 0; i < k->n; i++)
+        fprintf(o, "%.1f,%.1f ", plot_px(p, (double)k->step[i] * xs),
+                plot_py(p, fmin(1, k->mean[i] + (isfinite(k->se[i]) ? k->se[i] : 0))));
+    for (int i = k->n - 1; i >= 0; i--)
+        fprintf(o, "%.1f,%.1f ", plot_px(p, (double)k->step[i] * xs),
+                plot_py(p, fmax(0, k->mean[i] - (isfinite(k->se[i]) ? k->se[i] : 0))));
+    fprintf(o, "'/>\n<polyline class='mean' fill='none' stroke='%s' stroke-width='2' points='", c);
+    for (int i = 0; i < k->n; i++)
+        fprintf(o, "%.1f,%.1f ", plot_px(p, (double)k->step[i] * xs), plot_py(p, k->mean[i]));
+    fprintf(o, "'/>\n");
+    char label[600], esc[1600];
+    const rep_group *gr = rep_report_group(rp, g);
+    snprintf(label, sizeof label, "%s (%d seed%s)", gr->label, gr->n, gr->n == 1 ? "" : "s");
+    plot_xml_escape(label, esc, sizeof esc);
+    plot_legend(o, p, g, c, esc);
+}
+
+/* One curve per group of rp: the mean over seeds with its band. */
 static int plot_groups(const rep_report *rp, int env_steps, const char *out)
 {
     int G = rep_report_n_groups(rp), rc = 1;
@@ -182,48 +80,14 @@ static int plot_groups(const rep_report *rp, int env_steps, const char *out)
         goto done;
     fprintf(o, "<svg xmlns='http://www.w3.org/2000/svg' width='1300' height='420' "
                "font-family='sans-serif'>\n<rect width='100%%' height='100%%' fill='white'/>\n");
-    panel p = {90, 40, 780, 300, 0, xmax, 0, 1};
-    panel_frame(o, &p, "mean evaluation success over seeds (band: +- standard error)",
+    plot_panel p = {90, 40, 780, 300, 0, xmax, 0, 1};
+    plot_panel_frame(o, &p, "mean evaluation success over seeds (band: +- standard error)",
                 env_steps ? "environment steps" : "iteration", "success");
-    for (int g = 0; g < G; g++) {
-        const char *c = palette[g % 10];
-        const rep_curve *k = &cv[g];
-        fprintf(o, "<polygon class='band' fill='%s' fill-opacity='0.18' stroke='none' points='", c);
-        for (int i = 0; i < k->n; i++)
-            fprintf(o, "%.1f,%.1f ", px(&p, (double)k->step[i] * xs[g]),
-                    py(&p, fmin(1, k->mean[i] + (isfinite(k->se[i]) ? k->se[i] : 0))));
-        for (int i = k->n - 1; i >= 0; i--)
-            fprintf(o, "%.1f,%.1f ", px(&p, (double)k->step[i] * xs[g]),
-                    py(&p, fmax(0, k->mean[i] - (isfinite(k->se[i]) ? k->se[i] : 0))));
-        fprintf(o, "'/>\n<polyline class='mean' fill='none' stroke='%s' stroke-width='2' points='", c);
-        for (int i = 0; i < k->n; i++)
-            fprintf(o, "%.1f,%.1f ", px(&p, (double)k->step[i] * xs[g]), py(&p, k->mean[i]));
-        fprintf(o, "'/>\n");
-        char label[600];
-        const rep_group *gr = rep_report_group(rp, g);
-        snprintf(label, sizeof label, "%s (%d seed%s)", gr->label, gr->n, gr->n == 1 ? "" : "s");
-        /* Labels come from config values: keep them valid XML. */
-        char esc[1600];
-        size_t m = 0;
-        for (const char *q = label; *q && m + 8 < sizeof esc; q++) {
-            const char *rep = *q == '<' ? "&lt;" : *q == '>' ? "&gt;" : *q == '&' ? "&amp;"
-                            : *q == '\'' ? "&apos;" : NULL;
-            if (rep)
-                m += (size_t)snprintf(esc + m, sizeof esc - m, "%s", rep);
-            else
-                esc[m++] = *q;
-        }
-        esc[m] = '\0';
-        legend(o, &p, g, c, esc);
-    }
+    for (int g = 0; g < G; g++)
+        group_curve(o, &p, rp, g, &cv[g], xs[g]);
     fprintf(o, "</svg>\n");
     fclose(o);
-    if (fs_write_atomic(out, buf, len, &e)) {
-        fprintf(stderr, "mtrl plot: %s\n", e.msg);
-    } else {
-        printf("%s\n", out);
-        rc = 0;
-    }
+    rc = plot_svg_write(out, buf, len);
     free(buf);
 done:
     for (int g = 0; cv && g < G; g++)
@@ -234,157 +98,192 @@ done:
 }
 
 #define MAX_DIRS 256
+#define MAX_RUNS 8 /* as separate curves */
 
-int cmd_plot(int argc, char **argv)
+typedef struct plot_args {
+    const char *runs[MAX_DIRS], *out, *by[64];
+    int n_runs, group, env_steps, n_by;
+    char *by_buf; /* the strings of by */
+    char def_out[4200];
+} plot_args;
+
+/* Fills a from argv: -1 to go on, else the exit code (0 after --help). */
+static int plot_parse_args(int argc, char **argv, plot_args *a)
 {
-    const char *runs[MAX_DIRS], *out = NULL, *by[64];
-    int n_runs = 0, group = 0, env_steps = 0, n_by = 0;
-    char *by_buf = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+        const char *s = argv[i];
+        if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
             usage(stdout);
             return 0;
-        } else if (!strcmp(argv[i], "--out") && i + 1 < argc) {
-            out = argv[++i];
-        } else if (!strcmp(argv[i], "--group")) {
-            group = 1;
-        } else if (!strcmp(argv[i], "--by") && i + 1 < argc) {
-            free(by_buf);
-            by_buf = strdup(argv[++i]);
-            n_by = 0;
-            for (char *t = by_buf ? strtok(by_buf, ",") : NULL; t && n_by < 64; t = strtok(NULL, ","))
-                by[n_by++] = t;
-            group = 1;
-        } else if (!strcmp(argv[i], "--x") && i + 1 < argc) {
+        } else if (!strcmp(s, "--out") && i + 1 < argc) {
+            a->out = argv[++i];
+        } else if (!strcmp(s, "--group")) {
+            a->group = 1;
+        } else if (!strcmp(s, "--by") && i + 1 < argc) {
+            free(a->by_buf);
+            a->by_buf = strdup(argv[++i]);
+            a->n_by = 0;
+            for (char *t = a->by_buf ? strtok(a->by_buf, ",") : NULL; t && a->n_by < 64;
+                 t = strtok(NULL, ","))
+                a->by[a->n_by++] = t;
+            a->group = 1;
+        } else if (!strcmp(s, "--x") && i + 1 < argc) {
             const char *x = argv[++i];
             if (strcmp(x, "iterations") && strcmp(x, "env_steps")) {
                 fprintf(stderr, "mtrl plot: --x '%s': expected iterations or env_steps\n", x);
-                free(by_buf);
                 return 2;
             }
-            env_steps = !strcmp(x, "env_steps");
-        } else if (argv[i][0] == '-' || n_runs == MAX_DIRS) {
-            fprintf(stderr, "mtrl plot: unexpected argument '%s' (mtrl plot --help)\n", argv[i]);
+            a->env_steps = !strcmp(x, "env_steps");
+        } else if (s[0] == '-' || a->n_runs == MAX_DIRS) {
+            fprintf(stderr, "mtrl plot: unexpected argument '%s' (mtrl plot --help)\n", s);
             return 2;
         } else {
-            runs[n_runs++] = argv[i];
+            a->runs[a->n_runs++] = s;
         }
     }
-    if (!n_runs) {
+    if (!a->n_runs) {
         usage(stderr);
-        free(by_buf);
         return 2;
     }
-    /* Group curves: asked for, or found (several seeds of one setting). */
-    {
-        rep_run *rs;
-        int nr;
-        mtrl_err e = {0};
-        rep_opts ro = {.stat = REP_STAT_MEAN, .bootstrap = 1, .at = -1, .n_by = n_by, .by = by};
-        rep_report *rp = NULL;
-        int lrc = rep_find_runs(runs, n_runs, &rs, &nr, &e);
-        if (!lrc)
-            lrc = rep_report_create(&rp, rs, nr, &ro, &e);
-        int multi = 0;
-        for (int g = 0; !lrc && g < rep_report_n_groups(rp); g++)
-            multi |= rep_report_group(rp, g)->n > 1;
-        if (group && lrc) {
-            fprintf(stderr, "mtrl plot: %s\n", e.msg);
-            free(by_buf);
-            return err_exit_code(lrc);
-        }
-        if (!lrc && (group || multi)) {
-            char def[4200];
-            if (!out) {
-                snprintf(def, sizeof def, "%s/curves.svg", runs[0]);
-                out = def;
-            }
-            int prc = plot_groups(rp, env_steps, out);
-            rep_report_destroy(rp);
-            free(by_buf);
-            return prc;
-        }
-        rep_report_destroy(rp);
-        free(by_buf);
-        if (n_runs > MAX_RUNS) {
-            fprintf(stderr, "mtrl plot: at most %d runs as separate curves\n", MAX_RUNS);
-            return 2;
-        }
+    if (!a->out) {
+        snprintf(a->def_out, sizeof a->def_out, "%s/curves.svg", a->runs[0]);
+        a->out = a->def_out;
     }
-    csv_table ev[MAX_RUNS], tr;
-    char err[512], path[4200];
-    int rc = 2;
-    int loaded = 0;
-    for (; loaded < n_runs; loaded++) {
-        snprintf(path, sizeof path, "%s/eval.csv", runs[loaded]);
-        if (csv_read(path, &ev[loaded], err, sizeof err) || csv_col(&ev[loaded], "success") < 0) {
-            fprintf(stderr, "mtrl plot: %s\n", err[0] ? err : "no success column");
-            goto done;
-        }
-    }
-    snprintf(path, sizeof path, "%s/train.csv", runs[0]);
-    int have_train = csv_read(path, &tr, err, sizeof err) == 0;
+    return -1;
+}
 
-    char def[4200];
-    if (!out) {
-        snprintf(def, sizeof def, "%s/curves.svg", runs[0]);
-        out = def;
+/* Group curves, when asked for or when the runs form groups of several
+ * seeds of one setting: -1 if not, else the exit code. */
+static int plot_if_grouped(const plot_args *a)
+{
+    rep_run *rs;
+    int nr, rc = -1;
+    mtrl_err e = {0};
+    rep_opts ro = {.stat = REP_STAT_MEAN, .bootstrap = 1, .at = -1, .n_by = a->n_by, .by = a->by};
+    rep_report *rp = NULL;
+    int lrc = rep_find_runs(a->runs, a->n_runs, &rs, &nr, &e);
+    if (!lrc)
+        lrc = rep_report_create(&rp, rs, nr, &ro, &e);
+    int multi = 0;
+    for (int g = 0; !lrc && g < rep_report_n_groups(rp); g++)
+        multi |= rep_report_group(rp, g)->n > 1;
+    if (a->group && lrc) {
+        fprintf(stderr, "mtrl plot: %s\n", e.msg);
+        rc = err_exit_code(lrc);
+    } else if (!lrc && (a->group || multi)) {
+        rc = plot_groups(rp, a->env_steps, a->out);
     }
+    rep_report_destroy(rp);
+    return rc;
+}
+
+/* Panel 1: the mean evaluation success of every run. */
+static void runs_panel(FILE *o, const plot_args *a, const plot_csv *ev, double xmax)
+{
+    plot_panel p1 = {90, 40, 780, 260, 0, xmax, 0, 1};
+    plot_panel_frame(o, &p1, "mean evaluation success", "iteration", "success");
+    for (int r = 0; r < a->n_runs; r++) {
+        const char *c = plot_color(r);
+        plot_polyline(o, &p1, &ev[r], 0, plot_csv_col(&ev[r], "success"), c, 2);
+        plot_legend(o, &p1, r, c, a->runs[r]);
+    }
+}
+
+/* Panel 2: the per-task evaluation success of one run. */
+static void tasks_panel(FILE *o, const plot_csv *ev, double xmax)
+{
+    plot_panel p2 = {90, 370, 780, 260, 0, xmax, 0, 1};
+    plot_panel_frame(o, &p2, "per-task evaluation success (first run)", "iteration", "success");
+    int li = 0;
+    for (int c = 0; c < ev->n_cols; c++) {
+        if (strncmp(ev->names[c], "success_", 8))
+            continue;
+        const char *col = plot_color(li);
+        plot_polyline(o, &p2, ev, 0, c, col, 1.5);
+        plot_legend(o, &p2, li++, col, ev->names[c] + 8);
+    }
+}
+
+/* Panel 3: the training episode return, if train.csv has it. */
+static void return_panel(FILE *o, const plot_csv *tr)
+{
+    int cr = plot_csv_col(tr, "return");
+    if (cr < 0)
+        return;
+    double lo = INFINITY, hi = -INFINITY, x0 = 0, x1 = 1;
+    plot_col_range(tr, cr, &lo, &hi);
+    plot_col_range(tr, 0, &x0, &x1);
+    if (!(hi > lo))
+        lo = 0, hi = 1;
+    plot_panel p3 = {90, 700, 780, 240, 0, x1, lo, hi};
+    plot_panel_frame(o, &p3, "training episode return (mean over tasks)", "iteration", "return");
+    plot_polyline(o, &p3, tr, 0, cr, plot_color(0), 1.5);
+}
+
+/* The per-run curves; tr: the first run's train.csv, or NULL. */
+static int write_runs_svg(const plot_args *a, const plot_csv *ev, const plot_csv *tr)
+{
     char *buf = NULL;
     size_t len = 0;
     FILE *o = open_memstream(&buf, &len);
-    double W = 1100, H = have_train ? 1000 : 700;
+    if (!o)
+        return 1;
+    double W = 1100, H = tr ? 1000 : 700;
     fprintf(o, "<svg xmlns='http://www.w3.org/2000/svg' width='%.0f' height='%.0f' "
                "font-family='sans-serif'>\n<rect width='100%%' height='100%%' fill='white'/>\n",
             W, H);
     double xmax = 1;
-    for (int r = 0; r < n_runs; r++) {
+    for (int r = 0; r < a->n_runs; r++) {
         double lo = 0;
-        col_range(&ev[r], 0, &lo, &xmax);
+        plot_col_range(&ev[r], 0, &lo, &xmax);
     }
-    panel p1 = {90, 40, 780, 260, 0, xmax, 0, 1};
-    panel_frame(o, &p1, "mean evaluation success", "iteration", "success");
-    for (int r = 0; r < n_runs; r++) {
-        const char *c = palette[r % 10];
-        polyline(o, &p1, &ev[r], 0, csv_col(&ev[r], "success"), c, 2);
-        legend(o, &p1, r, c, runs[r]);
-    }
-    panel p2 = {90, 370, 780, 260, 0, xmax, 0, 1};
-    panel_frame(o, &p2, "per-task evaluation success (first run)", "iteration", "success");
-    int li = 0;
-    for (int c = 0; c < ev[0].n_cols; c++) {
-        if (strncmp(ev[0].names[c], "success_", 8))
-            continue;
-        const char *col = palette[li % 10];
-        polyline(o, &p2, &ev[0], 0, c, col, 1.5);
-        legend(o, &p2, li++, col, ev[0].names[c] + 8);
-    }
-    if (have_train && csv_col(&tr, "return") >= 0) {
-        int cr = csv_col(&tr, "return");
-        double lo = INFINITY, hi = -INFINITY, x0 = 0, x1 = 1;
-        col_range(&tr, cr, &lo, &hi);
-        col_range(&tr, 0, &x0, &x1);
-        if (!(hi > lo))
-            lo = 0, hi = 1;
-        panel p3 = {90, 700, 780, 240, 0, x1, lo, hi};
-        panel_frame(o, &p3, "training episode return (mean over tasks)", "iteration", "return");
-        polyline(o, &p3, &tr, 0, cr, palette[0], 1.5);
-    }
+    runs_panel(o, a, ev, xmax);
+    tasks_panel(o, &ev[0], xmax);
+    if (tr)
+        return_panel(o, tr);
     fprintf(o, "</svg>\n");
     fclose(o);
-    mtrl_err e = {0};
-    if (fs_write_atomic(out, buf, len, &e)) {
-        fprintf(stderr, "mtrl plot: %s\n", e.msg);
-        rc = 1;
-    } else {
-        printf("%s\n", out);
-        rc = 0;
-    }
+    int rc = plot_svg_write(a->out, buf, len);
     free(buf);
+    return rc;
+}
+
+/* One curve per run, from the runs' eval.csv and the first's train.csv. */
+static int plot_runs(const plot_args *a)
+{
+    plot_csv ev[MAX_RUNS], tr;
+    char err[512] = "", path[4200];
+    int rc = 2, loaded = 0;
+    for (; loaded < a->n_runs; loaded++) {
+        snprintf(path, sizeof path, "%s/eval.csv", a->runs[loaded]);
+        if (plot_csv_read(path, &ev[loaded], err, sizeof err) || plot_csv_col(&ev[loaded], "success") < 0) {
+            fprintf(stderr, "mtrl plot: %s\n", err[0] ? err : "no success column");
+            goto done;
+        }
+    }
+    snprintf(path, sizeof path, "%s/train.csv", a->runs[0]);
+    int have_train = plot_csv_read(path, &tr, err, sizeof err) == 0;
+    rc = write_runs_svg(a, ev, have_train ? &tr : NULL);
     if (have_train)
-        csv_free(&tr);
+        plot_csv_free(&tr);
 done:
     for (int r = 0; r < loaded; r++)
-        csv_free(&ev[r]);
+        plot_csv_free(&ev[r]);
     return rc;
+}
+
+int cmd_plot(int argc, char **argv)
+{
+    plot_args a = {0};
+    int rc = plot_parse_args(argc, argv, &a);
+    if (rc < 0)
+        rc = plot_if_grouped(&a);
+    free(a.by_buf);
+    if (rc >= 0)
+        return rc;
+    if (a.n_runs > MAX_RUNS) {
+        fprintf(stderr, "mtrl plot: at most %d runs as separate curves\n", MAX_RUNS);
+        return 2;
+    }
+    return plot_runs(&a);
 }

@@ -36,6 +36,28 @@ static void render_usage(FILE *f)
             "A missing GL context (no libosmesa6 / libegl-mesa0) is an error (exit 1).\n");
 }
 
+/* The first frame of task's scene (goal 0) into tile (tw x th RGB). */
+static int grid_tile(render_gl *gl, int task, const vrec_opts *vo, int tw, int th, uint8_t *tile,
+                     mtrl_err *err)
+{
+    env_opts o;
+    env_opts_default(&o);
+    env_sawyer *e;
+    float obs[ENV_OBS_DIM];
+    int rc;
+    if ((rc = env_create(&e, task, &o, 0, err)))
+        return rc;
+    render_view *v = NULL;
+    rc = env_reset_goal(e, 0, obs, err);
+    if (!rc)
+        rc = render_view_create(&v, gl, e, &vo->camera, tw, th, err);
+    if (!rc)
+        rc = render_view_frame(v, env_task_name(task), tile, err);
+    render_view_destroy(v);
+    env_destroy(e);
+    return rc;
+}
+
 static int render_grid(const char *bench, const vrec_opts *vo, const char *out, int tile_given)
 {
     int idx[256], n;
@@ -62,21 +84,7 @@ static int render_grid(const char *bench, const vrec_opts *vo, const char *out, 
     if ((rc = render_gl_create(&gl, &err)))
         goto fail;
     for (int k = 0; k < n; k++) {
-        env_opts o;
-        env_opts_default(&o);
-        env_sawyer *e;
-        float obs[ENV_OBS_DIM];
-        if ((rc = env_create(&e, idx[k], &o, 0, &err)))
-            goto fail;
-        render_view *v = NULL;
-        rc = env_reset_goal(e, 0, obs, &err);
-        if (!rc)
-            rc = render_view_create(&v, gl, e, &vo->camera, tw, th, &err);
-        if (!rc)
-            rc = render_view_frame(v, env_task_name(idx[k]), tile, &err);
-        render_view_destroy(v);
-        env_destroy(e);
-        if (rc)
+        if ((rc = grid_tile(gl, idx[k], vo, tw, th, tile, &err)))
             goto fail;
         int x0 = k % cols * tw, y0 = k / cols * th;
         for (int y = 0; y < th; y++)
@@ -100,159 +108,167 @@ done:
 
 typedef enum { POL_SCRIPTED, POL_RANDOM, POL_AGENT } policy_kind;
 
-int cmd_render(int argc, char **argv)
-{
-    const char *task = NULL, *policy = "scripted", *out = NULL;
-    long episodes = 1, seed = 1, max_steps = 0;
-    int grid = 0, size_given = 0;
+typedef struct render_args {
+    const char *task, *policy, *out;
+    long episodes, seed, max_steps; /* max_steps 0: the env's (or the run's) */
+    int grid, size_given;
     vrec_opts vo;
-    vrec_opts_default(&vo);
+} render_args;
+
+/* What acts in the video. */
+typedef struct render_policy {
+    policy_kind kind;
+    sac_agent *agent; /* POL_AGENT */
+    mtrl_config cfg;  /* POL_AGENT: its run's config */
+    int32_t one_hot;  /* POL_AGENT: TASK's index in its benchmark */
+    rng_state rng;    /* POL_RANDOM */
+} render_policy;
+
+/* Fills a from argv: -1 to go on, else the exit code (0 after --help). */
+static int render_parse_args(int argc, char **argv, render_args *a)
+{
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
+        const char *s = argv[i];
         int has = i + 1 < argc;
-        int r = vrec_parse_arg("render", argc, argv, &i, &vo);
+        int r = vrec_parse_arg("render", argc, argv, &i, &a->vo);
         if (r < 0)
             return 2;
         if (r > 0) {
-            size_given |= !strcmp(a, "--width") || !strcmp(a, "--height");
+            a->size_given |= !strcmp(s, "--width") || !strcmp(s, "--height");
             continue;
         }
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+        if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
             render_usage(stdout);
             return 0;
-        } else if (!strcmp(a, "--grid")) {
-            grid = 1;
-        } else if (!strcmp(a, "--policy") && has) {
-            policy = argv[++i];
-        } else if (!strcmp(a, "--out") && has) {
-            out = argv[++i];
-        } else if (!strcmp(a, "--episodes") && has) {
-            if (cli_parse_long("render", a, argv[++i], 1, 10000, &episodes))
+        } else if (!strcmp(s, "--grid")) {
+            a->grid = 1;
+        } else if (!strcmp(s, "--policy") && has) {
+            a->policy = argv[++i];
+        } else if (!strcmp(s, "--out") && has) {
+            a->out = argv[++i];
+        } else if (!strcmp(s, "--episodes") && has) {
+            if (cli_parse_long("render", s, argv[++i], 1, 10000, &a->episodes))
                 return 2;
-        } else if (!strcmp(a, "--seed") && has) {
-            if (cli_parse_long("render", a, argv[++i], 0, 0x7fffffffffffffffL, &seed))
+        } else if (!strcmp(s, "--seed") && has) {
+            if (cli_parse_long("render", s, argv[++i], 0, 0x7fffffffffffffffL, &a->seed))
                 return 2;
-        } else if (!strcmp(a, "--max-steps") && has) {
-            if (cli_parse_long("render", a, argv[++i], 1, 100000, &max_steps))
+        } else if (!strcmp(s, "--max-steps") && has) {
+            if (cli_parse_long("render", s, argv[++i], 1, 100000, &a->max_steps))
                 return 2;
-        } else if (a[0] != '-' && !task) {
-            task = a;
+        } else if (s[0] != '-' && !a->task) {
+            a->task = s;
         } else {
-            fprintf(stderr, "mtrl render: unexpected argument '%s' (mtrl render --help)\n", a);
+            fprintf(stderr, "mtrl render: unexpected argument '%s' (mtrl render --help)\n", s);
             return 2;
         }
     }
-    if (!task) {
+    if (!a->task) {
         render_usage(stderr);
         return 2;
     }
-    char def_out[600];
-    if (grid) {
-        if (!out) {
-            snprintf(def_out, sizeof def_out, "grid-%s.png", task);
-            out = def_out;
-        }
-        return render_grid(task, &vo, out, size_given);
-    }
+    return -1;
+}
+
+/* --policy RUN_DIR|CHECKPOINT: loads the agent into p and sets o and
+ * env_index as its training did. Returns the exit code (0: loaded). */
+static int load_agent_policy(const render_args *a, int tidx, render_policy *p, env_opts *o,
+                             uint64_t *env_index)
+{
     mtrl_err err = {0};
-    int tidx;
-    if (env_task_find(task, &tidx, &err)) {
-        fprintf(stderr, "mtrl render: %s\n", err.msg);
-        return 2;
-    }
-    if (!out) {
-        snprintf(def_out, sizeof def_out, "render-%s.mp4", task);
-        out = def_out;
-    }
-
-    policy_kind kind = !strcmp(policy, "scripted") ? POL_SCRIPTED
-                       : !strcmp(policy, "random") ? POL_RANDOM
-                                                   : POL_AGENT;
-    sac_agent *agent = NULL;
-    mtrl_config cfg;
-    env_opts o;
-    env_opts_default(&o);
-    o.goal_seed = (uint64_t)seed;
-    int32_t one_hot = 0;
-    uint64_t env_index = 0;
-    int rc = 0;
-    if (kind == POL_AGENT && !fs_is_dir(policy) && access(policy, F_OK) != 0) {
+    int rc;
+    if (!fs_is_dir(a->policy) && access(a->policy, F_OK) != 0) {
         fprintf(stderr, "mtrl render: --policy %s: expected scripted, random, a run directory "
-                        "or a checkpoint file\n", policy);
+                        "or a checkpoint file\n", a->policy);
         return 2;
     }
-    if (kind == POL_AGENT) {
-        char ckpt[4200];
-        if (fs_is_dir(policy))
-            snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", policy);
-        else
-            snprintf(ckpt, sizeof ckpt, "%s", policy);
-        if ((rc = train_load_agent(ckpt, &cfg, &agent, &err))) {
-            fprintf(stderr, "mtrl render: --policy %s: %s\n", policy, err.msg);
-            return err_exit_code(rc);
-        }
-        int idx[TRAIN_MAX_TASKS], K;
-        if ((rc = env_benchmark_tasks(cfg.env.benchmark, idx, TRAIN_MAX_TASKS, &K, &err))) {
-            fprintf(stderr, "mtrl render: %s\n", err.msg);
-            sac_destroy(agent);
-            return err_exit_code(rc);
-        }
-        one_hot = -1;
-        for (int k = 0; k < K; k++)
-            if (idx[k] == tidx)
-                one_hot = k;
-        if (one_hot < 0) {
-            fprintf(stderr, "mtrl render: %s was trained on %s, which has no task %s\n", policy,
-                    cfg.env.benchmark, task);
-            sac_destroy(agent);
-            return 2;
-        }
-        train_env_opts(&cfg, &o);
-        env_index = (uint64_t)one_hot; /* as training: the same fixed goal */
+    char ckpt[4200];
+    if (fs_is_dir(a->policy))
+        snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", a->policy);
+    else
+        snprintf(ckpt, sizeof ckpt, "%s", a->policy);
+    if ((rc = train_load_agent(ckpt, &p->cfg, &p->agent, &err))) {
+        fprintf(stderr, "mtrl render: --policy %s: %s\n", a->policy, err.msg);
+        return err_exit_code(rc);
     }
-    if (max_steps)
-        o.max_episode_steps = (int)max_steps;
+    int idx[TRAIN_MAX_TASKS], K;
+    if ((rc = env_benchmark_tasks(p->cfg.env.benchmark, idx, TRAIN_MAX_TASKS, &K, &err))) {
+        fprintf(stderr, "mtrl render: %s\n", err.msg);
+        return err_exit_code(rc);
+    }
+    p->one_hot = -1;
+    for (int k = 0; k < K; k++)
+        if (idx[k] == tidx)
+            p->one_hot = k;
+    if (p->one_hot < 0) {
+        fprintf(stderr, "mtrl render: %s was trained on %s, which has no task %s\n", a->policy,
+                p->cfg.env.benchmark, a->task);
+        return 2;
+    }
+    train_env_opts(&p->cfg, o);
+    *env_index = (uint64_t)p->one_hot; /* as training: the same fixed goal */
+    return 0;
+}
 
-    env_sawyer *e = NULL;
-    render_gl *gl = NULL;
-    vrec rec = {0};
-    int opened = 0;
-    rng_state r;
-    rng_seed(&r, (uint64_t)seed, RNG_STREAM_EVAL);
-    if ((rc = env_create(&e, tidx, &o, env_index, &err)) || (rc = render_gl_create(&gl, &err)) ||
-        (rc = vrec_open(&rec, gl, e, &vo, out, &err)))
-        goto fail;
-    opened = 1;
-    int successes = 0;
-    for (int ep = 0; ep < episodes; ep++) {
+static int policy_act(render_policy *p, const env_sawyer *e, const float *obs, float *act,
+                      mtrl_err *err)
+{
+    if (p->kind == POL_SCRIPTED) {
+        env_scripted_action(e, obs, act);
+    } else if (p->kind == POL_RANDOM) {
+        for (int j = 0; j < ENV_ACT_DIM; j++)
+            act[j] = (float)rng_range(&p->rng, -1, 1);
+    } else {
+        return sac_act(p->agent, 1, obs, &p->one_hot, 1, act, err);
+    }
+    return 0;
+}
+
+/* Plays a's episodes into rec; *successes counts the successful ones. */
+static int play_episodes(const render_args *a, render_policy *p, env_sawyer *e, vrec *rec,
+                         int *successes, mtrl_err *err)
+{
+    int rc;
+    for (int ep = 0; ep < a->episodes; ep++) {
         float obs[ENV_OBS_DIM], act[ENV_ACT_DIM];
-        rc = kind == POL_AGENT && episodes == 1 ? env_reset(e, obs, &err)
-                                                 : env_reset_goal(e, ep % ENV_NUM_GOALS, obs, &err);
-        if (rc)
-            goto fail;
-        if ((rc = vrec_frame(&rec, ep, 0, 0, 0, &err)))
-            goto fail;
+        rc = p->kind == POL_AGENT && a->episodes == 1
+                 ? env_reset(e, obs, err)
+                 : env_reset_goal(e, ep % ENV_NUM_GOALS, obs, err);
+        if (rc || (rc = vrec_frame(rec, ep, 0, 0, 0, err)))
+            return rc;
         int success = 0;
         for (int s = 1;; s++) {
-            if (kind == POL_SCRIPTED) {
-                env_scripted_action(e, obs, act);
-            } else if (kind == POL_RANDOM) {
-                for (int j = 0; j < ENV_ACT_DIM; j++)
-                    act[j] = (float)rng_range(&r, -1, 1);
-            } else if ((rc = sac_act(agent, 1, obs, &one_hot, 1, act, &err))) {
-                goto fail;
-            }
+            if ((rc = policy_act(p, e, obs, act, err)))
+                return rc;
             env_info info;
             env_step_flags fl;
-            if ((rc = env_step(e, act, obs, &info, &fl, &err)) ||
-                (rc = vrec_frame(&rec, ep, s, info.reward, info.success, &err)))
-                goto fail;
+            if ((rc = env_step(e, act, obs, &info, &fl, err)) ||
+                (rc = vrec_frame(rec, ep, s, info.reward, info.success, err)))
+                return rc;
             success |= info.success;
             if (fl.done)
                 break;
         }
-        successes += success;
+        *successes += success;
     }
+    return 0;
+}
+
+/* The video of a's episodes of task tidx under p, and its summary line.
+ * Returns the exit code. */
+static int render_task_video(const render_args *a, int tidx, render_policy *p, const env_opts *o,
+                        uint64_t env_index)
+{
+    mtrl_err err = {0};
+    env_sawyer *e = NULL;
+    render_gl *gl = NULL;
+    vrec rec = {0};
+    int opened = 0, successes = 0, rc;
+    if ((rc = env_create(&e, tidx, o, env_index, &err)) || (rc = render_gl_create(&gl, &err)) ||
+        (rc = vrec_open(&rec, gl, e, &a->vo, a->out, &err)))
+        goto fail;
+    opened = 1;
+    if ((rc = play_episodes(a, p, e, &rec, &successes, &err)))
+        goto fail;
     const char *path = render_video_path(rec.video);
     char path_copy[4200], csv[4300];
     snprintf(path_copy, sizeof path_copy, "%s", path);
@@ -262,7 +278,7 @@ int cmd_render(int argc, char **argv)
     if ((rc = vrec_close(&rec, &err)))
         goto fail;
     fprintf(stderr, "mtrl render: %s: %ld episode(s) of %s, %d successful, %ld frames (%s); "
-            "per frame: %s\n", path_copy, episodes, task, successes, frames,
+            "per frame: %s\n", path_copy, a->episodes, a->task, successes, frames,
             render_gl_backend(gl), csv);
     goto done;
 fail:
@@ -273,6 +289,49 @@ done:
         vrec_abort(&rec);
     render_gl_destroy(gl);
     env_destroy(e);
-    sac_destroy(agent);
+    return rc;
+}
+
+int cmd_render(int argc, char **argv)
+{
+    render_args a = {.policy = "scripted", .episodes = 1, .seed = 1};
+    vrec_opts_default(&a.vo);
+    int rc = render_parse_args(argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    char def_out[600];
+    if (a.grid) {
+        if (!a.out) {
+            snprintf(def_out, sizeof def_out, "grid-%s.png", a.task);
+            a.out = def_out;
+        }
+        return render_grid(a.task, &a.vo, a.out, a.size_given);
+    }
+    mtrl_err err = {0};
+    int tidx;
+    if (env_task_find(a.task, &tidx, &err)) {
+        fprintf(stderr, "mtrl render: %s\n", err.msg);
+        return 2;
+    }
+    if (!a.out) {
+        snprintf(def_out, sizeof def_out, "render-%s.mp4", a.task);
+        a.out = def_out;
+    }
+    render_policy p = {.kind = !strcmp(a.policy, "scripted") ? POL_SCRIPTED
+                               : !strcmp(a.policy, "random") ? POL_RANDOM
+                                                             : POL_AGENT};
+    env_opts o;
+    env_opts_default(&o);
+    o.goal_seed = (uint64_t)a.seed;
+    uint64_t env_index = 0;
+    if (p.kind == POL_AGENT && (rc = load_agent_policy(&a, tidx, &p, &o, &env_index))) {
+        sac_destroy(p.agent);
+        return rc;
+    }
+    if (a.max_steps)
+        o.max_episode_steps = (int)a.max_steps;
+    rng_seed(&p.rng, (uint64_t)a.seed, RNG_STREAM_EVAL);
+    rc = render_task_video(&a, tidx, &p, &o, env_index);
+    sac_destroy(p.agent);
     return rc;
 }

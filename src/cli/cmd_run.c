@@ -1,11 +1,9 @@
-/* mtrl run: trains an agent from a config; mtrl eval: evaluates a
- * checkpoint. Signals end a run at the next episode boundary with a final
- * checkpoint (exit 3: stopped, resumable); a second Ctrl-C quits at once (the
- * last checkpoint stays). The run directory is locked for the life of the
+/* mtrl run: trains an agent from a config (mtrl eval is cmd_eval.c).
+ * Signals end a run at the next episode boundary with a final checkpoint
+ * (exit 3: stopped, resumable); a second Ctrl-C quits at once (the last
+ * checkpoint stays). The run directory is locked for the life of the
  * run (core/fsutil.h) and its state is kept in status.json
  * (core/runstatus.h). */
-#include <errno.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +17,6 @@
 #include "core/cfg.h"
 #include "core/fsutil.h"
 #include "core/h5io.h"
-#include "core/json.h"
 #include "core/runstatus.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -98,20 +95,30 @@ static const char *const run_files[] = {"config.yaml", "status.json", "metrics.j
                                         "train.csv",   "eval.csv",    "checkpoint.h5", NULL};
 static const char *const log_files[] = {"metrics.jsonl", "train.csv", "eval.csv", NULL};
 
+/* One run's state, also the ctx of train_run's callbacks. */
 typedef struct run_ctx {
-    const char *dir;
-    const char *cfg_path;
-    const mtrl_config *cfg;
+    char dir[4096];
+    char cfg_path[4200];
+    mtrl_config cfg;
     int64_t iteration;
     double best;
-    int started;
+    int started;  /* training began: config.yaml and status.json are its */
+    int lock_fd;  /* the run directory's lock, or -1 */
+    int made_dir; /* this process created the run directory */
+    int have_ckpt;
 } run_ctx;
+
+typedef struct run_args {
+    const char *path, *out, *resume;
+    const char **sets;
+    int n_sets, quiet;
+} run_args;
 
 static int put_status(run_ctx *r, const char *state, const char *error, mtrl_err *e)
 {
     run_status s = {.state = state,
                     .iteration = r->iteration,
-                    .iterations = r->cfg->run.iterations,
+                    .iterations = r->cfg.run.iterations,
                     .best_success = r->best,
                     .error = error};
     return rstat_write(r->dir, &s, e);
@@ -125,7 +132,7 @@ static int on_start(void *ctx, int64_t iteration, double best, mtrl_err *e)
     /* Written only now that the config has been checked against the
      * checkpoint, so a rejected --set leaves config.yaml as it was; on
      * resume too, so --set run.iterations=N extensions persist. */
-    int rc = cfg_write_yaml(r->cfg, r->cfg_path, e);
+    int rc = cfg_write_yaml(&r->cfg, r->cfg_path, e);
     if (rc)
         return rc;
     r->started = 1;
@@ -168,320 +175,234 @@ static int64_t checkpoint_iteration(const char *path)
     return it;
 }
 
-int cmd_run(int argc, char **argv)
+/* Fills a from argv (a->sets has room for argc entries): -1 to go on, else
+ * the exit code (0 after --help). */
+static int run_parse_args(int argc, char **argv, run_args *a)
 {
-    const char *path = NULL, *out = NULL, *resume = NULL;
-    const char **sets = calloc((size_t)argc + 1, sizeof *sets);
-    int n_sets = 0, quiet = 0, rc = 0;
-    if (!sets)
-        return 1;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
+        const char *s = argv[i];
         int has_next = i + 1 < argc;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+        if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
             run_usage(stdout);
-            free(sets);
             return 0;
-        } else if ((!strcmp(a, "--set") || !strcmp(a, "-s")) && has_next) {
-            sets[n_sets++] = argv[++i];
-        } else if (!strncmp(a, "--set=", 6)) {
-            sets[n_sets++] = a + 6;
-        } else if (!strcmp(a, "--out") && has_next) {
-            out = argv[++i];
-        } else if (!strcmp(a, "--resume") && has_next) {
-            resume = argv[++i];
-        } else if (!strcmp(a, "--quiet")) {
-            quiet = 1;
-        } else if (a[0] == '-') {
-            fprintf(stderr, "mtrl run: unknown option or missing value: '%s' (mtrl run --help)\n", a);
-            free(sets);
+        } else if ((!strcmp(s, "--set") || !strcmp(s, "-s")) && has_next) {
+            a->sets[a->n_sets++] = argv[++i];
+        } else if (!strncmp(s, "--set=", 6)) {
+            a->sets[a->n_sets++] = s + 6;
+        } else if (!strcmp(s, "--out") && has_next) {
+            a->out = argv[++i];
+        } else if (!strcmp(s, "--resume") && has_next) {
+            a->resume = argv[++i];
+        } else if (!strcmp(s, "--quiet")) {
+            a->quiet = 1;
+        } else if (s[0] == '-') {
+            fprintf(stderr, "mtrl run: unknown option or missing value: '%s' (mtrl run --help)\n", s);
             return 2;
-        } else if (!path) {
-            path = a;
+        } else if (!a->path) {
+            a->path = s;
         } else {
-            fprintf(stderr, "mtrl run: one CONFIG only, got '%s' and '%s'\n", path, a);
-            free(sets);
+            fprintf(stderr, "mtrl run: one CONFIG only, got '%s' and '%s'\n", a->path, s);
             return 2;
         }
     }
-    if (!!path == !!resume || (resume && out)) {
+    if (!!a->path == !!a->resume || (a->resume && a->out)) {
         run_usage(stderr);
-        free(sets);
         return 2;
     }
+    return -1;
+}
 
-    mtrl_config cfg;
-    mtrl_err err = {0};
-    char run_dir[4096], cfg_path[4200], ckpt[4200];
-    int lock_fd = -1, made_dir = 0, have_ckpt = 0;
-    run_ctx ctx = {.dir = run_dir, .cfg_path = cfg_path, .cfg = &cfg, .best = -1};
-    cfg_defaults(&cfg);
-    const char *dir_arg = resume ? resume : out;
-    if (dir_arg && strlen(dir_arg) >= sizeof run_dir - 32) {
-        rc = err_set(&err, MTRL_EINPUT, "run directory path too long (%zu bytes)",
-                     strlen(dir_arg));
-        goto fail;
-    }
-    if (resume) {
-        snprintf(run_dir, sizeof run_dir, "%s", resume);
-        snprintf(cfg_path, sizeof cfg_path, "%s/config.yaml", run_dir);
-        if (!fs_is_dir(run_dir)) {
-            rc = err_set(&err, MTRL_EINPUT, "--resume %s: no such run directory", run_dir);
-            goto fail;
-        }
-        if (!is_regular(cfg_path)) {
-            rc = err_set(&err, MTRL_EINPUT, "--resume %s: not a run directory (no config.yaml)",
-                         run_dir);
-            goto fail;
-        }
-        if ((rc = fs_lock_dir(run_dir, &lock_fd, &err)))
-            goto fail;
-        /* Under the lock no other process writes here, so every temp file
-         * is a leftover of one that was killed mid-write. */
-        int removed;
-        if ((rc = fs_remove_stale_temps(run_dir, run_files, &removed, &err)))
-            goto fail;
-        if (removed)
-            fprintf(stderr, "mtrl run: removed %d temporary file%s left by an interrupted run\n",
-                    removed, removed == 1 ? "" : "s");
-        if ((rc = cfg_load(&cfg, cfg_path, sets, n_sets, &err)))
-            goto fail;
-        snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", run_dir);
-        have_ckpt = access(ckpt, F_OK) == 0;
-        if (have_ckpt) {
-            int64_t it = checkpoint_iteration(ckpt);
-            if (it >= 0)
-                ctx.iteration = it;
-        } else {
-            /* Set up but never checkpointed: start over with its config;
-             * whatever it logged belongs to no checkpoint. */
-            for (int i = 0; log_files[i]; i++)
-                remove_in(run_dir, log_files[i]);
-        }
+/* --resume DIR: locks DIR, clears what an interrupted run left and loads
+ * its config; without a checkpoint yet, the run starts over. */
+static int open_resumed(run_ctx *r, const run_args *a, mtrl_err *err)
+{
+    int rc;
+    snprintf(r->dir, sizeof r->dir, "%s", a->resume);
+    snprintf(r->cfg_path, sizeof r->cfg_path, "%s/config.yaml", r->dir);
+    if (!fs_is_dir(r->dir))
+        return err_set(err, MTRL_EINPUT, "--resume %s: no such run directory", r->dir);
+    if (!is_regular(r->cfg_path))
+        return err_set(err, MTRL_EINPUT, "--resume %s: not a run directory (no config.yaml)",
+                       r->dir);
+    if ((rc = fs_lock_dir(r->dir, &r->lock_fd, err)))
+        return rc;
+    /* Under the lock no other process writes here, so every temp file
+     * is a leftover of one that was killed mid-write. */
+    int removed;
+    if ((rc = fs_remove_stale_temps(r->dir, run_files, &removed, err)))
+        return rc;
+    if (removed)
+        fprintf(stderr, "mtrl run: removed %d temporary file%s left by an interrupted run\n",
+                removed, removed == 1 ? "" : "s");
+    if ((rc = cfg_load(&r->cfg, r->cfg_path, a->sets, a->n_sets, err)))
+        return rc;
+    char ckpt[4200];
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", r->dir);
+    r->have_ckpt = access(ckpt, F_OK) == 0;
+    if (r->have_ckpt) {
+        int64_t it = checkpoint_iteration(ckpt);
+        if (it >= 0)
+            r->iteration = it;
     } else {
-        if ((rc = cfg_load(&cfg, path, sets, n_sets, &err)))
-            goto fail;
-        if (out) {
-            made_dir = !fs_is_dir(out) && access(out, F_OK) != 0;
-            snprintf(run_dir, sizeof run_dir, "%s", out);
-            rc = fs_prepare_run_dir(out, 0, &err);
-        } else {
-            rc = fs_make_run_dir(run_dir, sizeof run_dir, cfg.run.runs_dir, cfg.run.name, &err);
-            made_dir = !rc;
-        }
-        if (rc) {
-            made_dir = 0;
-            goto fail;
-        }
-        snprintf(cfg_path, sizeof cfg_path, "%s/config.yaml", run_dir);
-        if ((rc = fs_lock_dir(run_dir, &lock_fd, &err)))
-            goto fail;
-        /* Another start may have taken the directory between the check and
-         * the lock. */
-        if (!made_dir && (rc = fs_prepare_run_dir(run_dir, 0, &err)))
-            goto fail;
+        /* Set up but never checkpointed: start over with its config;
+         * whatever it logged belongs to no checkpoint. */
+        for (int i = 0; log_files[i]; i++)
+            remove_in(r->dir, log_files[i]);
     }
-    fprintf(stderr, "mtrl run: %s %s, %s, %lld iterations -> %s\n",
-            have_ckpt ? "resuming" : "training", cfg.env.benchmark,
-            cfg_enum_word("mtl.method", cfg.mtl.method), (long long)cfg.run.iterations, run_dir);
+    return 0;
+}
 
-    catch_stop_signals();
-    eval_result last = {0};
-    double best = -1;
-    train_opts opts = {.run_dir = run_dir,
-                       .resume = have_ckpt,
+/* CONFIG [--out DIR]: loads the config, then makes (or takes, if empty)
+ * the run directory and locks it. */
+static int open_fresh(run_ctx *r, const run_args *a, mtrl_err *err)
+{
+    int rc;
+    if ((rc = cfg_load(&r->cfg, a->path, a->sets, a->n_sets, err)))
+        return rc;
+    if (a->out) {
+        r->made_dir = !fs_is_dir(a->out) && access(a->out, F_OK) != 0;
+        snprintf(r->dir, sizeof r->dir, "%s", a->out);
+        rc = fs_prepare_run_dir(a->out, 0, err);
+    } else {
+        rc = fs_make_run_dir(r->dir, sizeof r->dir, r->cfg.run.runs_dir, r->cfg.run.name, err);
+        r->made_dir = !rc;
+    }
+    if (rc) {
+        r->made_dir = 0;
+        return rc;
+    }
+    snprintf(r->cfg_path, sizeof r->cfg_path, "%s/config.yaml", r->dir);
+    if ((rc = fs_lock_dir(r->dir, &r->lock_fd, err)))
+        return rc;
+    /* Another start may have taken the directory between the check and
+     * the lock. */
+    if (!r->made_dir && (rc = fs_prepare_run_dir(r->dir, 0, err)))
+        return rc;
+    return 0;
+}
+
+static int open_run_dir(run_ctx *r, const run_args *a, mtrl_err *err)
+{
+    const char *dir_arg = a->resume ? a->resume : a->out;
+    if (dir_arg && strlen(dir_arg) >= sizeof r->dir - 32)
+        return err_set(err, MTRL_EINPUT, "run directory path too long (%zu bytes)",
+                       strlen(dir_arg));
+    return a->resume ? open_resumed(r, a, err) : open_fresh(r, a, err);
+}
+
+/* Trains in the locked run directory, with evaluation videos if asked:
+ * the only way a run touches GL. */
+static int train_in_dir(run_ctx *r, int quiet, eval_result *last, double *best, mtrl_err *err)
+{
+    train_opts opts = {.run_dir = r->dir,
+                       .resume = r->have_ckpt,
                        .quiet = quiet,
                        .stop = &stop_requested,
-                       .last_eval = &last,
-                       .best_success = &best,
+                       .last_eval = last,
+                       .best_success = best,
                        .on_start = on_start,
                        .on_checkpoint = on_checkpoint,
-                       .ctx = &ctx};
-    /* Evaluation videos: the only way a run touches GL, and only if asked. */
+                       .ctx = r};
     eval_video *ev = NULL;
-    if (cfg.eval.video_every > 0) {
+    int rc;
+    if (r->cfg.eval.video_every > 0) {
         char vdir[4200];
         vrec_opts vo;
         vrec_opts_default(&vo);
-        snprintf(vdir, sizeof vdir, "%s/videos", run_dir);
-        if (!(ev = malloc(sizeof *ev))) {
-            rc = err_set(&err, MTRL_ENOMEM, "out of memory");
-            goto fail;
-        }
-        if ((rc = eval_video_init(ev, vdir, &vo, &err))) {
+        snprintf(vdir, sizeof vdir, "%s/videos", r->dir);
+        if (!(ev = malloc(sizeof *ev)))
+            return err_set(err, MTRL_ENOMEM, "out of memory");
+        if ((rc = eval_video_init(ev, vdir, &vo, err))) {
             free(ev);
-            err_prefix(&err, "eval.video_every = %lld", (long long)cfg.eval.video_every);
-            goto fail;
+            err_prefix(err, "eval.video_every = %lld", (long long)r->cfg.eval.video_every);
+            return rc;
         }
         opts.eval_video = &ev->obs;
     }
-    rc = train_run(&cfg, &opts, &err);
+    rc = train_run(&r->cfg, &opts, err);
     if (ev) {
         eval_video_free(ev);
         free(ev);
     }
-    if (rc)
-        goto fail;
-    int finished = ctx.iteration >= cfg.run.iterations;
-    if ((rc = put_status(&ctx, finished ? "done" : "stopped", NULL, &err)))
-        goto fail;
-    if (last.K > 0) {
-        fprintf(stderr, "\nlast evaluation:\n");
-        train_print_eval(stderr, &last);
-        fprintf(stderr, "best mean success over the run: %.3f\n", best);
-    }
-    fprintf(stderr, "curves: mtrl plot %s\n", run_dir);
-    if (finished) {
-        fprintf(stderr, "mtrl run: done in %s (checkpoint.h5, eval.csv, train.csv)\n", run_dir);
-    } else {
-        fprintf(stderr, "mtrl run: stopped at iteration %lld of %lld; resume with mtrl run "
-                        "--resume %s\n",
-                (long long)ctx.iteration, (long long)cfg.run.iterations, run_dir);
-        rc = 3;
-    }
-    goto out;
-fail:
-    fprintf(stderr, "mtrl run: %s\n", err.msg);
-    if (lock_fd >= 0 && !resume && !ctx.started) {
-        /* A start that failed before training leaves nothing behind: only
-         * files this process made (the directory was new or empty). */
-        for (int i = 0; run_files[i]; i++)
-            remove_in(run_dir, run_files[i]);
-        remove_in(run_dir, ".lock");
-        if (made_dir)
-            rmdir(run_dir);
-    } else if (lock_fd >= 0) {
-        mtrl_err e2 = {0};
-        char line[MTRL_ERR_MSG_LEN];
-        snprintf(line, sizeof line, "%s", err.msg);
-        line[strcspn(line, "\n")] = '\0';
-        if (put_status(&ctx, "failed", line, &e2))
-            fprintf(stderr, "mtrl run: %s\n", e2.msg);
-    }
-    rc = err_exit_code(rc);
-out:
-    fs_unlock_dir(lock_fd);
-    free(sets);
     return rc;
 }
 
-/* ------------------------------------------------------------------------ */
-
-static void eval_usage(FILE *f)
+/* After training: status.json and how it ended; 0 finished, 3 stopped
+ * (resumable), or a negative error code. */
+static int finish_run(run_ctx *r, const eval_result *last, double best, mtrl_err *err)
 {
-    fprintf(f, "usage: mtrl eval CHECKPOINT|RUN_DIR [--episodes N] [--json] [--video DIR\n"
-               "                 [camera and size options]]\n\n"
-               "Evaluates a trained agent with the deterministic policy: per task the success\n"
-               "rate (success at any step of an episode), mean return and mean steps to\n"
-               "success, and the means over tasks.\n"
-               "  --episodes N   episodes per task (default: eval.episodes of the run's config;\n"
-               "                 with N > 1 episode i uses goal i %% 50 of the task)\n"
-               "  --json         one JSON object on stdout instead of the table\n"
-               "  --video DIR    also write one video per task of the evaluation episodes:\n"
-               "                 DIR/<task>.mp4 and DIR/<task>.csv (frame, episode, step,\n"
-               "                 reward, success); needs an offscreen GL context (exit 1\n"
-               "                 if none)\n"
-               VREC_USAGE);
-}
-
-static void print_json_num(double x)
-{
-    if (isfinite(x))
-        printf("%.6g", x);
-    else
-        printf("null");
-}
-
-int cmd_eval(int argc, char **argv)
-{
-    const char *path = NULL, *video = NULL;
-    int episodes = 0, json = 0;
-    vrec_opts vo;
-    vrec_opts_default(&vo);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int vr = vrec_parse_arg("eval", argc, argv, &i, &vo);
-        if (vr < 0)
-            return 2;
-        if (vr > 0)
-            continue;
-        if (!strcmp(a, "--video") && i + 1 < argc) {
-            video = argv[++i];
-        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            eval_usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--episodes") && i + 1 < argc) {
-            char *end;
-            long n = strtol(argv[++i], &end, 10);
-            if (*end || n < 1 || n > 100000) {
-                fprintf(stderr, "mtrl eval: --episodes: expected a positive integer, got \"%s\"\n",
-                        argv[i]);
-                return 2;
-            }
-            episodes = (int)n;
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-        } else if (a[0] == '-' || path) {
-            fprintf(stderr, "mtrl eval: unexpected argument '%s' (mtrl eval --help)\n", a);
-            return 2;
-        } else {
-            path = a;
-        }
+    int finished = r->iteration >= r->cfg.run.iterations;
+    int rc = put_status(r, finished ? "done" : "stopped", NULL, err);
+    if (rc)
+        return rc;
+    if (last->K > 0) {
+        fprintf(stderr, "\nlast evaluation:\n");
+        train_print_eval(stderr, last);
+        fprintf(stderr, "best mean success over the run: %.3f\n", best);
     }
-    if (!path) {
-        eval_usage(stderr);
-        return 2;
-    }
-    char ckpt[4200];
-    if (fs_is_dir(path))
-        snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", path);
-    else
-        snprintf(ckpt, sizeof ckpt, "%s", path);
-    mtrl_config cfg;
-    mtrl_err err = {0};
-    sac_agent *agent = NULL;
-    eval_result r;
-    eval_video *ev = NULL;
-    int rc = train_load_agent(ckpt, &cfg, &agent, &err);
-    if (!rc && video) {
-        if (!(ev = malloc(sizeof *ev)))
-            rc = err_set(&err, MTRL_ENOMEM, "out of memory");
-        else if ((rc = eval_video_init(ev, video, &vo, &err)))
-            err_prefix(&err, "--video %s", video);
-    }
-    if (!rc)
-        rc = train_evaluate_observed(agent, &cfg, episodes ? episodes : cfg.eval.episodes,
-                                     ev ? &ev->obs : NULL, -1, &r, &err);
-    if (ev && ev->gl)
-        eval_video_free(ev);
-    free(ev);
-    sac_destroy(agent);
-    if (rc) {
-        fprintf(stderr, "mtrl eval: %s\n", err.msg);
-        return err_exit_code(rc);
-    }
-    if (json) {
-        printf("{\"checkpoint\": ");
-        json_put_str(stdout, ckpt);
-        printf(", \"episodes\": %d, \"mean_success\": ", r.episodes);
-        print_json_num(r.mean_success);
-        printf(", \"mean_return\": ");
-        print_json_num(r.mean_return);
-        printf(", \"tasks\": [");
-        for (int k = 0; k < r.K; k++) {
-            printf("%s{\"task\": ", k ? ", " : "");
-            json_put_str(stdout, r.task[k]);
-            printf(", \"success\": ");
-            print_json_num(r.success[k]);
-            printf(", \"return\": ");
-            print_json_num(r.ret[k]);
-            printf(", \"steps_to_success\": ");
-            print_json_num(r.steps_to_success[k]);
-            printf("}");
-        }
-        printf("]}\n");
+    fprintf(stderr, "curves: mtrl plot %s\n", r->dir);
+    if (finished) {
+        fprintf(stderr, "mtrl run: done in %s (checkpoint.h5, eval.csv, train.csv)\n", r->dir);
         return 0;
     }
-    train_print_eval(stdout, &r);
-    return 0;
+    fprintf(stderr, "mtrl run: stopped at iteration %lld of %lld; resume with mtrl run "
+                    "--resume %s\n",
+            (long long)r->iteration, (long long)r->cfg.run.iterations, r->dir);
+    return 3;
+}
+
+/* Says why the run failed. A start that failed before training leaves
+ * nothing behind (only files this process made: the directory was new or
+ * empty); otherwise status.json says failed. Returns the exit code. */
+static int run_failed(run_ctx *r, int resumed, int rc, const mtrl_err *err)
+{
+    fprintf(stderr, "mtrl run: %s\n", err->msg);
+    if (r->lock_fd >= 0 && !resumed && !r->started) {
+        for (int i = 0; run_files[i]; i++)
+            remove_in(r->dir, run_files[i]);
+        remove_in(r->dir, ".lock");
+        if (r->made_dir)
+            rmdir(r->dir);
+    } else if (r->lock_fd >= 0) {
+        mtrl_err e2 = {0};
+        char line[MTRL_ERR_MSG_LEN];
+        snprintf(line, sizeof line, "%s", err->msg);
+        line[strcspn(line, "\n")] = '\0';
+        if (put_status(r, "failed", line, &e2))
+            fprintf(stderr, "mtrl run: %s\n", e2.msg);
+    }
+    return err_exit_code(rc);
+}
+
+int cmd_run(int argc, char **argv)
+{
+    run_args a = {.sets = calloc((size_t)argc + 1, sizeof *a.sets)};
+    if (!a.sets)
+        return 1;
+    int rc = run_parse_args(argc, argv, &a);
+    if (rc >= 0) {
+        free(a.sets);
+        return rc;
+    }
+    run_ctx r = {.lock_fd = -1, .best = -1};
+    mtrl_err err = {0};
+    cfg_defaults(&r.cfg);
+    rc = open_run_dir(&r, &a, &err);
+    if (!rc) {
+        fprintf(stderr, "mtrl run: %s %s, %s, %lld iterations -> %s\n",
+                r.have_ckpt ? "resuming" : "training", r.cfg.env.benchmark,
+                cfg_enum_word("mtl.method", r.cfg.mtl.method), (long long)r.cfg.run.iterations,
+                r.dir);
+        catch_stop_signals();
+        eval_result last = {0};
+        double best = -1;
+        rc = train_in_dir(&r, a.quiet, &last, &best, &err);
+        if (!rc)
+            rc = finish_run(&r, &last, best, &err);
+    }
+    if (rc < 0)
+        rc = run_failed(&r, a.resume != NULL, rc, &err);
+    fs_unlock_dir(r.lock_fd);
+    free(a.sets);
+    return rc;
 }

@@ -42,17 +42,6 @@ static void usage(FILE *f)
             "3 stopped by a signal (resumable).\n");
 }
 
-int sweep_cli_self(char *out, size_t cap)
-{
-    ssize_t n = readlink("/proc/self/exe", out, cap - 1);
-    if (n <= 0 || (size_t)n >= cap - 1) {
-        fprintf(stderr, "mtrl sweep: cannot find the mtrl binary (/proc/self/exe)\n");
-        return -1;
-    }
-    out[n] = 0;
-    return 0;
-}
-
 static volatile sig_atomic_t stop_flag;
 static void on_stop(int sig)
 {
@@ -139,41 +128,42 @@ typedef struct opts {
     int cpus;
 } opts;
 
+/* Where a string-valued option goes, or NULL if a is not one. */
+static const char **str_opt(opts *o, const char *a)
+{
+    return !strcmp(a, "--out")         ? &o->out
+           : !strcmp(a, "--executor")  ? &o->executor
+           : !strcmp(a, "--partition") ? &o->partition
+           : !strcmp(a, "--time")      ? &o->time
+           : !strcmp(a, "--mem")       ? &o->mem
+           : !strcmp(a, "--account")   ? &o->account
+                                       : NULL;
+}
+
+/* Where an integer-valued option goes, or NULL if a is not one. */
+static int *int_opt(opts *o, const char *a)
+{
+    return !strcmp(a, "--parallel") ? &o->parallel : !strcmp(a, "--cpus-per-task") ? &o->cpus : NULL;
+}
+
+/* Fills o from argv: -1 to go on, else the exit code (0 after --help). */
 static int parse_args(int argc, char **argv, opts *o)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char **sp;
+        int *ip;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
         } else if (!strcmp(a, "--dry-run")) {
             o->dry = 1;
-        } else if (v && (!strcmp(a, "--out") || !strcmp(a, "--executor") || !strcmp(a, "--partition") ||
-                         !strcmp(a, "--time") || !strcmp(a, "--mem") || !strcmp(a, "--account") ||
-                         !strcmp(a, "--parallel") || !strcmp(a, "--cpus-per-task"))) {
-            i++;
-            if (!strcmp(a, "--out"))
-                o->out = v;
-            else if (!strcmp(a, "--executor"))
-                o->executor = v;
-            else if (!strcmp(a, "--partition"))
-                o->partition = v;
-            else if (!strcmp(a, "--time"))
-                o->time = v;
-            else if (!strcmp(a, "--mem"))
-                o->mem = v;
-            else if (!strcmp(a, "--account"))
-                o->account = v;
-            else {
-                char *end;
-                long n = strtol(v, &end, 10);
-                if (*end || end == v || n < 1 || n > 4096) {
-                    fprintf(stderr, "mtrl sweep: %s: expected an integer in [1, 4096], got \"%s\"\n", a, v);
-                    return 2;
-                }
-                *(!strcmp(a, "--parallel") ? &o->parallel : &o->cpus) = (int)n;
-            }
+        } else if (v && (sp = str_opt(o, a))) {
+            *sp = argv[++i];
+        } else if (v && (ip = int_opt(o, a))) {
+            if (cli_parse_int("sweep", a, argv[++i], 1, 4096, ip))
+                return 2;
         } else if (a[0] == '-') {
             fprintf(stderr, "mtrl sweep: unknown option or missing value: '%s' (mtrl sweep --help)\n", a);
             return 2;
@@ -245,66 +235,34 @@ static int run_slurm(sweep_spec *s, const char *dir, const char *self)
     return rc;
 }
 
-int cmd_sweep(int argc, char **argv)
+/* The --partition, --time, --cpus-per-task, --mem and --account overrides. */
+static void apply_slurm_opts(sweep_spec *s, const opts *o)
 {
-    if (argc >= 2 && !strcmp(argv[1], "exec"))
-        return cmd_sweep_exec(argc - 1, argv + 1);
-    if (argc >= 2 && !strcmp(argv[1], "status"))
-        return cmd_sweep_status(argc - 1, argv + 1);
-    opts o = {.executor = "local"};
-    int prc = parse_args(argc, argv, &o);
-    if (prc >= 0)
-        return prc;
-    mtrl_err err = {0};
-    sweep_spec *s;
-    int rc = sweep_load_checked(&s, o.file, check_tasks, &err);
-    if (rc) {
-        fprintf(stderr, "mtrl sweep: %s\n", err.msg);
-        return err_exit_code(rc);
-    }
-    set_str(s->slurm.partition, o.partition);
-    set_str(s->slurm.time, o.time);
-    set_str(s->slurm.mem, o.mem);
-    set_str(s->slurm.account, o.account);
-    if (o.cpus)
-        s->slurm.cpus_per_task = o.cpus;
-    char dir[PATH_MAX], self[PATH_MAX];
-    if (o.out)
-        snprintf(dir, sizeof dir, "%s", o.out);
-    else
-        snprintf(dir, sizeof dir, "sweeps-out/%s", s->name);
-    if (o.dry) {
-        rc = dry_run(s, dir);
-        sweep_destroy(s);
-        return rc;
-    }
-    if (sweep_cli_self(self, sizeof self)) {
-        sweep_destroy(s);
-        return 1;
-    }
-    if ((rc = sweep_dir_prepare(s, dir, &err))) {
-        fprintf(stderr, "mtrl sweep: %s\n", err.msg);
-        sweep_destroy(s);
-        return err_exit_code(rc);
-    }
-    /* Absolute from here on: Slurm tasks and children may run elsewhere. */
-    char abs[PATH_MAX];
-    if (!realpath(dir, abs)) {
-        fprintf(stderr, "mtrl sweep: %s: cannot resolve the path\n", dir);
-        sweep_destroy(s);
-        return 1;
-    }
-    if (!strcmp(o.executor, "slurm")) {
-        rc = run_slurm(s, abs, self);
-        sweep_destroy(s);
-        return rc;
-    }
+    set_str(s->slurm.partition, o->partition);
+    set_str(s->slurm.time, o->time);
+    set_str(s->slurm.mem, o->mem);
+    set_str(s->slurm.account, o->account);
+    if (o->cpus)
+        s->slurm.cpus_per_task = o->cpus;
+}
+
+/* Runs at a time: --parallel, else local.parallel, else cores / the
+ * largest run.threads (1 when a run takes every core). */
+static int local_parallel(const sweep_spec *s, const opts *o)
+{
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int par = o.parallel ? o.parallel : s->local_parallel;
+    int par = o->parallel ? o->parallel : s->local_parallel;
     if (!par)
         par = s->max_threads > 0 && !s->all_cores ? (int)(cores / s->max_threads) : 1;
-    if (par < 1)
-        par = 1;
+    return par < 1 ? 1 : par;
+}
+
+/* The local executor: the runs of s in abs (shown as dir), with a progress
+ * line; signals stop them at a checkpoint. Returns the exit code. */
+static int run_local(sweep_spec *s, const char *dir, const char *abs, const char *self,
+                     const opts *o)
+{
+    int par = local_parallel(s, o);
     fprintf(stderr, "mtrl sweep: %s: %d runs, %d at a time -> %s (logs in %s/logs/)\n", s->name, s->n_runs, par,
             dir, dir);
     struct sigaction sa = {0};
@@ -315,8 +273,9 @@ int cmd_sweep(int argc, char **argv)
     is_tty = isatty(2);
     sweep_local_opts lo = {.self = self, .parallel = par, .stop = &stop_flag, .progress = show_progress,
                            .ctx = s->name};
+    mtrl_err err = {0};
     int result;
-    rc = sweep_local(s, abs, &lo, &result, &err);
+    int rc = sweep_local(s, abs, &lo, &result, &err);
     if (is_tty)
         fprintf(stderr, "\n");
     if (rc)
@@ -327,6 +286,54 @@ int cmd_sweep(int argc, char **argv)
         fprintf(stderr, "mtrl sweep: stopped; every run kept its checkpoint: run the same command again to resume\n");
     else
         fprintf(stderr, "mtrl sweep: some runs failed: mtrl sweep status %s (logs in %s/logs/)\n", dir, dir);
-    sweep_destroy(s);
     return rc ? 1 : result;
+}
+
+/* Prepares dir for s and runs it with o's executor; the exit code. */
+static int run_sweep(sweep_spec *s, const char *dir, const opts *o)
+{
+    char self[PATH_MAX], abs[PATH_MAX];
+    mtrl_err err = {0};
+    int rc;
+    if (sweep_cli_self(self, sizeof self))
+        return 1;
+    if ((rc = sweep_dir_prepare(s, dir, &err))) {
+        fprintf(stderr, "mtrl sweep: %s\n", err.msg);
+        return err_exit_code(rc);
+    }
+    /* Absolute from here on: Slurm tasks and children may run elsewhere. */
+    if (!realpath(dir, abs)) {
+        fprintf(stderr, "mtrl sweep: %s: cannot resolve the path\n", dir);
+        return 1;
+    }
+    if (!strcmp(o->executor, "slurm"))
+        return run_slurm(s, abs, self);
+    return run_local(s, dir, abs, self, o);
+}
+
+int cmd_sweep(int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "exec"))
+        return cmd_sweep_exec(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "status"))
+        return cmd_sweep_status(argc - 1, argv + 1);
+    opts o = {.executor = "local"};
+    int rc = parse_args(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    mtrl_err err = {0};
+    sweep_spec *s;
+    if ((rc = sweep_load_checked(&s, o.file, check_tasks, &err))) {
+        fprintf(stderr, "mtrl sweep: %s\n", err.msg);
+        return err_exit_code(rc);
+    }
+    apply_slurm_opts(s, &o);
+    char dir[PATH_MAX];
+    if (o.out)
+        snprintf(dir, sizeof dir, "%s", o.out);
+    else
+        snprintf(dir, sizeof dir, "sweeps-out/%s", s->name);
+    rc = o.dry ? dry_run(s, dir) : run_sweep(s, dir, &o);
+    sweep_destroy(s);
+    return rc;
 }

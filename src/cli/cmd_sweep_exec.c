@@ -29,12 +29,9 @@ int cmd_sweep_exec(int argc, char **argv)
         fprintf(stderr, "usage: mtrl sweep exec SWEEP_DIR INDEX\n");
         return 2;
     }
-    char *end;
-    long index = strtol(argv[2], &end, 10);
-    if (*end || end == argv[2] || index < 0 || index >= SWEEP_MAX_RUNS) {
-        fprintf(stderr, "mtrl sweep exec: INDEX: expected a run index, got \"%s\"\n", argv[2]);
+    long index;
+    if (cli_parse_long("sweep exec", "INDEX", argv[2], 0, SWEEP_MAX_RUNS - 1, &index))
         return 2;
-    }
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);

@@ -1,4 +1,5 @@
-/* The pieces of the mtrl sweep command shared by its files. */
+/* The pieces of the mtrl sweep command shared by its files: cmd_sweep.c
+ * dispatches to exec and status; sweep_cli.c holds what they all use. */
 #ifndef MTRL_CLI_SWEEP_CLI_H
 #define MTRL_CLI_SWEEP_CLI_H
 

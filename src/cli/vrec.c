@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
+
 void vrec_opts_default(vrec_opts *o)
 {
     memset(o, 0, sizeof *o);
@@ -84,18 +86,6 @@ void vrec_abort(vrec *r)
     memset(r, 0, sizeof *r);
 }
 
-static int num(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (!*s || *end || !(v >= lo && v <= hi)) {
-        fprintf(stderr, "mtrl %s: %s needs a number in [%g, %g], not '%s'\n", cmd, opt, lo, hi, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 int vrec_parse_arg(const char *cmd, int argc, char **argv, int *i, vrec_opts *o)
 {
     const char *a = argv[*i];
@@ -126,15 +116,15 @@ int vrec_parse_arg(const char *cmd, int argc, char **argv, int *i, vrec_opts *o)
         snprintf(c->name, sizeof c->name, "%s", s);
         return 1;
     case 1:
-        if (num(cmd, a, s, -360, 360, &c->azimuth))
+        if (cli_parse_double(cmd, a, s, -360, 360, &c->azimuth))
             return -1;
         break;
     case 2:
-        if (num(cmd, a, s, -90, 90, &c->elevation))
+        if (cli_parse_double(cmd, a, s, -90, 90, &c->elevation))
             return -1;
         break;
     case 3:
-        if (num(cmd, a, s, 0.01, 100, &c->distance))
+        if (cli_parse_double(cmd, a, s, 0.01, 100, &c->distance))
             return -1;
         break;
     case 4: {
@@ -149,7 +139,7 @@ int vrec_parse_arg(const char *cmd, int argc, char **argv, int *i, vrec_opts *o)
     }
     case 5:
     case 6:
-        if (num(cmd, a, s, 16, 8192, &v))
+        if (cli_parse_double(cmd, a, s, 16, 8192, &v))
             return -1;
         if (v != (int)v) {
             fprintf(stderr, "mtrl %s: %s needs a whole number of pixels, not '%s'\n", cmd, a, s);
@@ -158,7 +148,7 @@ int vrec_parse_arg(const char *cmd, int argc, char **argv, int *i, vrec_opts *o)
         *(k == 5 ? &o->width : &o->height) = (int)v;
         return 1;
     case 7:
-        if (num(cmd, a, s, 0.1, 1000, &o->fps))
+        if (cli_parse_double(cmd, a, s, 0.1, 1000, &o->fps))
             return -1;
         return 1;
     }
