@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/cfg.h"
 
@@ -181,6 +182,31 @@ void sweep_run_overrides(const sweep_spec *s, const sweep_run *r, char *out, siz
     out[0] = 0;
     for (int i = 0; i < n && j < cap; i++)
         j += (size_t)snprintf(out + j, cap - j, "%s%s", i ? " " : "", sets[i]);
+}
+
+int sweep_resolve_source(const sweep_spec *s, const sweep_run *r, mtrl_config *cfg, mtrl_err *e)
+{
+    char(*sets)[SWEEP_KV_LEN] = malloc(MAX_RUN_SETS * sizeof *sets);
+    const char *ptrs[MAX_RUN_SETS];
+    if (!sets)
+        return err_set(e, MTRL_ENOMEM, "out of memory");
+    int n = sweep_run_sets(s, r, sets, MAX_RUN_SETS);
+    for (int k = 0; k < n; k++)
+        ptrs[k] = sets[k];
+    int rc = cfg_load(cfg, s->configs[r->config].path, ptrs, n, e);
+    free(sets);
+    return rc;
+}
+
+int sweep_resolve_run(const sweep_spec *s, const sweep_run *r, mtrl_config *cfg, mtrl_err *e)
+{
+    char p[SWEEP_PATH_LEN + SWEEP_NAME_LEN + 32];
+    if (s->dir[0]) {
+        sweep_config_path(s->dir, r, p, sizeof p);
+        if (access(p, F_OK) == 0)
+            return cfg_load(cfg, p, NULL, 0, e);
+    }
+    return sweep_resolve_source(s, r, cfg, e);
 }
 
 /* Each override alone against the defaults: a bad key or value is reported

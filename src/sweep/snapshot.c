@@ -15,39 +15,6 @@
 #include "core/cfg.h"
 #include "core/fsutil.h"
 
-#define MAX_RUN_SETS (2 * SWEEP_MAX_SETS + SWEEP_MAX_AXES + 1)
-
-void sweep_config_path(const char *dir, const sweep_run *r, char *out, size_t cap)
-{
-    snprintf(out, cap, "%s/configs/%s.yaml", dir, r->name);
-}
-
-/* The run's config from its config file and overrides, ignoring snapshots. */
-static int resolve_from_source(const sweep_spec *s, const sweep_run *r, mtrl_config *cfg, mtrl_err *e)
-{
-    char(*sets)[SWEEP_KV_LEN] = malloc(MAX_RUN_SETS * sizeof *sets);
-    const char *ptrs[MAX_RUN_SETS];
-    if (!sets)
-        return err_set(e, MTRL_ENOMEM, "out of memory");
-    int n = sweep_run_sets(s, r, sets, MAX_RUN_SETS);
-    for (int k = 0; k < n; k++)
-        ptrs[k] = sets[k];
-    int rc = cfg_load(cfg, s->configs[r->config].path, ptrs, n, e);
-    free(sets);
-    return rc;
-}
-
-int sweep_resolve_run(const sweep_spec *s, const sweep_run *r, mtrl_config *cfg, mtrl_err *e)
-{
-    char p[SWEEP_PATH_LEN + SWEEP_NAME_LEN + 32];
-    if (s->dir[0]) {
-        sweep_config_path(s->dir, r, p, sizeof p);
-        if (access(p, F_OK) == 0)
-            return cfg_load(cfg, p, NULL, 0, e);
-    }
-    return resolve_from_source(s, r, cfg, e);
-}
-
 /* cfg_print's text (values and the docs of this build), NULL when out of
  * memory. Both sides of a comparison go through it, so only values differ. */
 static char *config_text(const mtrl_config *c)
@@ -116,7 +83,7 @@ static int snapshot_run(const sweep_spec *s, const sweep_run *r, const char *dir
     char p[SWEEP_PATH_LEN + SWEEP_NAME_LEN + 32];
     sweep_config_path(dir, r, p, sizeof p);
     mtrl_err e = {0};
-    if (resolve_from_source(s, r, now, &e))
+    if (sweep_resolve_source(s, r, now, &e))
         return err_set(err, MTRL_EINPUT, "run %d (%s): %s", r->index, r->name, e.msg);
     if (access(p, F_OK) != 0)
         return cfg_write_yaml(now, p, err);

@@ -2,6 +2,7 @@
 #ifndef MTRL_SWEEP_IMPL_H
 #define MTRL_SWEEP_IMPL_H
 
+#include <stdio.h>
 #include <string.h>
 
 #include "sweep/sweep.h"
@@ -27,13 +28,20 @@ int sweep_json_field(const char *json, const char *key, char *out, size_t cap);
  * stderr appended to log_path (NULL: inherited). Returns the pid or -1. */
 int sweep_spawn(char *const argv[], const char *log_path, mtrl_err *err);
 
-/* snapshot.c: run r's resolved config: its snapshot in s->dir/configs/
+/* expand.c: run r's resolved config: its snapshot in s->dir/configs/
  * when there is one, else its config file with the run's overrides. */
 struct mtrl_config;
 int sweep_resolve_run(const sweep_spec *s, const sweep_run *r, struct mtrl_config *cfg, mtrl_err *e);
 
-/* snapshot.c: dir/configs/<name>.yaml. */
-void sweep_config_path(const char *dir, const sweep_run *r, char *out, size_t cap);
+/* dir/configs/<name>.yaml: run r's config snapshot. */
+static inline void sweep_config_path(const char *dir, const sweep_run *r, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/configs/%s.yaml", dir, r->name);
+}
+
+/* expand.c: run r's config from its config file and overrides, ignoring
+ * snapshots. */
+int sweep_resolve_source(const sweep_spec *s, const sweep_run *r, struct mtrl_config *cfg, mtrl_err *e);
 
 /* snapshot.c: writes each run's resolved config into dir/configs/, or, where
  * a snapshot exists, refuses (MTRL_EINPUT, naming the run and the key) a
