@@ -189,6 +189,13 @@ void env_tcp_center(const env_sawyer *e, double out[3])
         out[i] = 0.5 * (r[i] + l[i]);
 }
 
+double env_tcp_dist(const env_sawyer *e, const double *p)
+{
+    double tcp[3];
+    env_tcp_center(e, tcp);
+    return env_dist3(tcp, p);
+}
+
 void env_set_obj_xyz(env_sawyer *e, int free_jnt, const double xyz[3])
 {
     int qa = e->m->jnt_qposadr[free_jnt], va = e->m->jnt_dofadr[free_jnt];

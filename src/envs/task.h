@@ -219,12 +219,7 @@ static inline void env_set3(double *out, double x, double y, double z)
 }
 
 /* |tcp_center - p|. */
-static inline double env_tcp_dist(const env_sawyer *e, const double *p)
-{
-    double tcp[3];
-    env_tcp_center(e, tcp);
-    return env_dist3(tcp, p);
-}
+double env_tcp_dist(const env_sawyer *e, const double *p);
 
 /* The scripted policies' hand move: a[0:3] = p * (t - h), a proportional
  * step of the hand h toward the target t (spec Appendix D). */
