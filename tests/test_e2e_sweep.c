@@ -134,6 +134,48 @@ static int file_has(const char *path, const char *what)
     return r;
 }
 
+/* Starts `mtrl sweep` into tmp/OUT (stderr to tmp/OUT.log) and returns
+ * once the first run has a checkpoint. */
+static pid_t start_sweep(const char *out)
+{
+    const char *bin = test_mtrl_bin();
+    char log[256];
+    snprintf(log, sizeof log, "%s.log", out);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (chdir(tmp) || !freopen(log, "w", stderr))
+            _exit(126);
+        execl(bin, bin, "sweep", "tiny-sweep.yaml", "--out", out, "--parallel", "2", (char *)NULL);
+        _exit(127);
+    }
+    char ck[1400];
+    snprintf(ck, sizeof ck, "%s/%s/runs/tiny-method=mean-seed1/checkpoint.h5", tmp, out);
+    struct stat sb;
+    for (int i = 0; i < 600 && stat(ck, &sb); i++)
+        usleep(20000);
+    assert_int_equal(stat(ck, &sb), 0);
+    return pid;
+}
+
+/* The same command again finishes tmp/OUT's runs, each equal bit for bit
+ * to the uninterrupted sweep's. */
+static void finish_and_compare(const char *out)
+{
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/%s", tmp, out);
+    assert_int_equal(test_sh("cd %s && %s sweep tiny-sweep.yaml --out %s --parallel 2 2>>%s.log", tmp,
+                             test_mtrl_bin(), out, out), 0);
+    assert_all_done(dir);
+    sweep_spec *s = open_sweep(dir);
+    for (int i = 0; i < s->n_runs; i++) {
+        char a[1200], b[1200];
+        sweep_run_dir(p("%s/full%s", ""), &s->runs[i], a, sizeof a);
+        sweep_run_dir(dir, &s->runs[i], b, sizeof b);
+        assert_same_run(a, b);
+    }
+    sweep_destroy(s);
+}
+
 /* (a) The local executor: uninterrupted, then interrupted and rerun. */
 static void test_local_interrupted_equals_uninterrupted(void **st)
 {
@@ -146,18 +188,7 @@ static void test_local_interrupted_equals_uninterrupted(void **st)
 
     /* SIGINT to the sweep once its first runs have checkpoints. */
     t0 = now_s();
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (chdir(tmp) || !freopen("part.log", "w", stderr))
-            _exit(126);
-        execl(bin, bin, "sweep", "tiny-sweep.yaml", "--out", "part", "--parallel", "2", (char *)NULL);
-        _exit(127);
-    }
-    struct stat sb;
-    const char *ck = p("%s/part/runs/%s/checkpoint.h5", "tiny-method=mean-seed1");
-    for (int i = 0; i < 600 && stat(ck, &sb); i++)
-        usleep(20000);
-    assert_int_equal(stat(ck, &sb), 0);
+    pid_t pid = start_sweep("part");
     kill(pid, SIGINT);
     int status;
     waitpid(pid, &status, 0);
@@ -180,18 +211,9 @@ static void test_local_interrupted_equals_uninterrupted(void **st)
     assert_int_equal(test_sh("%s sweep status %s/part | grep -q 'tiny-method=mean-seed1 *stopped'", bin, tmp), 0);
 
     /* The same command again: finished runs skipped, the others resumed. */
-    assert_int_equal(test_sh("cd %s && %s sweep tiny-sweep.yaml --out part --parallel 2 2>>part.log", tmp, bin), 0);
+    finish_and_compare("part");
     fprintf(stderr, "   local sweep, interrupted and rerun: %.1f s\n", now_s() - t0);
-    assert_all_done(p("%s/part%s", ""));
     assert_true(file_has(p("%s/part/logs/%s.log", "tiny-method=mean-seed1"), "resuming"));
-    s = open_sweep(p("%s/part%s", ""));
-    for (int i = 0; i < s->n_runs; i++) {
-        char a[1200], b[1200];
-        sweep_run_dir(p("%s/full%s", ""), &s->runs[i], a, sizeof a);
-        sweep_run_dir(p("%s/part%s", ""), &s->runs[i], b, sizeof b);
-        assert_same_run(a, b);
-    }
-    sweep_destroy(s);
     /* A third time: nothing left to do. */
     assert_int_equal(test_sh("cd %s && %s sweep tiny-sweep.yaml --out part 2>/dev/null", tmp, bin), 0);
 }
@@ -202,19 +224,7 @@ static void test_local_interrupted_equals_uninterrupted(void **st)
 static void test_local_sweep_killed_runs_stop(void **st)
 {
     (void)st;
-    const char *bin = test_mtrl_bin();
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (chdir(tmp) || !freopen("killed.log", "w", stderr))
-            _exit(126);
-        execl(bin, bin, "sweep", "tiny-sweep.yaml", "--out", "killed", "--parallel", "2", (char *)NULL);
-        _exit(127);
-    }
-    struct stat sb;
-    const char *ck = p("%s/killed/runs/%s/checkpoint.h5", "tiny-method=mean-seed1");
-    for (int i = 0; i < 600 && stat(ck, &sb); i++)
-        usleep(20000);
-    assert_int_equal(stat(ck, &sb), 0);
+    pid_t pid = start_sweep("killed");
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     /* Within a bound every run has let go of its directory. */
@@ -237,15 +247,8 @@ static void test_local_sweep_killed_runs_stop(void **st)
     fprintf(stderr, "   sweep killed -9: its runs stopped within %.1f s\n", now_s() - t0);
     assert_int_equal(live, 0);
     assert_true(stopped > 0);
-    assert_int_equal(test_sh("cd %s && %s sweep tiny-sweep.yaml --out killed --parallel 2 2>>killed.log", tmp, bin), 0);
-    assert_all_done(p("%s/killed%s", ""));
-    for (int i = 0; i < s->n_runs; i++) {
-        char a[1200], b[1200];
-        sweep_run_dir(p("%s/full%s", ""), &s->runs[i], a, sizeof a);
-        sweep_run_dir(p("%s/killed%s", ""), &s->runs[i], b, sizeof b);
-        assert_same_run(a, b);
-    }
     sweep_destroy(s);
+    finish_and_compare("killed");
 }
 
 /* (c) Two interrupts: the second kills the runs at once; the sweep still
@@ -254,19 +257,7 @@ static void test_local_sweep_killed_runs_stop(void **st)
 static void test_local_second_interrupt_kills(void **st)
 {
     (void)st;
-    const char *bin = test_mtrl_bin();
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (chdir(tmp) || !freopen("twice.log", "w", stderr))
-            _exit(126);
-        execl(bin, bin, "sweep", "tiny-sweep.yaml", "--out", "twice", "--parallel", "2", (char *)NULL);
-        _exit(127);
-    }
-    struct stat sb;
-    const char *ck = p("%s/twice/runs/%s/checkpoint.h5", "tiny-method=mean-seed1");
-    for (int i = 0; i < 600 && stat(ck, &sb); i++)
-        usleep(20000);
-    assert_int_equal(stat(ck, &sb), 0);
+    pid_t pid = start_sweep("twice");
     /* The running runs are frozen first (their pids from their locks), so
      * the first interrupt cannot let them finish at a checkpoint before the
      * second arrives: only the kill can end them. */
@@ -297,15 +288,8 @@ static void test_local_second_interrupt_kills(void **st)
         assert_int_not_equal(rs.state, SWEEP_RUNNING);
         assert_int_not_equal(rs.state, SWEEP_FAILED);
     }
-    assert_int_equal(test_sh("cd %s && %s sweep tiny-sweep.yaml --out twice --parallel 2 2>>twice.log", tmp, bin), 0);
-    assert_all_done(p("%s/twice%s", ""));
-    for (int i = 0; i < s->n_runs; i++) {
-        char a[1200], b[1200];
-        sweep_run_dir(p("%s/full%s", ""), &s->runs[i], a, sizeof a);
-        sweep_run_dir(p("%s/twice%s", ""), &s->runs[i], b, sizeof b);
-        assert_same_run(a, b);
-    }
     sweep_destroy(s);
+    finish_and_compare("twice");
 }
 
 /* ------------------------------------------------------------- Slurm */
