@@ -95,7 +95,7 @@ static void assert_same_run(const char *a, const char *b)
     free(y);
     const char *names[] = {"agent/actor/w", "agent/critic/w", "agent/critic_target/w", "agent/log_alpha/w",
                            "agent/actor/adam_v"};
-    char ca[1200], cb[1200];
+    char ca[1300], cb[1300];
     snprintf(ca, sizeof ca, "%s/checkpoint.h5", a);
     snprintf(cb, sizeof cb, "%s/checkpoint.h5", b);
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -134,6 +134,20 @@ static int file_has(const char *path, const char *what)
     return r;
 }
 
+/* Every run of the sweep in dir equals, bit for bit, the same run of the
+ * uninterrupted local sweep (tmp/full). */
+static void assert_same_as_full(const char *dir)
+{
+    sweep_spec *s = open_sweep(dir);
+    for (int i = 0; i < s->n_runs; i++) {
+        char a[1200], b[1200];
+        sweep_run_dir(p("%s/full%s", ""), &s->runs[i], a, sizeof a);
+        sweep_run_dir(dir, &s->runs[i], b, sizeof b);
+        assert_same_run(a, b);
+    }
+    sweep_destroy(s);
+}
+
 /* Starts `mtrl sweep` into tmp/OUT (stderr to tmp/OUT.log) and returns
  * once the first run has a checkpoint. */
 static pid_t start_sweep(const char *out)
@@ -166,14 +180,7 @@ static void finish_and_compare(const char *out)
     assert_int_equal(test_sh("cd %s && %s sweep tiny-sweep.yaml --out %s --parallel 2 2>>%s.log", tmp,
                              test_mtrl_bin(), out, out), 0);
     assert_all_done(dir);
-    sweep_spec *s = open_sweep(dir);
-    for (int i = 0; i < s->n_runs; i++) {
-        char a[1200], b[1200];
-        sweep_run_dir(p("%s/full%s", ""), &s->runs[i], a, sizeof a);
-        sweep_run_dir(dir, &s->runs[i], b, sizeof b);
-        assert_same_run(a, b);
-    }
-    sweep_destroy(s);
+    assert_same_as_full(dir);
 }
 
 /* (a) The local executor: uninterrupted, then interrupted and rerun. */
@@ -451,12 +458,7 @@ static void test_slurm_requeue_resumes_bit_for_bit(void **st)
     }
     assert_true(file_has(p("%s/sl/logs/%s.log", "tiny-method=mean-seed2"), "requeued Slurm array task"));
     /* Bit for bit what the uninterrupted local runs computed. */
-    for (int i = 0; i < s->n_runs; i++) {
-        char a[1200], b[1200];
-        sweep_run_dir(p("%s/full%s", ""), &s->runs[i], a, sizeof a);
-        sweep_run_dir(dir, &s->runs[i], b, sizeof b);
-        assert_same_run(a, b);
-    }
+    assert_same_as_full(dir);
     sweep_destroy(s);
     assert_int_equal(test_sh("%s sweep status %s | grep -c ' done ' | grep -qx 4", bin, dir), 0);
     /* mtrl report over the sweep directory: two groups (the methods) of two seeds. */
