@@ -246,6 +246,16 @@ void h5_abort(h5_file *f)
 #define H5IO_PROBE_READ_MAX (8u << 20)
 #define H5IO_PROBE_SECONDS 120
 
+/* The native type to read a stored number of type t (integer or float of
+ * at most 16 bytes, the only kinds h5io reads), or -1 for anything else. */
+static hid_t probe_native_number(hid_t t)
+{
+    H5T_class_t cls = t >= 0 ? H5Tget_class(t) : H5T_NO_CLASS;
+    if ((cls != H5T_INTEGER && cls != H5T_FLOAT) || H5Tget_size(t) > 16)
+        return -1;
+    return H5Tget_native_type(t, H5T_DIR_ASCEND);
+}
+
 static herr_t probe_attr(hid_t loc, const char *name, const H5A_info_t *info, void *data)
 {
     (void)info;
@@ -254,16 +264,12 @@ static herr_t probe_attr(hid_t loc, const char *name, const H5A_info_t *info, vo
     if (a < 0)
         return 0;
     hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
-    H5T_class_t cls = t >= 0 ? H5Tget_class(t) : H5T_NO_CLASS;
-    if (sp >= 0 && (cls == H5T_INTEGER || cls == H5T_FLOAT) && H5Tget_size(t) <= 16 &&
-        H5Sget_simple_extent_npoints(sp) == 1) {
-        unsigned char buf[16];
-        hid_t nt = H5Tget_native_type(t, H5T_DIR_ASCEND);
-        if (nt >= 0 && H5Tget_size(nt) <= sizeof buf)
-            H5Aread(a, nt, buf);
-        if (nt >= 0)
-            H5Tclose(nt);
-    }
+    hid_t nt = sp >= 0 && H5Sget_simple_extent_npoints(sp) == 1 ? probe_native_number(t) : -1;
+    unsigned char buf[16];
+    if (nt >= 0 && H5Tget_size(nt) <= sizeof buf)
+        H5Aread(a, nt, buf);
+    if (nt >= 0)
+        H5Tclose(nt);
     if (t >= 0)
         H5Tclose(t);
     if (sp >= 0)
@@ -284,10 +290,7 @@ static herr_t probe_obj(hid_t root, const char *name, const H5O_info_t *info, vo
         hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
         /* Only the numbers h5io reads (a 4 GB element type is refused by
          * open_ds; converting it here would take minutes). */
-        H5T_class_t cls = t >= 0 ? H5Tget_class(t) : H5T_NO_CLASS;
-        hid_t nt = t >= 0 && H5Tget_size(t) <= 16 && (cls == H5T_INTEGER || cls == H5T_FLOAT)
-                       ? H5Tget_native_type(t, H5T_DIR_ASCEND)
-                       : -1;
+        hid_t nt = probe_native_number(t);
         size_t es = nt >= 0 ? H5Tget_size(nt) : 0;
         H5D_space_status_t st;
         H5Dget_space_status(o, &st);

@@ -10,7 +10,7 @@
 
 enum { ID_OBJ_BODY, ID_OBJ_GEOM, ID_OBJ_JOINT };
 
-static int setup(env_sawyer *e, mtrl_err *err)
+int env_puck_setup(env_sawyer *e, mtrl_err *err)
 {
     if (env_lookup(e, mjOBJ_BODY, "obj", &e->task_ids[ID_OBJ_BODY], err) ||
         env_lookup(e, mjOBJ_GEOM, "objGeom", &e->task_ids[ID_OBJ_GEOM], err) ||
@@ -20,9 +20,9 @@ static int setup(env_sawyer *e, mtrl_err *err)
 }
 
 /* Object and goal start at least 0.15 apart in xy (the original redraws). */
-static int accept_far(const double *v) { return hypot(v[0] - v[3], v[1] - v[4]) >= 0.15; }
+int env_puck_accept_far(const double *v) { return hypot(v[0] - v[3], v[1] - v[4]) >= 0.15; }
 
-static void object_obs(const env_sawyer *e, double out[7])
+void env_puck_object_obs(const env_sawyer *e, double out[7])
 {
     memcpy(out, env_body_xpos(e, e->task_ids[ID_OBJ_BODY]), 3 * sizeof(double));
     env_quat_xyzw_from_mat(env_geom_xmat(e, e->task_ids[ID_OBJ_GEOM]), out + 3);
@@ -191,10 +191,7 @@ _Static_assert((int)ID_OBJ_BODY == (int)ENV_PUCK_OBJ_BODY &&
                    (int)ID_OBJ_JOINT == (int)ENV_PUCK_OBJ_JOINT,
                "task_family_puck.h must name the same id slots");
 
-int env_puck_setup(env_sawyer *e, mtrl_err *err) { return setup(e, err); }
-int env_puck_accept_far(const double *v) { return accept_far(v); }
 int env_puck_grasped(const env_sawyer *e, const double *obs) { return grasped(e, obs); }
-void env_puck_object_obs(const env_sawyer *e, double out[7]) { object_obs(e, out); }
 void env_puck_reset_obj_goal(env_sawyer *e) { reset_obj_goal(e); }
 void env_puck_reset_on_table(env_sawyer *e) { reset_push(e); }
 double env_puck_reward_reach(env_sawyer *e, const double *obs, const double *a, env_info *info)
