@@ -54,56 +54,160 @@ static void tail_cols(int K, const float *G, long ld, long c0, long n, double *A
 #ifdef GRAM_X86
 #define TGT512 __attribute__((target("avx512f,avx2,fma")))
 #define TGT256 __attribute__((target("avx2,fma")))
+#define INLINE512 TGT512 __attribute__((always_inline)) static inline
 
-/* 4 x 6 tile over n floats (a multiple of 16) of rows a, a+n, .. and b, ..:
- * 24 accumulators, 6 + 1 operand registers of the 32. Named variables, not
- * an array: at -O2 an array of vectors would live in memory. */
-#define TILE46(X)                                                                               \
+/* The AVX-512 kernel reads the rows where they are (no packing: a copy of
+ * the chunk cost a fifth of the time and the rows are in cache anyway) in
+ * chunks of CHUNK512 columns: K rows of 4 KiB stay in L2 while a row block
+ * of 4 (16 KiB) stays in L1 and the tiles stream their 6 partner rows.
+ * Each chunk's sums go into A in double. */
+#define CHUNK512 1024
+
+/* Sums of pairs, quads and eighths of lanes, keeping the sources apart: the
+ * levels of a reduction of up to 16 accumulators to one vector of their 16
+ * totals, 3 instructions a pair instead of ~8 per _mm512_reduce_add_ps.
+ * sum2(a, b), per 128-bit lane: [a0+a2, b0+b2, a1+a3, b1+b3]. */
+INLINE512 __m512 sum2(__m512 a, __m512 b)
+{
+    return _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+}
+/* Two sum2 results: per 128-bit lane the totals of a, b, c, d there. */
+INLINE512 __m512 sum4(__m512 x, __m512 y)
+{
+    return _mm512_add_ps(_mm512_shuffle_ps(x, y, 0x44), _mm512_shuffle_ps(x, y, 0xEE));
+}
+/* Adds 128-bit blocks 0+1 and 2+3 of p, then of q: twice, on sum4 results,
+ * gives 16 totals in source order. */
+INLINE512 __m512 sum8(__m512 p, __m512 q)
+{
+    return _mm512_add_ps(_mm512_shuffle_f32x4(p, q, 0x88), _mm512_shuffle_f32x4(p, q, 0xDD));
+}
+
+/* A tile's accumulators, named variables (an array of vectors would live in
+ * memory at -O2): c<i><j> for a row i < 4 and a partner row j < 6. */
+#define ACC46(X)                                                                                \
     X(0, 0) X(0, 1) X(0, 2) X(0, 3) X(0, 4) X(0, 5) X(1, 0) X(1, 1) X(1, 2) X(1, 3) X(1, 4)     \
     X(1, 5) X(2, 0) X(2, 1) X(2, 2) X(2, 3) X(2, 4) X(2, 5) X(3, 0) X(3, 1) X(3, 2) X(3, 3)     \
     X(3, 4) X(3, 5)
-TGT512 static void tile46(const float *a, const float *b, long n, float *out)
+
+/* Dots of rows a[0..3] with rows b[0..nc) over w columns (a multiple of 16):
+ * 24 accumulators and 6 + 1 operands fill the 32 registers. On the diagonal
+ * (diag: b[0..3] are a) only the j >= i entries are computed. nc and diag
+ * are constants where this is inlined, so unused accumulators vanish.
+ * s[0] gets rows 0 and 1 (lanes 0..5 and 8..13), s[1] rows 2 and 3. */
+INLINE512 void tile512(const float *const *a, const float *const *b, long w, int nc, int diag,
+                       __m512 *s)
 {
+#define ON(i, j) ((j) < nc && (!diag || (j) >= (i)))
 #define ZERO(i, j) __m512 c##i##j = _mm512_setzero_ps();
-    TILE46(ZERO)
+    ACC46(ZERO)
 #undef ZERO
-    for (long x = 0; x < n; x += 16) {
-        __m512 v0 = _mm512_load_ps(b + x), v1 = _mm512_load_ps(b + n + x),
-               v2 = _mm512_load_ps(b + 2 * n + x), v3 = _mm512_load_ps(b + 3 * n + x),
-               v4 = _mm512_load_ps(b + 4 * n + x), v5 = _mm512_load_ps(b + 5 * n + x), u;
-#define ROW512(i)                                                                               \
-    u = _mm512_load_ps(a + (i) * n + x);                                                        \
-    c##i##0 = _mm512_fmadd_ps(u, v0, c##i##0);                                                  \
-    c##i##1 = _mm512_fmadd_ps(u, v1, c##i##1);                                                  \
-    c##i##2 = _mm512_fmadd_ps(u, v2, c##i##2);                                                  \
-    c##i##3 = _mm512_fmadd_ps(u, v3, c##i##3);                                                  \
-    c##i##4 = _mm512_fmadd_ps(u, v4, c##i##4);                                                  \
-    c##i##5 = _mm512_fmadd_ps(u, v5, c##i##5);
-        ROW512(0)
-        ROW512(1)
-        ROW512(2)
-        ROW512(3)
-#undef ROW512
+    const __m512 z = _mm512_setzero_ps();
+    for (long x = 0; x < w; x += 16) {
+#define LOADB(j) nc > (j) ? _mm512_loadu_ps(b[j] + x) : z
+        __m512 v0 = LOADB(0), v1 = LOADB(1), v2 = LOADB(2), v3 = LOADB(3), v4 = LOADB(4),
+               v5 = LOADB(5), u;
+#undef LOADB
+#define FMA(i, j)                                                                               \
+    if (ON(i, j))                                                                               \
+        c##i##j = _mm512_fmadd_ps(u, v##j, c##i##j);
+#define ROW(i)                                                                                  \
+    u = diag ? v##i : _mm512_loadu_ps(a[i] + x);                                                \
+    FMA(i, 0) FMA(i, 1) FMA(i, 2) FMA(i, 3) FMA(i, 4) FMA(i, 5)
+        ROW(0)
+        ROW(1)
+        ROW(2)
+        ROW(3)
+#undef ROW
+#undef FMA
     }
-#define SUM(i, j) out[(i) * 6 + (j)] = _mm512_reduce_add_ps(c##i##j);
-    TILE46(SUM)
-#undef SUM
+#undef ON
+    /* Each row as 8 slots (its 6 partners, 2 zeros). */
+#define ROW8(i)                                                                                 \
+    sum4(sum2(c##i##0, c##i##1), sum2(c##i##2, c##i##3)), sum4(sum2(c##i##4, c##i##5), z)
+    s[0] = sum8(sum8(ROW8(0)), sum8(ROW8(1)));
+    s[1] = sum8(sum8(ROW8(2)), sum8(ROW8(3)));
+#undef ROW8
+}
+
+/* Adds the tile sums s (tile512) of rows i0.. and columns j0.. to A in
+ * double; row r's mask m[r] says which of its 6 entries are in the upper
+ * triangle of the K x K (none: a row past K - 1). */
+INLINE512 void add_sums(int K, double *A, int i0, int j0, const __m512 *s, const __mmask8 *m)
+{
+    for (int r = 0; r < 4; r++) {
+        if (!m[r])
+            continue; /* a row past K - 1 */
+        __m512 v = s[r / 2];
+        __m256 h = r % 2 ? _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))
+                         : _mm512_castps512_ps256(v);
+        double *row = A + (long)(i0 + r) * K + j0;
+        __m512d d = _mm512_add_pd(_mm512_maskz_loadu_pd(m[r], row), _mm512_cvtps_pd(h));
+        _mm512_mask_storeu_pd(row, m[r], d);
+    }
+}
+
+/* The off-diagonal tiles, one per width nc (the last of a row block is
+ * narrower where K - 6 - i0 is not a multiple of 6). */
+typedef void tile_fn(const float *const *a, const float *const *b, long w, __m512 *s);
+#define TILE_OFF(nc)                                                                            \
+    TGT512 static void tile4x##nc(const float *const *a, const float *const *b, long w,        \
+                                  __m512 *s)                                                    \
+    {                                                                                           \
+        tile512(a, b, w, nc, 0, s);                                                             \
+    }
+TILE_OFF(1)
+TILE_OFF(2)
+TILE_OFF(3)
+TILE_OFF(4)
+TILE_OFF(5)
+TILE_OFF(6)
+#undef TILE_OFF
+static tile_fn *const tile_off[7] = {NULL, tile4x1, tile4x2, tile4x3, tile4x4, tile4x5, tile4x6};
+
+/* The diagonal tile of rows p[0..3] against p[0..5]. */
+TGT512 static void tile_diag(const float *const *p, long w, __m512 *s)
+{
+    tile512(p, p, w, 6, 1, s);
+}
+
+/* One chunk of w columns from column c0: row blocks of 4 from i0, each a
+ * diagonal tile on rows i0 .. i0 + 5 (18 of its 24 entries, no wasted ones
+ * but past row K - 1, read from the zero row) and 4 x 6 tiles after it. */
+TGT512 static void chunk512(int K, const float *G, long ld, long c0, long w, double *A,
+                            const float *zero)
+{
+    for (int i0 = 0; i0 < K; i0 += 4) {
+        const float *p[6];
+        __mmask8 m[4];
+        __m512 s[2];
+        for (int r = 0; r < 6; r++)
+            p[r] = i0 + r < K ? G + (long)(i0 + r) * ld + c0 : zero;
+        tile_diag(p, w, s);
+        for (int r = 0; r < 4; r++) {
+            int cols = K - i0 < 6 ? K - i0 : 6; /* columns of the triangle */
+            m[r] = i0 + r < K ? (__mmask8)(((1u << cols) - 1) & ~((1u << r) - 1)) : 0;
+        }
+        add_sums(K, A, i0, i0, s, m);
+        for (int j0 = i0 + 6; j0 < K; j0 += 6) {
+            int nc = K - j0 < 6 ? K - j0 : 6;
+            const float *b[6];
+            for (int r = 0; r < nc; r++)
+                b[r] = G + (long)(j0 + r) * ld + c0;
+            tile_off[nc](p, b, w, s);
+            for (int r = 0; r < 4; r++)
+                m[r] = (__mmask8)((1u << nc) - 1);
+            add_sums(K, A, i0, j0, s, m);
+        }
+    }
 }
 
 TGT512 static void gram512(int K, const float *G, long ld, long n, double *A, float *buf)
 {
-    int Kp = pad_rows(K);
     long nv = n & ~15L;
-    for (long c0 = 0; c0 < nv; c0 += CHUNK) {
-        long w = nv - c0 < CHUNK ? nv - c0 : CHUNK;
-        pack(K, Kp, G, ld, c0, w, buf);
-        for (int i0 = 0; i0 < K; i0 += 4)
-            for (int j0 = i0; j0 < K; j0 += 6) {
-                float o[24];
-                tile46(buf + (long)i0 * w, buf + (long)j0 * w, w, o);
-                add_tile(K, A, i0, j0, 4, 6, o);
-            }
-    }
+    memset(buf, 0, sizeof(float) * CHUNK512);
+    for (long c0 = 0; c0 < nv; c0 += CHUNK512)
+        chunk512(K, G, ld, c0, nv - c0 < CHUNK512 ? nv - c0 : CHUNK512, A, buf);
     tail_cols(K, G, ld, nv, n, A);
 }
 
