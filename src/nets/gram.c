@@ -59,7 +59,9 @@ static void tail_cols(int K, const float *G, long ld, long c0, long n, double *A
 /* The AVX-512 kernel reads the rows where they are (no packing: a copy of
  * the chunk cost a fifth of the time and the rows are in cache anyway) in
  * chunks of CHUNK512 columns: K rows of 4 KiB stay in L2 while a row block
- * of 4 (16 KiB) stays in L1 and the tiles stream their 6 partner rows.
+ * of 6 (24 KiB) stays in L1 and the tiles stream their 4 partner rows
+ * (measured on MT50's tiles: 512 and 768 as fast, 1536 and 2048 10-25%
+ * slower).
  * Each chunk's sums go into A in double. */
 #define CHUNK512 1024
 
@@ -84,23 +86,27 @@ INLINE512 __m512 sum8(__m512 p, __m512 q)
 }
 
 /* A tile's accumulators, named variables (an array of vectors would live in
- * memory at -O2): c<i><j> for a row i < 4 and a partner row j < 6. */
-#define ACC46(X)                                                                                \
+ * memory at -O2): c<i><j> for a row i < 6 of the block and a partner j < 6
+ * (off the diagonal j < 4). */
+#define ACC66(X)                                                                                \
     X(0, 0) X(0, 1) X(0, 2) X(0, 3) X(0, 4) X(0, 5) X(1, 0) X(1, 1) X(1, 2) X(1, 3) X(1, 4)     \
     X(1, 5) X(2, 0) X(2, 1) X(2, 2) X(2, 3) X(2, 4) X(2, 5) X(3, 0) X(3, 1) X(3, 2) X(3, 3)     \
-    X(3, 4) X(3, 5)
+    X(3, 4) X(3, 5) X(4, 0) X(4, 1) X(4, 2) X(4, 3) X(4, 4) X(4, 5) X(5, 0) X(5, 1) X(5, 2)     \
+    X(5, 3) X(5, 4) X(5, 5)
 
-/* Dots of rows a[0..3] with rows b[0..nc) over w columns (a multiple of 16):
- * 24 accumulators and 6 + 1 operands fill the 32 registers. On the diagonal
- * (diag: b[0..3] are a) only the j >= i entries are computed. nc and diag
- * are constants where this is inlined, so unused accumulators vanish.
- * s[0] gets rows 0 and 1 (lanes 0..5 and 8..13), s[1] rows 2 and 3. */
+/* Dots of the block's rows a[0..5] with rows b[0..nc) over w columns (a
+ * multiple of 16). Off the diagonal, 6 x 4: 24 accumulators and 4 + 1
+ * operands; the block's rows are read from L1, the 4 partner rows stream
+ * from L2 (6 x 4 measured 3-5% faster than 4 x 6, which streams 6). On the
+ * diagonal (diag: b is a, nc = 6) the 21 entries j >= i. nc and diag are
+ * constants where this is inlined, so unused accumulators vanish.
+ * s[r / 2] gets row r in lanes 8 (r % 2) .. 8 (r % 2) + nc - 1. */
 INLINE512 void tile512(const float *const *a, const float *const *b, long w, int nc, int diag,
                        __m512 *s)
 {
 #define ON(i, j) ((j) < nc && (!diag || (j) >= (i)))
 #define ZERO(i, j) __m512 c##i##j = _mm512_setzero_ps();
-    ACC46(ZERO)
+    ACC66(ZERO)
 #undef ZERO
     const __m512 z = _mm512_setzero_ps();
     for (long x = 0; x < w; x += 16) {
@@ -118,6 +124,8 @@ INLINE512 void tile512(const float *const *a, const float *const *b, long w, int
         ROW(1)
         ROW(2)
         ROW(3)
+        ROW(4)
+        ROW(5)
 #undef ROW
 #undef FMA
     }
@@ -127,6 +135,7 @@ INLINE512 void tile512(const float *const *a, const float *const *b, long w, int
     sum4(sum2(c##i##0, c##i##1), sum2(c##i##2, c##i##3)), sum4(sum2(c##i##4, c##i##5), z)
     s[0] = sum8(sum8(ROW8(0)), sum8(ROW8(1)));
     s[1] = sum8(sum8(ROW8(2)), sum8(ROW8(3)));
+    s[2] = sum8(sum8(ROW8(4)), sum8(ROW8(5)));
 #undef ROW8
 }
 
@@ -135,7 +144,7 @@ INLINE512 void tile512(const float *const *a, const float *const *b, long w, int
  * triangle of the K x K (none: a row past K - 1). */
 INLINE512 void add_sums(int K, double *A, int i0, int j0, const __m512 *s, const __mmask8 *m)
 {
-    for (int r = 0; r < 4; r++) {
+    for (int r = 0; r < 6; r++) {
         if (!m[r])
             continue; /* a row past K - 1 */
         __m512 v = s[r / 2];
@@ -148,10 +157,10 @@ INLINE512 void add_sums(int K, double *A, int i0, int j0, const __m512 *s, const
 }
 
 /* The off-diagonal tiles, one per width nc (the last of a row block is
- * narrower where K - 6 - i0 is not a multiple of 6). */
+ * narrower where K - 6 - i0 is not a multiple of 4). */
 typedef void tile_fn(const float *const *a, const float *const *b, long w, __m512 *s);
 #define TILE_OFF(nc)                                                                            \
-    TGT512 static void tile4x##nc(const float *const *a, const float *const *b, long w,        \
+    TGT512 static void tile6x##nc(const float *const *a, const float *const *b, long w,        \
                                   __m512 *s)                                                    \
     {                                                                                           \
         tile512(a, b, w, nc, 0, s);                                                             \
@@ -160,42 +169,39 @@ TILE_OFF(1)
 TILE_OFF(2)
 TILE_OFF(3)
 TILE_OFF(4)
-TILE_OFF(5)
-TILE_OFF(6)
 #undef TILE_OFF
-static tile_fn *const tile_off[7] = {NULL, tile4x1, tile4x2, tile4x3, tile4x4, tile4x5, tile4x6};
+static tile_fn *const tile_off[5] = {NULL, tile6x1, tile6x2, tile6x3, tile6x4};
 
-/* The diagonal tile of rows p[0..3] against p[0..5]. */
+/* The diagonal tile: the triangle of rows p[0..5]. */
 TGT512 static void tile_diag(const float *const *p, long w, __m512 *s)
 {
     tile512(p, p, w, 6, 1, s);
 }
 
-/* One chunk of w columns from column c0: row blocks of 4 from i0, each a
- * diagonal tile on rows i0 .. i0 + 5 (18 of its 24 entries, no wasted ones
- * but past row K - 1, read from the zero row) and 4 x 6 tiles after it. */
+/* One chunk of w columns from column c0: row blocks of 6 from i0, each its
+ * triangle (rows past K - 1 read from the zero row, their sums dropped)
+ * and 6 x 4 tiles after it: every entry of the triangle computed once. */
 TGT512 static void chunk512(int K, const float *G, long ld, long c0, long w, double *A,
                             const float *zero)
 {
-    for (int i0 = 0; i0 < K; i0 += 4) {
+    for (int i0 = 0; i0 < K; i0 += 6) {
         const float *p[6];
-        __mmask8 m[4];
-        __m512 s[2];
+        __mmask8 m[6];
+        __m512 s[3];
         for (int r = 0; r < 6; r++)
             p[r] = i0 + r < K ? G + (long)(i0 + r) * ld + c0 : zero;
         tile_diag(p, w, s);
-        for (int r = 0; r < 4; r++) {
-            int cols = K - i0 < 6 ? K - i0 : 6; /* columns of the triangle */
-            m[r] = i0 + r < K ? (__mmask8)(((1u << cols) - 1) & ~((1u << r) - 1)) : 0;
-        }
+        for (int r = 0; r < 6; r++)
+            m[r] = i0 + r < K ? (__mmask8)(((1u << (K - i0 < 6 ? K - i0 : 6)) - 1) & ~((1u << r) - 1))
+                              : 0;
         add_sums(K, A, i0, i0, s, m);
-        for (int j0 = i0 + 6; j0 < K; j0 += 6) {
-            int nc = K - j0 < 6 ? K - j0 : 6;
-            const float *b[6];
+        for (int j0 = i0 + 6; j0 < K; j0 += 4) {
+            int nc = K - j0 < 4 ? K - j0 : 4;
+            const float *b[4];
             for (int r = 0; r < nc; r++)
                 b[r] = G + (long)(j0 + r) * ld + c0;
             tile_off[nc](p, b, w, s);
-            for (int r = 0; r < 4; r++)
+            for (int r = 0; r < 6; r++)
                 m[r] = (__mmask8)((1u << nc) - 1);
             add_sums(K, A, i0, j0, s, m);
         }
