@@ -45,7 +45,7 @@ static void test_kernels_match_double(void **st)
 {
     (void)st;
     static const char *const kernels[] = {"avx512", "avx2", "ssyrk"};
-    static const int Ks[] = {1, 3, 4, 10, 13, 50};
+    static const int Ks[] = {1, 3, 4, 6, 10, 11, 13, 50};
     static const long ns[] = {1, 7, 16, 100, 513, 5000};
     const char *was = nn_gram_kernel();
     int ran = 0;
@@ -53,7 +53,7 @@ static void test_kernels_match_double(void **st)
         if (nn_gram_use(kernels[kk]))
             continue; /* not on this CPU */
         ran++;
-        for (int a = 0; a < 6; a++)
+        for (int a = 0; a < 8; a++)
             for (int b = 0; b < 6; b++) {
                 int K = Ks[a];
                 long n = ns[b], ld = n + 3;
