@@ -110,7 +110,11 @@ INLINE512 void tile512(const float *const *a, const float *const *b, long w, int
 #undef ZERO
     const __m512 z = _mm512_setzero_ps();
     for (long x = 0; x < w; x += 16) {
-#define LOADB(j) nc > (j) ? _mm512_loadu_ps(b[j] + x) : z
+        /* The streamed rows two lines ahead into L1: rows off 64-byte
+         * alignment (MT50's, whose parameter count is not a multiple of 16)
+         * ran 13% slower than aligned ones without it, 5% with it; aligned
+         * ones as fast either way. */
+#define LOADB(j)                                                                                    nc > (j) ? (diag ? (void)0 : _mm_prefetch((const char *)(b[j] + x + 32), _MM_HINT_T0),                       _mm512_loadu_ps(b[j] + x))                                                                   : z
         __m512 v0 = LOADB(0), v1 = LOADB(1), v2 = LOADB(2), v3 = LOADB(3), v4 = LOADB(4),
                v5 = LOADB(5), u;
 #undef LOADB
