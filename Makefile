@@ -54,6 +54,8 @@ $(BUILD)/obj/gen/assets.o: $(BUILD)/gen/assets.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 # ---- module libraries ----
+# wgrad.c's register blocks stay in registers only at -O3 (see the file).
+$(BUILD)/obj/nets/wgrad.o: CFLAGS += -O3
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<

@@ -36,4 +36,12 @@ double bench_sgemm_flops(const bench_sgemm *s);
  * the minimum and the maximum. */
 double bench_median(double *v, int n);
 
+/* One line on stdout when OPENBLAS_CORETYPE holds OpenBLAS to kernels
+ * without AVX-512 on a CPU that has it (some machines set it on purpose: older
+ * OpenBLAS builds fail on some CPUs): the figures are then not what the CPU
+ * can do. Measured on an AMD EPYC with AVX-512, OpenBLAS 0.3.21: sgemm
+ * 1300x400x400 on one core, Haswell 105 GFLOP/s, its own Cooperlake choice
+ * 201. Nothing otherwise. */
+void bench_print_blas_note(void);
+
 #endif

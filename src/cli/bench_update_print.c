@@ -26,6 +26,8 @@ void bu_print_bench_text(const bu_run *b, bu_report *rep, const bu_result *r0, i
                nn_threads() ? nn_threads() : openblas_get_num_threads(),
                nn_threads() ? "the networks' own" : "OpenBLAS's", openblas_get_num_threads(),
                openblas_get_config(), b->o->block);
+    if (!rep->header_done)
+        bench_print_blas_note();
     rep->header_done = 1;
     bu_shapes s;
     bu_get_shapes(&b->cfg, b->K, &s);

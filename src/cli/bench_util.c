@@ -1,8 +1,10 @@
 #include "cli/bench.h"
 
 #include <cblas.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/timer.h"
 #include "nets/nets.h"
@@ -74,4 +76,28 @@ double bench_median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* OpenBLAS's kernel sets that use AVX-512. */
+static int avx512_kernels(const char *core)
+{
+    return !strcasecmp(core, "SkylakeX") || !strcasecmp(core, "Cooperlake") ||
+           !strcasecmp(core, "SapphireRapids");
+}
+
+void bench_print_blas_note(void)
+{
+    const char *forced = getenv("OPENBLAS_CORETYPE");
+    if (!forced || avx512_kernels(openblas_get_corename()))
+        return;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
+        !__builtin_cpu_supports("avx512dq") || !__builtin_cpu_supports("avx512vl"))
+        return;
+    printf("note: OPENBLAS_CORETYPE=%s makes OpenBLAS run its %s kernels on a CPU with AVX-512; "
+           "where this OpenBLAS is known to work on the CPU, its own choice (OPENBLAS_CORETYPE "
+           "unset) may run sgemm up to twice as fast, and shifts every ratio to the mean\n",
+           forced, openblas_get_corename());
+#endif
 }

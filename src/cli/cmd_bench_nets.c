@@ -253,6 +253,7 @@ int cmd_bench_nets(int argc, char **argv)
 
     printf("mtrl bench nets: batch %d, %d rounds, OpenBLAS threads %d (%s)\n", B, rounds,
            openblas_get_num_threads(), openblas_get_config());
+    bench_print_blas_note();
     printf("critic: 2 x (53-400-400-400-1), %ld parameters; actor: 49-400-400-400-8, %ld "
            "parameters\n",
            nets[0].p->n, nets[1].p->n);

@@ -1,4 +1,5 @@
 /* mtrl: the command. Dispatches to the subcommands in src/cli/cmd_*.c. */
+#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@ int cmd_version(int argc, char **argv)
     (void)argc;
     (void)argv;
     printf("mtrl %s\n", MTRL_VERSION);
+    printf("%s\n", openblas_get_config()); /* its last word names the kernels it runs */
     return 0;
 }
 

@@ -332,7 +332,10 @@ static void fast_on_rows(mtl_combiner *c, int k, const int *perm, const int *in_
     st->t_solve = t2 - t1;
     if (st->nonfinite)
         return;
-    cblas_sgemv(CblasRowMajor, CblasTrans, n, (int)P, 1.0f, R, (int)P, cf, 1, 0.0f, d, 1);
+    if (c->given_row_sum)
+        c->given_row_sum(n, P, R, cf, d);
+    else
+        cblas_sgemv(CblasRowMajor, CblasTrans, n, (int)P, 1.0f, R, (int)P, cf, 1, 0.0f, d, 1);
     st->nonfinite = mtl_any_nonfinite(d, P);
     st->t_combine = tm_now() - t2;
 }

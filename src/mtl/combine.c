@@ -293,8 +293,8 @@ int mtl_fast_draw(mtl_combiner *c, int k, int *order, mtrl_err *e)
     return mtl_cagrad_fast_draw(c, k, order);
 }
 
-int mtl_combine_fast_gram(mtl_combiner *c, const float *R, const double *gram, float *d,
-                          mtl_stats *stats, mtrl_err *e)
+int mtl_combine_fast_gram(mtl_combiner *c, const float *R, const double *gram,
+                          mtl_row_sum_fn row_sum, float *d, mtl_stats *stats, mtrl_err *e)
 {
     mtl_stats local;
     mtl_stats *st = stats ? stats : &local;
@@ -311,7 +311,9 @@ int mtl_combine_fast_gram(mtl_combiner *c, const float *R, const double *gram, f
     st->min_cos = 1;
     mtl_arena_clear(&c->arena);
     c->given_gram = gram;
+    c->given_row_sum = row_sum;
     mtl_cagrad_fast_given(c, R, d, st);
     c->given_gram = NULL;
+    c->given_row_sum = NULL;
     return finish(c, &mtl_methods[c->o.method], k, st, e);
 }

@@ -200,6 +200,11 @@ typedef struct mtl_combiner mtl_combiner; /* opaque */
 int mtl_create(mtl_combiner **out, int K, long P, const mtl_options *o, mtrl_err *e);
 void mtl_destroy(mtl_combiner *c); /* NULL is a no-op */
 
+/* d = G^T w for k rows of n floats (row-major, stride n): a caller's
+ * parallel row sum (sac: nn_rows_wsum), which must leave d equal to one
+ * cblas_sgemv's up to float rounding. */
+typedef void (*mtl_row_sum_fn)(int k, long n, const float *G, const float *w, float *d);
+
 /* Everything a call can take. */
 typedef struct mtl_input {
     /* Rows in G, 1..K: a batch where only k tasks are present packs their
@@ -222,13 +227,10 @@ typedef struct mtl_input {
      * or NULL: then the Gram-based methods form it with one ssyrk over G.
      * With it, G is read only by the final d = G^T w. */
     const double *gram;
-    /* The final d = G^T w (k rows of n floats, row-major, stride n), or
-     * NULL: one cblas_sgemv. A caller with
-     * threads of its own gives its parallel row sum here (sac: nn_rows_wsum),
-     * which must leave d equal to sgemv's up to float rounding. Used by the
-     * methods with weights w (every route but GradDrop's and CAGrad-Fast's
-     * subset rows). */
-    void (*row_sum)(int k, long n, const float *G, const float *w, float *d);
+    /* The final d = G^T w on the caller's threads, or NULL: one
+     * cblas_sgemv. Used by the methods with weights w (every route but
+     * GradDrop's and CAGrad-Fast's subset rows). */
+    mtl_row_sum_fn row_sum;
 } mtl_input;
 /* d = combination of the k rows of in->G (k x P row-major float32). losses:
  * when given they are checked for finiteness. stats may be NULL. G and d
@@ -255,10 +257,11 @@ int mtl_combine_in(mtl_combiner *c, const mtl_input *in, float *d, mtl_stats *st
  * rows after the same rng state, up to float rounding; stats->w is expanded
  * to the k tasks, stats->gram is 0 (no k x k Gram exists). gram: the
  * (|S|+1) x (|S|+1) Gram of R (row-major, upper triangle read), as
- * mtl_input.gram, or NULL: one ssyrk over R. */
+ * mtl_input.gram, or NULL: one ssyrk over R. row_sum: the final d = R^T
+ * coef as mtl_input.row_sum, or NULL: one cblas_sgemv. */
 int mtl_fast_draw(mtl_combiner *c, int k, int *order, mtrl_err *e);
-int mtl_combine_fast_gram(mtl_combiner *c, const float *R, const double *gram, float *d,
-                          mtl_stats *stats, mtrl_err *e);
+int mtl_combine_fast_gram(mtl_combiner *c, const float *R, const double *gram,
+                          mtl_row_sum_fn row_sum, float *d, mtl_stats *stats, mtrl_err *e);
 
 /* For methods that learn from how the losses moved after the step (FAMO):
  * the losses recomputed on the same batch after the update, for the same

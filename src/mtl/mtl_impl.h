@@ -29,6 +29,8 @@ struct mtl_combiner {
     /* The Gram of the given rows for mtl_cagrad_fast_given (the caller's,
      * upper triangle), or NULL: ssyrk. Set for one call only. */
     const double *given_gram;
+    /* Its final d = R^T coef (the caller's threads), or NULL: sgemv. */
+    mtl_row_sum_fn given_row_sum;
     /* Method state, kept in the float layout it is checkpointed in, so a
      * restored combiner continues bit for bit: Nash-MTL (K + 2) and FAMO
      * (5K + 2), see nash.c and famo.c. */

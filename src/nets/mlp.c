@@ -2,6 +2,7 @@
 #include "gram.h"
 #include "nets.h"
 #include "pool.h"
+#include "wgrad.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -59,6 +60,17 @@ static int work_threads(void)
     return T < 1 ? 1 : T < MAX_THREADS ? T : MAX_THREADS;
 }
 
+/* C = op(A) op(B) + beta C (beta 0 or 1) on this thread: a weight gradient
+ * (A^T B) through nn_wgrad, the rest through OpenBLAS. */
+static void sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int Kd, const float *A,
+                  int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+    if (ta == CblasTrans && tb == CblasNoTrans)
+        nn_wgrad(M, N, Kd, A, lda, B, ldb, C, ldc, beta != 0.0f);
+    else
+        cblas_sgemm(CblasRowMajor, ta, tb, M, N, Kd, 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
+
 /* One row-major C = op(A) op(B) + beta C split into row blocks of C, taken
  * by threads as they come free. Each block is one single-threaded sgemm on
  * its own rows of C, with the whole inner dimension: the result is the same
@@ -83,14 +95,14 @@ static void gemm_worker(void *arg)
         if (m1 <= m0)
             continue;
         const float *A = j->ta == CblasNoTrans ? j->A + (long)m0 * j->lda : j->A + m0;
-        cblas_sgemm(CblasRowMajor, j->ta, j->tb, m1 - m0, j->N, j->Kd, 1.0f, A, j->lda, j->B,
-                    j->ldb, j->beta, j->C + (long)m0 * j->ldc, j->ldc);
+        sgemm(j->ta, j->tb, m1 - m0, j->N, j->Kd, A, j->lda, j->B, j->ldb, j->beta,
+              j->C + (long)m0 * j->ldc, j->ldc);
     }
 }
 
-/* C = op(A) op(B) + beta C on the MLP's threads (nn_set_threads), or as one
- * OpenBLAS call when we do not split (T = 0 setting, one thread, or too few
- * rows to be worth it). */
+/* C = op(A) op(B) + beta C on the MLP's threads (nn_set_threads), or on this
+ * thread when we do not split (one thread, or too few rows to be worth it),
+ * or as one OpenBLAS call on its own threads (T = 0 setting). */
 static void par_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int Kd,
                       const float *A, int lda, const float *B, int ldb, float beta, float *C,
                       int ldc)
@@ -98,7 +110,10 @@ static void par_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int 
     int T = nn_threads();
     nn_pool *pool = M >= 32 ? nn_pool_acquire(T) : NULL;
     if (!pool) {
-        cblas_sgemm(CblasRowMajor, ta, tb, M, N, Kd, 1.0f, A, lda, B, ldb, beta, C, ldc);
+        if (T == 0) /* OpenBLAS's own threads (bench --threads 0): one call */
+            cblas_sgemm(CblasRowMajor, ta, tb, M, N, Kd, 1.0f, A, lda, B, ldb, beta, C, ldc);
+        else
+            sgemm(ta, tb, M, N, Kd, A, lda, B, ldb, beta, C, ldc);
         return;
     }
     /* Two blocks per thread: a thread held up by another process costs
@@ -342,8 +357,7 @@ static void grad_panel(const nn_mlp *m, int l, int k, const float *x, int ldx, i
         par_sgemm(CblasTrans, CblasNoTrans, no, nc, nk, D + (long)r0 * no, no,
                   x + (long)r0 * ldx, ldx, acc ? 1.0f : 0.0f, gw, ni);
     else
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, nc, nk, 1.0f,
-                    D + (long)r0 * no, no, x + (long)r0 * ldx, ldx, acc ? 1.0f : 0.0f, gw, ni);
+        nn_wgrad(no, nc, nk, D + (long)r0 * no, no, x + (long)r0 * ldx, ldx, gw, ni, acc);
     if (c0 == 0) {
         if (!acc)
             memset(gb, 0, sizeof(float) * (size_t)no);
@@ -478,8 +492,7 @@ static void tile_product(const tile_job *j, int k, int o0, int o1)
     for (int b = 0, c = 0; b < nb; b++) {
         const float *x = l == 0 ? m->in[b].x : m->act[l - 1];
         int ldx = l == 0 ? m->in[b].ld : ni, nc = l == 0 ? m->in[b].cols : ni;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o1 - o0, nc, nk, 1.0f, D, no,
-                    x + (long)r0 * ldx, ldx, j->acc ? 1.0f : 0.0f, gw + c, ni);
+        nn_wgrad(o1 - o0, nc, nk, D, no, x + (long)r0 * ldx, ldx, gw + c, ni, j->acc);
         c += nc;
     }
 }

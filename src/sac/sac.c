@@ -309,7 +309,7 @@ static int component_step(sac_component *c, int k, const int *tasks, int fast,
                         .row_sum = nn_rows_wsum}; /* d = G^T w on our threads */
         /* fast: G holds CAGrad-Fast's |S|+1 rows for the subset drawn by
          * sac_rows_lay_out. */
-        *rc = fast ? mtl_combine_fast_gram(c->comb, c->G, gram, c->d, &ms, e)
+        *rc = fast ? mtl_combine_fast_gram(c->comb, c->G, gram, nn_rows_wsum, c->d, &ms, e)
                    : mtl_combine_in(c->comb, &in, c->d, &ms, e);
         if (*rc)
             return 0;

@@ -1,0 +1,159 @@
+/* Weight-gradient products C = A^T B (see wgrad.h). Built with -O3 (Makefile):
+ * at -O2 gcc keeps the block's accumulator array in memory (measured: 126-154
+ * against 169-176 GFLOP/s on the per-task products). */
+#include "wgrad.h"
+
+#include <cblas.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define WGRAD_X86 1
+#endif
+
+static void wgrad_blas(int M, int N, int nk, const float *A, int lda, const float *B, int ldb,
+                       float *C, int ldc, int acc)
+{
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, N, nk, 1.0f, A, lda, B, ldb,
+                acc ? 1.0f : 0.0f, C, ldc);
+}
+
+#ifdef WGRAD_X86
+#define TGT512 __attribute__((target("avx512f,avx2,fma")))
+
+/* Rows per block of C, and columns (16-float vectors) per block: 5 x 5
+ * accumulators + 5 operands + 1 broadcast fill 31 of the 32 registers.
+ * Measured against 8 x 3, 6 x 4, 4 x 5 (per-task products, 26 rows): 5 x 5
+ * was the fastest, and 400 = 5 x 80 leaves no tail on 400-wide layers. */
+enum { MR = 5, NV = 5 };
+
+/* One mr x (nv vectors) block of C; the last vector's lanes are masked by
+ * `last` (the column tail). always_inline with constant mr and nv: the loops
+ * unroll and the accumulators live in registers. */
+static inline __attribute__((always_inline)) TGT512 void block(int mr, int nv, int nk,
+                                                               const float *A, int lda,
+                                                               const float *B, int ldb, float *C,
+                                                               int ldc, int acc, __mmask16 last)
+{
+    __m512 c[MR][NV];
+    for (int i = 0; i < mr; i++)
+        for (int v = 0; v < nv; v++)
+            c[i][v] = _mm512_setzero_ps();
+    for (int r = 0; r < nk; r++) {
+        const float *b = B + (long)r * ldb, *a = A + (long)r * lda;
+        __m512 bv[NV];
+        for (int v = 0; v < nv - 1; v++)
+            bv[v] = _mm512_loadu_ps(b + 16 * v);
+        bv[nv - 1] = _mm512_maskz_loadu_ps(last, b + 16 * (nv - 1));
+        for (int i = 0; i < mr; i++) {
+            __m512 ai = _mm512_set1_ps(a[i]);
+            for (int v = 0; v < nv; v++)
+                c[i][v] = _mm512_fmadd_ps(ai, bv[v], c[i][v]);
+        }
+    }
+    for (int i = 0; i < mr; i++) {
+        float *ci = C + (long)i * ldc;
+        for (int v = 0; v < nv; v++) {
+            __mmask16 m = v == nv - 1 ? last : (__mmask16)0xFFFF;
+            __m512 x = c[i][v];
+            if (acc)
+                x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, ci + 16 * v));
+            _mm512_mask_storeu_ps(ci + 16 * v, m, x);
+        }
+    }
+}
+
+/* All row blocks of one column block of nv vectors: full blocks of MR rows,
+ * then the rows left. One function per nv with the blocks inlined into its
+ * loop (as separate small functions gcc kept the accumulators in memory,
+ * 2.8x slower). */
+#define PANEL(v)                                                                                \
+    TGT512 static void panel_##v(int M, int nk, const float *A, int lda, const float *B,        \
+                                 int ldb, float *C, int ldc, int acc, __mmask16 last)           \
+    {                                                                                           \
+        int i = 0;                                                                              \
+        for (; i + MR <= M; i += MR)                                                            \
+            block(MR, v, nk, A + i, lda, B, ldb, C + (long)i * ldc, ldc, acc, last);            \
+        switch (M - i) {                                                                        \
+        case 4: block(4, v, nk, A + i, lda, B, ldb, C + (long)i * ldc, ldc, acc, last); break;  \
+        case 3: block(3, v, nk, A + i, lda, B, ldb, C + (long)i * ldc, ldc, acc, last); break;  \
+        case 2: block(2, v, nk, A + i, lda, B, ldb, C + (long)i * ldc, ldc, acc, last); break;  \
+        case 1: block(1, v, nk, A + i, lda, B, ldb, C + (long)i * ldc, ldc, acc, last); break;  \
+        default: break;                                                                         \
+        }                                                                                       \
+    }
+PANEL(1)
+PANEL(2)
+PANEL(3)
+PANEL(4)
+PANEL(5)
+#undef PANEL
+
+typedef void (*panel_fn)(int M, int nk, const float *A, int lda, const float *B, int ldb,
+                         float *C, int ldc, int acc, __mmask16 last);
+static const panel_fn panels[NV] = {panel_1, panel_2, panel_3, panel_4, panel_5};
+
+/* Column blocks of 80 outer, row blocks inner: a block's nk x 80 slice of B
+ * is read by every row block in turn while it is in cache. */
+TGT512 static void wgrad512(int M, int N, int nk, const float *A, int lda, const float *B,
+                            int ldb, float *C, int ldc, int acc)
+{
+    for (int j = 0; j < N; j += 16 * NV) {
+        int cols = N - j < 16 * NV ? N - j : 16 * NV;
+        int nv = (cols + 15) / 16, tail = cols - 16 * (nv - 1);
+        __mmask16 last = (__mmask16)(tail >= 16 ? 0xFFFF : (1u << tail) - 1);
+        panels[nv - 1](M, nk, A, lda, B + j, ldb, C + j, ldc, acc, last);
+    }
+}
+#endif
+
+enum { K_UNSET, K_512, K_BLAS };
+
+/* Chosen at the first call; threads racing there all store the same value. */
+static atomic_int kernel_choice = K_UNSET;
+
+static int cpu_has_avx512(void)
+{
+#ifdef WGRAD_X86
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+#else
+    return 0;
+#endif
+}
+
+static int kernel(void)
+{
+    int which = atomic_load_explicit(&kernel_choice, memory_order_relaxed);
+    if (which == K_UNSET) {
+        which = cpu_has_avx512() ? K_512 : K_BLAS;
+        atomic_store_explicit(&kernel_choice, which, memory_order_relaxed);
+    }
+    return which;
+}
+
+const char *nn_wgrad_kernel(void) { return kernel() == K_512 ? "avx512" : "sgemm"; }
+
+int nn_wgrad_use(const char *name)
+{
+    int want = !strcmp(name, "avx512") ? K_512 : !strcmp(name, "sgemm") ? K_BLAS : K_UNSET;
+    if (want == K_UNSET || (want == K_512 && !cpu_has_avx512()))
+        return -1;
+    atomic_store_explicit(&kernel_choice, want, memory_order_relaxed);
+    return 0;
+}
+
+void nn_wgrad(int M, int N, int nk, const float *A, int lda, const float *B, int ldb, float *C,
+              int ldc, int acc)
+{
+    if (M < 1 || N < 1)
+        return;
+#ifdef WGRAD_X86
+    if (kernel() == K_512) {
+        wgrad512(M, N, nk, A, lda, B, ldb, C, ldc, acc);
+        return;
+    }
+#endif
+    wgrad_blas(M, N, nk, A, lda, B, ldb, C, ldc, acc);
+}
