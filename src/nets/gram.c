@@ -10,39 +10,16 @@
 #define GRAM_X86 1
 #endif
 
-/* Columns per packed chunk: 64 rows x 512 floats = 128 KiB in L2; one row
- * pair of a tile (2 x 2 KiB) stays in L1. */
-#define CHUNK 512
-/* A row block of 4 starting at row i0 takes column blocks from j0 = i0 on
- * (not from the block boundary below it): only the 6 entries under the
- * diagonal of its first tile are wasted (K = 50 with 4 x 6 tiles: 1464
- * entries computed for the 1275 of the triangle, against 1656 from the
- * boundary). Rows are padded with zero rows up to K + 5, so every tile is
- * full (the AVX-512 tile is 4 x 6, the AVX2 one 4 x 3). */
-static int pad_rows(int K) { return (K + 5 + 3) / 4 * 4; }
+/* Columns per chunk: see the AVX-512 kernel. */
+#define CHUNK 1024
+/* Columns per ssyrk call of the fallback. */
+#define BLAS_CHUNK 32768
 
-long nn_gram_buf_len(int K) { return (long)pad_rows(K) * CHUNK + (long)K * K; }
+/* A zero row of CHUNK floats (rows past K - 1 of a block read it), or the
+ * fallback's float K x K. */
+long nn_gram_buf_len(int K) { return CHUNK > (long)K * K ? CHUNK : (long)K * K; }
 
-/* Copies columns [c0, c0 + n) of the K rows into buf (row stride n), zero
- * rows up to the padding. */
-static void pack(int K, int Kp, const float *G, long ld, long c0, long n, float *buf)
-{
-    for (int i = 0; i < K; i++)
-        memcpy(buf + (long)i * n, G + (long)i * ld + c0, sizeof(float) * (size_t)n);
-    memset(buf + (long)K * n, 0, sizeof(float) * (size_t)n * (size_t)(Kp - K));
-}
-
-/* Adds a ri x rj tile of float sums at rows (i0, j0) to the upper triangle. */
-static void add_tile(int K, double *A, int i0, int j0, int ri, int rj, const float *o)
-{
-    for (int i = 0; i < ri; i++)
-        for (int j = 0; j < rj; j++) {
-            int a = i0 + i, b = j0 + j;
-            if (a < K && b < K && b >= a)
-                A[(long)a * K + b] += o[i * rj + j];
-        }
-}
-
+/* Columns [c0, n) (past the last whole vector) in double, scalar. */
 static void tail_cols(int K, const float *G, long ld, long c0, long n, double *A)
 {
     for (long x = c0; x < n; x++)
@@ -55,15 +32,15 @@ static void tail_cols(int K, const float *G, long ld, long c0, long n, double *A
 #define TGT512 __attribute__((target("avx512f,avx2,fma")))
 #define TGT256 __attribute__((target("avx2,fma")))
 #define INLINE512 TGT512 __attribute__((always_inline)) static inline
+#define INLINE256 TGT256 __attribute__((always_inline)) static inline
 
 /* The AVX-512 kernel reads the rows where they are (no packing: a copy of
  * the chunk cost a fifth of the time and the rows are in cache anyway) in
- * chunks of CHUNK512 columns: K rows of 4 KiB stay in L2 while a row block
+ * chunks of CHUNK columns: K rows of 4 KiB stay in L2 while a row block
  * of 6 (24 KiB) stays in L1 and the tiles stream their 4 partner rows
  * (measured on MT50's tiles: 512 and 768 as fast, 1536 and 2048 10-25%
  * slower).
  * Each chunk's sums go into A in double. */
-#define CHUNK512 1024
 
 /* Sums of pairs, quads and eighths of lanes, keeping the sources apart: the
  * levels of a reduction of up to 16 accumulators to one vector of their 16
@@ -215,77 +192,147 @@ TGT512 static void chunk512(int K, const float *G, long ld, long c0, long w, dou
 TGT512 static void gram512(int K, const float *G, long ld, long n, double *A, float *buf)
 {
     long nv = n & ~15L;
-    memset(buf, 0, sizeof(float) * CHUNK512);
-    for (long c0 = 0; c0 < nv; c0 += CHUNK512)
-        chunk512(K, G, ld, c0, nv - c0 < CHUNK512 ? nv - c0 : CHUNK512, A, buf);
+    memset(buf, 0, sizeof(float) * CHUNK);
+    for (long c0 = 0; c0 < nv; c0 += CHUNK)
+        chunk512(K, G, ld, c0, nv - c0 < CHUNK ? nv - c0 : CHUNK, A, buf);
     tail_cols(K, G, ld, nv, n, A);
 }
 
-TGT256 static float hsum8(__m256 v)
+/* The AVX2 kernel, the same scheme in 16 registers: row blocks of 4 (in L1)
+ * against 3 streamed partner rows, 12 accumulators + 3 + 1 operands; the
+ * diagonal triangle of 4 rows has 10 entries. */
+
+/* sum2/sum4 as above in each 128-bit lane; sum8 adds the two lanes: the 8
+ * totals of 8 accumulators in source order. */
+INLINE256 __m256 sum2_256(__m256 a, __m256 b)
 {
-    __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_add_ss(h, _mm_movehdup_ps(h));
-    return _mm_cvtss_f32(h);
+    return _mm256_add_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
+}
+INLINE256 __m256 sum4_256(__m256 x, __m256 y)
+{
+    return _mm256_add_ps(_mm256_shuffle_ps(x, y, 0x44), _mm256_shuffle_ps(x, y, 0xEE));
+}
+INLINE256 __m256 sum8_256(__m256 p, __m256 q)
+{
+    return _mm256_add_ps(_mm256_permute2f128_ps(p, q, 0x20), _mm256_permute2f128_ps(p, q, 0x31));
 }
 
-/* 4 x 3 tile: 12 accumulators, 3 + 1 operand registers of the 16. */
-#define TILE43(X)                                                                               \
-    X(0, 0) X(0, 1) X(0, 2) X(1, 0) X(1, 1) X(1, 2) X(2, 0) X(2, 1) X(2, 2) X(3, 0) X(3, 1)     \
-    X(3, 2)
-TGT256 static void tile43(const float *a, const float *b, long n, float *out)
+#define ACC44(X)                                                                                \
+    X(0, 0) X(0, 1) X(0, 2) X(0, 3) X(1, 0) X(1, 1) X(1, 2) X(1, 3) X(2, 0) X(2, 1) X(2, 2)     \
+    X(2, 3) X(3, 0) X(3, 1) X(3, 2) X(3, 3)
+
+/* Rows a[0..3] against b[0..nc) (nc <= 3; diag: b is a, nc = 4, j >= i).
+ * s[r / 2] gets row r in lanes 4 (r % 2) .. 4 (r % 2) + 3. */
+INLINE256 void tile256(const float *const *a, const float *const *b, long w, int nc, int diag,
+                       __m256 *s)
 {
+#define ON(i, j) ((j) < nc && (!diag || (j) >= (i)))
 #define ZERO(i, j) __m256 c##i##j = _mm256_setzero_ps();
-    TILE43(ZERO)
+    ACC44(ZERO)
 #undef ZERO
-    for (long x = 0; x < n; x += 8) {
-        __m256 v0 = _mm256_load_ps(b + x), v1 = _mm256_load_ps(b + n + x),
-               v2 = _mm256_load_ps(b + 2 * n + x), u;
-#define ROW256(i)                                                                               \
-    u = _mm256_load_ps(a + (i) * n + x);                                                        \
-    c##i##0 = _mm256_fmadd_ps(u, v0, c##i##0);                                                  \
-    c##i##1 = _mm256_fmadd_ps(u, v1, c##i##1);                                                  \
-    c##i##2 = _mm256_fmadd_ps(u, v2, c##i##2);
-        ROW256(0)
-        ROW256(1)
-        ROW256(2)
-        ROW256(3)
-#undef ROW256
+    const __m256 z = _mm256_setzero_ps();
+    for (long x = 0; x < w; x += 8) {
+#define LOADB(j) nc > (j) ? _mm256_loadu_ps(b[j] + x) : z
+        __m256 v0 = LOADB(0), v1 = LOADB(1), v2 = LOADB(2), v3 = LOADB(3), u;
+#undef LOADB
+#define FMA(i, j)                                                                               \
+    if (ON(i, j))                                                                               \
+        c##i##j = _mm256_fmadd_ps(u, v##j, c##i##j);
+#define ROW(i)                                                                                  \
+    u = diag ? v##i : _mm256_loadu_ps(a[i] + x);                                                \
+    FMA(i, 0) FMA(i, 1) FMA(i, 2) FMA(i, 3)
+        ROW(0)
+        ROW(1)
+        ROW(2)
+        ROW(3)
+#undef ROW
+#undef FMA
     }
-#define SUM(i, j) out[(i) * 3 + (j)] = hsum8(c##i##j);
-    TILE43(SUM)
-#undef SUM
+#undef ON
+#define ROW4(i) sum4_256(sum2_256(c##i##0, c##i##1), sum2_256(c##i##2, c##i##3))
+    s[0] = sum8_256(ROW4(0), ROW4(1));
+    s[1] = sum8_256(ROW4(2), ROW4(3));
+#undef ROW4
+}
+
+/* Adds the sums s (tile256) of rows i0.. and columns j0.. to A in double,
+ * row r's entries where bit l of m[r] is set. */
+INLINE256 void add_sums256(int K, double *A, int i0, int j0, const __m256 *s, const unsigned *m)
+{
+    float o[16];
+    _mm256_storeu_ps(o, s[0]);
+    _mm256_storeu_ps(o + 8, s[1]);
+    for (int r = 0; r < 4; r++)
+        for (int l = 0; l < 4; l++)
+            if (m[r] >> l & 1)
+                A[(long)(i0 + r) * K + j0 + l] += o[4 * r + l];
+}
+
+typedef void tile256_fn(const float *const *a, const float *const *b, long w, __m256 *s);
+#define TILE_OFF(nc)                                                                            \
+    TGT256 static void tile4x##nc(const float *const *a, const float *const *b, long w,        \
+                                  __m256 *s)                                                    \
+    {                                                                                           \
+        tile256(a, b, w, nc, 0, s);                                                             \
+    }
+TILE_OFF(1)
+TILE_OFF(2)
+TILE_OFF(3)
+#undef TILE_OFF
+static tile256_fn *const tile256_off[4] = {NULL, tile4x1, tile4x2, tile4x3};
+
+TGT256 static void tile256_diag(const float *const *p, long w, __m256 *s)
+{
+    tile256(p, p, w, 4, 1, s);
+}
+
+/* chunk512 with row blocks of 4 and 4 x 3 tiles. */
+TGT256 static void chunk256(int K, const float *G, long ld, long c0, long w, double *A,
+                            const float *zero)
+{
+    for (int i0 = 0; i0 < K; i0 += 4) {
+        const float *p[4];
+        unsigned m[4];
+        __m256 s[2];
+        for (int r = 0; r < 4; r++)
+            p[r] = i0 + r < K ? G + (long)(i0 + r) * ld + c0 : zero;
+        tile256_diag(p, w, s);
+        for (int r = 0; r < 4; r++)
+            m[r] = i0 + r < K ? ((1u << (K - i0 < 4 ? K - i0 : 4)) - 1) & ~((1u << r) - 1) : 0;
+        add_sums256(K, A, i0, i0, s, m);
+        for (int j0 = i0 + 4; j0 < K; j0 += 3) {
+            int nc = K - j0 < 3 ? K - j0 : 3;
+            const float *b[3];
+            for (int r = 0; r < nc; r++)
+                b[r] = G + (long)(j0 + r) * ld + c0;
+            tile256_off[nc](p, b, w, s);
+            for (int r = 0; r < 4; r++)
+                m[r] = (1u << nc) - 1;
+            add_sums256(K, A, i0, j0, s, m);
+        }
+    }
 }
 
 TGT256 static void gram256(int K, const float *G, long ld, long n, double *A, float *buf)
 {
-    int Kp = pad_rows(K);
     long nv = n & ~7L;
-    for (long c0 = 0; c0 < nv; c0 += CHUNK) {
-        long w = nv - c0 < CHUNK ? nv - c0 : CHUNK;
-        pack(K, Kp, G, ld, c0, w, buf);
-        for (int i0 = 0; i0 < K; i0 += 4)
-            for (int j0 = i0; j0 < K; j0 += 3) {
-                float o[12];
-                tile43(buf + (long)i0 * w, buf + (long)j0 * w, w, o);
-                add_tile(K, A, i0, j0, 4, 3, o);
-            }
-    }
+    memset(buf, 0, sizeof(float) * CHUNK);
+    for (long c0 = 0; c0 < nv; c0 += CHUNK)
+        chunk256(K, G, ld, c0, nv - c0 < CHUNK ? nv - c0 : CHUNK, A, buf);
     tail_cols(K, G, ld, nv, n, A);
 }
 #endif
 
-/* Anywhere else: ssyrk per chunk into the float K x K at the end of buf. */
+/* Anywhere else: ssyrk per BLAS_CHUNK columns into the float K x K buf. */
 static void gram_blas(int K, const float *G, long ld, long n, double *A, float *buf)
 {
-    float *Af = buf + (long)pad_rows(K) * CHUNK;
-    for (long c0 = 0; c0 < n; c0 += 64L * CHUNK) {
-        long w = n - c0 < 64L * CHUNK ? n - c0 : 64L * CHUNK;
+    for (long c0 = 0; c0 < n; c0 += BLAS_CHUNK) {
+        long w = n - c0 < BLAS_CHUNK ? n - c0 : BLAS_CHUNK;
         cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, K, (int)w, 1.0f, G + c0, (int)ld,
-                    0.0f, Af, K);
+                    0.0f, buf, K);
         for (int i = 0; i < K; i++)
             for (int j = i; j < K; j++)
-                A[(long)i * K + j] += Af[(long)i * K + j];
+                A[(long)i * K + j] += buf[(long)i * K + j];
     }
 }
 
