@@ -28,6 +28,17 @@ static void tail_cols(int K, const float *G, long ld, long c0, long n, double *A
                 A[(long)i * K + j] += (double)G[(long)i * ld + x] * G[(long)j * ld + x];
 }
 
+/* Which entries of row r of a diagonal tile (rows and columns i0 .. i0 +
+ * width - 1) are in the upper triangle of the K x K: bit l for column
+ * i0 + l, l >= r, i0 + l < K; none for a row past K - 1. */
+static unsigned tri_mask(int K, int i0, int r, int width)
+{
+    if (i0 + r >= K)
+        return 0;
+    int cols = K - i0 < width ? K - i0 : width;
+    return ((1u << cols) - 1) & ~((1u << r) - 1);
+}
+
 #ifdef GRAM_X86
 #define TGT512 __attribute__((target("avx512f,avx2,fma")))
 #define TGT256 __attribute__((target("avx2,fma")))
@@ -39,8 +50,8 @@ static void tail_cols(int K, const float *G, long ld, long c0, long n, double *A
  * chunks of CHUNK columns: K rows of 4 KiB stay in L2 while a row block
  * of 6 (24 KiB) stays in L1 and the tiles stream their 4 partner rows
  * (measured on MT50's tiles: 512 and 768 as fast, 1536 and 2048 10-25%
- * slower).
- * Each chunk's sums go into A in double. */
+ * slower). Each chunk's sums go into A in double. The AVX2 kernel and the
+ * walker over the tiles (chunk) come after it. */
 
 /* Sums of pairs, quads and eighths of lanes, keeping the sources apart: the
  * levels of a reduction of up to 16 accumulators to one vector of their 16
@@ -60,6 +71,17 @@ INLINE512 __m512 sum4(__m512 x, __m512 y)
 INLINE512 __m512 sum8(__m512 p, __m512 q)
 {
     return _mm512_add_ps(_mm512_shuffle_f32x4(p, q, 0x88), _mm512_shuffle_f32x4(p, q, 0xDD));
+}
+
+/* The 16 floats at row + x, fetching the row two lines ahead into L1
+ * (prefetch): streamed rows off 64-byte alignment (MT50's, whose parameter
+ * count is not a multiple of 16) ran 13% slower than aligned ones without
+ * it, 5% with it; aligned ones as fast either way. */
+INLINE512 __m512 stream_row(const float *row, long x, int prefetch)
+{
+    if (prefetch)
+        _mm_prefetch((const char *)(row + x + 32), _MM_HINT_T0);
+    return _mm512_loadu_ps(row + x);
 }
 
 /* A tile's accumulators, named variables (an array of vectors would live in
@@ -87,11 +109,7 @@ INLINE512 void tile512(const float *const *a, const float *const *b, long w, int
 #undef ZERO
     const __m512 z = _mm512_setzero_ps();
     for (long x = 0; x < w; x += 16) {
-        /* The streamed rows two lines ahead into L1: rows off 64-byte
-         * alignment (MT50's, whose parameter count is not a multiple of 16)
-         * ran 13% slower than aligned ones without it, 5% with it; aligned
-         * ones as fast either way. */
-#define LOADB(j)                                                                                    nc > (j) ? (diag ? (void)0 : _mm_prefetch((const char *)(b[j] + x + 32), _MM_HINT_T0),                       _mm512_loadu_ps(b[j] + x))                                                                   : z
+#define LOADB(j) nc > (j) ? stream_row(b[j], x, !diag) : z
         __m512 v0 = LOADB(0), v1 = LOADB(1), v2 = LOADB(2), v3 = LOADB(3), v4 = LOADB(4),
                v5 = LOADB(5), u;
 #undef LOADB
@@ -137,66 +155,26 @@ INLINE512 void add_sums(int K, double *A, int i0, int j0, const __m512 *s, const
     }
 }
 
-/* The off-diagonal tiles, one per width nc (the last of a row block is
- * narrower where K - 6 - i0 is not a multiple of 4). */
-typedef void tile_fn(const float *const *a, const float *const *b, long w, __m512 *s);
-#define TILE_OFF(nc)                                                                            \
-    TGT512 static void tile6x##nc(const float *const *a, const float *const *b, long w,        \
-                                  __m512 *s)                                                    \
+/* The tiles of one row block at (i0, j0) (gram_kernel): off the diagonal
+ * one per width nc (the last of a row block is narrower where K - 6 - i0 is
+ * not a multiple of 4), and the triangle (b is a). */
+#define TILE512(name, nc, diag)                                                                 \
+    TGT512 static void name(const float *const *a, const float *const *b, long w, int K,        \
+                            double *A, int i0, int j0, const unsigned *m)                       \
     {                                                                                           \
-        tile512(a, b, w, nc, 0, s);                                                             \
+        __m512 s[3];                                                                            \
+        __mmask8 m8[6];                                                                         \
+        tile512(a, diag ? a : b, w, nc, diag, s);                                               \
+        for (int r = 0; r < 6; r++)                                                             \
+            m8[r] = (__mmask8)m[r];                                                             \
+        add_sums(K, A, i0, j0, s, m8);                                                          \
     }
-TILE_OFF(1)
-TILE_OFF(2)
-TILE_OFF(3)
-TILE_OFF(4)
-#undef TILE_OFF
-static tile_fn *const tile_off[5] = {NULL, tile6x1, tile6x2, tile6x3, tile6x4};
-
-/* The diagonal tile: the triangle of rows p[0..5]. */
-TGT512 static void tile_diag(const float *const *p, long w, __m512 *s)
-{
-    tile512(p, p, w, 6, 1, s);
-}
-
-/* One chunk of w columns from column c0: row blocks of 6 from i0, each its
- * triangle (rows past K - 1 read from the zero row, their sums dropped)
- * and 6 x 4 tiles after it: every entry of the triangle computed once. */
-TGT512 static void chunk512(int K, const float *G, long ld, long c0, long w, double *A,
-                            const float *zero)
-{
-    for (int i0 = 0; i0 < K; i0 += 6) {
-        const float *p[6];
-        __mmask8 m[6];
-        __m512 s[3];
-        for (int r = 0; r < 6; r++)
-            p[r] = i0 + r < K ? G + (long)(i0 + r) * ld + c0 : zero;
-        tile_diag(p, w, s);
-        for (int r = 0; r < 6; r++)
-            m[r] = i0 + r < K ? (__mmask8)(((1u << (K - i0 < 6 ? K - i0 : 6)) - 1) & ~((1u << r) - 1))
-                              : 0;
-        add_sums(K, A, i0, i0, s, m);
-        for (int j0 = i0 + 6; j0 < K; j0 += 4) {
-            int nc = K - j0 < 4 ? K - j0 : 4;
-            const float *b[4];
-            for (int r = 0; r < nc; r++)
-                b[r] = G + (long)(j0 + r) * ld + c0;
-            tile_off[nc](p, b, w, s);
-            for (int r = 0; r < 6; r++)
-                m[r] = (__mmask8)((1u << nc) - 1);
-            add_sums(K, A, i0, j0, s, m);
-        }
-    }
-}
-
-TGT512 static void gram512(int K, const float *G, long ld, long n, double *A, float *buf)
-{
-    long nv = n & ~15L;
-    memset(buf, 0, sizeof(float) * CHUNK);
-    for (long c0 = 0; c0 < nv; c0 += CHUNK)
-        chunk512(K, G, ld, c0, nv - c0 < CHUNK ? nv - c0 : CHUNK, A, buf);
-    tail_cols(K, G, ld, nv, n, A);
-}
+TILE512(tile6x1, 1, 0)
+TILE512(tile6x2, 2, 0)
+TILE512(tile6x3, 3, 0)
+TILE512(tile6x4, 4, 0)
+TILE512(tile6_diag, 6, 1)
+#undef TILE512
 
 /* The AVX2 kernel, the same scheme in 16 registers: row blocks of 4 (in L1)
  * against 3 streamed partner rows, 12 accumulators + 3 + 1 operands; the
@@ -217,6 +195,7 @@ INLINE256 __m256 sum8_256(__m256 p, __m256 q)
     return _mm256_add_ps(_mm256_permute2f128_ps(p, q, 0x20), _mm256_permute2f128_ps(p, q, 0x31));
 }
 
+/* As ACC66, rows i < 4 and partners j < 4 (off the diagonal j < 3). */
 #define ACC44(X)                                                                                \
     X(0, 0) X(0, 1) X(0, 2) X(0, 3) X(1, 0) X(1, 1) X(1, 2) X(1, 3) X(2, 0) X(2, 1) X(2, 2)     \
     X(2, 3) X(3, 0) X(3, 1) X(3, 2) X(3, 3)
@@ -268,57 +247,69 @@ INLINE256 void add_sums256(int K, double *A, int i0, int j0, const __m256 *s, co
                 A[(long)(i0 + r) * K + j0 + l] += o[4 * r + l];
 }
 
-typedef void tile256_fn(const float *const *a, const float *const *b, long w, __m256 *s);
-#define TILE_OFF(nc)                                                                            \
-    TGT256 static void tile4x##nc(const float *const *a, const float *const *b, long w,        \
-                                  __m256 *s)                                                    \
+/* As TILE512: row blocks of 4, 4 x 3 tiles. */
+#define TILE256(name, nc, diag)                                                                 \
+    TGT256 static void name(const float *const *a, const float *const *b, long w, int K,        \
+                            double *A, int i0, int j0, const unsigned *m)                       \
     {                                                                                           \
-        tile256(a, b, w, nc, 0, s);                                                             \
+        __m256 s[2];                                                                            \
+        tile256(a, diag ? a : b, w, nc, diag, s);                                               \
+        add_sums256(K, A, i0, j0, s, m);                                                        \
     }
-TILE_OFF(1)
-TILE_OFF(2)
-TILE_OFF(3)
-#undef TILE_OFF
-static tile256_fn *const tile256_off[4] = {NULL, tile4x1, tile4x2, tile4x3};
+TILE256(tile4x1, 1, 0)
+TILE256(tile4x2, 2, 0)
+TILE256(tile4x3, 3, 0)
+TILE256(tile4_diag, 4, 1)
+#undef TILE256
 
-TGT256 static void tile256_diag(const float *const *p, long w, __m256 *s)
-{
-    tile256(p, p, w, 4, 1, s);
-}
+/* A SIMD kernel: row blocks of `rows` rows, each its triangle (diag) and
+ * tiles of rows x cols after it (off[nc] for nc <= cols partner rows);
+ * columns in vectors of vec floats. A tile adds its sums into A, entry
+ * (i0 + r, j0 + l) where bit l of m[r] is set. */
+typedef void tile_fn(const float *const *a, const float *const *b, long w, int K, double *A,
+                     int i0, int j0, const unsigned *m);
+typedef struct gram_kernel {
+    int rows, cols, vec;
+    tile_fn *diag, *off[5];
+} gram_kernel;
 
-/* chunk512 with row blocks of 4 and 4 x 3 tiles. */
-TGT256 static void chunk256(int K, const float *G, long ld, long c0, long w, double *A,
-                            const float *zero)
+static const gram_kernel k512 = {6, 4, 16, tile6_diag, {NULL, tile6x1, tile6x2, tile6x3, tile6x4}};
+static const gram_kernel k256 = {4, 3, 8, tile4_diag, {NULL, tile4x1, tile4x2, tile4x3}};
+
+/* One chunk of w columns from column c0, row block by row block: every entry
+ * of the triangle is computed once (rows past K - 1 of the last block read
+ * the zero row, their sums are dropped). */
+static void chunk(const gram_kernel *k, int K, const float *G, long ld, long c0, long w, double *A,
+                  const float *zero)
 {
-    for (int i0 = 0; i0 < K; i0 += 4) {
-        const float *p[4];
-        unsigned m[4];
-        __m256 s[2];
-        for (int r = 0; r < 4; r++)
+    for (int i0 = 0; i0 < K; i0 += k->rows) {
+        const float *p[6], *b[4];
+        unsigned m[6];
+        for (int r = 0; r < k->rows; r++) {
             p[r] = i0 + r < K ? G + (long)(i0 + r) * ld + c0 : zero;
-        tile256_diag(p, w, s);
-        for (int r = 0; r < 4; r++)
-            m[r] = i0 + r < K ? ((1u << (K - i0 < 4 ? K - i0 : 4)) - 1) & ~((1u << r) - 1) : 0;
-        add_sums256(K, A, i0, i0, s, m);
-        for (int j0 = i0 + 4; j0 < K; j0 += 3) {
-            int nc = K - j0 < 3 ? K - j0 : 3;
-            const float *b[3];
+            m[r] = tri_mask(K, i0, r, k->rows);
+        }
+        k->diag(p, p, w, K, A, i0, i0, m);
+        for (int j0 = i0 + k->rows; j0 < K; j0 += k->cols) {
+            int nc = K - j0 < k->cols ? K - j0 : k->cols;
             for (int r = 0; r < nc; r++)
                 b[r] = G + (long)(j0 + r) * ld + c0;
-            tile256_off[nc](p, b, w, s);
-            for (int r = 0; r < 4; r++)
+            for (int r = 0; r < k->rows; r++)
                 m[r] = (1u << nc) - 1;
-            add_sums256(K, A, i0, j0, s, m);
+            k->off[nc](p, b, w, K, A, i0, j0, m);
         }
     }
 }
 
-TGT256 static void gram256(int K, const float *G, long ld, long n, double *A, float *buf)
+/* Whole vectors in chunks of CHUNK columns, each chunk's sums into A in
+ * double; the tail in double. */
+static void gram_simd(const gram_kernel *k, int K, const float *G, long ld, long n, double *A,
+                      float *buf)
 {
-    long nv = n & ~7L;
+    long nv = n / k->vec * k->vec;
     memset(buf, 0, sizeof(float) * CHUNK);
     for (long c0 = 0; c0 < nv; c0 += CHUNK)
-        chunk256(K, G, ld, c0, nv - c0 < CHUNK ? nv - c0 : CHUNK, A, buf);
+        chunk(k, K, G, ld, c0, nv - c0 < CHUNK ? nv - c0 : CHUNK, A, buf);
     tail_cols(K, G, ld, nv, n, A);
 }
 #endif
@@ -390,8 +381,8 @@ void nn_gram_acc(int K, const float *G, long ld, long n, double *A, float *buf)
         return;
     switch (kernel()) {
 #ifdef GRAM_X86
-    case K_512: gram512(K, G, ld, n, A, buf); return;
-    case K_256: gram256(K, G, ld, n, A, buf); return;
+    case K_512: gram_simd(&k512, K, G, ld, n, A, buf); return;
+    case K_256: gram_simd(&k256, K, G, ld, n, A, buf); return;
 #endif
     default: gram_blas(K, G, ld, n, A, buf); return;
     }
