@@ -462,6 +462,18 @@ static int tile_count(const nn_mlp *m, int l, int K, int T)
     return (int)n;
 }
 
+/* First output row of tile t of n: the rows go in whole units of
+ * NN_WGRAD_ROWS (nn_wgrad's register block) where there are enough, so no
+ * tile but the last ends in a short block (a 1-row block runs at a fifth of
+ * the rate of a full one). */
+static int tile_start(int no, int t, int n)
+{
+    int unit = no >= NN_WGRAD_ROWS * n ? NN_WGRAD_ROWS : 1;
+    int units = (no + unit - 1) / unit;
+    int r = (int)((long)units * t / n) * unit;
+    return r < no ? r : no;
+}
+
 typedef struct tile_job {
     const nn_mlp *m;
     float *grad;
@@ -509,7 +521,7 @@ static void tile_worker(void *arg)
             break;
         long c0, n;
         if (t < j->n_tiles) {
-            int o0 = (int)((long)no * t / j->n_tiles), o1 = (int)((long)no * (t + 1) / j->n_tiles);
+            int o0 = tile_start(no, t, j->n_tiles), o1 = tile_start(no, t + 1, j->n_tiles);
             for (int k = 0; k < K; k++)
                 tile_product(j, k, o0, o1);
             c0 = m->w_off[l] + (long)o0 * ni, n = (long)(o1 - o0) * ni;

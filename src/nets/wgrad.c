@@ -26,7 +26,7 @@ static void wgrad_blas(int M, int N, int nk, const float *A, int lda, const floa
  * accumulators + 5 operands + 1 broadcast fill 31 of the 32 registers.
  * Measured against 8 x 3, 6 x 4, 4 x 5 (per-task products, 26 rows): 5 x 5
  * was the fastest, and 400 = 5 x 80 leaves no tail on 400-wide layers. */
-enum { MR = 5, NV = 5 };
+enum { MR = NN_WGRAD_ROWS, NV = 5 };
 
 /* One mr x (nv vectors) block of C; the last vector's lanes are masked by
  * `last` (the column tail). always_inline with constant mr and nv: the loops

@@ -16,6 +16,10 @@
 #ifndef MTRL_NETS_WGRAD_H
 #define MTRL_NETS_WGRAD_H
 
+/* Rows of C per register block of the AVX-512 kernel: row counts that are
+ * multiples of it run fastest. */
+#define NN_WGRAD_ROWS 5
+
 /* C (M x N, row-major, stride ldc) = A^T B, plus C if acc. A: nk x M
  * (stride lda), B: nk x N (stride ldb), both row-major. Each entry is summed
  * over the nk rows in order, so any split of C into row or column blocks
