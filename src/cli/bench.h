@@ -18,7 +18,9 @@ typedef struct bench_sgemm {
     float *x, *w, *y, *gw;
     /* With the nets' own threads (nn_set_threads > 0) the products run as a
      * one-layer MLP's forward and backward, split over threads as the
-     * networks' are (plus a bias add and a bias gradient: B H each). */
+     * networks' are (plus a bias add and a bias gradient: B H each), so the
+     * weight gradient (TN) goes through the nets' own kernel (nn_wgrad)
+     * like theirs, the other two through OpenBLAS. */
     struct nn_mlp *mlp;
     struct nn_params *p;
 } bench_sgemm;
