@@ -313,6 +313,66 @@ static void test_tiled_gram_rows_match_plain_rows(void **st)
     nn_params_destroy(p);
 }
 
+/* Rows not kept (grad NULL): the same Gram bit for bit as with the rows
+ * written, on one and two threads; and nn_mlp_grad_weighted gives
+ * sum_k w_k (row k) of the kept rows to float rounding, with an empty group
+ * and rows outside every group. */
+static void test_gram_without_rows_and_weighted_grad(void **st)
+{
+    (void)st;
+    enum { B = 150, K = 10 };
+    int dims[4] = {21, 64, 48, 3}, off[K + 1];
+    for (int k = 0; k <= K; k++)
+        off[k] = 5 + k * (B - 12) / K;
+    off[4] = off[3];
+    mtrl_err e;
+    nn_mlp *m;
+    nn_params *p;
+    assert_int_equal(nn_mlp_create(&m, 3, dims, B, &e), 0);
+    assert_int_equal(nn_params_create(&p, nn_mlp_nparams(m), &e), 0);
+    assert_int_equal(nn_mlp_bind(m, p, 0, &e), 0);
+    rng_state r;
+    rng_seed(&r, 21, 0);
+    nn_mlp_init(m, NN_INIT_TORCH_DEFAULT, &r);
+    long P = p->n;
+    float *x = random_rows(B, 21, 22), *dy = random_rows(B, 3, 23), *w = random_rows(1, K, 24);
+    float *G = malloc(sizeof(float) * (size_t)K * (size_t)P), *d = malloc(sizeof(float) * (size_t)P);
+    double A1[K * K], A2[K * K];
+    int was = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    for (int T = 1; T <= 2; T++) {
+        nn_set_threads(T);
+        assert_int_equal(nn_mlp_forward(m, B, x, &e), 0);
+        assert_int_equal(nn_mlp_grad_weighted(m, K, off, w, d, &e), MTRL_EINPUT);
+        memset(A1, 0, sizeof A1);
+        memset(A2, 0, sizeof A2);
+        nn_bwd kept = {.grad = G, .n_groups = K, .group_off = off, .gram = A1};
+        nn_bwd dropped = {.n_groups = K, .group_off = off, .gram = A2};
+        assert_int_equal(nn_mlp_backward(m, dy, &kept, &e), 0);
+        assert_int_equal(nn_mlp_backward(m, dy, &dropped, &e), 0);
+        assert_memory_equal(A1, A2, sizeof A1);
+        assert_int_equal(nn_mlp_grad_weighted(m, K, off, w, d, &e), 0);
+        for (long c = 0; c < P; c++) {
+            double s = 0, mag = 0;
+            for (int k = 0; k < K; k++) {
+                s += (double)w[k] * G[(long)k * P + c];
+                mag += fabs((double)w[k] * G[(long)k * P + c]);
+            }
+            if (!(fabs(d[c] - s) <= 1e-5 * mag + 1e-12))
+                fail_msg("T %d column %ld: weighted %.9g, from the rows %.9g", T, c, d[c], s);
+        }
+    }
+    nn_set_threads(0);
+    openblas_set_num_threads(was);
+    nn_mlp_destroy(m);
+    nn_params_destroy(p);
+    free(x);
+    free(dy);
+    free(w);
+    free(G);
+    free(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -320,6 +380,7 @@ int main(void)
         cmocka_unit_test(test_backward_gram_is_gram_of_rows),
         cmocka_unit_test(test_own_threads_match_one_thread),
         cmocka_unit_test(test_tiled_gram_rows_match_plain_rows),
+        cmocka_unit_test(test_gram_without_rows_and_weighted_grad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

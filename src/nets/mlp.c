@@ -32,13 +32,17 @@ struct nn_mlp {
      * Gram of gK rows on gT threads: per thread a K x K double partial sum
      * and a packing buffer. */
     double *gpart;
-    float *gbuf;
-    long gbuf_len;
+    float *gbuf;   /* per thread: the Gram kernel's buffer, then (rows not
+                    * kept, grad NULL) room for one tile's K rows */
+    long gbuf_len, grows_off;
     int gK, gT;
+    float *wsig;   /* nn_mlp_grad_weighted: one layer's weighted signals,
+                    * max_batch x the widest layer output */
     int *pfx;      /* per-group task prefixes (grad_job.pfx), pf_cap ints */
     long pf_cap;
 
     int B;         /* batch of the last forward; 0 before any */
+    int signals;   /* dsig holds the signals of a backward after that forward */
     int n_in;
     nn_in in[NN_MAX_IN];
 };
@@ -146,7 +150,7 @@ int nn_mlp_create(nn_mlp **out, int n_layers, const int *dims, int max_batch, mt
     m->b_off = malloc(sizeof(long) * (size_t)n_layers);
     m->act = malloc(sizeof(float *) * (size_t)n_layers);
     m->delta = malloc(sizeof(float *) * (size_t)n_layers);
-    m->dsig = malloc(sizeof(float *) * (size_t)n_layers);
+    m->dsig = calloc((size_t)n_layers, sizeof(float *));
     if (!m->dims || !m->w_off || !m->b_off || !m->act || !m->delta || !m->dsig) {
         nn_mlp_destroy(m);
         return err_set(e, MTRL_ENOMEM, "nn_mlp_create: out of memory");
@@ -172,6 +176,14 @@ int nn_mlp_create(nn_mlp **out, int n_layers, const int *dims, int max_batch, mt
                        bytes);
     }
     memset(m->mem, 0, bytes);
+    int widest = 0;
+    for (int l = 1; l <= n_layers; l++)
+        widest = dims[l] > widest ? dims[l] : widest;
+    m->wsig = aligned_alloc(64, sizeof(float) * (size_t)pad16((long)max_batch * widest));
+    if (!m->wsig) {
+        nn_mlp_destroy(m);
+        return err_set(e, MTRL_ENOMEM, "nn_mlp_create: out of memory");
+    }
     float *q = m->mem;
     for (int l = 0; l < n_layers; l++) {
         m->act[l] = q;
@@ -192,6 +204,7 @@ void nn_mlp_destroy(nn_mlp *m)
         return;
     free(m->gpart);
     free(m->gbuf);
+    free(m->wsig);
     free(m->pfx);
     free(m->mem);
     free(m->dsig);
@@ -302,6 +315,7 @@ int nn_mlp_forward_in(nn_mlp *m, int B, int n_in, const nn_in *in, mtrl_err *e)
                        cols, m->dims[0]);
     m->n_in = n_in;
     m->B = B;
+    m->signals = 0;
 
     const float *w0 = m->p->w + m->off;
     for (int l = 0; l < m->n_layers; l++) {
@@ -481,19 +495,19 @@ typedef struct tile_job {
     int K, l, n_tiles, acc;
     const int *off;
     double *gpart; /* per task, its K x K partial Gram */
-    float *gbuf;   /* per thread, the Gram kernel's packing buffer */
-    long gbuf_len;
+    float *gbuf;   /* per thread: the Gram kernel's buffer, then the rows
+                    * scratch at grows_off (grad NULL) */
+    long gbuf_len, grows_off;
     atomic_int slot, next;
 } tile_job;
 
 /* Rows [o0, o1) of group k's weight gradient, D_k[:, o0:o1]^T X_k (layer 0:
- * per input block). */
-static void tile_product(const tile_job *j, int k, int o0, int o1)
+ * per input block), into gw (rows of the layer's width). */
+static void tile_product(const tile_job *j, int k, int o0, int o1, float *gw)
 {
     const nn_mlp *m = j->m;
     int l = j->l, ni = m->dims[l], no = m->dims[l + 1];
     int r0 = j->off[k], nk = j->off[k + 1] - r0;
-    float *gw = j->grad + (long)k * j->ld_grad + m->off + m->w_off[l] + (long)o0 * ni;
     if (nk == 0) {
         if (!j->acc)
             memset(gw, 0, sizeof(float) * (size_t)(o1 - o0) * (size_t)ni);
@@ -515,6 +529,9 @@ static void tile_worker(void *arg)
     const nn_mlp *m = j->m;
     int K = j->K, l = j->l, ni = m->dims[l], no = m->dims[l + 1];
     float *buf = j->gbuf + (long)atomic_fetch_add(&j->slot, 1) * j->gbuf_len;
+    /* Rows not kept (grad NULL): each tile's K rows go to this thread's
+     * scratch, back to back, and only feed the Gram. */
+    float *scratch = buf + j->grows_off;
     for (;;) {
         int t = atomic_fetch_add(&j->next, 1);
         if (t > j->n_tiles)
@@ -522,37 +539,63 @@ static void tile_worker(void *arg)
         long c0, n;
         if (t < j->n_tiles) {
             int o0 = tile_start(no, t, j->n_tiles), o1 = tile_start(no, t + 1, j->n_tiles);
-            for (int k = 0; k < K; k++)
-                tile_product(j, k, o0, o1);
             c0 = m->w_off[l] + (long)o0 * ni, n = (long)(o1 - o0) * ni;
+        } else {
+            c0 = m->b_off[l], n = no;
+        }
+        float *rows = j->grad ? j->grad + m->off + c0 : scratch;
+        long ld = j->grad ? j->ld_grad : n;
+        if (t < j->n_tiles) {
+            int o0 = tile_start(no, t, j->n_tiles), o1 = tile_start(no, t + 1, j->n_tiles);
+            for (int k = 0; k < K; k++)
+                tile_product(j, k, o0, o1, rows + (long)k * ld);
         } else {
             for (int k = 0; k < K; k++) {
                 int r0 = j->off[k], nk = j->off[k + 1] - r0;
-                float *gb = j->grad + (long)k * j->ld_grad + m->off + m->b_off[l];
+                float *gb = rows + (long)k * ld;
                 if (!j->acc)
                     memset(gb, 0, sizeof(float) * (size_t)no);
                 add_rows(gb, m->dsig[l] + (long)r0 * no, nk, no);
             }
-            c0 = m->b_off[l], n = no;
         }
         double *A = j->gpart + (long)t * K * K;
         memset(A, 0, sizeof(double) * (size_t)K * (size_t)K);
-        nn_gram_acc(K, j->grad + m->off + c0, j->ld_grad, n, A, buf);
+        nn_gram_acc(K, rows, ld, n, A, buf);
     }
 }
 
+/* Floats of the largest tile of K rows in any layer: its output rows times
+ * the layer's inputs, or the bias task's K x outputs. */
+static long tile_rows_floats(const nn_mlp *m, int K, int T)
+{
+    long most = 0;
+    for (int l = 0; l < m->n_layers; l++) {
+        int no = m->dims[l + 1], n = tile_count(m, l, K, T);
+        long f = no;
+        for (int t = 0; t < n; t++) {
+            long rows = tile_start(no, t + 1, n) - tile_start(no, t, n);
+            f = rows * m->dims[l] > f ? rows * m->dims[l] : f;
+        }
+        most = f > most ? f : most;
+    }
+    return (long)K * most;
+}
+
 /* Scratch for the Gram of K rows on T threads: a partial sum per tile task,
- * a packing buffer per thread (first use, or larger K/T; the tasks times
- * K x K only grow with K and T). */
+ * and per thread the Gram kernel's buffer and room for one tile's rows
+ * (used when they are not kept). Grown when a call needs more. */
 static int gram_scratch(nn_mlp *m, int K, int T)
 {
-    if (m->gpart && K <= m->gK && T <= m->gT)
-        return 0;
     int nk = K > m->gK ? K : m->gK, nt = T > m->gT ? T : m->gT;
+    long gl = (nn_gram_buf_len(nk) + 15) & ~15L;
+    long need = gl + ((tile_rows_floats(m, K, T) + 15) & ~15L);
+    if (m->gpart && K <= m->gK && T <= m->gT && need <= m->gbuf_len)
+        return 0;
+    /* The tile tasks only grow with K and T. */
     long tasks = 1;
     for (int l = 0; l < m->n_layers; l++)
         tasks = tile_count(m, l, nk, nt) + 1 > tasks ? tile_count(m, l, nk, nt) + 1 : tasks;
-    long bl = (nn_gram_buf_len(nk) + 15) & ~15L;
+    long bl = need > m->gbuf_len ? need : m->gbuf_len;
     double *gp = malloc(sizeof(double) * (size_t)tasks * (size_t)nk * (size_t)nk);
     float *gb = aligned_alloc(64, sizeof(float) * (size_t)bl * (size_t)nt);
     if (!gp || !gb) {
@@ -562,7 +605,7 @@ static int gram_scratch(nn_mlp *m, int K, int T)
     }
     free(m->gpart);
     free(m->gbuf);
-    m->gpart = gp, m->gbuf = gb, m->gbuf_len = bl, m->gK = nk, m->gT = nt;
+    m->gpart = gp, m->gbuf = gb, m->gbuf_len = bl, m->grows_off = gl, m->gK = nk, m->gT = nt;
     return 0;
 }
 
@@ -583,7 +626,8 @@ static int grads_with_gram(nn_mlp *m, float *grad, long ld_grad, int K, const in
     for (int l = m->n_layers - 1; l >= 0; l--) {
         tile_job j = {.m = m, .grad = grad, .ld_grad = ld_grad, .K = K, .l = l,
                       .n_tiles = tile_count(m, l, K, T), .acc = acc, .off = off,
-                      .gpart = m->gpart, .gbuf = m->gbuf, .gbuf_len = m->gbuf_len};
+                      .gpart = m->gpart, .gbuf = m->gbuf, .gbuf_len = m->gbuf_len,
+                      .grows_off = m->grows_off};
         atomic_init(&j.slot, 0);
         atomic_init(&j.next, 0);
         if (pool)
@@ -704,7 +748,7 @@ int nn_mlp_backward(nn_mlp *m, const float *dy, const nn_bwd *req, mtrl_err *e)
             return err_set(e, MTRL_EINPUT, "nn_mlp_backward: %d groups need group offsets", K);
         off = whole;
     }
-    if (req->grad) {
+    if (req->grad || req->gram) {
         if (off[0] < 0 || off[K] > B)
             return err_set(e, MTRL_EINPUT, "nn_mlp_backward: groups span rows [%d, %d), batch %d",
                            off[0], off[K], B);
@@ -714,8 +758,10 @@ int nn_mlp_backward(nn_mlp *m, const float *dy, const nn_bwd *req, mtrl_err *e)
                                "nn_mlp_backward: group offsets decrease at group %d (%d > %d)", k,
                                off[k], off[k + 1]);
     }
-    if (req->gram && !req->grad)
-        return err_set(e, MTRL_EINPUT, "nn_mlp_backward: a Gram needs the gradient rows (grad)");
+    if (req->gram && !req->grad && (req->accumulate || K < 2))
+        return err_set(e, MTRL_EINPUT,
+                       "nn_mlp_backward: a Gram without kept rows (grad NULL) needs groups and "
+                       "no accumulate");
     long ld_grad = req->ld_grad ? req->ld_grad : m->p->n;
     if (req->grad && ld_grad < m->off + m->n_params && K > 1)
         return err_set(e, MTRL_EINPUT, "nn_mlp_backward: gradient row stride %ld < %ld", ld_grad,
@@ -732,6 +778,7 @@ int nn_mlp_backward(nn_mlp *m, const float *dy, const nn_bwd *req, mtrl_err *e)
     const float *w0 = m->p->w + m->off;
     int L = m->n_layers;
     m->dsig[L - 1] = dy;
+    m->signals = 1;
     for (int l = L - 1; l > 0; l--) {
         int ni = m->dims[l], no = m->dims[l + 1];
         float *Dn = m->delta[l - 1];
@@ -744,8 +791,48 @@ int nn_mlp_backward(nn_mlp *m, const float *dy, const nn_bwd *req, mtrl_err *e)
         par_sgemm(CblasNoTrans, CblasNoTrans, B, ncols, m->dims[1], m->dsig[0], m->dims[1],
                   w0 + m->w_off[0] + col0, in_dim, 0.0f, req->dx, ld_dx);
     if (req->gram)
-        return grads_with_gram(m, req->grad, ld_grad, K, off, req->accumulate, req->gram, e);
+        return grads_with_gram(m, req->grad, req->grad ? ld_grad : 0, K, off, req->accumulate,
+                               req->gram, e);
     if (req->grad)
         return param_grads(m, req->grad, ld_grad, K, off, req->accumulate, e);
+    return 0;
+}
+
+/* dW_l = sum over rows of w(row) delta_l(row) x_l(row)^T: the signals of
+ * each layer scaled row by row into wsig, then one weight-gradient product
+ * over the batch (on the MLP's threads) and the bias as its column sums. */
+int nn_mlp_grad_weighted(nn_mlp *m, int K, const int *off, const float *w, float *grad,
+                         mtrl_err *e)
+{
+    int B = m->B;
+    if (!m->p || B < 1 || !m->signals)
+        return err_set(e, MTRL_EINPUT, "nn_mlp_grad_weighted: no backward pass to weigh");
+    if (K < 1 || off[0] < 0 || off[K] > B)
+        return err_set(e, MTRL_EINPUT, "nn_mlp_grad_weighted: %d groups over rows [%d, %d) of "
+                       "a batch of %d", K, K >= 1 ? off[0] : 0, K >= 1 ? off[K] : 0, B);
+    for (int k = 0; k < K; k++)
+        if (off[k + 1] < off[k])
+            return err_set(e, MTRL_EINPUT,
+                           "nn_mlp_grad_weighted: group offsets decrease at group %d", k);
+    for (int l = 0; l < m->n_layers; l++) {
+        int ni = m->dims[l], no = m->dims[l + 1];
+        const float *D = m->dsig[l];
+        memset(m->wsig, 0, sizeof(float) * (size_t)B * (size_t)no);
+        for (int k = 0; k < K; k++)
+            for (long i = (long)off[k] * no; i < (long)off[k + 1] * no; i++)
+                m->wsig[i] = w[k] * D[i];
+        float *gw = grad + m->off + m->w_off[l];
+        if (l == 0) {
+            for (int b = 0, c = 0; b < m->n_in; c += m->in[b].cols, b++)
+                par_sgemm(CblasTrans, CblasNoTrans, no, m->in[b].cols, B, m->wsig, no,
+                          m->in[b].x, m->in[b].ld, 0.0f, gw + c, ni);
+        } else {
+            par_sgemm(CblasTrans, CblasNoTrans, no, ni, B, m->wsig, no, m->act[l - 1], ni, 0.0f,
+                      gw, ni);
+        }
+        float *gb = grad + m->off + m->b_off[l];
+        memset(gb, 0, sizeof(float) * (size_t)no);
+        add_rows(gb, m->wsig, B, no);
+    }
     return 0;
 }

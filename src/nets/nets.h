@@ -198,8 +198,13 @@ typedef struct nn_bwd {
      * by tile (a few output rows of a layer for all K groups) right after
      * the tile's per-group products, while they are still in cache, so a
      * Gram-based combiner needs no pass over G of its own (twin critics:
-     * both MLPs add into the same matrix; the caller zeroes it first). Needs
-     * grad. NULL: none. */
+     * both MLPs add into the same matrix; the caller zeroes it first). With
+     * grad NULL (K >= 2 groups, no accumulate) the rows are formed in a
+     * per-thread scratch, feed the Gram and are dropped: a combiner that
+     * needs only the Gram and then d = sum_k w_k g_k gets d from
+     * nn_mlp_grad_weighted instead of from kept rows (MT50: the 50 x P rows
+     * written and read back again cost more than the weighted pass). NULL:
+     * none. */
     double *gram;
     /* Input gradient dL/dX for input columns [dx_col0, dx_col0 + dx_cols) of
      * the (concatenated) input, B rows with stride ld_dx (0 means the column
@@ -225,6 +230,17 @@ typedef struct nn_bwd {
  * given T (and equal up to rounding across T). Do not use one nn_mlp from
  * two threads at once. */
 int nn_mlp_backward(nn_mlp *m, const float *dy, const nn_bwd *req, mtrl_err *e);
+
+/* sum_k w[k] (group k's parameter gradient) for the groups of rows given by
+ * off (K + 1 offsets, as nn_bwd.group_off) of the last backward pass, into
+ * grad's columns [offset, offset + nparams) (overwritten): the combination a
+ * combiner forms from kept rows, without them, as one weight-gradient
+ * product per layer over the batch with each row's signal scaled by its
+ * group's weight. Equal to combining the rows up to float rounding. Needs a
+ * backward pass since the last forward, and that pass's dy must still hold
+ * its values. MTRL_EINPUT otherwise. */
+int nn_mlp_grad_weighted(nn_mlp *m, int K, const int *off, const float *w, float *grad,
+                         mtrl_err *e);
 
 /* ------------------------------------------------------------------------ */
 /* Tanh-Gaussian policy head                                                 */
