@@ -16,7 +16,7 @@ static inline int combine_rows(mtl_combiner *c, int k, const float *G, const flo
 static inline int combine_fast(mtl_combiner *c, const float *R, float *d, mtl_stats *st,
                                mtrl_err *e)
 {
-    return mtl_combine_fast_gram(c, R, NULL, NULL, d, st, e);
+    return mtl_combine_fast_gram(c, R, NULL, NULL, NULL, d, st, e);
 }
 
 #endif

@@ -145,7 +145,7 @@ static size_t run_fast_given(mtl_combiner *c, const problem *p, float *d)
                 R[ns * p->P + j] += p->G[order[a] * p->P + j] / (float)(p->k - ns);
         c->arena.peak = 0;
         mtl_stats st;
-        assert_int_equal(mtl_combine_fast_gram(c, R, NULL, NULL, d, &st, &e), 0);
+        assert_int_equal(mtl_combine_fast_gram(c, R, NULL, NULL, NULL, d, &st, &e), 0);
         most = c->arena.peak;
         free(R);
     }

@@ -121,7 +121,7 @@ static void test_fast_rows_given_gram(void **st_)
         assert_int_equal(mtl_fast_draw(given, K, o2, &e), N - 1);
         assert_memory_equal(o1, o2, sizeof o1);
         assert_int_equal(combine_fast(own, R, d1, &s1, &e), 0);
-        assert_int_equal(mtl_combine_fast_gram(given, R, A, NULL, d2, &s2, &e), 0);
+        assert_int_equal(mtl_combine_fast_gram(given, R, A, NULL, NULL, d2, &s2, &e), 0);
         assert_true(rel_diff(d2, d1, P) < 1e-4);
         assert_true(fabs(s1.g0_norm - s2.g0_norm) <= 1e-4 * s1.g0_norm);
     }

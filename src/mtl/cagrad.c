@@ -333,7 +333,7 @@ static void fast_on_rows(mtl_combiner *c, int k, const int *perm, const int *in_
     if (st->nonfinite)
         return;
     if (c->given_row_sum)
-        c->given_row_sum(n, P, R, cf, d);
+        c->given_row_sum(c->given_row_sum_ctx, n, P, R, cf, d);
     else
         cblas_sgemv(CblasRowMajor, CblasTrans, n, (int)P, 1.0f, R, (int)P, cf, 1, 0.0f, d, 1);
     st->nonfinite = mtl_any_nonfinite(d, P);

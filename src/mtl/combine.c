@@ -63,7 +63,7 @@ static void zero_weights(mtl_combiner *c, int k)
 static void row_sum(const mtl_input *in, long P, const float *w, float *d)
 {
     if (in->row_sum)
-        in->row_sum(in->k, P, in->G, w, d);
+        in->row_sum(in->row_sum_ctx, in->k, P, in->G, w, d);
     else
         cblas_sgemv(CblasRowMajor, CblasTrans, in->k, (int)P, 1.0f, in->G, (int)P, w, 1, 0.0f,
                     d, 1);
@@ -294,7 +294,8 @@ int mtl_fast_draw(mtl_combiner *c, int k, int *order, mtrl_err *e)
 }
 
 int mtl_combine_fast_gram(mtl_combiner *c, const float *R, const double *gram,
-                          mtl_row_sum_fn row_sum, float *d, mtl_stats *stats, mtrl_err *e)
+                          mtl_row_sum_fn row_sum, void *row_sum_ctx, float *d, mtl_stats *stats,
+                          mtrl_err *e)
 {
     mtl_stats local;
     mtl_stats *st = stats ? stats : &local;
@@ -312,8 +313,16 @@ int mtl_combine_fast_gram(mtl_combiner *c, const float *R, const double *gram,
     mtl_arena_clear(&c->arena);
     c->given_gram = gram;
     c->given_row_sum = row_sum;
+    c->given_row_sum_ctx = row_sum_ctx;
     mtl_cagrad_fast_given(c, R, d, st);
     c->given_gram = NULL;
     c->given_row_sum = NULL;
     return finish(c, &mtl_methods[c->o.method], k, st, e);
+}
+
+int mtl_rows_only_summed(const mtl_combiner *c)
+{
+    const mtl_method_def *def = &mtl_methods[c->o.method];
+    return def->route == MTL_ROUTE_GRAM && !def->pick && !def->rows && !def->blind &&
+           !def->cap && !def->needs;
 }

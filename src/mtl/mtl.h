@@ -200,10 +200,13 @@ typedef struct mtl_combiner mtl_combiner; /* opaque */
 int mtl_create(mtl_combiner **out, int K, long P, const mtl_options *o, mtrl_err *e);
 void mtl_destroy(mtl_combiner *c); /* NULL is a no-op */
 
-/* d = G^T w for k rows of n floats (row-major, stride n): a caller's
- * parallel row sum (sac: nn_rows_wsum), which must leave d equal to one
- * cblas_sgemv's up to float rounding. */
-typedef void (*mtl_row_sum_fn)(int k, long n, const float *G, const float *w, float *d);
+/* d = G^T w for k rows of n floats (row-major, stride n), given by the
+ * caller (ctx: its own data): a parallel row sum (sac: nn_rows_wsum), or d
+ * formed without the rows (sac: nn_mlp_grad_weighted, see
+ * mtl_rows_only_summed). It must leave d equal to one cblas_sgemv's over
+ * the rows up to float rounding. */
+typedef void (*mtl_row_sum_fn)(void *ctx, int k, long n, const float *G, const float *w,
+                               float *d);
 
 /* Everything a call can take. */
 typedef struct mtl_input {
@@ -231,6 +234,7 @@ typedef struct mtl_input {
      * cblas_sgemv. Used by the methods with weights w (every route but
      * GradDrop's and CAGrad-Fast's subset rows). */
     mtl_row_sum_fn row_sum;
+    void *row_sum_ctx;
 } mtl_input;
 /* d = combination of the k rows of in->G (k x P row-major float32). losses:
  * when given they are checked for finiteness. stats may be NULL. G and d
@@ -261,7 +265,15 @@ int mtl_combine_in(mtl_combiner *c, const mtl_input *in, float *d, mtl_stats *st
  * coef as mtl_input.row_sum, or NULL: one cblas_sgemv. */
 int mtl_fast_draw(mtl_combiner *c, int k, int *order, mtrl_err *e);
 int mtl_combine_fast_gram(mtl_combiner *c, const float *R, const double *gram,
-                          mtl_row_sum_fn row_sum, float *d, mtl_stats *stats, mtrl_err *e);
+                          mtl_row_sum_fn row_sum, void *row_sum_ctx, float *d, mtl_stats *stats,
+                          mtrl_err *e);
+
+/* 1 if, given mtl_input.gram and row_sum, every call of this combiner reads
+ * G only through row_sum (the Gram-route methods that never change route:
+ * PCGrad, CAGrad, MGDA, Aligned-MTL, IMTL-G, UPGrad, DualProj, ConFIG): a
+ * caller may then not form the rows at all, pass any G, and form d in its
+ * row_sum from the weights. 0 otherwise. */
+int mtl_rows_only_summed(const mtl_combiner *c);
 
 /* For methods that learn from how the losses moved after the step (FAMO):
  * the losses recomputed on the same batch after the update, for the same

@@ -31,6 +31,7 @@ struct mtl_combiner {
     const double *given_gram;
     /* Its final d = R^T coef (the caller's threads), or NULL: sgemv. */
     mtl_row_sum_fn given_row_sum;
+    void *given_row_sum_ctx;
     /* Method state, kept in the float layout it is checkpointed in, so a
      * restored combiner continues bit for bit: Nash-MTL (K + 2) and FAMO
      * (5K + 2), see nash.c and famo.c. */

@@ -24,6 +24,14 @@ typedef struct sac_component {
     double *gram;       /* K x K Gram of the rows of G formed in the backward pass, or NULL
                          * (the combiner does not solve on a Gram) */
     int use_gram;       /* this update's backward pass forms gram */
+    /* The combiner reads G only to sum it (mtl_rows_only_summed): with the
+     * Gram from the backward pass, the rows are then not kept, and d comes
+     * from the nets' weighted pass (nn_mlp_grad_weighted). MT50 CAGrad:
+     * writing the 50 x P rows and reading them back cost more than that
+     * pass. rows_dropped: this update's backward pass kept no rows. */
+    int drop_rows, rows_dropped;
+    nn_mlp *nets[2];    /* the networks whose parameters these are */
+    int n_nets;
     nn_adam_cfg adam;
     double clip;        /* max norm of d (agent.grad_clip); 0 = off */
 } sac_component;
@@ -108,6 +116,7 @@ static int component_init(sac_component *c, const mtrl_config *cfg, int K, long 
         wants = 0;
     if (wants && component != 2 && !(c->gram = calloc((size_t)K * (size_t)K, sizeof(double))))
         return err_set(e, MTRL_ENOMEM, "out of memory");
+    c->drop_rows = c->gram && mtl_rows_only_summed(c->comb);
     /* The temperature has no representation layer: its Aligned-MTL-UB is
      * Aligned-MTL on the parameter Gram (rep_gram stays NULL). */
     unsigned needs = mtl_needs(c->comb);
@@ -210,6 +219,8 @@ int sac_create(sac_agent **out, const mtrl_config *cfg, int K, int obs_dim, int 
         a->actor_c.adam.weight_decay = (float)cfg->agent.actor_l2; /* coupled L2, as Kurin */
     if ((rc = nn_params_create(&a->target, 2 * pq, e)))
         goto fail;
+    a->actor_c.nets[0] = a->actor, a->actor_c.n_nets = 1;
+    a->critic_c.nets[0] = a->q1, a->critic_c.nets[1] = a->q2, a->critic_c.n_nets = 2;
     if ((rc = nn_mlp_bind(a->actor, a->actor_c.p, 0, e)) ||
         (rc = nn_mlp_bind(a->q1, a->critic_c.p, 0, e)) ||
         (rc = nn_mlp_bind(a->q2, a->critic_c.p, pq, e)) ||
@@ -291,10 +302,39 @@ static int all_finite(const float *x, long n)
     return 1;
 }
 
-/* Combines the first k rows of c->G into c->d (or takes c->d as it is when
- * the component has no combiner) and applies Adam. Returns 1 if skipped
- * because something was not finite. */
-static int component_step(sac_component *c, int k, const int *tasks, int fast,
+/* d = G^T w on the learner threads (mtl_row_sum_fn). */
+static void rows_wsum(void *ctx, int k, long n, const float *G, const float *w, float *d)
+{
+    (void)ctx;
+    nn_rows_wsum(k, n, G, w, d);
+}
+
+/* d = sum_k w_k (group k's gradient) from the networks' last backward pass,
+ * for a component whose rows were not kept (G is not read). */
+typedef struct weighted_sum_ctx {
+    const sac_component *c;
+    const int *off;
+} weighted_sum_ctx;
+
+static void weighted_sum(void *ctx, int k, long n, const float *G, const float *w, float *d)
+{
+    const weighted_sum_ctx *x = ctx;
+    (void)n, (void)G;
+    mtrl_err e;
+    for (int i = 0; i < x->c->n_nets; i++)
+        if (nn_mlp_grad_weighted(x->c->nets[i], k, x->off, w, d, &e)) {
+            /* Cannot happen right after the backward pass that formed the
+             * Gram; should it, the update is skipped as not finite. */
+            d[0] = NAN;
+            return;
+        }
+}
+
+/* Combines the first k rows of c->G (or, rows not kept, the networks'
+ * weighted pass over groups off) into c->d (or takes c->d as it is when the
+ * component has no combiner) and applies Adam. Returns 1 if skipped because
+ * something was not finite. */
+static int component_step(sac_component *c, int k, const int *off, const int *tasks, int fast,
                           sac_update_stats *st, mtrl_err *e, int *rc)
 {
     double t0 = tm_now();
@@ -304,12 +344,14 @@ static int component_step(sac_component *c, int k, const int *tasks, int fast,
         /* tasks: the task of each compacted group, for the combiners that
          * keep per-task state (FAMO's logits, Nash-MTL's weights). */
         const double *gram = c->use_gram ? c->gram : NULL;
+        weighted_sum_ctx wctx = {.c = c, .off = off};
         mtl_input in = {.k = k, .G = c->G, .losses = c->loss, .tasks = tasks,
                         .rep_gram = c->rep_gram, .gram = gram,
-                        .row_sum = nn_rows_wsum}; /* d = G^T w on our threads */
+                        .row_sum = c->rows_dropped ? weighted_sum : rows_wsum,
+                        .row_sum_ctx = c->rows_dropped ? &wctx : NULL};
         /* fast: G holds CAGrad-Fast's |S|+1 rows for the subset drawn by
          * sac_rows_lay_out. */
-        *rc = fast ? mtl_combine_fast_gram(c->comb, c->G, gram, nn_rows_wsum, c->d, &ms, e)
+        *rc = fast ? mtl_combine_fast_gram(c->comb, c->G, gram, rows_wsum, NULL, c->d, &ms, e)
                    : mtl_combine_in(c->comb, &in, c->d, &ms, e);
         if (*rc)
             return 0;
@@ -343,7 +385,8 @@ static int component_update(sac_agent *a, sac_component *c, double loss, int fas
 {
     *rc = 0;
     if (isfinite(loss) &&
-        !component_step(c, a->rows->groups, a->rows->group_task, fast, st, e, rc))
+        !component_step(c, a->rows->groups, a->rows->off, a->rows->group_task, fast, st, e,
+                        rc))
         return 0;
     st->skipped++;
     return 1;
@@ -369,12 +412,16 @@ static nn_bwd component_grad_request(const sac_agent *a, sac_component *c, int g
      * before the component's first one). */
     int rows = c->comb && r->ns > 0 ? r->ns + 1 : groups;
     c->use_gram = c->gram && a->backward_gram;
+    c->rows_dropped = c->use_gram && c->drop_rows && !(c->comb && r->ns > 0);
     if (c->use_gram)
         memset(c->gram, 0, sizeof(double) * (size_t)rows * (size_t)rows);
     double *gram = c->use_gram ? c->gram : NULL;
     if (c->comb && r->ns > 0)
         return (nn_bwd){.grad = c->G, .ld_grad = c->p->n, .n_groups = r->ns + 1,
                         .group_off = r->boff, .gram = gram};
+    if (c->comb && c->rows_dropped && groups >= 2)
+        return (nn_bwd){.n_groups = groups, .group_off = r->off, .gram = gram};
+    c->rows_dropped = 0; /* one group: nothing to drop (nn_bwd needs K >= 2) */
     if (c->comb)
         return (nn_bwd){.grad = c->G, .ld_grad = c->p->n, .n_groups = groups,
                         .group_off = r->off, .gram = gram};

@@ -82,10 +82,13 @@ void sac_set_fast_rows(sac_agent *a, int on);
  * Aligned-MTL, IMTL-G, UPGrad, DualProj, ConFIG) get the K x K Gram of the
  * per-task gradient rows. on = 1 (the default): formed inside the backward
  * pass, layer by layer while each layer's rows are still in cache
- * (nn_bwd.gram), and handed to the combiner (mtl_input.gram). on = 0: the
- * combiner forms it afterwards with one ssyrk over G. The same updates up to
- * float rounding (the second route is there to check the first and to time
- * it). */
+ * (nn_bwd.gram), and handed to the combiner (mtl_input.gram); for all but
+ * CAGrad-Fast the rows are then not even kept: they feed the Gram in
+ * scratch, and d = sum_k w_k g_k comes from one weighted pass over the
+ * batch (nn_mlp_grad_weighted). on = 0: all rows are kept in G and the
+ * combiner forms the Gram afterwards with one ssyrk over G and d with one
+ * sgemv. The same updates up to float rounding (the second route is there
+ * to check the first and to time it). */
 void sac_set_backward_gram(sac_agent *a, int on);
 
 /* For tests: the update vector the last sac_update handed to Adam for
