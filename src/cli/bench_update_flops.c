@@ -36,8 +36,21 @@ static double sig_flops(const int *d, int n, int B)
     return fwd_flops(d, n, B) - 2.0 * B * d[0] * d[1];
 }
 
+/* The Gram-only combiners (mtl_rows_only_summed): the agent keeps no rows,
+ * and d is one weighted weight-gradient pass over the B rows. */
+static int rows_dropped(cfg_mtl_method m)
+{
+    static const cfg_mtl_method gram_only[] = {
+        CFG_MTL_PCGRAD, CFG_MTL_CAGRAD, CFG_MTL_MGDA,     CFG_MTL_ALIGNED_MTL,
+        CFG_MTL_IMTL_G, CFG_MTL_UPGRAD, CFG_MTL_DUALPROJ, CFG_MTL_CONFIG};
+    for (size_t i = 0; i < sizeof gram_only / sizeof gram_only[0]; i++)
+        if (m == gram_only[i])
+            return 1;
+    return 0;
+}
+
 /* The combiner's passes over a K x P gradient matrix. */
-static double combine_flops(const mtrl_config *c, int K, long P)
+static double combine_flops(const mtrl_config *c, int K, int B, long P)
 {
     double p = (double)P;
     int S = c->mtl.cagrad_fast_subset;
@@ -49,6 +62,8 @@ static double combine_flops(const mtrl_config *c, int K, long P)
         /* the agent's backward pass forms the |S|+1 rows itself (the
          * remainder row included): small ssyrk, sgemv */
         return (S + 1.0) * (S + 2.0) * p + 2.0 * (S + 1.0) * p;
+    if (rows_dropped(c->mtl.method))
+        return (double)K * (K + 1.0) * p + 2.0 * B * p; /* Gram + weighted pass */
     return (double)K * (K + 1.0) * p + 2.0 * K * p; /* ssyrk + sgemv */
 }
 
@@ -65,8 +80,8 @@ double bu_update_flops(const mtrl_config *c, int K, int B, long pa, long pc)
      * columns of their input, the actor backward with weight gradients. */
     double actor = fa + 2 * fc + 2 * (sc + 2.0 * B * ACT * s.dc[1]) + sa + fa;
     if (c->mtl.on_critic)
-        critic += combine_flops(c, K, pc);
+        critic += combine_flops(c, K, B, pc);
     if (c->mtl.on_actor)
-        actor += combine_flops(c, K, pa);
+        actor += combine_flops(c, K, B, pa);
     return critic + actor / c->agent.actor_update_freq;
 }
