@@ -86,11 +86,14 @@ static void test_json_rows(void **st)
     double ratio = field(cag, "ratio_to_mean");
     assert_float_equal(ratio, field(cag, "ms_median") / field(mean, "ms_median"), 1e-3 * ratio);
     /* mean forms no Gram; CAGrad's Gram and final product add FLOPs. The
-     * difference is exactly the ssyrk + sgemv over both K x P matrices:
-     * K (K + 1) P + 2 K P for the actor's P and the critic's. */
+     * difference is exactly the Gram of the K rows and the weighted pass
+     * over the B batch rows that forms d (the rows are not kept):
+     * K (K + 1) P + 2 B P for the actor's P and the critic's. */
     assert_true(field(mean, "ms_gram_solve") == 0);
     double P = field(cag, "actor_params") + field(cag, "critic_params");
-    double extra = (10.0 * 11.0 * P + 2.0 * 10.0 * P) * 1e-9;
+    double Bt = field(cag, "batch");
+    assert_true(Bt == 100);
+    double extra = (10.0 * 11.0 * P + 2.0 * Bt * P) * 1e-9;
     assert_float_equal(field(cag, "gflop") - field(mean, "gflop"), extra, 1e-4 * extra + 1e-9);
     /* Tiny nets: P from 49-32-32-8 and 2 x (53-32-32-1), with the one-hot. */
     assert_int_equal((int)field(cag, "actor_params"), 49 * 32 + 32 + 32 * 32 + 32 + 32 * 8 + 8);

@@ -36,8 +36,7 @@ struct nn_mlp {
                     * kept, grad NULL) room for one tile's K rows */
     long gbuf_len, grows_off;
     int gK, gT;
-    float *wsig;   /* nn_mlp_grad_weighted: one layer's weighted signals,
-                    * max_batch x the widest layer output */
+    float *wrow;   /* nn_mlp_grad_weighted: a weight per row, max_batch */
     int *pfx;      /* per-group task prefixes (grad_job.pfx), pf_cap ints */
     long pf_cap;
 
@@ -65,11 +64,15 @@ static int work_threads(void)
 }
 
 /* C = op(A) op(B) + beta C (beta 0 or 1) on this thread: a weight gradient
- * (A^T B) through nn_wgrad, the rest through OpenBLAS. */
+ * (A^T B, or A^T diag(rs) B with row weights rs) through nn_wgrad, the rest
+ * through OpenBLAS. */
 static void sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int Kd, const float *A,
-                  int lda, const float *B, int ldb, float beta, float *C, int ldc)
+                  int lda, const float *rs, const float *B, int ldb, float beta, float *C,
+                  int ldc)
 {
-    if (ta == CblasTrans && tb == CblasNoTrans)
+    if (rs)
+        nn_wgrad_scaled(M, N, Kd, A, lda, rs, B, ldb, C, ldc);
+    else if (ta == CblasTrans && tb == CblasNoTrans)
         nn_wgrad(M, N, Kd, A, lda, B, ldb, C, ldc, beta != 0.0f);
     else
         cblas_sgemm(CblasRowMajor, ta, tb, M, N, Kd, 1.0f, A, lda, B, ldb, beta, C, ldc);
@@ -82,7 +85,7 @@ static void sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int Kd, 
 typedef struct gemm_job {
     CBLAS_TRANSPOSE ta, tb;
     int M, N, Kd, lda, ldb, ldc, blocks;
-    const float *A, *B;
+    const float *A, *B, *rs;
     float beta;
     float *C;
     atomic_int next;
@@ -99,7 +102,7 @@ static void gemm_worker(void *arg)
         if (m1 <= m0)
             continue;
         const float *A = j->ta == CblasNoTrans ? j->A + (long)m0 * j->lda : j->A + m0;
-        sgemm(j->ta, j->tb, m1 - m0, j->N, j->Kd, A, j->lda, j->B, j->ldb, j->beta,
+        sgemm(j->ta, j->tb, m1 - m0, j->N, j->Kd, A, j->lda, j->rs, j->B, j->ldb, j->beta,
               j->C + (long)m0 * j->ldc, j->ldc);
     }
 }
@@ -107,26 +110,33 @@ static void gemm_worker(void *arg)
 /* C = op(A) op(B) + beta C on the MLP's threads (nn_set_threads), or on this
  * thread when we do not split (one thread, or too few rows to be worth it),
  * or as one OpenBLAS call on its own threads (T = 0 setting). */
-static void par_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int Kd,
-                      const float *A, int lda, const float *B, int ldb, float beta, float *C,
-                      int ldc)
+static void par_sgemm_rs(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int Kd,
+                         const float *A, int lda, const float *rs, const float *B, int ldb,
+                         float beta, float *C, int ldc)
 {
     int T = nn_threads();
     nn_pool *pool = M >= 32 ? nn_pool_acquire(T) : NULL;
     if (!pool) {
-        if (T == 0) /* OpenBLAS's own threads (bench --threads 0): one call */
+        if (T == 0 && !rs) /* OpenBLAS's own threads (bench --threads 0): one call */
             cblas_sgemm(CblasRowMajor, ta, tb, M, N, Kd, 1.0f, A, lda, B, ldb, beta, C, ldc);
         else
-            sgemm(ta, tb, M, N, Kd, A, lda, B, ldb, beta, C, ldc);
+            sgemm(ta, tb, M, N, Kd, A, lda, rs, B, ldb, beta, C, ldc);
         return;
     }
     /* Two blocks per thread: a thread held up by another process costs
      * half a share, not a whole one. */
     int blocks = 2 * T < M / 16 ? 2 * T : M / 16;
     gemm_job j = {.ta = ta, .tb = tb, .M = M, .N = N, .Kd = Kd, .lda = lda, .ldb = ldb,
-                  .ldc = ldc, .blocks = blocks, .A = A, .B = B, .beta = beta, .C = C};
+                  .ldc = ldc, .blocks = blocks, .A = A, .B = B, .rs = rs, .beta = beta, .C = C};
     atomic_init(&j.next, 0);
     nn_pool_run_blas1(pool, gemm_worker, &j);
+}
+
+static void par_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int Kd,
+                      const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                      int ldc)
+{
+    par_sgemm_rs(ta, tb, M, N, Kd, A, lda, NULL, B, ldb, beta, C, ldc);
 }
 
 int nn_mlp_create(nn_mlp **out, int n_layers, const int *dims, int max_batch, mtrl_err *e)
@@ -176,11 +186,8 @@ int nn_mlp_create(nn_mlp **out, int n_layers, const int *dims, int max_batch, mt
                        bytes);
     }
     memset(m->mem, 0, bytes);
-    int widest = 0;
-    for (int l = 1; l <= n_layers; l++)
-        widest = dims[l] > widest ? dims[l] : widest;
-    m->wsig = aligned_alloc(64, sizeof(float) * (size_t)pad16((long)max_batch * widest));
-    if (!m->wsig) {
+    m->wrow = malloc(sizeof(float) * (size_t)max_batch);
+    if (!m->wrow) {
         nn_mlp_destroy(m);
         return err_set(e, MTRL_ENOMEM, "nn_mlp_create: out of memory");
     }
@@ -204,7 +211,7 @@ void nn_mlp_destroy(nn_mlp *m)
         return;
     free(m->gpart);
     free(m->gbuf);
-    free(m->wsig);
+    free(m->wrow);
     free(m->pfx);
     free(m->mem);
     free(m->dsig);
@@ -798,9 +805,10 @@ int nn_mlp_backward(nn_mlp *m, const float *dy, const nn_bwd *req, mtrl_err *e)
     return 0;
 }
 
-/* dW_l = sum over rows of w(row) delta_l(row) x_l(row)^T: the signals of
- * each layer scaled row by row into wsig, then one weight-gradient product
- * over the batch (on the MLP's threads) and the bias as its column sums. */
+/* dW_l = sum over rows of w(row) delta_l(row) x_l(row)^T: per layer one
+ * weight-gradient product over the batch with the rows weighted inside the
+ * kernel (nn_wgrad_scaled, on the MLP's threads), and the bias as one
+ * sgemv of the signals with the row weights. */
 int nn_mlp_grad_weighted(nn_mlp *m, int K, const int *off, const float *w, float *grad,
                          mtrl_err *e)
 {
@@ -814,25 +822,25 @@ int nn_mlp_grad_weighted(nn_mlp *m, int K, const int *off, const float *w, float
         if (off[k + 1] < off[k])
             return err_set(e, MTRL_EINPUT,
                            "nn_mlp_grad_weighted: group offsets decrease at group %d", k);
+    float *rw = m->wrow; /* each row's weight: its group's, 0 outside every group */
+    memset(rw, 0, sizeof(float) * (size_t)B);
+    for (int k = 0; k < K; k++)
+        for (int r = off[k]; r < off[k + 1]; r++)
+            rw[r] = w[k];
     for (int l = 0; l < m->n_layers; l++) {
         int ni = m->dims[l], no = m->dims[l + 1];
         const float *D = m->dsig[l];
-        memset(m->wsig, 0, sizeof(float) * (size_t)B * (size_t)no);
-        for (int k = 0; k < K; k++)
-            for (long i = (long)off[k] * no; i < (long)off[k + 1] * no; i++)
-                m->wsig[i] = w[k] * D[i];
         float *gw = grad + m->off + m->w_off[l];
         if (l == 0) {
             for (int b = 0, c = 0; b < m->n_in; c += m->in[b].cols, b++)
-                par_sgemm(CblasTrans, CblasNoTrans, no, m->in[b].cols, B, m->wsig, no,
-                          m->in[b].x, m->in[b].ld, 0.0f, gw + c, ni);
+                par_sgemm_rs(CblasTrans, CblasNoTrans, no, m->in[b].cols, B, D, no, rw,
+                             m->in[b].x, m->in[b].ld, 0.0f, gw + c, ni);
         } else {
-            par_sgemm(CblasTrans, CblasNoTrans, no, ni, B, m->wsig, no, m->act[l - 1], ni, 0.0f,
-                      gw, ni);
+            par_sgemm_rs(CblasTrans, CblasNoTrans, no, ni, B, D, no, rw, m->act[l - 1], ni, 0.0f,
+                         gw, ni);
         }
-        float *gb = grad + m->off + m->b_off[l];
-        memset(gb, 0, sizeof(float) * (size_t)no);
-        add_rows(gb, m->wsig, B, no);
+        cblas_sgemv(CblasRowMajor, CblasTrans, B, no, 1.0f, D, no, rw, 1, 0.0f,
+                    grad + m->off + m->b_off[l], 1);
     }
     return 0;
 }

@@ -33,8 +33,9 @@ enum { MR = NN_WGRAD_ROWS, NV = 5 };
  * unroll and the accumulators live in registers. */
 static inline __attribute__((always_inline)) TGT512 void block(int mr, int nv, int nk,
                                                                const float *A, int lda,
-                                                               const float *B, int ldb, float *C,
-                                                               int ldc, int acc, __mmask16 last)
+                                                               const float *rs, const float *B,
+                                                               int ldb, float *C, int ldc,
+                                                               int acc, __mmask16 last)
 {
     __m512 c[MR][NV];
     for (int i = 0; i < mr; i++)
@@ -46,6 +47,11 @@ static inline __attribute__((always_inline)) TGT512 void block(int mr, int nv, i
         for (int v = 0; v < nv - 1; v++)
             bv[v] = _mm512_loadu_ps(b + 16 * v);
         bv[nv - 1] = _mm512_maskz_loadu_ps(last, b + 16 * (nv - 1));
+        if (rs) { /* loop-invariant: gcc -O3 makes two loops of this one */
+            __m512 sr = _mm512_set1_ps(rs[r]);
+            for (int v = 0; v < nv; v++)
+                bv[v] = _mm512_mul_ps(bv[v], sr);
+        }
         for (int i = 0; i < mr; i++) {
             __m512 ai = _mm512_set1_ps(a[i]);
             for (int v = 0; v < nv; v++)
@@ -69,17 +75,22 @@ static inline __attribute__((always_inline)) TGT512 void block(int mr, int nv, i
  * loop (as separate small functions gcc kept the accumulators in memory,
  * 2.8x slower). */
 #define PANEL(v)                                                                                \
-    TGT512 static void panel_##v(int M, int nk, const float *A, int lda, const float *B,        \
-                                 int ldb, float *C, int ldc, int acc, __mmask16 last)           \
+    TGT512 static void panel_##v(int M, int nk, const float *A, int lda, const float *rs,       \
+                                 const float *B, int ldb, float *C, int ldc, int acc,           \
+                                 __mmask16 last)                                                \
     {                                                                                           \
         int i = 0;                                                                              \
         for (; i + MR <= M; i += MR)                                                            \
-            block(MR, v, nk, A + i, lda, B, ldb, C + (long)i * ldc, ldc, acc, last);            \
+            block(MR, v, nk, A + i, lda, rs, B, ldb, C + (long)i * ldc, ldc, acc, last);            \
         switch (M - i) {                                                                        \
-        case 4: block(4, v, nk, A + i, lda, B, ldb, C + (long)i * ldc, ldc, acc, last); break;  \
-        case 3: block(3, v, nk, A + i, lda, B, ldb, C + (long)i * ldc, ldc, acc, last); break;  \
-        case 2: block(2, v, nk, A + i, lda, B, ldb, C + (long)i * ldc, ldc, acc, last); break;  \
-        case 1: block(1, v, nk, A + i, lda, B, ldb, C + (long)i * ldc, ldc, acc, last); break;  \
+        case 4: block(4, v, nk, A + i, lda, rs, B, ldb, C + (long)i * ldc, ldc, acc, last); \
+            break;                                                                              \
+        case 3: block(3, v, nk, A + i, lda, rs, B, ldb, C + (long)i * ldc, ldc, acc, last); \
+            break;                                                                              \
+        case 2: block(2, v, nk, A + i, lda, rs, B, ldb, C + (long)i * ldc, ldc, acc, last); \
+            break;                                                                              \
+        case 1: block(1, v, nk, A + i, lda, rs, B, ldb, C + (long)i * ldc, ldc, acc, last); \
+            break;                                                                              \
         default: break;                                                                         \
         }                                                                                       \
     }
@@ -90,20 +101,20 @@ PANEL(4)
 PANEL(5)
 #undef PANEL
 
-typedef void (*panel_fn)(int M, int nk, const float *A, int lda, const float *B, int ldb,
-                         float *C, int ldc, int acc, __mmask16 last);
+typedef void (*panel_fn)(int M, int nk, const float *A, int lda, const float *rs, const float *B,
+                         int ldb, float *C, int ldc, int acc, __mmask16 last);
 static const panel_fn panels[NV] = {panel_1, panel_2, panel_3, panel_4, panel_5};
 
 /* Column blocks of 80 outer, row blocks inner: a block's nk x 80 slice of B
  * is read by every row block in turn while it is in cache. */
-TGT512 static void wgrad512(int M, int N, int nk, const float *A, int lda, const float *B,
-                            int ldb, float *C, int ldc, int acc)
+TGT512 static void wgrad512(int M, int N, int nk, const float *A, int lda, const float *rs,
+                            const float *B, int ldb, float *C, int ldc, int acc)
 {
     for (int j = 0; j < N; j += 16 * NV) {
         int cols = N - j < 16 * NV ? N - j : 16 * NV;
         int nv = (cols + 15) / 16, tail = cols - 16 * (nv - 1);
         __mmask16 last = (__mmask16)(tail >= 16 ? 0xFFFF : (1u << tail) - 1);
-        panels[nv - 1](M, nk, A, lda, B + j, ldb, C + j, ldc, acc, last);
+        panels[nv - 1](M, nk, A, lda, rs, B + j, ldb, C + j, ldc, acc, last);
     }
 }
 #endif
@@ -151,9 +162,45 @@ void nn_wgrad(int M, int N, int nk, const float *A, int lda, const float *B, int
         return;
 #ifdef WGRAD_X86
     if (kernel() == K_512) {
-        wgrad512(M, N, nk, A, lda, B, ldb, C, ldc, acc);
+        wgrad512(M, N, nk, A, lda, NULL, B, ldb, C, ldc, acc);
         return;
     }
 #endif
     wgrad_blas(M, N, nk, A, lda, B, ldb, C, ldc, acc);
+}
+
+/* Elsewhere: one sgemm per run of rows with the same scale (alpha), added. */
+static void wgrad_scaled_blas(int M, int N, int nk, const float *A, int lda, const float *s,
+                              const float *B, int ldb, float *C, int ldc)
+{
+    int first = 1;
+    for (int r0 = 0; r0 < nk;) {
+        int r1 = r0 + 1;
+        while (r1 < nk && s[r1] == s[r0])
+            r1++;
+        if (s[r0] != 0.0f) {
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, N, r1 - r0, s[r0],
+                        A + (long)r0 * lda, lda, B + (long)r0 * ldb, ldb, first ? 0.0f : 1.0f,
+                        C, ldc);
+            first = 0;
+        }
+        r0 = r1;
+    }
+    if (first)
+        for (int i = 0; i < M; i++)
+            memset(C + (long)i * ldc, 0, sizeof(float) * (size_t)N);
+}
+
+void nn_wgrad_scaled(int M, int N, int nk, const float *A, int lda, const float *s,
+                     const float *B, int ldb, float *C, int ldc)
+{
+    if (M < 1 || N < 1)
+        return;
+#ifdef WGRAD_X86
+    if (kernel() == K_512) {
+        wgrad512(M, N, nk, A, lda, s, B, ldb, C, ldc, 0);
+        return;
+    }
+#endif
+    wgrad_scaled_blas(M, N, nk, A, lda, s, B, ldb, C, ldc);
 }

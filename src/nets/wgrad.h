@@ -28,6 +28,13 @@
 void nn_wgrad(int M, int N, int nk, const float *A, int lda, const float *B, int ldb, float *C,
               int ldc, int acc);
 
+/* C = A^T diag(s) B: each of the nk rows weighted by s (a weighted sum of
+ * per-row gradients, nn_mlp_grad_weighted). Overwrites C. Split-invariant
+ * like nn_wgrad on the AVX-512 kernel; elsewhere one sgemm per run of equal
+ * weights. */
+void nn_wgrad_scaled(int M, int N, int nk, const float *A, int lda, const float *s,
+                     const float *B, int ldb, float *C, int ldc);
+
 /* Which kernel nn_wgrad uses here: "avx512" or "sgemm". */
 const char *nn_wgrad_kernel(void);
 /* Tests: switch to the named kernel if this CPU runs it; 0, or -1
