@@ -36,8 +36,9 @@ static double sig_flops(const int *d, int n, int B)
     return fwd_flops(d, n, B) - 2.0 * B * d[0] * d[1];
 }
 
-/* The Gram-only combiners (mtl_rows_only_summed): the agent keeps no rows,
- * and d is one weighted weight-gradient pass over the B rows. */
+/* The Gram-only combiners (mtl_rows_only_summed): where sac_drops_rows, the
+ * agent keeps no rows, and d is one weighted weight-gradient pass over the
+ * B rows. */
 static int rows_dropped(cfg_mtl_method m)
 {
     static const cfg_mtl_method gram_only[] = {
@@ -62,7 +63,7 @@ static double combine_flops(const mtrl_config *c, int K, int B, long P)
         /* the agent's backward pass forms the |S|+1 rows itself (the
          * remainder row included): small ssyrk, sgemv */
         return (S + 1.0) * (S + 2.0) * p + 2.0 * (S + 1.0) * p;
-    if (rows_dropped(c->mtl.method))
+    if (rows_dropped(c->mtl.method) && sac_drops_rows(K, B))
         return (double)K * (K + 1.0) * p + 2.0 * B * p; /* Gram + weighted pass */
     return (double)K * (K + 1.0) * p + 2.0 * K * p; /* ssyrk + sgemv */
 }

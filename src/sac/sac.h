@@ -83,13 +83,17 @@ void sac_set_fast_rows(sac_agent *a, int on);
  * per-task gradient rows. on = 1 (the default): formed inside the backward
  * pass, layer by layer while each layer's rows are still in cache
  * (nn_bwd.gram), and handed to the combiner (mtl_input.gram); for all but
- * CAGrad-Fast the rows are then not even kept: they feed the Gram in
- * scratch, and d = sum_k w_k g_k comes from one weighted pass over the
- * batch (nn_mlp_grad_weighted). on = 0: all rows are kept in G and the
+ * CAGrad-Fast, with few rows per task (sac_drops_rows), the rows are then
+ * not even kept: they feed the Gram in scratch, and d = sum_k w_k g_k comes
+ * from one weighted pass over the batch (nn_mlp_grad_weighted). on = 0: all rows are kept in G and the
  * combiner forms the Gram afterwards with one ssyrk over G and d with one
  * sgemv. The same updates up to float rounding (the second route is there
  * to check the first and to time it). */
 void sac_set_backward_gram(sac_agent *a, int on);
+/* Whether an update on `rows` batch rows in `groups` task groups leaves the
+ * rows out (see sac_set_backward_gram): only where that is cheaper, with
+ * few rows per group (MT50's 26: yes; MT10's 128: no). */
+int sac_drops_rows(int groups, int rows);
 
 /* For tests: the update vector the last sac_update handed to Adam for
  * component 0 (the actor), 1 (the twin critic: Q1's parameters, then Q2's)
