@@ -24,11 +24,10 @@ typedef struct sac_component {
     double *gram;       /* K x K Gram of the rows of G formed in the backward pass, or NULL
                          * (the combiner does not solve on a Gram) */
     int use_gram;       /* this update's backward pass forms gram */
-    /* The combiner reads G only to sum it (mtl_rows_only_summed): with the
-     * Gram from the backward pass, the rows are then not kept, and d comes
-     * from the nets' weighted pass (nn_mlp_grad_weighted). MT50 CAGrad:
-     * writing the 50 x P rows and reading them back cost more than that
-     * pass. rows_dropped: this update's backward pass kept no rows. */
+    /* drop_rows: the combiner reads G only to sum it (mtl_rows_only_summed),
+     * so with the Gram from the backward pass the rows need not be kept; d
+     * then comes from the nets' weighted pass (nn_mlp_grad_weighted).
+     * rows_dropped: this update's backward pass kept none (sac_drops_rows). */
     int drop_rows, rows_dropped;
     nn_mlp *nets[2];    /* the networks whose parameters these are */
     int n_nets;
@@ -432,9 +431,8 @@ static nn_bwd component_grad_request(const sac_agent *a, sac_component *c, int g
     if (c->comb && r->ns > 0)
         return (nn_bwd){.grad = c->G, .ld_grad = c->p->n, .n_groups = r->ns + 1,
                         .group_off = r->boff, .gram = gram};
-    if (c->comb && c->rows_dropped && groups >= 2)
+    if (c->rows_dropped)
         return (nn_bwd){.n_groups = groups, .group_off = r->off, .gram = gram};
-    c->rows_dropped = 0; /* one group: nothing to drop (nn_bwd needs K >= 2) */
     if (c->comb)
         return (nn_bwd){.grad = c->G, .ld_grad = c->p->n, .n_groups = groups,
                         .group_off = r->off, .gram = gram};
