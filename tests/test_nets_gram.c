@@ -151,6 +151,19 @@ static void test_backward_gram_is_gram_of_rows(void **st)
     free(A3);
 }
 
+/* A 3-layer MLP of the given widths with its own parameters, initialised
+ * from seed. */
+static void make_mlp(const int *dims, int B, uint64_t seed, nn_mlp **m, nn_params **p)
+{
+    mtrl_err e;
+    assert_int_equal(nn_mlp_create(m, 3, dims, B, &e), 0);
+    assert_int_equal(nn_params_create(p, nn_mlp_nparams(*m), &e), 0);
+    assert_int_equal(nn_mlp_bind(*m, *p, 0, &e), 0);
+    rng_state r;
+    rng_seed(&r, seed, 0);
+    nn_mlp_init(*m, NN_INIT_TORCH_DEFAULT, &r);
+}
+
 /* The networks' own two threads (nn_set_threads, OpenBLAS on 1) against one
  * thread: the same outputs, input gradients, summed gradients, per-group
  * rows (a big group split into panels) and Gram, to float rounding. */
@@ -166,12 +179,7 @@ static void run_mlp(int own, int K, float *out, float *dx, float *G, double *A)
     mtrl_err e;
     nn_mlp *m;
     nn_params *p;
-    assert_int_equal(nn_mlp_create(&m, 3, dims, B, &e), 0);
-    assert_int_equal(nn_params_create(&p, nn_mlp_nparams(m), &e), 0);
-    assert_int_equal(nn_mlp_bind(m, p, 0, &e), 0);
-    rng_state r;
-    rng_seed(&r, 12, 0);
-    nn_mlp_init(m, NN_INIT_TORCH_DEFAULT, &r);
+    make_mlp(dims, B, 12, &m, &p);
     float *x = random_rows(B, 33, 13), *dy = random_rows(B, 5, 14);
     int was = openblas_get_num_threads();
     if (own) {
@@ -328,12 +336,7 @@ static void test_gram_without_rows_and_weighted_grad(void **st)
     mtrl_err e;
     nn_mlp *m;
     nn_params *p;
-    assert_int_equal(nn_mlp_create(&m, 3, dims, B, &e), 0);
-    assert_int_equal(nn_params_create(&p, nn_mlp_nparams(m), &e), 0);
-    assert_int_equal(nn_mlp_bind(m, p, 0, &e), 0);
-    rng_state r;
-    rng_seed(&r, 21, 0);
-    nn_mlp_init(m, NN_INIT_TORCH_DEFAULT, &r);
+    make_mlp(dims, B, 21, &m, &p);
     long P = p->n;
     float *x = random_rows(B, 21, 22), *dy = random_rows(B, 3, 23), *w = random_rows(1, K, 24);
     float *G = malloc(sizeof(float) * (size_t)K * (size_t)P), *d = malloc(sizeof(float) * (size_t)P);

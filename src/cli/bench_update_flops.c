@@ -1,5 +1,6 @@
 /* mtrl bench update: the FLOP model of one update. */
 #include "cli/bench_update.h"
+#include "mtl/mtl.h"
 
 #define OBS ENV_OBS_DIM
 #define ACT ENV_ACT_DIM
@@ -36,20 +37,6 @@ static double sig_flops(const int *d, int n, int B)
     return fwd_flops(d, n, B) - 2.0 * B * d[0] * d[1];
 }
 
-/* The Gram-only combiners (mtl_rows_only_summed): where sac_drops_rows, the
- * agent keeps no rows, and d is one weighted weight-gradient pass over the
- * B rows. */
-static int rows_dropped(cfg_mtl_method m)
-{
-    static const cfg_mtl_method gram_only[] = {
-        CFG_MTL_PCGRAD, CFG_MTL_CAGRAD, CFG_MTL_MGDA,     CFG_MTL_ALIGNED_MTL,
-        CFG_MTL_IMTL_G, CFG_MTL_UPGRAD, CFG_MTL_DUALPROJ, CFG_MTL_CONFIG};
-    for (size_t i = 0; i < sizeof gram_only / sizeof gram_only[0]; i++)
-        if (m == gram_only[i])
-            return 1;
-    return 0;
-}
-
 /* The combiner's passes over a K x P gradient matrix. */
 static double combine_flops(const mtrl_config *c, int K, int B, long P)
 {
@@ -63,7 +50,9 @@ static double combine_flops(const mtrl_config *c, int K, int B, long P)
         /* the agent's backward pass forms the |S|+1 rows itself (the
          * remainder row included): small ssyrk, sgemv */
         return (S + 1.0) * (S + 2.0) * p + 2.0 * (S + 1.0) * p;
-    if (rows_dropped(c->mtl.method) && sac_drops_rows(K, B))
+    /* The Gram-only combiners keep no rows where sac_drops_rows: d is one
+     * weighted weight-gradient pass over the B batch rows. */
+    if (mtl_method_rows_only_summed((mtl_method)c->mtl.method) && sac_drops_rows(K, B))
         return (double)K * (K + 1.0) * p + 2.0 * B * p; /* Gram + weighted pass */
     return (double)K * (K + 1.0) * p + 2.0 * K * p; /* ssyrk + sgemv */
 }

@@ -320,9 +320,11 @@ int mtl_combine_fast_gram(mtl_combiner *c, const float *R, const double *gram,
     return finish(c, &mtl_methods[c->o.method], k, st, e);
 }
 
-int mtl_rows_only_summed(const mtl_combiner *c)
+int mtl_method_rows_only_summed(mtl_method m)
 {
-    const mtl_method_def *def = &mtl_methods[c->o.method];
+    const mtl_method_def *def = &mtl_methods[m];
     return def->route == MTL_ROUTE_GRAM && !def->pick && !def->rows && !def->blind &&
            !def->cap && !def->needs;
 }
+
+int mtl_rows_only_summed(const mtl_combiner *c) { return mtl_method_rows_only_summed(c->o.method); }

@@ -274,6 +274,8 @@ int mtl_combine_fast_gram(mtl_combiner *c, const float *R, const double *gram,
  * caller may then not form the rows at all, pass any G, and form d in its
  * row_sum from the weights. 0 otherwise. */
 int mtl_rows_only_summed(const mtl_combiner *c);
+/* The same for a method (with any options: it depends on the method only). */
+int mtl_method_rows_only_summed(mtl_method m);
 
 /* For methods that learn from how the losses moved after the step (FAMO):
  * the losses recomputed on the same batch after the update, for the same

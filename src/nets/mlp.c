@@ -543,17 +543,14 @@ static void tile_worker(void *arg)
         int t = atomic_fetch_add(&j->next, 1);
         if (t > j->n_tiles)
             break;
-        long c0, n;
-        if (t < j->n_tiles) {
-            int o0 = tile_start(no, t, j->n_tiles), o1 = tile_start(no, t + 1, j->n_tiles);
-            c0 = m->w_off[l] + (long)o0 * ni, n = (long)(o1 - o0) * ni;
-        } else {
-            c0 = m->b_off[l], n = no;
-        }
+        /* Tile t: output rows [o0, o1) of the weights; t = n_tiles: the bias. */
+        int o0 = tile_start(no, t, j->n_tiles), o1 = tile_start(no, t + 1, j->n_tiles);
+        int bias = t == j->n_tiles;
+        long c0 = bias ? m->b_off[l] : m->w_off[l] + (long)o0 * ni;
+        long n = bias ? no : (long)(o1 - o0) * ni;
         float *rows = j->grad ? j->grad + m->off + c0 : scratch;
         long ld = j->grad ? j->ld_grad : n;
-        if (t < j->n_tiles) {
-            int o0 = tile_start(no, t, j->n_tiles), o1 = tile_start(no, t + 1, j->n_tiles);
+        if (!bias) {
             for (int k = 0; k < K; k++)
                 tile_product(j, k, o0, o1, rows + (long)k * ld);
         } else {
