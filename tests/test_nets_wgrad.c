@@ -1,10 +1,13 @@
-/* The weight-gradient product behind the MLP's backward (nn_wgrad): every
- * kernel this CPU runs (AVX-512, the sgemm fallback) gives A^T B, and A^T B
- * + C, to float rounding against a double reference, for shapes that do and
- * do not fill its 5 x 80 blocks, with row strides wider than the rows, and
- * writes nothing outside C's M x N entries; on AVX-512 any split of C into
- * row or column blocks gives the same C bit for bit (what makes the nets'
- * threaded products independent of the thread count). */
+/* The weight-gradient product behind the MLP's backward (nn_wgrad) and its
+ * row-weighted form (nn_wgrad_scaled): every kernel this CPU runs (AVX-512,
+ * the sgemm fallback) gives A^T B, A^T B + C and A^T diag(s) B to float
+ * rounding against a double reference, for shapes that do and do not fill
+ * its 5 x 80 blocks or its 256-row chunks (weighted), with row strides wider
+ * than the rows, and writes nothing outside C's M x N entries. On AVX-512
+ * each entry is exactly the in-order fused multiply-add sum over the rows
+ * (so a weighted product split into row chunks is one pass), and any split
+ * of C into row or column blocks gives the same C bit for bit (what makes
+ * the nets' threaded products independent of the thread count). */
 #include "testutil.h"
 
 #include <math.h>
@@ -24,9 +27,20 @@ static float *random_floats(long n, uint64_t seed)
     return v;
 }
 
-/* One product against the double reference; C's padding (columns N..ldc)
- * holds a sentinel that must survive. */
-static void check_shape(int M, int N, int nk, int acc, uint64_t seed)
+/* Row weights for the weighted product: in [-1, 1], every fifth one 0 (a
+ * row outside every group). */
+static float *row_weights(int nk, uint64_t seed)
+{
+    float *s = random_floats(nk > 0 ? nk : 1, seed);
+    for (int r = 0; r < nk; r += 5)
+        s[r] = 0.0f;
+    return s;
+}
+
+/* One product (weighted when `weighted`: acc is then 0) against the double
+ * reference; C's padding (columns N..ldc) holds a sentinel that must
+ * survive. */
+static void check_shape(int M, int N, int nk, int acc, int weighted, uint64_t seed)
 {
     int lda = M + 3, ldb = N + 5, ldc = N + 7;
     float *A = random_floats((long)(nk > 0 ? nk : 1) * lda, seed);
@@ -37,19 +51,24 @@ static void check_shape(int M, int N, int nk, int acc, uint64_t seed)
         for (int j = N; j < ldc; j++)
             C[(long)i * ldc + j] = 12345.0f;
     memcpy(C0, C, sizeof(float) * (size_t)M * (size_t)ldc);
-    nn_wgrad(M, N, nk, A, lda, B, ldb, C, ldc, acc);
+    float *w = weighted ? row_weights(nk, seed + 3) : NULL;
+    if (w)
+        nn_wgrad_scaled(M, N, nk, A, lda, w, B, ldb, C, ldc);
+    else
+        nn_wgrad(M, N, nk, A, lda, B, ldb, C, ldc, acc);
     for (int i = 0; i < M; i++) {
         for (int j = 0; j < N; j++) {
             double s = acc ? C0[(long)i * ldc + j] : 0, mag = fabs(s);
             for (int r = 0; r < nk; r++) {
-                double t = (double)A[(long)r * lda + i] * B[(long)r * ldb + j];
+                double t = (double)A[(long)r * lda + i] * B[(long)r * ldb + j] * (w ? w[r] : 1);
                 s += t;
                 mag += fabs(t);
             }
             double got = C[(long)i * ldc + j];
             if (!(fabs(got - s) <= 2e-6 * mag + 1e-30))
-                fail_msg("kernel %s M %d N %d nk %d acc %d: C[%d][%d] = %.9g, exact %.9g",
-                         nn_wgrad_kernel(), M, N, nk, acc, i, j, got, s);
+                fail_msg("kernel %s M %d N %d nk %d acc %d weighted %d: C[%d][%d] = %.9g, "
+                         "exact %.9g",
+                         nn_wgrad_kernel(), M, N, nk, acc, weighted, i, j, got, s);
         }
         for (int j = N; j < ldc; j++)
             if (C[(long)i * ldc + j] != 12345.0f)
@@ -60,6 +79,7 @@ static void check_shape(int M, int N, int nk, int acc, uint64_t seed)
     free(B);
     free(C);
     free(C0);
+    free(w);
 }
 
 static void test_kernels_match_double(void **state)
@@ -67,7 +87,7 @@ static void test_kernels_match_double(void **state)
     (void)state;
     static const int Ms[] = {1, 4, 5, 7, 13, 40};
     static const int Ns[] = {1, 15, 16, 17, 39, 80, 81, 97};
-    static const int nks[] = {0, 1, 26, 300};
+    static const int nks[] = {0, 1, 26, 256, 300, 513};
     int ran = 0;
     for (size_t k = 0; k < sizeof kernels / sizeof kernels[0]; k++) {
         if (nn_wgrad_use(kernels[k]))
@@ -77,10 +97,51 @@ static void test_kernels_match_double(void **state)
         for (size_t a = 0; a < sizeof Ms / sizeof Ms[0]; a++)
             for (size_t b = 0; b < sizeof Ns / sizeof Ns[0]; b++)
                 for (size_t c = 0; c < sizeof nks / sizeof nks[0]; c++)
-                    for (int acc = 0; acc < 2; acc++)
-                        check_shape(Ms[a], Ns[b], nks[c], acc, seed += 3);
+                    for (int mode = 0; mode < 3; mode++) /* set, add, weighted */
+                        check_shape(Ms[a], Ns[b], nks[c], mode == 1, mode == 2, seed += 4);
     }
     assert_true(ran >= 1); /* the sgemm fallback runs everywhere */
+}
+
+/* On AVX-512 an entry of C is the fused multiply-add sum over the rows in
+ * order (from 0; with acc, C is added last), each row of B weighted first in
+ * the weighted product: bit for bit what fmaf gives, across the weighted
+ * product's row chunks. */
+static void test_avx512_is_the_ordered_fma_sum(void **state)
+{
+    (void)state;
+    if (nn_wgrad_use("avx512"))
+        skip();
+    int M = 12, N = 90, nk = 600;
+    float *A = random_floats((long)nk * M, 31), *B = random_floats((long)nk * N, 32);
+    float *s = row_weights(nk, 33), *C = random_floats((long)M * N, 34);
+    float *C0 = malloc(sizeof(float) * (size_t)M * N);
+    memcpy(C0, C, sizeof(float) * (size_t)M * N);
+    for (int mode = 0; mode < 3; mode++) {
+        if (mode == 2)
+            nn_wgrad_scaled(M, N, nk, A, M, s, B, N, C, N);
+        else
+            nn_wgrad(M, N, nk, A, M, B, N, C, N, mode);
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                float want = 0.0f;
+                for (int r = 0; r < nk; r++) {
+                    float b = B[(long)r * N + j];
+                    want = fmaf(A[(long)r * M + i], mode == 2 ? b * s[r] : b, want);
+                }
+                if (mode == 1)
+                    want += C0[(long)i * N + j];
+                if (memcmp(&want, &C[(long)i * N + j], sizeof want))
+                    fail_msg("mode %d: C[%d][%d] = %.9g, the ordered sum %.9g", mode, i, j,
+                             C[(long)i * N + j], want);
+            }
+        memcpy(C, C0, sizeof(float) * (size_t)M * N);
+    }
+    free(A);
+    free(B);
+    free(s);
+    free(C);
+    free(C0);
 }
 
 /* C in row blocks of 7 and column blocks of 37 against one call. */
@@ -109,6 +170,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernels_match_double),
+        cmocka_unit_test(test_avx512_is_the_ordered_fma_sum),
         cmocka_unit_test(test_split_is_bit_identical),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,30 +28,33 @@ static void wgrad_blas(int M, int N, int nk, const float *A, int lda, const floa
  * was the fastest, and 400 = 5 x 80 leaves no tail on 400-wide layers. */
 enum { MR = NN_WGRAD_ROWS, NV = 5 };
 
+/* What a block does with C: overwrite it, add to it (the sum over the rows
+ * first, then C), or go on from it (C holds the sum over earlier rows:
+ * the accumulators start from it, so a sum split into row chunks gives the
+ * same bits as one pass). */
+enum { C_SET, C_ADD, C_CONTINUE };
+
 /* One mr x (nv vectors) block of C; the last vector's lanes are masked by
  * `last` (the column tail). always_inline with constant mr and nv: the loops
  * unroll and the accumulators live in registers. */
 static inline __attribute__((always_inline)) TGT512 void block(int mr, int nv, int nk,
                                                                const float *A, int lda,
-                                                               const float *rs, const float *B,
-                                                               int ldb, float *C, int ldc,
-                                                               int acc, __mmask16 last)
+                                                               const float *B, int ldb, float *C,
+                                                               int ldc, int mode, __mmask16 last)
 {
     __m512 c[MR][NV];
     for (int i = 0; i < mr; i++)
         for (int v = 0; v < nv; v++)
-            c[i][v] = _mm512_setzero_ps();
+            c[i][v] = mode == C_CONTINUE
+                          ? _mm512_maskz_loadu_ps(v == nv - 1 ? last : (__mmask16)0xFFFF,
+                                                  C + (long)i * ldc + 16 * v)
+                          : _mm512_setzero_ps();
     for (int r = 0; r < nk; r++) {
         const float *b = B + (long)r * ldb, *a = A + (long)r * lda;
         __m512 bv[NV];
         for (int v = 0; v < nv - 1; v++)
             bv[v] = _mm512_loadu_ps(b + 16 * v);
         bv[nv - 1] = _mm512_maskz_loadu_ps(last, b + 16 * (nv - 1));
-        if (rs) { /* loop-invariant: gcc -O3 makes two loops of this one */
-            __m512 sr = _mm512_set1_ps(rs[r]);
-            for (int v = 0; v < nv; v++)
-                bv[v] = _mm512_mul_ps(bv[v], sr);
-        }
         for (int i = 0; i < mr; i++) {
             __m512 ai = _mm512_set1_ps(a[i]);
             for (int v = 0; v < nv; v++)
@@ -63,7 +66,7 @@ static inline __attribute__((always_inline)) TGT512 void block(int mr, int nv, i
         for (int v = 0; v < nv; v++) {
             __mmask16 m = v == nv - 1 ? last : (__mmask16)0xFFFF;
             __m512 x = c[i][v];
-            if (acc)
+            if (mode == C_ADD)
                 x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, ci + 16 * v));
             _mm512_mask_storeu_ps(ci + 16 * v, m, x);
         }
@@ -75,21 +78,20 @@ static inline __attribute__((always_inline)) TGT512 void block(int mr, int nv, i
  * loop (as separate small functions gcc kept the accumulators in memory,
  * 2.8x slower). */
 #define PANEL(v)                                                                                \
-    TGT512 static void panel_##v(int M, int nk, const float *A, int lda, const float *rs,       \
-                                 const float *B, int ldb, float *C, int ldc, int acc,           \
-                                 __mmask16 last)                                                \
+    TGT512 static void panel_##v(int M, int nk, const float *A, int lda, const float *B,        \
+                                 int ldb, float *C, int ldc, int mode, __mmask16 last)          \
     {                                                                                           \
         int i = 0;                                                                              \
         for (; i + MR <= M; i += MR)                                                            \
-            block(MR, v, nk, A + i, lda, rs, B, ldb, C + (long)i * ldc, ldc, acc, last);            \
+            block(MR, v, nk, A + i, lda, B, ldb, C + (long)i * ldc, ldc, mode, last);           \
         switch (M - i) {                                                                        \
-        case 4: block(4, v, nk, A + i, lda, rs, B, ldb, C + (long)i * ldc, ldc, acc, last); \
+        case 4: block(4, v, nk, A + i, lda, B, ldb, C + (long)i * ldc, ldc, mode, last);        \
             break;                                                                              \
-        case 3: block(3, v, nk, A + i, lda, rs, B, ldb, C + (long)i * ldc, ldc, acc, last); \
+        case 3: block(3, v, nk, A + i, lda, B, ldb, C + (long)i * ldc, ldc, mode, last);        \
             break;                                                                              \
-        case 2: block(2, v, nk, A + i, lda, rs, B, ldb, C + (long)i * ldc, ldc, acc, last); \
+        case 2: block(2, v, nk, A + i, lda, B, ldb, C + (long)i * ldc, ldc, mode, last);        \
             break;                                                                              \
-        case 1: block(1, v, nk, A + i, lda, rs, B, ldb, C + (long)i * ldc, ldc, acc, last); \
+        case 1: block(1, v, nk, A + i, lda, B, ldb, C + (long)i * ldc, ldc, mode, last);        \
             break;                                                                              \
         default: break;                                                                         \
         }                                                                                       \
@@ -101,20 +103,58 @@ PANEL(4)
 PANEL(5)
 #undef PANEL
 
-typedef void (*panel_fn)(int M, int nk, const float *A, int lda, const float *rs, const float *B,
-                         int ldb, float *C, int ldc, int acc, __mmask16 last);
+typedef void (*panel_fn)(int M, int nk, const float *A, int lda, const float *B, int ldb,
+                         float *C, int ldc, int mode, __mmask16 last);
 static const panel_fn panels[NV] = {panel_1, panel_2, panel_3, panel_4, panel_5};
+
+/* The mask of the last vector of a column block of `cols` (<= 80). */
+static __mmask16 tail_mask(int cols)
+{
+    int tail = cols - 16 * ((cols - 1) / 16);
+    return (__mmask16)(tail >= 16 ? 0xFFFF : (1u << tail) - 1);
+}
 
 /* Column blocks of 80 outer, row blocks inner: a block's nk x 80 slice of B
  * is read by every row block in turn while it is in cache. */
-TGT512 static void wgrad512(int M, int N, int nk, const float *A, int lda, const float *rs,
-                            const float *B, int ldb, float *C, int ldc, int acc)
+TGT512 static void wgrad512(int M, int N, int nk, const float *A, int lda, const float *B, int ldb,
+                            float *C, int ldc, int acc)
 {
     for (int j = 0; j < N; j += 16 * NV) {
         int cols = N - j < 16 * NV ? N - j : 16 * NV;
-        int nv = (cols + 15) / 16, tail = cols - 16 * (nv - 1);
-        __mmask16 last = (__mmask16)(tail >= 16 ? 0xFFFF : (1u << tail) - 1);
-        panels[nv - 1](M, nk, A, lda, rs, B + j, ldb, C + j, ldc, acc, last);
+        panels[(cols + 15) / 16 - 1](M, nk, A, lda, B + j, ldb, C + j, ldc, acc ? C_ADD : C_SET,
+                                     tail_mask(cols));
+    }
+}
+
+/* Rows of B per chunk of the weighted product: its slice of B, each row
+ * times its weight, is copied once (80 KB on the stack, in cache) for all
+ * the row blocks of C. Weighting inside the block instead cost a multiply
+ * per row and vector for every row block: 177 against 209 GFLOP/s on one
+ * core (1300 x 400 x 400). */
+enum { SCALE_ROWS = 256 };
+
+TGT512 static void wgrad512_scaled(int M, int N, int nk, const float *A, int lda, const float *s,
+                                   const float *B, int ldb, float *C, int ldc)
+{
+    float slice[SCALE_ROWS * 16 * NV] __attribute__((aligned(64)));
+    for (int j = 0; j < N; j += 16 * NV) {
+        int cols = N - j < 16 * NV ? N - j : 16 * NV, nv = (cols + 15) / 16;
+        __mmask16 last = tail_mask(cols);
+        /* nk = 0: one empty chunk, which sets C to 0 */
+        for (int r0 = 0; r0 == 0 || r0 < nk; r0 += SCALE_ROWS) {
+            int nr = nk - r0 < SCALE_ROWS ? nk - r0 : SCALE_ROWS;
+            for (int r = 0; r < nr; r++) {
+                const float *b = B + (long)(r0 + r) * ldb + j;
+                __m512 sr = _mm512_set1_ps(s[r0 + r]);
+                for (int v = 0; v < nv; v++) {
+                    __mmask16 m = v == nv - 1 ? last : (__mmask16)0xFFFF;
+                    _mm512_store_ps(slice + r * 16 * NV + 16 * v,
+                                    _mm512_mul_ps(_mm512_maskz_loadu_ps(m, b + 16 * v), sr));
+                }
+            }
+            panels[nv - 1](M, nr, A + (long)r0 * lda, lda, slice, 16 * NV, C + j, ldc,
+                           r0 ? C_CONTINUE : C_SET, last);
+        }
     }
 }
 #endif
@@ -162,7 +202,7 @@ void nn_wgrad(int M, int N, int nk, const float *A, int lda, const float *B, int
         return;
 #ifdef WGRAD_X86
     if (kernel() == K_512) {
-        wgrad512(M, N, nk, A, lda, NULL, B, ldb, C, ldc, acc);
+        wgrad512(M, N, nk, A, lda, B, ldb, C, ldc, acc);
         return;
     }
 #endif
@@ -198,7 +238,7 @@ void nn_wgrad_scaled(int M, int N, int nk, const float *A, int lda, const float 
         return;
 #ifdef WGRAD_X86
     if (kernel() == K_512) {
-        wgrad512(M, N, nk, A, lda, s, B, ldb, C, ldc, 0);
+        wgrad512_scaled(M, N, nk, A, lda, s, B, ldb, C, ldc);
         return;
     }
 #endif
