@@ -104,20 +104,17 @@ static void test_kernels_match_double(void **state)
 }
 
 /* On AVX-512 an entry of C is the fused multiply-add sum over the rows in
- * order (from 0; with acc, C is added last), each row of B weighted first in
- * the weighted product: bit for bit what fmaf gives, across the weighted
- * product's row chunks. */
-static void test_avx512_is_the_ordered_fma_sum(void **state)
+ * order (from 0; with acc, C is added last): bit for bit what fmaf gives,
+ * across the weighted product's row chunks, each row of B weighted first
+ * in the weighted product. */
+static void ordered_fma_sums(int M)
 {
-    (void)state;
-    if (nn_wgrad_use("avx512"))
-        skip();
-    int M = 12, N = 90, nk = 600;
+    int N = 90, nk = 600;
     float *A = random_floats((long)nk * M, 31), *B = random_floats((long)nk * N, 32);
     float *s = row_weights(nk, 33), *C = random_floats((long)M * N, 34);
     float *C0 = malloc(sizeof(float) * (size_t)M * N);
     memcpy(C0, C, sizeof(float) * (size_t)M * N);
-    for (int mode = 0; mode < 3; mode++) {
+    for (int mode = 0; mode < 3; mode++) { /* set, add, weighted */
         if (mode == 2)
             nn_wgrad_scaled(M, N, nk, A, M, s, B, N, C, N);
         else
@@ -126,14 +123,16 @@ static void test_avx512_is_the_ordered_fma_sum(void **state)
             for (int j = 0; j < N; j++) {
                 float want = 0.0f;
                 for (int r = 0; r < nk; r++) {
-                    float b = B[(long)r * N + j];
-                    want = fmaf(A[(long)r * M + i], mode == 2 ? b * s[r] : b, want);
+                    float a = A[(long)r * M + i], b = B[(long)r * N + j];
+                    if (mode == 2)
+                        b *= s[r];
+                    want = fmaf(a, b, want);
                 }
                 if (mode == 1)
                     want += C0[(long)i * N + j];
                 if (memcmp(&want, &C[(long)i * N + j], sizeof want))
-                    fail_msg("mode %d: C[%d][%d] = %.9g, the ordered sum %.9g", mode, i, j,
-                             C[(long)i * N + j], want);
+                    fail_msg("M %d mode %d: C[%d][%d] = %.9g, the ordered sum %.9g", M, mode, i,
+                             j, C[(long)i * N + j], want);
             }
         memcpy(C, C0, sizeof(float) * (size_t)M * N);
     }
@@ -142,6 +141,15 @@ static void test_avx512_is_the_ordered_fma_sum(void **state)
     free(s);
     free(C);
     free(C0);
+}
+
+static void test_avx512_is_the_ordered_fma_sum(void **state)
+{
+    (void)state;
+    if (nn_wgrad_use("avx512"))
+        skip();
+    ordered_fma_sums(8);
+    ordered_fma_sums(13);
 }
 
 /* C in row blocks of 7 and column blocks of 37 against one call. */
