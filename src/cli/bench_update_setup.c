@@ -87,6 +87,11 @@ static int make_row(bu_run *b, int i, mtrl_err *e)
     /* The paper's CAGrad-Fast sampled 8 of MT50's tasks (4 of MT10's). */
     if (!o->config && !bu_user_set(o, "mtl.cagrad_fast_subset") && b->K == 50)
         m->cfg.mtl.cagrad_fast_subset = 8;
+    /* FAMO reweights the critic only, as in its mtrl runs (configs/<bench>/
+     * famo.yaml): the actor and the temperature take the mean. */
+    if (m->cfg.mtl.method == CFG_MTL_FAMO && !o->config && !bu_user_set(o, "mtl.on_actor") &&
+        !bu_user_set(o, "mtl.on_alpha"))
+        m->cfg.mtl.on_actor = m->cfg.mtl.on_alpha = 0;
     if ((rc = cfg_check(&m->cfg, e)) ||
         (rc = sac_create(&m->agent, &m->cfg, b->K, OBS, ACT, e)))
         return err_prefix(e, "%s, %s", b->name, m->method);
