@@ -136,11 +136,11 @@ TGT512 static void wgrad512(int M, int N, int nk, const float *A, int lda, const
  * median of 40: 3.06-3.10 -> 2.91-3.01 ms). */
 enum { SCALE_ROWS = 256, PACK_AHEAD = 16 };
 
-/* dst (rows of `width` floats, 64-byte aligned) = each of the nr rows of
- * src (stride ld), the first `width` floats, times its weight; lanes past
- * width are zero. */
+/* dst (nr rows of 80 floats, 64-byte aligned) = the first `width` (<= 80)
+ * floats of each of the nr rows of src (stride ld) times its weight; lanes
+ * past width are zero. */
 TGT512 static void weigh_rows(int nr, int width, const float *src, long ld, const float *s,
-                              float *dst, int ld_dst)
+                              float *dst)
 {
     int nv = (width + 15) / 16;
     __mmask16 last = tail_mask(width);
@@ -151,7 +151,7 @@ TGT512 static void weigh_rows(int nr, int width, const float *src, long ld, cons
             if (r + PACK_AHEAD < nr)
                 _mm_prefetch((const char *)(x + (long)PACK_AHEAD * ld + 16 * v), _MM_HINT_T0);
             __m512 y = _mm512_maskz_loadu_ps(v == nv - 1 ? last : (__mmask16)0xFFFF, x + 16 * v);
-            _mm512_store_ps(dst + (long)r * ld_dst + 16 * v, _mm512_mul_ps(y, sr));
+            _mm512_store_ps(dst + (long)r * 16 * NV + 16 * v, _mm512_mul_ps(y, sr));
         }
     }
 }
@@ -165,7 +165,7 @@ TGT512 static void wgrad512_scaled(int M, int N, int nk, const float *A, int lda
         /* nk = 0: one empty chunk, which sets C to 0 */
         for (int r0 = 0; r0 == 0 || r0 < nk; r0 += SCALE_ROWS) {
             int nr = nk - r0 < SCALE_ROWS ? nk - r0 : SCALE_ROWS;
-            weigh_rows(nr, cols, B + (long)r0 * ldb + j, ldb, s + r0, chunk, 16 * NV);
+            weigh_rows(nr, cols, B + (long)r0 * ldb + j, ldb, s + r0, chunk);
             panels[(cols + 15) / 16 - 1](M, nr, A + (long)r0 * lda, lda, chunk, 16 * NV, C + j,
                                          ldc, r0 ? C_CONTINUE : C_SET, tail_mask(cols));
         }
