@@ -136,6 +136,34 @@ static void test_csv_and_timing_table(void **st)
     free(t);
 }
 
+/* tools/thread-scaling joins runs at 1 and 2 learner threads (the CSV's
+ * learner_threads column) into one table, and refuses a run given twice. */
+static void test_thread_scaling_table(void **st)
+{
+    (void)st;
+    const char *tmp = test_tmpdir();
+    char md[512];
+    snprintf(md, sizeof md, "%s/scaling.md", tmp);
+    for (int t = 1; t <= 2; t++)
+        assert_int_equal(test_sh("%s bench update --quick --benchmark mt10 --methods mean,cagrad "
+                                 "--updates 2 --episodes 0 --threads %d --csv " TINY
+                                 " > %s/t%d.csv 2>/dev/null",
+                                 test_mtrl_bin(), t, tmp, t),
+                         0);
+    assert_int_equal(test_sh("tools/thread-scaling %s/t1.csv %s/t2.csv > %s", tmp, tmp, md), 0);
+    char *t = test_slurp(md);
+    assert_non_null(t);
+    assert_non_null(strstr(t, "| ms, 1 thr | ms, 2 thr | speed-up 1 -> 2 |"));
+    assert_non_null(strstr(t, "\n| mt10 | mean | "));
+    assert_non_null(strstr(t, "\n| mt10 | cagrad | "));
+    assert_non_null(strstr(t, "sgemm GFLOP/s"));
+    assert_non_null(strstr(t, " at 2.\n")); /* the sgemm rate at each thread count */
+    free(t);
+    assert_int_not_equal(test_sh("tools/thread-scaling %s/t1.csv %s/t1.csv > /dev/null 2>&1", tmp,
+                                 tmp),
+                         0);
+}
+
 static void test_bad_arguments(void **st)
 {
     (void)st;
@@ -168,6 +196,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_rows),
         cmocka_unit_test(test_csv_and_timing_table),
+        cmocka_unit_test(test_thread_scaling_table),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

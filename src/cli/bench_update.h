@@ -43,6 +43,7 @@ typedef struct bu_opts {
 typedef struct bu_result {
     char bench[CFG_STR_LEN], method[32];
     int K, B, stand_in, updates, skipped, env_threads;
+    int learner_threads; /* the networks' threads (--threads 0: OpenBLAS's) */
     long p_actor, p_critic;
     /* ratios to mean: of the medians, of the minima, and the median over
      * rounds of the round's block against mean's block of the same round */

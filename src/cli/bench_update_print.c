@@ -125,9 +125,9 @@ void bu_print_json(const bu_report *rep, const bu_opts *o)
         json_str(r->method);
         printf(", \"tasks\": %d, \"batch\": %d, \"stand_in\": %s, \"actor_params\": %ld, "
                "\"critic_params\": %ld, \"updates\": %d, \"skipped_updates\": %d, "
-               "\"env_threads\": %d, ",
+               "\"env_threads\": %d, \"learner_threads\": %d, ",
                r->K, r->B, r->stand_in ? "true" : "false", r->p_actor, r->p_critic, r->updates,
-               r->skipped, r->env_threads);
+               r->skipped, r->env_threads, r->learner_threads);
         json_num("ms_median", r->med * 1e3, 1);
         json_num("ms_min", r->min * 1e3, 1);
         json_num("ms_max", r->max * 1e3, 1);
@@ -166,7 +166,8 @@ void bu_print_csv(const bu_report *rep)
 {
     printf("benchmark,method,tasks,batch,stand_in,updates,ms_median,ms_min,ms_max,ratio_to_mean,"
            "ratio_min_to_mean,ratio_paired_to_mean,ms_fwd_bwd,ms_per_task_extra,ms_gram_solve,ms_combine_adam,ms_other,gflop,gflops,"
-           "sgemm_gflops,pct_sgemm,episode_len,episode_iters_timed,episode_s,episode_s_total,episode_env_s\n");
+           "sgemm_gflops,pct_sgemm,episode_len,episode_iters_timed,episode_s,episode_s_total,episode_env_s,"
+           "learner_threads\n");
     for (int i = 0; i < rep->n_results; i++) {
         const bu_result *r = &rep->results[i];
         printf("%s,%s,%d,%d,%d,%d,", r->bench, r->method, r->K, r->B, r->stand_in, r->updates);
@@ -188,7 +189,8 @@ void bu_print_csv(const bu_report *rep)
         printf("%d,%d,", r->ep_len, r->ep_iters);
         csv_num(r->ep, 0);
         csv_num(r->ep_total, 0);
-        csv_num(r->ep_env, 1);
+        csv_num(r->ep_env, 0);
+        printf("%d\n", r->learner_threads);
     }
 }
 

@@ -1,5 +1,6 @@
 /* mtrl bench update: the results drawn from a benchmark's timings, each
  * method against `mean` timed in the same run. */
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 
 #include "cli/bench_update.h"
 #include "envs/envs.h"
+#include "nets/nets.h"
 
 /* The `mean` row's figures every other row is divided by (NAN / NULL when
  * `mean` was not timed). */
@@ -92,6 +94,7 @@ void bu_results(bu_run *b, bu_report *rep)
         snprintf(r->method, sizeof r->method, "%s", m->method);
         r->K = b->K, r->B = b->B, r->stand_in = b->stand_in;
         r->env_threads = env_vec_threads(b->env);
+        r->learner_threads = nn_threads() ? nn_threads() : openblas_get_num_threads();
         r->updates = m->n, r->skipped = m->skipped;
         r->p_actor = pa, r->p_critic = pc;
         r->med = bench_median(m->t, m->n);
