@@ -339,7 +339,8 @@ static void test_gram_without_rows_and_weighted_grad(void **st)
     make_mlp(dims, B, 21, &m, &p);
     long P = p->n;
     float *x = random_rows(B, 21, 22), *dy = random_rows(B, 3, 23), *w = random_rows(1, K, 24);
-    float *G = malloc(sizeof(float) * (size_t)K * (size_t)P), *d = malloc(sizeof(float) * (size_t)P);
+    float *G = malloc(sizeof(float) * (size_t)K * (size_t)P);
+    float *d = malloc(sizeof(float) * (size_t)P);
     double A1[K * K], A2[K * K];
     int was = openblas_get_num_threads();
     openblas_set_num_threads(1);

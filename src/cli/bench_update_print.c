@@ -165,9 +165,9 @@ static void csv_num(double v, int last)
 void bu_print_csv(const bu_report *rep)
 {
     printf("benchmark,method,tasks,batch,stand_in,updates,ms_median,ms_min,ms_max,ratio_to_mean,"
-           "ratio_min_to_mean,ratio_paired_to_mean,ms_fwd_bwd,ms_per_task_extra,ms_gram_solve,ms_combine_adam,ms_other,gflop,gflops,"
-           "sgemm_gflops,pct_sgemm,episode_len,episode_iters_timed,episode_s,episode_s_total,episode_env_s,"
-           "learner_threads\n");
+           "ratio_min_to_mean,ratio_paired_to_mean,ms_fwd_bwd,ms_per_task_extra,ms_gram_solve,"
+           "ms_combine_adam,ms_other,gflop,gflops,sgemm_gflops,pct_sgemm,episode_len,"
+           "episode_iters_timed,episode_s,episode_s_total,episode_env_s,learner_threads\n");
     for (int i = 0; i < rep->n_results; i++) {
         const bu_result *r = &rep->results[i];
         printf("%s,%s,%d,%d,%d,%d,", r->bench, r->method, r->K, r->B, r->stand_in, r->updates);

@@ -805,10 +805,10 @@ int nn_mlp_backward(nn_mlp *m, const float *dy, const nn_bwd *req, mtrl_err *e)
     return 0;
 }
 
-/* dW_l = sum over rows of w(row) delta_l(row) x_l(row)^T: per layer one
- * weight-gradient product over the batch with the rows weighted inside the
- * kernel (nn_wgrad_scaled, on the MLP's threads), and the bias as one
- * sgemv of the signals with the row weights. */
+/* dW_l = sum over the grouped rows of w(row) delta_l(row) x_l(row)^T: per
+ * layer one weight-gradient product over rows [off[0], off[K]) with each
+ * row weighted by its group's w (nn_wgrad_scaled, on the MLP's threads),
+ * and the bias as one sgemv of the signals with the row weights. */
 int nn_mlp_grad_weighted(nn_mlp *m, int K, const int *off, const float *w, float *grad,
                          mtrl_err *e)
 {
@@ -822,24 +822,24 @@ int nn_mlp_grad_weighted(nn_mlp *m, int K, const int *off, const float *w, float
         if (off[k + 1] < off[k])
             return err_set(e, MTRL_EINPUT,
                            "nn_mlp_grad_weighted: group offsets decrease at group %d", k);
-    float *rw = m->wrow; /* each row's weight: its group's, 0 outside every group */
-    memset(rw, 0, sizeof(float) * (size_t)B);
+    int r0 = off[0], n = off[K] - off[0];
+    float *rw = m->wrow; /* row r0 + i's weight: its group's */
     for (int k = 0; k < K; k++)
         for (int r = off[k]; r < off[k + 1]; r++)
-            rw[r] = w[k];
+            rw[r - r0] = w[k];
     for (int l = 0; l < m->n_layers; l++) {
         int ni = m->dims[l], no = m->dims[l + 1];
-        const float *D = m->dsig[l];
+        const float *D = m->dsig[l] + (long)r0 * no;
         float *gw = grad + m->off + m->w_off[l];
         if (l == 0) {
             for (int b = 0, c = 0; b < m->n_in; c += m->in[b].cols, b++)
-                par_sgemm_rs(CblasTrans, CblasNoTrans, no, m->in[b].cols, B, D, no, rw,
-                             m->in[b].x, m->in[b].ld, 0.0f, gw + c, ni);
+                par_sgemm_rs(CblasTrans, CblasNoTrans, no, m->in[b].cols, n, D, no, rw,
+                             m->in[b].x + (long)r0 * m->in[b].ld, m->in[b].ld, 0.0f, gw + c, ni);
         } else {
-            par_sgemm_rs(CblasTrans, CblasNoTrans, no, ni, B, D, no, rw, m->act[l - 1], ni, 0.0f,
-                         gw, ni);
+            par_sgemm_rs(CblasTrans, CblasNoTrans, no, ni, n, D, no, rw,
+                         m->act[l - 1] + (long)r0 * ni, ni, 0.0f, gw, ni);
         }
-        cblas_sgemv(CblasRowMajor, CblasTrans, B, no, 1.0f, D, no, rw, 1, 0.0f,
+        cblas_sgemv(CblasRowMajor, CblasTrans, n, no, 1.0f, D, no, rw, 1, 0.0f,
                     grad + m->off + m->b_off[l], 1);
     }
     return 0;

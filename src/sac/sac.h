@@ -85,9 +85,9 @@ void sac_set_fast_rows(sac_agent *a, int on);
  * (nn_bwd.gram), and handed to the combiner (mtl_input.gram); for all but
  * CAGrad-Fast, with few rows per task (sac_drops_rows), the rows are then
  * not even kept: they feed the Gram in scratch, and d = sum_k w_k g_k comes
- * from one weighted pass over the batch (nn_mlp_grad_weighted). on = 0: all rows are kept in G and the
- * combiner forms the Gram afterwards with one ssyrk over G and d with one
- * sgemv. The same updates up to float rounding (the second route is there
+ * from one weighted pass over the batch (nn_mlp_grad_weighted). on = 0: all
+ * rows are kept in G and the combiner forms the Gram afterwards with one
+ * ssyrk over G and d with one sgemv. The same updates up to float rounding (the second route is there
  * to check the first and to time it). */
 void sac_set_backward_gram(sac_agent *a, int on);
 /* Whether an update on `rows` batch rows in `groups` task groups leaves the
